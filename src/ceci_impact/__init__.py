@@ -1,0 +1,3 @@
+"""ceci-impact: does childcare close to work (CECI) move absenteeism, retention and women's formal jobs?"""
+
+__version__ = "0.1.0"

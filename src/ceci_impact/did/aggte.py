@@ -1,0 +1,207 @@
+"""Aggregation of group-time effects (R ``did::aggte``): simple, group, dynamic, calendar."""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from scipy import stats
+
+from .._options import CeciError, check_option
+from .bootstrap import cluster_sums, mboot
+
+if TYPE_CHECKING:
+    from .results import AggteResult, AttGtResult
+
+AggType = Literal["simple", "group", "dynamic", "calendar"]
+_TINY = np.sqrt(np.finfo(float).eps) * 10
+
+
+def _wif_times(att_k, keep_group, keep_pg, w_ind, G):
+    """``wif(keepers) @ att[keepers]`` without forming the n x |keepers| matrix (R ``wif``)."""
+    Spg = keep_pg.sum()
+    ug, inv = np.unique(keep_group, return_inverse=True)
+    s_att = np.bincount(inv, weights=att_k, minlength=ug.size)
+    cnt = np.bincount(inv, minlength=ug.size).astype(float)
+    pos = np.searchsorted(ug, G)
+    pos = np.clip(pos, 0, ug.size - 1)
+    match = ug[pos] == G
+    s_unit = np.where(match, s_att[pos], 0.0)
+    c_unit = np.where(match, cnt[pos], 0.0)
+    centered_att = w_ind * s_unit - keep_pg @ att_k
+    row_sums = w_ind * c_unit - Spg
+    return centered_att / Spg - row_sums * (keep_pg @ att_k) / Spg**2
+
+
+def _combine(res: AttGtResult, which: np.ndarray, wts: np.ndarray, att: np.ndarray,
+             pg: np.ndarray, with_wif: bool) -> np.ndarray:
+    inf = np.asarray(res.inffunc[:, which] @ wts).ravel()
+    if with_wif:
+        inf = inf + _wif_times(att[which], res.group[which], pg[which], res.unit_weights, res.unit_group)
+    return inf
+
+
+class _SE:
+    def __init__(self, res: AttGtResult, bstrap: bool, biters: int, alp: float, rng):
+        self.res, self.bstrap, self.biters, self.alp, self.rng = res, bstrap, biters, alp, rng
+
+    def se(self, infs: np.ndarray) -> np.ndarray:
+        """Standard errors of the columns of ``infs`` (n x m)."""
+        n = self.res.n
+        if self.bstrap:
+            out = mboot(infs, biters=self.biters, alp=self.alp, rng=self.rng, cluster=self.res.cluster).se
+        elif self.res.cluster is not None:
+            S = cluster_sums(infs, self.res.cluster)
+            out = np.sqrt((S**2).sum(axis=0)) / n
+        else:
+            out = np.sqrt((infs**2).mean(axis=0) / n)
+        out = np.where(out > _TINY, out, np.nan)
+        return out
+
+    def crit(self, infs: np.ndarray, cband: bool) -> tuple[float, bool]:
+        z = stats.norm.ppf(1 - self.alp / 2)
+        if not cband:
+            return z, False
+        c = mboot(infs, biters=self.biters, alp=self.alp, rng=self.rng, cluster=self.res.cluster).crit_val
+        if not np.isfinite(c):
+            warnings.warn("Simultaneous critical value is NA; falling back to pointwise intervals.", stacklevel=4)
+            return z, False
+        if c < z:
+            warnings.warn("Simultaneous band narrower than pointwise intervals; using pointwise.", stacklevel=4)
+            return z, False
+        if c >= 7:
+            warnings.warn("Simultaneous critical value is very large and may be unreliable.", stacklevel=4)
+        return float(c), True
+
+
+def compute_aggte(
+    res: AttGtResult,
+    type: AggType = "group",
+    *,
+    min_e: float = -np.inf,
+    max_e: float = np.inf,
+    balance_e: int | None = None,
+    na_rm: bool = False,
+    bstrap: bool | None = None,
+    biters: int | None = None,
+    cband: bool | None = None,
+    alp: float | None = None,
+) -> AggteResult:
+    """Aggregate ATT(g,t) into an overall effect and a profile; see ``AttGtResult.aggte``."""
+    from .results import AggteResult
+
+    check_option("type", type, AggType)
+    p = res.params
+    bstrap = p["bstrap"] if bstrap is None else bstrap
+    biters = p["biters"] if biters is None else biters
+    cband = p["cband"] if cband is None else cband
+    alp = p["alp"] if alp is None else alp
+    if balance_e is not None and (int(balance_e) != balance_e or balance_e < 0):
+        raise CeciError(f"balance_e={balance_e} must be a non-negative whole number")
+    rng = np.random.default_rng(0 if p["seed"] is None else p["seed"])
+    se_of = _SE(res, bstrap, biters, alp, rng)
+
+    group, t, att = res.group.copy(), res.t.copy(), res.att.copy()
+    sel = np.arange(att.size)
+    if na_rm:
+        sel = sel[~np.isnan(att)]
+        if sel.size == 0:
+            raise CeciError("all ATT(g,t) estimates are NA; nothing to aggregate")
+    elif np.isnan(att).any():
+        raise CeciError("missing values in ATT(g,t) estimates; set na_rm=True to drop them")
+    glist = np.unique(group[sel])
+    pg_by_group = np.array([np.mean(res.unit_weights * (res.unit_group == g)) for g in glist])
+    pg = np.zeros(att.size)
+    pg[sel] = pg_by_group[np.searchsorted(glist, group[sel])]
+    mask = np.zeros(att.size, bool)
+    mask[sel] = True
+
+    def finish(overall, overall_inf, egt=None, att_e=None, infs=None, label=None):
+        ose = se_of.se(overall_inf[:, None])[0]
+        se_e = crit = None
+        used_band = False
+        if infs is not None:
+            se_e = se_of.se(infs)
+            crit, used_band = se_of.crit(infs, cband)
+        return AggteResult(
+            type=type, overall_att=float(overall), overall_se=float(ose), egt=egt, att_egt=att_e,
+            se_egt=se_e, crit_val=crit, cband=used_band, alp=alp, label=label,
+            inf_overall=overall_inf, inf_egt=infs, min_e=min_e, max_e=max_e, balance_e=balance_e,
+            params=dict(p), parent_tidy=None,
+        )
+
+    if type == "simple":
+        keep = np.flatnonzero(mask & (group <= t) & (t <= group + max_e))
+        if keep.size == 0:
+            raise CeciError("no post-treatment ATT(g,t) to aggregate")
+        wts = pg[keep] / pg[keep].sum()
+        overall = float(att[keep] @ wts)
+        inf = _combine(res, keep, wts, att, pg, True)
+        return finish(overall, inf)
+
+    if type == "group":
+        att_g, infs = [], []
+        for g in glist:
+            wg = np.flatnonzero(mask & (group == g) & (g <= t) & (t <= group + max_e))
+            if wg.size == 0:
+                att_g.append(np.nan)
+                infs.append(np.full(res.n, np.nan))
+                continue
+            att_g.append(att[wg].mean())
+            infs.append(_combine(res, wg, pg[wg] / pg[wg].sum(), att, pg, False))
+        att_g = np.asarray(att_g)
+        infs = np.column_stack(infs)
+        overall = float(np.sum(att_g * pg_by_group) / pg_by_group.sum())
+        inf = infs @ (pg_by_group / pg_by_group.sum()) + _wif_times(
+            att_g, glist, pg_by_group, res.unit_weights, res.unit_group
+        )
+        return finish(overall, inf, glist, att_g, infs, "group")
+
+    if type == "dynamic":
+        e_all = t - group
+        include = mask.copy()
+        eseq = np.unique(e_all[mask])
+        if balance_e is not None:
+            tmax = t[mask].max()
+            tmin = min(t[mask].min(), glist.min())
+            include = mask & (tmax - group >= balance_e)
+            eseq = np.unique(e_all[include])
+            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - tmax + tmin)]
+        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+        if eseq.size == 0:
+            raise CeciError(f"no event times within min_e={min_e}, max_e={max_e}, balance_e={balance_e}")
+        att_e, infs = [], []
+        for e in eseq:
+            we = np.flatnonzero((e_all == e) & include)
+            wts = pg[we] / pg[we].sum()
+            att_e.append(att[we] @ wts)
+            infs.append(_combine(res, we, wts, att, pg, True))
+        att_e = np.asarray(att_e)
+        infs = np.column_stack(infs)
+        epos = eseq >= 0
+        if not epos.any():
+            overall, inf = np.nan, np.full(res.n, np.nan)
+        else:
+            overall = float(att_e[epos].mean())
+            inf = infs[:, epos].mean(axis=1)
+        return finish(overall, inf, eseq, att_e, infs, "event_time")
+
+    # calendar
+    if np.isfinite(max_e) or np.isfinite(min_e) or balance_e is not None:
+        warnings.warn("min_e, max_e and balance_e are ignored for type='calendar'", stacklevel=2)
+    minG = group[mask].min()
+    tl = np.unique(t[mask])
+    tl = tl[tl >= minG]
+    tl = np.array([t1 for t1 in tl if np.any(mask & (t == t1) & (group <= t))])
+    if tl.size == 0:
+        raise CeciError("no calendar periods with post-treatment ATT(g,t)")
+    att_t, infs = [], []
+    for t1 in tl:
+        wt = np.flatnonzero(mask & (t == t1) & (group <= t))
+        wts = pg[wt] / pg[wt].sum()
+        att_t.append(att[wt] @ wts)
+        infs.append(_combine(res, wt, wts, att, pg, True))
+    att_t = np.asarray(att_t)
+    infs = np.column_stack(infs)
+    return finish(float(att_t.mean()), infs.mean(axis=1), tl, att_t, infs, "time")

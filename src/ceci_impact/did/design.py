@@ -1,0 +1,41 @@
+"""Covariate formulas (``xformla``) into design matrices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._options import CeciError
+
+
+def design_matrix(xformla: str | None, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Build the covariate design matrix (with intercept) for ``xformla`` such as ``"~ x1 + x2"``.
+
+    ``None`` or ``"~1"`` gives the intercept-only design. Factors and transformations follow
+    formulaic's grammar (``C(x)``, ``np.log(x)``, interactions).
+    """
+    if xformla is None or xformla.replace(" ", "") in ("~1", "", "1"):
+        return np.ones((len(data), 1)), ["Intercept"]
+    from formulaic import model_matrix
+
+    f = xformla.strip()
+    if not f.startswith("~"):
+        f = "~" + f
+    try:
+        mm = model_matrix(f, data, na_action="ignore")
+    except Exception as exc:  # formulaic raises several types
+        raise CeciError(f"xformla={xformla!r} could not be evaluated: {exc}") from None
+    X = np.asarray(mm, dtype=float)
+    if X.shape[0] != len(data):
+        raise CeciError(f"xformla={xformla!r} produced {X.shape[0]} rows for {len(data)} data rows")
+    return X, list(mm.columns)
+
+
+def formula_vars(xformla: str | None, columns) -> list[str]:
+    """Column names of ``columns`` that appear as identifiers in ``xformla``."""
+    if xformla is None:
+        return []
+    import re
+
+    toks = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", xformla))
+    return [c for c in columns if c in toks]

@@ -1,0 +1,237 @@
+"""Frozen result objects of the DiD estimators: tidy tables, summaries, HTML, JSON, plots."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from .plotting import event_study_plot
+
+
+def _fmt(x: Any, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not np.isfinite(x)):
+        return "—"
+    if isinstance(x, (float, np.floating)):
+        return f"{x:.{digits}f}"
+    return html.escape(str(x))
+
+
+def table_html(df: pd.DataFrame, caption: str, notes: list[str] | None = None) -> str:
+    """A compact HTML table with a caption and notes (used by every result's ``_repr_html_``)."""
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False)
+    )
+    foot = "".join(f"<p style='margin:2px 0;font-size:90%'>{html.escape(n)}</p>" for n in (notes or []))
+    return (
+        "<div class='ceci-result'><table class='dataframe'>"
+        f"<caption style='text-align:left;font-weight:bold'>{html.escape(caption)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{foot}</div>"
+    )
+
+
+def _json(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _json(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [_json(v) for v in x.tolist()]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if np.isfinite(x) else None
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class AggteResult:
+    """An aggregation of ATT(g,t) (R ``AGGTEobj``): overall effect plus a profile.
+
+    ``tidy()`` gives one row per element of the profile (event time, group or period) with
+    pointwise intervals (``ci_low``, ``ci_high``) and simultaneous bands
+    (``band_low``, ``band_high``; equal to the pointwise ones when ``cband`` is off).
+    """
+
+    type: str
+    overall_att: float
+    overall_se: float
+    egt: np.ndarray | None
+    att_egt: np.ndarray | None
+    se_egt: np.ndarray | None
+    crit_val: float | None
+    cband: bool
+    alp: float
+    label: str | None
+    inf_overall: np.ndarray = field(repr=False)
+    inf_egt: np.ndarray | None = field(repr=False)
+    min_e: float
+    max_e: float
+    balance_e: int | None
+    params: dict
+    parent_tidy: Any = field(default=None, repr=False)
+
+    @property
+    def overall_ci(self) -> tuple[float, float]:
+        """Pointwise ``1 - alp`` interval of the overall effect."""
+        z = stats.norm.ppf(1 - self.alp / 2)
+        return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
+
+    def tidy(self) -> pd.DataFrame:
+        """Profile as a DataFrame (``event_time``/``group``/``time``, att, se, ci, band)."""
+        if self.egt is None:
+            lo, hi = self.overall_ci
+            return pd.DataFrame(
+                {"term": ["overall"], "att": [self.overall_att], "se": [self.overall_se], "ci_low": [lo], "ci_high": [hi]}
+            )
+        z = stats.norm.ppf(1 - self.alp / 2)
+        c = self.crit_val if self.crit_val is not None else z
+        out = pd.DataFrame({self.label: self.egt, "att": self.att_egt, "se": self.se_egt})
+        out["ci_low"] = out.att - z * out.se
+        out["ci_high"] = out.att + z * out.se
+        out["band_low"] = out.att - c * out.se
+        out["band_high"] = out.att + c * out.se
+        if self.label == "event_time":
+            out["post"] = out.event_time >= 0
+        return out
+
+    def summary(self) -> str:
+        """Plain-text summary in the style of R ``summary.AGGTEobj``."""
+        lo, hi = self.overall_ci
+        lines = [
+            f"Aggregate ATT ({self.type}) — Callaway & Sant'Anna, control: {self.params['control_group']}, "
+            f"method: {self.params['est_method']}",
+            f"  overall ATT = {self.overall_att:.4f} (SE {self.overall_se:.4f}), "
+            f"{100 * (1 - self.alp):.0f}% CI [{lo:.4f}, {hi:.4f}]",
+        ]
+        if self.egt is not None:
+            lines.append(self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+            band = "simultaneous" if self.cband else "pointwise"
+            lines.append(f"  band: {band}, critical value {self.crit_val:.3f}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        lo, hi = self.overall_ci
+        top = pd.DataFrame({"type": [self.type], "overall ATT": [self.overall_att], "SE": [self.overall_se],
+                            "CI low": [lo], "CI high": [hi]})
+        out = table_html(top, f"Aggregated effect ({self.type}), {self.params['est_method'].upper()} "
+                              f"with {self.params['control_group']} controls")
+        if self.egt is not None:
+            band = "simultaneous" if self.cband else "pointwise"
+            out += table_html(self.tidy(), f"By {self.label}", [f"Bands: {band}, critical value {self.crit_val:.3f}."])
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary (no influence functions)."""
+        lo, hi = self.overall_ci
+        d = {"estimator": "callaway_santanna", "type": self.type, "overall_att": self.overall_att,
+             "overall_se": self.overall_se, "ci_low": lo, "ci_high": hi, "alp": self.alp,
+             "crit_val": self.crit_val, "cband": self.cband, "params": self.params}
+        if self.egt is not None:
+            d["table"] = self.tidy().to_dict(orient="list")
+        return _json(d)
+
+    def plot(self, ax=None, title: str | None = None):
+        """Event-study (or group / calendar) figure: estimates, pointwise and uniform bands."""
+        return event_study_plot(self.tidy(), x=self.label or "term", ax=ax,
+                                title=title or f"Callaway–Sant'Anna, {self.type} aggregation")
+
+
+@dataclass(frozen=True, eq=False)
+class AttGtResult:
+    """Group-time ATT estimates (R ``MP`` object). Estimate once, then aggregate and plot."""
+
+    group: np.ndarray
+    t: np.ndarray
+    att: np.ndarray
+    se: np.ndarray
+    crit_val: float
+    inffunc: sparse.csc_matrix = field(repr=False)
+    V: np.ndarray = field(repr=False)
+    n: int
+    wald_stat: float | None
+    wald_pvalue: float | None
+    wald_df: int
+    unit_weights: np.ndarray = field(repr=False)
+    unit_group: np.ndarray = field(repr=False)
+    cluster: np.ndarray | None = field(repr=False)
+    glist: np.ndarray
+    tlist: np.ndarray
+    params: dict
+
+    def aggte(self, type: str = "group", *, min_e: float = -np.inf, max_e: float = np.inf,
+              balance_e: int | None = None, na_rm: bool = False, bstrap: bool | None = None,
+              biters: int | None = None, cband: bool | None = None, alp: float | None = None) -> AggteResult:
+        """Aggregate ATT(g,t): ``"simple"``, ``"group"``, ``"dynamic"`` (event study) or ``"calendar"``.
+
+        Arguments as in R ``did::aggte``; inference options default to those of ``att_gt``.
+        """
+        from .aggte import compute_aggte
+
+        return compute_aggte(self, type, min_e=min_e, max_e=max_e, balance_e=balance_e, na_rm=na_rm,
+                             bstrap=bstrap, biters=biters, cband=cband, alp=alp)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per (group, time): event time, att, se, pointwise CI, uniform band, post flag."""
+        z = stats.norm.ppf(1 - self.params["alp"] / 2)
+        out = pd.DataFrame({"group": self.group, "time": self.t, "event_time": self.t - self.group,
+                            "att": self.att, "se": self.se})
+        out["ci_low"] = out.att - z * out.se
+        out["ci_high"] = out.att + z * out.se
+        out["band_low"] = out.att - self.crit_val * out.se
+        out["band_high"] = out.att + self.crit_val * out.se
+        out["post"] = out.time >= out.group
+        return out
+
+    def pretest(self) -> dict:
+        """Wald test that all pre-treatment ATT(g,t) are zero (R's ``W``, ``Wpval``)."""
+        return {"W": self.wald_stat, "df": self.wald_df, "pvalue": self.wald_pvalue}
+
+    def summary(self) -> str:
+        """Plain-text summary in the style of R ``summary.MP``."""
+        p = self.params
+        pt = self.pretest()
+        band = "simultaneous" if (p["bstrap"] and p["cband"]) else "pointwise"
+        lines = [
+            f"Group-time ATT (Callaway & Sant'Anna) — outcome {p['yname']}, {p['n_units']} units, "
+            f"{len(self.glist)} cohorts, {len(self.tlist)} periods",
+            self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+            f"Control group: {p['control_group']}; estimation: {p['est_method']}; base period: "
+            f"{p['base_period']}; anticipation: {p['anticipation']}; {band} band (critical value "
+            f"{self.crit_val:.3f})",
+        ]
+        if pt["W"] is not None:
+            lines.append(f"P-value for pre-test of parallel trends: {pt['pvalue']:.5f} "
+                         f"(W = {pt['W']:.3f}, df = {pt['df']})")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        p = self.params
+        pt = self.pretest()
+        notes = [f"Control group: {p['control_group']}; method: {p['est_method']}; base period: {p['base_period']}."]
+        if pt["W"] is not None:
+            notes.append(f"Pre-test of parallel trends: W = {pt['W']:.3f}, df = {pt['df']}, p = {pt['pvalue']:.4f}.")
+        return table_html(self.tidy(), f"ATT(g,t) for {p['yname']}", notes)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary: estimates, pre-test and settings."""
+        return _json({"estimator": "att_gt", "params": self.params, "crit_val": self.crit_val,
+                      "pretest": self.pretest(), "table": self.tidy().to_dict(orient="list")})
+
+    def plot(self, ax=None, title: str | None = None):
+        """ATT(g,t) by event time, one marker series per cohort."""
+        return event_study_plot(self.tidy(), x="event_time", ax=ax, by="group",
+                                title=title or f"ATT(g,t): {self.params['yname']}")
