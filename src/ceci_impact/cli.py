@@ -1,0 +1,130 @@
+"""Command line: ``ceci-impact simulate | build | render | kernel``.
+
+User errors (bad files, parameters) print one line ``error: ...`` and exit with status 2,
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import io as _io
+from ._options import CeciError
+
+EPILOG = """\
+typical session:
+  ceci-impact simulate --size default        # write a simulated world into data/raw
+  ceci-impact build                          # build Parquet panels into data/processed
+  ceci-impact render                         # execute notebooks, export HTML into reports/
+
+with real data, put the sources into data/raw (see data/raw/README.md) and skip `simulate`.
+"""
+
+
+def _ring(text: str) -> tuple[float, float]:
+    try:
+        a, b = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two radii in km like 3,10; found {text!r}") from None
+    return a, b
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ceci-impact", description="Evaluate CECI childcare centres with staggered difference-in-differences.",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("simulate", help="write a simulated CECI world in the real sources' formats",
+                       description="Write a simulated world (IMSS asg-*.csv files, CECI registry, employers, job "
+                                   "spells, incapacity certificates, truth.json) into --out.")
+    s.add_argument("--size", default="default", choices=["small", "default", "national"],
+                   help="small: tests (seconds); default: make report (about a minute); national: benchmarks")
+    s.add_argument("--seed", type=int, default=2026, help="random seed (same seed, same files); default 2026")
+    s.add_argument("--out", default="data/raw", help="output folder (default data/raw)")
+    s.add_argument("--end", default=None, help="last month of the data window, YYYY-MM (default: last complete month)")
+    s.add_argument("--first-wave", default=None, help="month the first opening wave starts, YYYY-MM")
+    s.add_argument("--if-missing", action="store_true", help="do nothing when --out already holds data")
+    s.add_argument("--force", action="store_true", help="replace a folder that holds data not simulated by us")
+    s.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    b = sub.add_parser("build", help="build the Parquet panels from the raw sources (DuckDB)",
+                       description="Validate every raw source and build municipality x month, employer x month and "
+                                   "spell panels into --out. A failed build leaves --out untouched.")
+    b.add_argument("--raw", default="data/raw", help="raw-data folder (default data/raw)")
+    b.add_argument("--out", default="data/processed", help="processed-data folder (default data/processed)")
+    b.add_argument("--ring-km", type=_ring, default=(3.0, 10.0),
+                   help="treated and buffer radii in km around opened CECI, e.g. 3,10 (default)")
+    b.add_argument("--exposure", default="municipality", choices=["municipality", "pole"],
+                   help="municipality cohort: first opening in the municipality or in its PODECOBI pole")
+    b.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 6GB")
+    b.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    r = sub.add_parser("render", help="execute the run plan with Papermill and export HTML reports",
+                       description="Execute every run of the plan (notebook x parameters) in worker processes, "
+                                   "export HTML without code, write JSON sidecars and reports/index.html. Runs whose "
+                                   "notebook, parameters, library version and data are unchanged are skipped. Safe "
+                                   "to run on a schedule: a lock prevents overlapping runs and a failed run never "
+                                   "replaces the last good report.")
+    r.add_argument("--plan", default="notebooks/runplan.toml", help="run plan (TOML); default notebooks/runplan.toml")
+    r.add_argument("--reports", default="reports", help="output folder (default reports)")
+    r.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of cores)")
+    r.add_argument("--only", default=None, help="only runs whose name contains this text")
+    r.add_argument("--force", action="store_true", help="re-run even unchanged runs")
+    r.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds (default 900)")
+    r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a parameter in every run, e.g. --set size=small (repeatable)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    k = sub.add_parser("kernel", help="register the project's Jupyter kernel (ceci-impact)")
+    k.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    _io.QUIET = bool(args.quiet)
+    try:
+        if args.command == "simulate":
+            from .synthetic import simulate
+
+            out = Path(args.out)
+            has_data = out.is_dir() and any(p.name != "README.md" for p in out.iterdir())
+            if has_data and args.if_missing:
+                if not args.quiet:
+                    print(f"{out} already holds data; nothing simulated (--if-missing)", file=sys.stderr)
+                return 0
+            if has_data and not (out / "truth.json").exists() and not args.force:
+                raise CeciError(f"{out} holds data that was not simulated (no truth.json); "
+                                "use another --out or --force to replace it")
+            simulate(args.size, args.seed, out, end=args.end, first_wave=args.first_wave, quiet=args.quiet)
+        elif args.command == "build":
+            from .panels import build_all
+
+            build_all(args.raw, args.out, ring_km=args.ring_km, exposure=args.exposure,
+                      memory_limit=args.memory_limit, quiet=args.quiet)
+        elif args.command == "render":
+            from .render import render
+
+            ok = render(args.plan, args.reports, jobs=args.jobs, only=args.only, force=args.force,
+                        timeout=args.timeout, overrides=args.set, quiet=args.quiet)
+            return 0 if ok else 1
+        elif args.command == "kernel":
+            from .render import ensure_kernel
+
+            ensure_kernel(quiet=args.quiet)
+    except CeciError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,424 @@
+"""Analysis panels built with DuckDB SQL from the raw sources, written as Parquet.
+
+One function per panel; the SQL is plain (CTEs, joins, window sums, no Python UDFs) so that
+the same statements run on a distributed SQL engine for national microdata.
+
+- ``mun_month_sex.parquet`` / ``mun_month.parquet``: municipality × month (× sex) from the IMSS
+  open-data files (platform workers flagged ``ptpd = 1`` are excluded and counted apart).
+- ``employer_month.parquet``: employer × month from job spells and incapacity certificates,
+  with distance to the nearest opened CECI, exposure ring and cohort.
+- ``spells_exposure.parquet``: job spells with their employer's exposure (survival analyses).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ._options import CeciError, check_option
+from .calendar import label
+from .io import atomic_dir, log
+from .sources import (
+    asg_files,
+    asg_period,
+    attach_cvegeo,
+    read_asegurados_file,
+    read_ceci_sites,
+    read_crosswalk,
+    read_employers,
+    read_incapacidades,
+    read_job_spells,
+    read_municipios,
+)
+
+Exposure = Literal["municipality", "pole"]
+EARTH_KM = 6371.0088
+ASG_KEEP = ["cve_municipio", "sexo", "ta", "ta_sal", "masa_sal_ta", "ptpd"]
+
+
+def _haversine_sql(a: str, b: str) -> str:
+    return (
+        f"2 * {EARTH_KM} * asin(sqrt(power(sin(radians({b}.lat - {a}.lat) / 2), 2) + "
+        f"cos(radians({a}.lat)) * cos(radians({b}.lat)) * power(sin(radians({b}.lon - {a}.lon) / 2), 2)))"
+    )
+
+
+def fingerprint(raw: str | Path) -> str:
+    """Fingerprint of a raw-data folder: names, sizes and content hashes of files up to 64 MB."""
+    h = hashlib.sha256()
+    for f in sorted(Path(raw).rglob("*")):
+        if f.is_file() and not f.name.startswith("."):
+            st = f.stat()
+            h.update(f"{f.relative_to(raw)}|{st.st_size}".encode())
+            if st.st_size <= 64 * 2**20:
+                h.update(hashlib.sha256(f.read_bytes()).digest())
+            else:
+                h.update(str(st.st_mtime_ns).encode())
+    return h.hexdigest()[:16]
+
+
+def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log) -> tuple[int, int]:
+    """Read every ``asg`` file through the validating reader into a DuckDB table ``asg``."""
+    files = asg_files(raw / "asegurados" if (raw / "asegurados").is_dir() else raw)
+    cw = read_crosswalk(raw / "crosswalk_imss_municipio_to_inegi.csv")
+    con.execute("CREATE OR REPLACE TABLE asg (period BIGINT, cvegeo VARCHAR, cve_municipio VARCHAR, sexo INTEGER, "
+                "ptpd INTEGER, ta BIGINT, ta_sal BIGINT, masa_sal_ta DOUBLE, rows_in BIGINT)")
+    t0 = time.perf_counter()
+    nrows = 0
+    for i, f in enumerate(files):
+        df = read_asegurados_file(f, columns=[c for c in ASG_KEEP if c != "ptpd"] + (
+            ["ptpd"] if "ptpd" in _header(f) else []))
+        if "ptpd" not in df:
+            df["ptpd"] = "0"
+        df = attach_cvegeo(df, cw, source=str(f))
+        nrows += len(df)
+        con.register("asg_in", df)
+        con.execute("""
+            INSERT INTO asg
+            SELECT period, cvegeo, cve_municipio, CAST(sexo AS INTEGER), CASE WHEN ptpd = '1' THEN 1 ELSE 0 END,
+                   SUM(ta), SUM(ta_sal), SUM(masa_sal_ta), COUNT(*)
+            FROM asg_in GROUP BY ALL
+        """)
+        con.unregister("asg_in")
+        if (i + 1) % 12 == 0 or i + 1 == len(files):
+            say(f"  asegurados: {i + 1}/{len(files)} files, {nrows:,} rows ({time.perf_counter() - t0:.1f} s)")
+    p = [asg_period(f) for f in files]
+    return min(p), max(p)
+
+
+def _header(f: Path) -> list[str]:
+    from .sources import normalise_asg_header
+
+    with open(f, "rb") as fh:
+        line = fh.readline()
+    try:
+        text = line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = line.decode("latin-1")
+    return normalise_asg_header(text.rstrip("\r\n").split("|"))
+
+
+def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, exposure: Exposure = "municipality",
+                              say=log) -> pd.DataFrame:
+    """Municipality × month × sex and municipality × month panels from the staged ``asg`` table."""
+    sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
+    con.register("sites", sites)
+    mun_path = raw / "municipios.csv"
+    if mun_path.exists():
+        con.register("mun", read_municipios(mun_path))
+    else:
+        con.execute("CREATE OR REPLACE TEMP VIEW mun AS SELECT DISTINCT cvegeo, NULL AS nombre, NULL::DOUBLE AS "
+                    "mujeres_15_64, NULL::DOUBLE AS x_industrial, '' AS polo FROM asg")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mun_month_sex AS
+        SELECT cvegeo, period, sexo AS sex,
+               SUM(CASE WHEN ptpd = 0 THEN ta ELSE 0 END) AS jobs,
+               SUM(CASE WHEN ptpd = 0 THEN ta_sal ELSE 0 END) AS jobs_sal,
+               SUM(CASE WHEN ptpd = 0 THEN masa_sal_ta ELSE 0 END) AS wage_mass,
+               SUM(CASE WHEN ptpd = 0 THEN masa_sal_ta ELSE 0 END)
+                 / NULLIF(SUM(CASE WHEN ptpd = 0 THEN ta_sal ELSE 0 END), 0) AS avg_daily_wage,
+               SUM(CASE WHEN ptpd = 1 THEN ta ELSE 0 END) AS platform_jobs
+        FROM asg WHERE period BETWEEN {p0} AND {p1}
+        GROUP BY cvegeo, period, sexo
+        ORDER BY cvegeo, period, sex
+    """)
+    pole_join = "m.polo <> '' AND s.pole = m.polo" if exposure == "pole" else "s.cvegeo = m.cvegeo"
+    mcols = {r[0] for r in con.execute("DESCRIBE mun").fetchall()}
+    xcol = "m.x_industrial" if "x_industrial" in mcols else "NULL::DOUBLE"
+    polecol = "m.polo" if "polo" in mcols else "''"
+    con.execute(f"""
+        CREATE OR REPLACE TABLE mun_month AS
+        WITH w AS (
+            SELECT cvegeo, period,
+                   SUM(jobs) AS jobs_total,
+                   SUM(CASE WHEN sex = 2 THEN jobs ELSE 0 END) AS jobs_women,
+                   SUM(CASE WHEN sex = 1 THEN jobs ELSE 0 END) AS jobs_men,
+                   SUM(CASE WHEN sex = 2 THEN wage_mass ELSE 0 END)
+                     / NULLIF(SUM(CASE WHEN sex = 2 THEN jobs_sal ELSE 0 END), 0) AS avg_wage_women,
+                   SUM(CASE WHEN sex = 1 THEN wage_mass ELSE 0 END)
+                     / NULLIF(SUM(CASE WHEN sex = 1 THEN jobs_sal ELSE 0 END), 0) AS avg_wage_men,
+                   SUM(platform_jobs) AS platform_jobs
+            FROM mun_month_sex GROUP BY cvegeo, period
+        ),
+        coh AS (
+            SELECT m.cvegeo,
+                   MIN(CASE WHEN s.opening_period > 0 THEN s.opening_period END) AS first_open,
+                   COUNT(CASE WHEN s.opening_period > 0 THEN 1 END) AS n_sites_open,
+                   COUNT(s.site_id) AS n_sites_registry,
+                   MIN(CASE WHEN s.opening_period > 0 AND s.scheme = 'IMSS' THEN s.opening_period END) AS first_open_imss,
+                   MIN(CASE WHEN s.opening_period > 0 AND s.scheme = 'Empresa' THEN s.opening_period END) AS first_open_empresa
+            FROM mun m LEFT JOIN sites s ON {pole_join}
+            GROUP BY m.cvegeo
+        )
+        SELECT w.*, w.jobs_women / NULLIF(w.jobs_total, 0) AS female_share,
+               ln(NULLIF(w.jobs_women, 0)) AS log_women_jobs, ln(NULLIF(w.jobs_total, 0)) AS log_jobs,
+               1000.0 * w.jobs_women / NULLIF(m.mujeres_15_64, 0) AS women_jobs_per_1000,
+               COALESCE(c.first_open, 0) AS first_treat,
+               COALESCE(c.first_open_imss, 0) AS first_treat_imss,
+               COALESCE(c.first_open_empresa, 0) AS first_treat_empresa,
+               COALESCE(c.n_sites_open, 0) AS n_sites_open, COALESCE(c.n_sites_registry, 0) AS n_sites_registry,
+               {xcol} AS x_industrial, COALESCE({polecol}, '') AS pole, m.mujeres_15_64
+        FROM w LEFT JOIN mun m USING (cvegeo) LEFT JOIN coh c USING (cvegeo)
+        ORDER BY cvegeo, period
+    """)
+    con.execute(f"COPY mun_month_sex TO '{out / 'mun_month_sex.parquet'}' (FORMAT PARQUET)")
+    con.execute(f"COPY mun_month TO '{out / 'mun_month.parquet'}' (FORMAT PARQUET)")
+    n = con.execute("SELECT COUNT(*), COUNT(DISTINCT cvegeo), SUM(CASE WHEN first_treat > 0 THEN 1 ELSE 0 END) "
+                    "FROM mun_month").fetchall()[0]
+    say(f"  mun_month: {n[0]:,} rows, {n[1]:,} municipalities, {n[2]:,} treated municipality-months")
+    return sites
+
+
+def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: tuple[float, float] = (3.0, 10.0),
+                         say=log) -> None:
+    """Employer × month panel and spells with exposure; ring radii ``(treated, buffer)`` in km."""
+    r1, r2 = ring_km
+    if not 0 < r1 < r2:
+        raise CeciError(f"ring_km={ring_km}: expected 0 < treated radius < buffer radius")
+    emp = read_employers(raw / "employers.parquet")
+    con.register("employers", emp)
+    spells = read_job_spells(raw / "job_spells.parquet", emp)
+    con.register("spells_in", spells)
+    con.register("inc_in", read_incapacidades(raw / "incapacidades.parquet"))
+    hv = _haversine_sql("e", "s")
+    t0 = time.perf_counter()
+    con.execute(f"""
+        CREATE OR REPLACE TABLE dist AS
+        SELECT e.employer_id, s.site_id, s.opening_period, s.scheme, {hv} AS km
+        FROM employers e CROSS JOIN (SELECT * FROM sites WHERE opening_period > 0) s
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE exposure AS
+        SELECT e.employer_id,
+               MIN(d.km) AS nearest_km,
+               MIN(CASE WHEN d.km <= {r1} THEN d.opening_period END) AS first_open_r1,
+               MIN(CASE WHEN d.km <= {r2} THEN d.opening_period END) AS first_open_r2,
+               ARG_MIN(d.site_id, d.km) AS nearest_site
+        FROM employers e LEFT JOIN dist d USING (employer_id)
+        GROUP BY e.employer_id
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE exposure2 AS
+        SELECT *,
+               CASE WHEN first_open_r1 IS NOT NULL THEN 'treated'
+                    WHEN first_open_r2 IS NOT NULL THEN 'buffer' ELSE 'control' END AS ring,
+               CASE WHEN first_open_r1 IS NOT NULL THEN first_open_r1 ELSE 0 END AS first_treat
+        FROM exposure
+    """)
+    # spells in periods: first active month-end, last active month-end; eligibility window
+    con.execute("""
+        CREATE OR REPLACE TABLE sp AS
+        SELECT worker_id, employer_id, sex, birth_year, child_birth, start, "end",
+               year(start) * 12 + month(start) - 1 AS a,
+               CASE WHEN "end" IS NULL THEN 1000000000
+                    WHEN "end" = last_day("end") THEN year("end") * 12 + month("end") - 1
+                    ELSE year("end") * 12 + month("end") - 2 END AS z,
+               CASE WHEN child_birth IS NULL THEN NULL
+                    ELSE year(child_birth + INTERVAL 43 DAY) * 12 + month(child_birth + INTERVAL 43 DAY) - 1 END AS ea,
+               CASE WHEN child_birth IS NULL THEN NULL
+                    ELSE year(child_birth + INTERVAL 4 YEAR) * 12 + month(child_birth + INTERVAL 4 YEAR) - 2 END AS ez,
+               CASE WHEN "end" IS NULL THEN NULL ELSE year("end") * 12 + month("end") - 1 END AS sep_period
+        FROM spells_in
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE ev AS
+        WITH base AS (
+            SELECT employer_id, sex, a, z, GREATEST(a, COALESCE(ea, 1000000000)) AS ea2, LEAST(z, COALESCE(ez, -1)) AS ez2
+            FROM sp
+        ), raw_ev AS (
+            SELECT employer_id, a AS p, 1 AS w, CASE WHEN sex = 2 THEN 1 ELSE 0 END AS f, 0 AS el, 0 AS elf FROM base
+            UNION ALL
+            SELECT employer_id, z + 1, -1, CASE WHEN sex = 2 THEN -1 ELSE 0 END, 0, 0 FROM base
+            UNION ALL
+            SELECT employer_id, ea2, 0, 0, 1, CASE WHEN sex = 2 THEN 1 ELSE 0 END FROM base WHERE ea2 <= ez2
+            UNION ALL
+            SELECT employer_id, ez2 + 1, 0, 0, -1, CASE WHEN sex = 2 THEN -1 ELSE 0 END FROM base WHERE ea2 <= ez2
+        )
+        SELECT employer_id, GREATEST(p, {p0}) AS period, SUM(w) AS dw, SUM(f) AS df, SUM(el) AS del, SUM(elf) AS delf
+        FROM raw_ev WHERE p <= {p1}
+        GROUP BY employer_id, GREATEST(p, {p0})
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE flows AS
+        SELECT employer_id, period, SUM(hire) AS hires, SUM(sep) AS separations,
+               SUM(sep_f) AS separations_women, SUM(sep_el) AS separations_eligible
+        FROM (
+            SELECT employer_id, a AS period, 1 AS hire, 0 AS sep, 0 AS sep_f, 0 AS sep_el FROM sp
+            UNION ALL
+            SELECT employer_id, sep_period, 0, 1, CASE WHEN sex = 2 THEN 1 ELSE 0 END,
+                   CASE WHEN ea IS NOT NULL AND sep_period BETWEEN ea AND ez THEN 1 ELSE 0 END
+            FROM sp WHERE sep_period IS NOT NULL
+        ) x WHERE period BETWEEN {p0} AND {p1}
+        GROUP BY employer_id, period
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE inc AS
+        WITH c AS (
+            SELECT i.worker_id, i.employer_id, i.days, i.branch,
+                   year(i.start) * 12 + month(i.start) - 1 AS period,
+                   CASE WHEN s.child_birth IS NOT NULL AND i.start >= s.child_birth + INTERVAL 43 DAY
+                             AND i.start < s.child_birth + INTERVAL 4 YEAR THEN 1 ELSE 0 END AS eligible,
+                   s.sex
+            FROM inc_in i LEFT JOIN sp s ON s.worker_id = i.worker_id AND s.employer_id = i.employer_id
+        )
+        SELECT employer_id, period,
+               SUM(CASE WHEN branch = 'enfermedad_general' THEN days ELSE 0 END) AS eg_days,
+               COUNT(DISTINCT CASE WHEN branch = 'enfermedad_general' THEN worker_id END) AS eg_workers,
+               SUM(CASE WHEN branch = 'enfermedad_general' AND eligible = 1 THEN days ELSE 0 END) AS eg_days_eligible,
+               COUNT(DISTINCT CASE WHEN branch = 'enfermedad_general' AND eligible = 1 THEN worker_id END)
+                   AS eg_workers_eligible,
+               SUM(CASE WHEN branch = 'enfermedad_general' AND eligible = 0 THEN days ELSE 0 END) AS eg_days_other,
+               SUM(CASE WHEN branch = 'riesgo_trabajo' THEN days ELSE 0 END) AS rt_days,
+               SUM(CASE WHEN branch = 'maternidad' THEN days ELSE 0 END) AS maternity_days
+        FROM c WHERE period BETWEEN {p0} AND {p1}
+        GROUP BY employer_id, period
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE nearest_open AS
+        SELECT g.employer_id, g.period, MIN(d.km) AS nearest_open_km
+        FROM (SELECT employer_id, range AS period FROM employers CROSS JOIN range({p0}, {p1 + 1})) g
+        JOIN (SELECT * FROM dist WHERE km <= 50) d
+          ON d.employer_id = g.employer_id AND d.opening_period <= g.period
+        GROUP BY g.employer_id, g.period
+    """)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE employer_month AS
+        WITH grid AS (
+            SELECT e.employer_id, e.cvegeo, e.sector, e.size_band, e.lat, e.lon, m.range AS period
+            FROM employers e CROSS JOIN range({p0}, {p1 + 1}) m
+        ), stock AS (
+            SELECT g.employer_id, g.period,
+                   SUM(COALESCE(ev.dw, 0)) OVER w AS workers,
+                   SUM(COALESCE(ev.df, 0)) OVER w AS women,
+                   SUM(COALESCE(ev.del, 0)) OVER w AS eligible,
+                   SUM(COALESCE(ev.delf, 0)) OVER w AS eligible_women
+            FROM grid g LEFT JOIN ev ON ev.employer_id = g.employer_id AND ev.period = g.period
+            WINDOW w AS (PARTITION BY g.employer_id ORDER BY g.period ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        )
+        SELECT g.employer_id, g.period, g.cvegeo, g.sector, g.size_band,
+               s.workers, s.women, s.eligible, s.eligible_women, s.workers - s.eligible AS not_eligible,
+               COALESCE(f.hires, 0) AS hires, COALESCE(f.separations, 0) AS separations,
+               COALESCE(f.separations_women, 0) AS separations_women,
+               COALESCE(f.separations_eligible, 0) AS separations_eligible,
+               COALESCE(i.eg_days, 0) AS eg_days, COALESCE(i.eg_workers, 0) AS eg_workers,
+               COALESCE(i.eg_days_eligible, 0) AS eg_days_eligible,
+               COALESCE(i.eg_workers_eligible, 0) AS eg_workers_eligible,
+               COALESCE(i.eg_days_other, 0) AS eg_days_other,
+               COALESCE(i.rt_days, 0) AS rt_days, COALESCE(i.maternity_days, 0) AS maternity_days,
+               COALESCE(i.eg_days, 0) / NULLIF(s.workers, 0) AS eg_days_per_worker,
+               COALESCE(i.eg_workers, 0) / NULLIF(s.workers, 0) AS share_any_incapacity,
+               COALESCE(i.eg_days_eligible, 0) / NULLIF(s.eligible, 0) AS eg_days_per_eligible,
+               COALESCE(i.eg_days_other, 0) / NULLIF(s.workers - s.eligible, 0) AS eg_days_per_other,
+               COALESCE(f.separations, 0) / NULLIF(LAG(s.workers) OVER (PARTITION BY g.employer_id ORDER BY g.period), 0)
+                   AS separation_rate,
+               s.women / NULLIF(s.workers, 0) AS female_share,
+               n.nearest_open_km, x.nearest_km AS nearest_km_end, x.ring, x.first_treat, x.first_open_r2
+        FROM grid g
+        JOIN stock s ON s.employer_id = g.employer_id AND s.period = g.period
+        LEFT JOIN flows f ON f.employer_id = g.employer_id AND f.period = g.period
+        LEFT JOIN inc i ON i.employer_id = g.employer_id AND i.period = g.period
+        LEFT JOIN nearest_open n ON n.employer_id = g.employer_id AND n.period = g.period
+        JOIN exposure2 x ON x.employer_id = g.employer_id
+        ORDER BY g.employer_id, g.period
+    """)
+    con.execute(f"COPY employer_month TO '{out / 'employer_month.parquet'}' (FORMAT PARQUET)")
+    con.execute(f"""
+        COPY (
+            SELECT sp.worker_id, sp.employer_id, sp.sex, sp.birth_year, sp.child_birth, sp.start, sp."end",
+                   sp.a AS start_period, sp.sep_period,
+                   CASE WHEN sp.ea IS NOT NULL AND sp.a BETWEEN sp.ea AND sp.ez THEN 1 ELSE 0 END AS eligible_at_start,
+                   sp.ea AS eligible_from, sp.ez AS eligible_to,
+                   x.ring, x.first_treat, x.nearest_km AS nearest_km_end, e.cvegeo
+            FROM sp JOIN exposure2 x USING (employer_id) JOIN employers e USING (employer_id)
+            WHERE sp.z >= {p0 - 1}
+        ) TO '{out / 'spells_exposure.parquet'}' (FORMAT PARQUET)
+    """)
+    n = con.execute("SELECT COUNT(*), COUNT(DISTINCT employer_id), SUM(CASE WHEN ring='treated' THEN 1 ELSE 0 END) "
+                    "FROM employer_month").fetchall()[0]
+    say(f"  employer_month: {n[0]:,} rows, {n[1]:,} employers, {n[2] // max(p1 - p0 + 1, 1):,} in the treated ring "
+        f"({time.perf_counter() - t0:.1f} s)")
+
+
+def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", *,
+              ring_km: tuple[float, float] = (3.0, 10.0), exposure: Exposure = "municipality",
+              memory_limit: str | None = None, quiet: bool = False) -> Path:
+    """Build every panel from ``raw`` into ``out`` (replaced atomically: a failure leaves ``out`` untouched).
+
+    Parameters
+    ----------
+    raw, out
+        Raw-data and processed-data folders.
+    ring_km
+        ``(treated, buffer)`` radii in km: employers within the first radius of an opened CECI are
+        treated, those between the two are a buffer (excluded from comparisons), others controls.
+    exposure
+        Municipality cohort: first opening ``"municipality"`` or anywhere in the municipality's ``"pole"``.
+    memory_limit
+        DuckDB memory limit, e.g. ``"6GB"``.
+    quiet
+        Silence progress lines.
+    """
+    check_option("exposure", exposure, Exposure)
+    raw, out = Path(raw), Path(out)
+    if not raw.is_dir():
+        raise CeciError(f"{raw}: raw-data folder not found; run `ceci-impact simulate` or put the sources there")
+    say = (lambda *a: None) if quiet else log
+    t0 = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        con = duckdb.connect()
+        con.execute(f"SET temp_directory = '{tmp / '.duckdb_tmp'}'")
+        if memory_limit:
+            con.execute(f"SET memory_limit = '{memory_limit}'")
+        say(f"building panels from {raw}")
+        p0, p1 = stage_asegurados(raw, con, say)
+        build_municipality_panels(con, raw, tmp, p0, p1, exposure, say)
+        if (raw / "job_spells.parquet").exists():
+            build_employer_panel(con, raw, tmp, p0, p1, ring_km, say)
+        else:
+            say("  no job_spells.parquet: employer panels skipped (open data only)")
+        con.close()
+        import shutil
+
+        shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
+        manifest = {"raw": str(raw), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
+                    "ring_km": list(ring_km), "exposure": exposure, "fingerprint": fingerprint(raw),
+                    "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2)}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+        if (raw / "truth.json").exists():
+            import shutil as _sh
+
+            _sh.copy2(raw / "truth.json", tmp / "truth.json")
+    say(f"panels written to {out} in {time.perf_counter() - t0:.1f} s")
+    return out
+
+
+def load(name: str, processed: str | Path = "data/processed") -> pd.DataFrame:
+    """Read a built panel (``mun_month``, ``mun_month_sex``, ``employer_month``, ``spells_exposure``)."""
+    p = Path(processed) / f"{name}.parquet"
+    if not p.exists():
+        raise CeciError(f"{p}: panel not built; run `ceci-impact build` first")
+    return pd.read_parquet(p)
+
+
+def manifest(processed: str | Path = "data/processed") -> dict:
+    """The manifest written by :func:`build_all` (window, fingerprint, simulated flag)."""
+    p = Path(processed) / "manifest.json"
+    if not p.exists():
+        raise CeciError(f"{p}: not found; run `ceci-impact build` first")
+    return json.loads(p.read_text())
+
+
+def truth(processed: str | Path = "data/processed") -> dict | None:
+    """The simulated world's true effects, or ``None`` on real data."""
+    p = Path(processed) / "truth.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+__all__ = ["build_all", "load", "manifest", "truth", "fingerprint", "np"]
