@@ -109,6 +109,7 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
                               say=log) -> pd.DataFrame:
     """Municipality × month × sex and municipality × month panels from the staged ``asg`` table."""
     sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
+    sites.to_parquet(out / "sites.parquet", index=False)
     con.register("sites", sites)
     mun_path = raw / "municipios.csv"
     if mun_path.exists():
@@ -302,7 +303,7 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
             FROM grid g LEFT JOIN ev ON ev.employer_id = g.employer_id AND ev.period = g.period
             WINDOW w AS (PARTITION BY g.employer_id ORDER BY g.period ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
         )
-        SELECT g.employer_id, g.period, g.cvegeo, g.sector, g.size_band,
+        SELECT g.employer_id, g.period, g.cvegeo, g.sector, g.size_band, g.lat, g.lon,
                s.workers, s.women, s.eligible, s.eligible_women, s.workers - s.eligible AS not_eligible,
                COALESCE(f.hires, 0) AS hires, COALESCE(f.separations, 0) AS separations,
                COALESCE(f.separations_women, 0) AS separations_women,
@@ -387,7 +388,7 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
         import shutil
 
         shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
-        manifest = {"raw": str(raw), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
+        manifest = {"raw": str(raw.resolve()), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
                     "ring_km": list(ring_km), "exposure": exposure, "fingerprint": fingerprint(raw),
                     "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2)}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -78,9 +78,9 @@ class WorldSpec:
     months: int
     n_sites: int
     separation: float = 0.03  # monthly separation hazard of a typical worker
-    effect_female_hires: float = 0.10  # proportional rise in women's hiring at a site (distance 0)
-    effect_retention: float = 0.30  # proportional fall in eligible mothers' separation hazard
-    effect_absence: float = 0.25  # proportional fall in eligible parents' general-illness spells
+    effect_female_hires: float = 0.15  # proportional rise in women's hiring at a site (distance 0)
+    effect_retention: float = 0.40  # proportional fall in eligible mothers' separation hazard
+    effect_absence: float = 0.40  # proportional fall in eligible parents' general-illness spells
     father_share: float = 0.35  # fathers' effects relative to mothers'
     decay_km: float = 3.0  # effects decay as exp(-distance / decay_km)
     reach_km: float = 10.0  # no effect beyond this distance (the spillover radius)

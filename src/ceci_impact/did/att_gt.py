@@ -262,6 +262,7 @@ def att_gt(
         x_const = w_const = False
 
     cells_g, cells_t, atts, posts = [], [], [], []
+    failures: dict[tuple, list] = {}
     rows_l, cols_l, vals_l = [], [], []
     ps_cache: dict = {}
     col = 0
@@ -300,9 +301,7 @@ def att_gt(
                     kept = np.flatnonzero((Gfull == 1) | (Cfull == 1))
                     D = Gfull[kept]
                     if D.sum() == 0 or (1 - D).sum() == 0:
-                        _warn(f"No units in group {g:g} or no available control units in time period "
-                              f"{tlist[tcur]:g}; ATT(g,t) set to NA")
-                        raise EstimationFailure("empty")
+                        raise EstimationFailure("no treated or no control units")
                     e_idx = min(tcur, pret)
                     X = Xp[kept, 0 if x_const else e_idx, :]
                     w = Wp[kept, 0 if w_const else e_idx]
@@ -315,16 +314,12 @@ def att_gt(
                             ps = logit_fit(X, D, w / w.mean())
                             ps_cache[key] = ps
                         if ps.max() >= 0.999:
-                            _warn(f"overlap condition violated for group {g:g} in time period {tlist[tcur]:g}: "
-                                  f"propensity scores reach {ps.max():.4f}; ATT(g,t) set to NA")
-                            raise EstimationFailure("overlap")
+                            raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
                     if est_method in ("dr", "reg"):
                         Xc = X[D == 0]
                         if np.linalg.cond(Xc.T @ Xc) > 1 / np.finfo(float).eps:
-                            _warn(f"covariate matrix for control units is singular or ill-conditioned for group "
-                                  f"{g:g} in time period {tlist[tcur]:g} (collinear covariates in {xformla!r}?); "
-                                  "ATT(g,t) set to NA")
-                            raise EstimationFailure("singular")
+                            raise EstimationFailure(f"covariate matrix of control units is singular (collinear "
+                                                    f"covariates in {xformla!r}?)")
                     att, inf = est(dy, D, X, w, ps) if est_method != "reg" else est(dy, D, X, w)
                     n1 = kept.shape[0]
                     rows = kept
@@ -341,16 +336,12 @@ def att_gt(
                     if (D * post).sum() == 0 or (D * (1 - post)).sum() == 0 or ((1 - D) * post).sum() == 0 or (
                         (1 - D) * (1 - post)
                     ).sum() == 0:
-                        _warn(f"No units in group {g:g} or no control units in period {tp:g} or {tq:g}; "
-                              "ATT(g,t) set to NA")
-                        raise EstimationFailure("empty")
+                        raise EstimationFailure("no treated or no control units in one of the two periods")
                     X = X_all[ridx]
                     if est_method in ("dr", "ipw"):
                         ps = logit_fit(X, D, w_all[ridx] / w_all[ridx].mean())
                         if ps.max() >= 0.999:
-                            _warn(f"overlap condition violated for group {g:g} in time period {tp:g}; "
-                                  "ATT(g,t) set to NA")
-                            raise EstimationFailure("overlap")
+                            raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
                     att, inf_rows = est(y_all[ridx], post, D, X, w_all[ridx])
                     n1 = ridx.shape[0]
                     inf_rows = inf_rows * (n / n1)
@@ -358,10 +349,9 @@ def att_gt(
                     rows = np.unique(codes)
                     inf = np.bincount(codes, weights=inf_rows, minlength=n)[rows]
                 if not np.isfinite(att):
-                    raise EstimationFailure("nan")
+                    raise EstimationFailure("estimate is not finite")
             except EstimationFailure as exc:
-                if str(exc) not in ("empty", "overlap", "singular", "nan"):
-                    _warn(f"ATT(g,t) for group {g:g} in time period {tlist[tcur]:g} set to NA: {exc}")
+                failures.setdefault((g, str(exc)), []).append(tlist[tcur])
                 att = np.nan
                 rows = np.arange(n)
                 inf = np.full(n, np.nan)
@@ -371,6 +361,10 @@ def att_gt(
             vals_l.append(inf)
             col += 1
 
+    for (g, why), times in failures.items():
+        ng = int((g_unit == g).sum())
+        _warn(f"ATT(g,t) set to NA for group {g:g} ({ng} units) in {len(times)} period(s) "
+              f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""))
     k = len(atts)
     if rows_l:
         IF = sparse.csc_matrix(

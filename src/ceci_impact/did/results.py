@@ -102,6 +102,27 @@ class AggteResult:
             out["post"] = out.event_time >= 0
         return out
 
+    def pretest(self) -> dict:
+        """Wald test that the pre-treatment event-time effects (``e < 0``) are jointly zero.
+
+        Uses the influence functions of the dynamic aggregation (analytic covariance); a
+        practical alternative to the cell-level test when there are more pre-treatment cells
+        than units. Only for ``type="dynamic"``.
+        """
+        if self.type != "dynamic" or self.inf_egt is None:
+            return {"W": None, "df": 0, "pvalue": None}
+        pre = np.flatnonzero((self.egt < 0) & np.isfinite(self.att_egt) & np.isfinite(self.se_egt))
+        if pre.size == 0:
+            return {"W": None, "df": 0, "pvalue": None}
+        inf = self.inf_egt[:, pre]
+        n = inf.shape[0]
+        V = inf.T @ inf / n
+        if np.linalg.cond(V) > 1 / np.finfo(float).eps:
+            return {"W": None, "df": int(pre.size), "pvalue": None}
+        a = self.att_egt[pre]
+        W = float(n * a @ np.linalg.solve(V, a))
+        return {"W": W, "df": int(pre.size), "pvalue": float(1 - stats.chi2.cdf(W, pre.size))}
+
     def summary(self) -> str:
         """Plain-text summary in the style of R ``summary.AGGTEobj``."""
         lo, hi = self.overall_ci

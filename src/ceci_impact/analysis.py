@@ -1,0 +1,565 @@
+"""Analysis steps shared by the notebooks: estimation samples, event studies, comparisons, truth.
+
+Notebooks stay thin: they pass their validated parameters here and narrate the results.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._options import CeciError
+from .calendar import label
+from .did import att_gt, twfe
+from .did.results import _json, table_html
+from .io import atomic_file
+from .panels import load, manifest, truth
+
+OUTCOME_LABELS = {
+    "log_women_jobs": "log women's insured jobs",
+    "women_jobs_per_1000": "women's insured jobs per 1,000 women aged 15–64",
+    "female_share": "female share of insured jobs",
+    "log_jobs": "log insured jobs",
+    "eg_days_per_worker": "general-illness incapacity days per worker-month",
+    "share_any_incapacity": "share of workers with a general-illness incapacity in the month",
+    "eg_days_per_eligible": "incapacity days per eligible parent-month",
+    "separation_rate": "monthly separation rate",
+}
+TRUTH_KEY = {"log_women_jobs": "female_employment", "eg_days_per_worker": "absenteeism",
+             "separation_rate": "separations"}
+MIN_CELL = 5  # confidentiality: employer counts below this are suppressed in published tables
+
+
+def suppress_small(df: pd.DataFrame, cols: list[str], k: int = MIN_CELL) -> pd.DataFrame:
+    """Replace counts below ``k`` by ``"<k"`` in the named columns (statistical disclosure control)."""
+    out = df.copy()
+    for c in cols:
+        out[c] = out[c].astype(object).where(out[c] >= k, f"<{k}")
+    return out
+
+
+def municipality_sample(processed: str | Path, outcome: str, scheme: str = "both", pole: str = "") -> pd.DataFrame:
+    """Municipality × month estimation sample: unit code, period, cohort (by scheme), covariates."""
+    df = load("mun_month", processed)
+    if outcome not in df.columns:
+        raise CeciError(f"outcome {outcome!r} not in mun_month; available: {', '.join(df.columns)}")
+    gcol = {"both": "first_treat", "IMSS": "first_treat_imss", "Empresa": "first_treat_empresa"}[scheme]
+    df = df.assign(first_treat=df[gcol].astype(float))
+    if scheme != "both":  # municipalities whose first site is of the other scheme are dropped (not clean controls)
+        other = df["first_treat_imss" if scheme == "Empresa" else "first_treat_empresa"] > 0
+        df = df[~(other & (df.first_treat == 0))]
+    if pole:
+        if pole not in set(df.pole):
+            raise CeciError(f"pole={pole!r} not found; poles in the data: {', '.join(sorted(set(df.pole) - {''}))}")
+        df = df[(df.pole == pole) | (df.first_treat == 0)]
+    df = df.dropna(subset=[outcome])
+    df["unit"] = pd.factorize(df["cvegeo"])[0] + 1
+    return df.reset_index(drop=True)
+
+
+def employer_sample(processed: str | Path, outcome: str, ring_km: float | None = None,
+                    min_workers: int = 1) -> pd.DataFrame:
+    """Employer × month sample: treated ring vs controls (buffer ring dropped), unit code, covariates."""
+    m = manifest(processed)
+    if ring_km is not None and abs(m["ring_km"][0] - ring_km) > 1e-9:
+        raise CeciError(f"ring_km={ring_km} but the panels were built with {m['ring_km'][0]} km; rebuild with "
+                        f"`ceci-impact build --ring-km {ring_km},{m['ring_km'][1]}`")
+    df = load("employer_month", processed)
+    if outcome not in df.columns:
+        raise CeciError(f"outcome {outcome!r} not in employer_month")
+    df = df[df.ring != "buffer"].copy()
+    base = df.groupby("employer_id")["workers"].transform("first")
+    df = df[base >= min_workers]
+    mun = load("mun_month", processed)[["cvegeo", "x_industrial"]].drop_duplicates("cvegeo")
+    df = df.merge(mun, on="cvegeo", how="left")
+    df["manufacturing"] = (df["sector"] == "3").astype(float)
+    df["size0"] = df.groupby("employer_id")["workers"].transform("first").astype(float)
+    df["log_size0"] = np.log1p(df["size0"])
+    df["first_treat"] = df["first_treat"].astype(float)
+    df["unit"] = pd.factorize(df["employer_id"])[0] + 1
+    return df.reset_index(drop=True)
+
+
+def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False) -> pd.DataFrame:
+    """Units and observations by cohort (``never`` = 0), with the opening month as a label."""
+    g = df.groupby("first_treat").agg(units=("unit", "nunique"), observations=("unit", "size")).reset_index()
+    g.insert(0, "cohort", [label(v) for v in g.first_treat])
+    g = g.drop(columns="first_treat").rename(columns={"units": unit_label})
+    return suppress_small(g, [unit_label]) if suppress else g
+
+
+@dataclass(frozen=True, eq=False)
+class EventStudy:
+    """Everything one outcome notebook reports: CS estimates and aggregations, TWFE baseline, truth."""
+
+    outcome: str
+    cs: Any
+    dynamic: Any
+    simple: Any
+    group: Any
+    twfe_static: Any | None
+    twfe_es: Any | None
+    truth: dict | None
+    n_units: int
+    n_treated: int
+    settings: dict = field(default_factory=dict)
+
+    def comparison(self) -> pd.DataFrame:
+        """One row per estimator: overall effect, SE, interval (and truth on simulated data)."""
+        rows = []
+        lo, hi = self.simple.overall_ci
+        rows.append(("Callaway–Sant'Anna (simple)", self.simple.overall_att, self.simple.overall_se, lo, hi))
+        lo, hi = self.dynamic.overall_ci
+        rows.append(("Callaway–Sant'Anna (event-time average)", self.dynamic.overall_att, self.dynamic.overall_se,
+                     lo, hi))
+        if self.twfe_static is not None:
+            lo, hi = self.twfe_static.overall_ci
+            rows.append(("TWFE static (naive)", self.twfe_static.overall_att, self.twfe_static.overall_se, lo, hi))
+        if self.twfe_es is not None:
+            lo, hi = self.twfe_es.overall_ci
+            rows.append(("TWFE event study (naive)", self.twfe_es.overall_att, self.twfe_es.overall_se, lo, hi))
+        out = pd.DataFrame(rows, columns=["estimator", "estimate", "se", "ci_low", "ci_high"])
+        if self.truth is not None:
+            ts, td = self.truth.get("overall_simple"), self.truth.get("overall_dynamic_window")
+            out["truth"] = [ts, td, ts, td][: len(out)]
+        return out
+
+    def headline(self) -> dict:
+        lo, hi = self.simple.overall_ci
+        d = {"outcome": self.outcome, "label": OUTCOME_LABELS.get(self.outcome, self.outcome),
+             "estimator": "callaway_santanna_simple", "estimate": self.simple.overall_att,
+             "se": self.simple.overall_se, "ci_low": lo, "ci_high": hi, "n_units": self.n_units,
+             "n_treated_units": self.n_treated, "pretest_p": self.pretest()["pvalue"],
+             "truth": None if self.truth is None else self.truth.get("overall_simple")}
+        return _json(d)
+
+    def sentence(self, scale: float = 1.0, unit: str = "") -> str:
+        """The aggregated effect in a sentence a reviewer can quote."""
+        h = self.headline()
+        lab = h["label"]
+        est, lo, hi = (h["estimate"] * scale, h["ci_low"] * scale, h["ci_high"] * scale)
+        sig = "distinguishable from zero" if (lo > 0 or hi < 0) else "not distinguishable from zero"
+        return (f"Averaged over exposed units and post-opening months, CECI exposure changed {lab} by "
+                f"{est:+.4g}{unit} (95% CI {lo:+.4g} to {hi:+.4g}{unit}; Callaway–Sant'Anna, "
+                f"{self.settings.get('control_group')} controls, {self.n_treated} exposed of {self.n_units} units); "
+                f"the effect is {sig} at the 5% level.")
+
+    def pretest(self) -> dict:
+        """Cell-level Wald pre-test when available, else the test on pre-treatment event times."""
+        pt = self.cs.pretest()
+        if pt["W"] is not None:
+            return {**pt, "level": "ATT(g,t) cells"}
+        return {**self.dynamic.pretest(), "level": f"event times {self.settings.get('min_e')}..-1"}
+
+    def pretrend_verdict(self) -> str:
+        pt = self.pretest()
+        p = pt["pvalue"]
+        if p is None:
+            return "No pre-treatment periods were available for a pre-trend test."
+        if p < 0.05:
+            return (f"The pre-trend test on {pt['level']} rejects parallel pre-trends (Wald p = {p:.3f}, "
+                    f"{pt['df']} restrictions): read the post-period estimates with caution.")
+        return (f"The pre-trend test on {pt['level']} does not reject parallel pre-trends (Wald p = {p:.3f}, "
+                f"{pt['df']} restrictions).")
+
+    def plot(self, ax=None, truth: bool = True):
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4.2))
+        self.dynamic.plot(ax=ax, title=f"Event study: {OUTCOME_LABELS.get(self.outcome, self.outcome)}")
+        if truth and self.truth is not None:
+            tb = pd.DataFrame(self.truth.get("by_event_time", []))
+            if len(tb):
+                e = self.dynamic.egt
+                tb = tb[(tb.event_time >= e.min()) & (tb.event_time <= e.max())]
+                ax.plot(tb.event_time, tb.att, color="black", ls=":", marker="x", label="truth (simulated)")
+                ax.legend(frameon=False, fontsize=8)
+        return ax
+
+    def plot_comparison(self, ax=None):
+        """Overlay of the event studies of every estimator (as in did2s::event_study)."""
+        import matplotlib.pyplot as plt
+
+        from .did.plotting import event_study_plot
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4.2))
+        event_study_plot(self.dynamic.tidy().drop(columns=["band_low", "band_high"]), ax=ax,
+                         label="Callaway–Sant'Anna", color="#1f4e79", offset=-0.12)
+        if self.twfe_es is not None:
+            es = self.twfe_es.tidy()
+            es = es[(es.event_time >= self.dynamic.egt.min()) & (es.event_time <= self.dynamic.egt.max())]
+            event_study_plot(es, ax=ax, label="TWFE (naive)", color="#c0392b", offset=0.12)
+        ax.set_title("Estimator comparison")
+        return ax
+
+    def to_dict(self) -> dict:
+        return _json({"outcome": self.outcome, "headline": self.headline(), "comparison":
+                      self.comparison().to_dict(orient="list"), "dynamic": self.dynamic.to_dict(),
+                      "pretest": self.pretest(), "settings": self.settings})
+
+    def _repr_html_(self) -> str:
+        return table_html(self.comparison(), f"Estimates for {OUTCOME_LABELS.get(self.outcome, self.outcome)}")
+
+
+def truth_for(processed: str | Path, outcome: str, min_e: int | None = None, max_e: int | None = None) -> dict | None:
+    """The simulated truth of an outcome, with the event-time average restricted to the shown window."""
+    t = truth(processed)
+    key = TRUTH_KEY.get(outcome)
+    if t is None or key is None:
+        return None
+    d = dict(t["outcomes"][key])
+    be = pd.DataFrame(d["by_event_time"])
+    if len(be):
+        w = be[(be.event_time >= 0) & (be.event_time <= (max_e if max_e is not None else be.event_time.max()))]
+        d["overall_dynamic_window"] = float(w.att.mean()) if len(w) else None
+        cells = pd.DataFrame(d["cells"])
+        post = cells[cells.event_time >= 0]
+        d["overall_simple"] = float(np.average(post.att, weights=post.n_units)) if len(post) else None
+    return d
+
+
+def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = None, covariates: list[str] = (),
+                control_group: str = "notyettreated", est_method: str = "dr", anticipation: int = 0,
+                min_e: int = -12, max_e: int = 12, estimators: list[str] = ("callaway_santanna", "twfe"),
+                seed: int = 2026, biters: int = 999, alpha: float = 0.05,
+                weightsname: str | None = None) -> EventStudy:
+    """Estimate CS ATT(g,t) once, aggregate (simple, group, dynamic) and run the TWFE baseline."""
+    xf = "~ " + " + ".join(covariates) if covariates else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cs = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
+                    control_group=control_group, est_method=est_method, anticipation=anticipation,
+                    bstrap=True, biters=biters, cband=True, alp=alpha, seed=seed, weightsname=weightsname)
+    dyn = cs.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    simple = cs.aggte("simple", na_rm=True)
+    grp = cs.aggte("group", na_rm=True)
+    tw_s = tw_e = None
+    if "twfe" in estimators:
+        tw_s = twfe(df, yname=yname, tname="period", idname="unit", gname="first_treat", anticipation=anticipation)
+        tw_e = twfe(df, yname=yname, tname="period", idname="unit", gname="first_treat", type="event_study",
+                    anticipation=anticipation, min_e=min_e, max_e=max_e)
+    tr = truth_for(processed, yname, min_e, max_e) if processed is not None else None
+    units = df.drop_duplicates("unit")
+    return EventStudy(outcome=yname, cs=cs, dynamic=dyn, simple=simple, group=grp, twfe_static=tw_s, twfe_es=tw_e,
+                      truth=tr, n_units=int(len(units)), n_treated=int((units.first_treat > 0).sum()),
+                      settings=dict(control_group=control_group, est_method=est_method, covariates=list(covariates),
+                                    anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed))
+
+
+def raw_trends(df: pd.DataFrame, yname: str, ax=None, max_cohorts: int = 6):
+    """Mean outcome by month for each cohort (largest ``max_cohorts``) and the never-exposed group."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 4))
+    sizes = df.drop_duplicates("unit").groupby("first_treat").size().sort_values(ascending=False)
+    cohorts = [g for g in sizes.index if g > 0][:max_cohorts]
+    for g in [0.0, *sorted(cohorts)]:
+        d = df[df.first_treat == g].groupby("period")[yname].mean()
+        lab = "never exposed" if g == 0 else f"cohort {label(g)}"
+        ax.plot(d.index, d.values, lw=2.2 if g == 0 else 1.2, color="black" if g == 0 else None, label=lab)
+        if g > 0:
+            ax.axvline(g, lw=0.6, ls=":", color=ax.lines[-1].get_color())
+    ticks = sorted(df.period.unique())[:: max(1, len(df.period.unique()) // 8)]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([label(t) for t in ticks], rotation=30, fontsize=8)
+    ax.set_ylabel(OUTCOME_LABELS.get(yname, yname))
+    ax.set_title("Raw trends by cohort (dotted line: opening month)")
+    ax.legend(frameon=False, fontsize=7, ncol=2)
+    return ax
+
+
+def record(results_path: str, payload: dict) -> None:
+    """Write the notebook's machine-readable results (headline estimates) for the renderer."""
+    if not results_path:
+        return
+    with atomic_file(results_path) as fh:
+        json.dump(_json(payload), fh, indent=1)
+
+
+def simulated_banner(processed: str | Path) -> str | None:
+    """An HTML banner saying plainly that the data are simulated (None on real data)."""
+    m = manifest(processed)
+    if not m.get("simulated"):
+        return None
+    return ("<div style='border:2px solid #b7410e;background:#fff4e5;padding:8px;margin:6px 0'>"
+            "<b>SIMULATED DATA.</b> Every number in this report comes from the simulated CECI world of "
+            "<code>ceci_impact.synthetic</code> (window " + " to ".join(m["window"]) + "), not from IMSS records. "
+            "True effects are known and shown beside the estimates.</div>")
+
+
+def robustness(df: pd.DataFrame, yname: str, *, covariates: list[str], est_method: str = "reg",
+               anticipation: int = 0, weightsname: str | None = None, seed: int = 2026) -> pd.DataFrame:
+    """Overall effect under alternative specifications: control group × with/without covariates × anticipation."""
+    rows = []
+    specs = [(cg, cov, an) for cg in ("notyettreated", "nevertreated") for cov in (list(covariates), [])
+             for an in sorted({anticipation, anticipation + 2})]
+    for cg, cov, an in specs:
+        xf = "~ " + " + ".join(cov) if cov else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
+                           control_group=cg, est_method=est_method, anticipation=an, bstrap=False, cband=False,
+                           weightsname=weightsname, seed=seed)
+                a = r.aggte("simple", na_rm=True)
+            lo, hi = a.overall_ci
+            rows.append((cg, ", ".join(cov) or "none", an, a.overall_att, a.overall_se, lo, hi))
+        except CeciError as exc:
+            rows.append((cg, ", ".join(cov) or "none", an, np.nan, np.nan, np.nan, np.nan))
+            warnings.warn(f"robustness spec failed: {exc}", stacklevel=2)
+    return pd.DataFrame(rows, columns=["control_group", "covariates", "anticipation", "estimate", "se", "ci_low",
+                                       "ci_high"])
+
+
+def robustness_verdict(tab: pd.DataFrame) -> str:
+    """Words for the sensitivity table: do all specifications agree in sign and significance?"""
+    t = tab.dropna(subset=["estimate"])
+    if t.empty:
+        return "No alternative specification could be estimated."
+    signs = np.sign(t.estimate)
+    sig = (t.ci_low > 0) | (t.ci_high < 0)
+    same_sign = bool((signs == signs.iloc[0]).all())
+    return (f"Across {len(t)} specifications (control group, covariates, anticipation) the estimate ranges from "
+            f"{t.estimate.min():+.4g} to {t.estimate.max():+.4g}; "
+            + ("all share the same sign" if same_sign else "the sign changes across specifications")
+            + f", and {int(sig.sum())} of {len(t)} are distinguishable from zero at 5%.")
+
+
+def triple_difference(df: pd.DataFrame, y_eligible: str, y_other: str, **kw) -> EventStudy:
+    """Triple differences: CS event study of (eligible − ineligible) outcomes within each employer-month."""
+    d = df.dropna(subset=[y_eligible, y_other]).copy()
+    d["ddd_gap"] = d[y_eligible] - d[y_other]
+    kw.setdefault("estimators", ["callaway_santanna"])
+    return event_study(d, "ddd_gap", **kw)
+
+
+def survival_frame(processed: str | Path, near_km: float, far_km: float) -> pd.DataFrame:
+    """Spells of eligible mothers (child 43 days–4 years at hire) at employers near vs far from a CECI.
+
+    Duration in months from hire (or window start) to separation, censored at the end of the
+    window; ``exposed_from`` is the month (relative to the spell start) when the employer's
+    first CECI within ``near_km`` opened (for the Cox model with time-varying exposure).
+    """
+    sp = load("spells_exposure", processed)
+    m = manifest(processed)
+    p0, p1 = m["period_first"], m["period_last"]
+    sp = sp[(sp.sex == 2) & (sp.eligible_at_start == 1) & (sp.start_period >= p0)].copy()
+    sp["group"] = np.where(sp.nearest_km_end <= near_km, "near",
+                           np.where(sp.nearest_km_end > far_km, "far", "between"))
+    sp = sp[sp.group != "between"]
+    end = sp.sep_period.where(sp.sep_period.notna() & (sp.sep_period <= p1), p1 + 1)
+    sp["event"] = (sp.sep_period.notna() & (sp.sep_period <= p1)).astype(int)
+    sp["duration"] = (end - sp.start_period).clip(lower=0.5).astype(float)
+    ft = sp.first_treat.where(sp.first_treat > 0)
+    sp["exposed_from"] = (ft - sp.start_period).clip(lower=0)
+    return sp.reset_index(drop=True)
+
+
+def kaplan_meier(sf: pd.DataFrame, ax=None):
+    """Kaplan–Meier job-survival curves for near vs far (statsmodels ``SurvfuncRight``)."""
+    import matplotlib.pyplot as plt
+    import statsmodels.api as sm
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    out = {}
+    for g, d in sf.groupby("group"):
+        if len(d) < MIN_CELL:
+            continue
+        s = sm.SurvfuncRight(d.duration.to_numpy(), d.event.to_numpy())
+        ax.step(s.surv_times, s.surv_prob, where="post", label=f"{g} (n≥{MIN_CELL})" if len(d) < 20 else f"{g}")
+        out[g] = s
+    ax.set_xlabel("months since hire")
+    ax.set_ylabel("share still employed")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Job survival of eligible mothers: near vs far from a CECI")
+    ax.legend(frameon=False)
+    return out
+
+
+def cox_time_varying(sf: pd.DataFrame) -> pd.DataFrame:
+    """Cox model of separation with a time-varying 'CECI open nearby' indicator (episode splitting).
+
+    Each spell is split at the month its employer's nearby CECI opened; statsmodels ``PHReg``
+    with entry times estimates the hazard ratio of exposure.
+    """
+    import statsmodels.api as sm
+
+    near = sf.group == "near"
+    x = sf.exposed_from.where(near)
+    split = x.notna() & (x > 0) & (x < sf.duration)
+    pre = pd.DataFrame({"entry": 0.0, "exit": np.where(split, x, sf.duration),
+                        "event": np.where(split, 0, sf.event),
+                        "exposed": np.where(near & x.notna() & ~split & (x <= 0), 1, 0), "near": near.astype(int)})
+    post = pd.DataFrame({"entry": x[split].astype(float), "exit": sf.duration[split], "event": sf.event[split],
+                         "exposed": 1, "near": 1})
+    ep = pd.concat([pre, post], ignore_index=True)
+    ep = ep[ep.exit > ep.entry]
+    mod = sm.PHReg(ep.exit.to_numpy(), ep[["exposed", "near"]].to_numpy(float), status=ep.event.to_numpy(),
+                   entry=ep.entry.to_numpy())
+    res = mod.fit()
+    ci = res.conf_int()
+    return pd.DataFrame({"term": ["CECI open nearby (time-varying)", "near employer (any time)"],
+                         "hazard_ratio": np.exp(res.params), "ci_low": np.exp(ci[:, 0]),
+                         "ci_high": np.exp(ci[:, 1]), "p_value": res.pvalues,
+                         "spells": len(sf), "separations": int(sf.event.sum())})
+
+
+def hire_retention(processed: str | Path, near_km: float, far_km: float, horizons=(6, 12)) -> pd.DataFrame:
+    """Share of new hires still employed ``h`` months later, by hire month and near/far employers."""
+    sp = load("spells_exposure", processed)
+    m = manifest(processed)
+    p0, p1 = m["period_first"], m["period_last"]
+    sp = sp[sp.start_period >= p0].copy()
+    sp["group"] = np.where(sp.nearest_km_end <= near_km, "near", np.where(sp.nearest_km_end > far_km, "far", None))
+    sp = sp.dropna(subset=["group"])
+    out = []
+    for h in horizons:
+        d = sp[sp.start_period + h <= p1]
+        stayed = d.sep_period.isna() | (d.sep_period > d.start_period + h)
+        g = d.assign(stayed=stayed).groupby(["start_period", "group"]).agg(hires=("stayed", "size"),
+                                                                           retained=("stayed", "mean"))
+        g = g.reset_index().assign(horizon=h)
+        out.append(g)
+    res = pd.concat(out, ignore_index=True)
+    res["hire_month"] = [label(p) for p in res.start_period]
+    return res
+
+
+def all_outcomes(processed: str | Path, *, covariates: list[str], control_group: str = "notyettreated",
+                 est_method: str = "reg", min_e: int = -12, max_e: int = 12, seed: int = 2026,
+                 biters: int = 999) -> dict[str, EventStudy]:
+    """The three headline outcomes: women's jobs (municipality), incapacity days and separations (employer)."""
+    kw = dict(processed=processed, covariates=covariates, control_group=control_group, est_method=est_method,
+              min_e=min_e, max_e=max_e, seed=seed, biters=biters)
+    out = {"log_women_jobs": event_study(municipality_sample(processed, "log_women_jobs"), "log_women_jobs", **kw)}
+    emp = employer_sample(processed, "eg_days_per_worker")
+    out["eg_days_per_worker"] = event_study(emp, "eg_days_per_worker", weightsname="size0", **kw)
+    out["separation_rate"] = event_study(emp, "separation_rate", weightsname="size0", **kw)
+    return out
+
+
+def summary_table(results: dict[str, EventStudy]) -> pd.DataFrame:
+    """One row per outcome × estimator: effect, interval, truth (simulated) and whether the interval covers it."""
+    rows = []
+    for y, es in results.items():
+        comp = es.comparison()
+        comp.insert(0, "outcome", OUTCOME_LABELS.get(y, y))
+        rows.append(comp)
+    tab = pd.concat(rows, ignore_index=True)
+    if "truth" in tab:
+        tab["covers_truth"] = (tab.ci_low <= tab.truth) & (tab.truth <= tab.ci_high)
+    return tab
+
+
+def agreement_plot(results: dict[str, EventStudy]):
+    """Estimator-agreement figure: each outcome's overall effect and interval by estimator (and truth)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6))
+    axes = np.atleast_1d(axes)
+    for ax, (y, es) in zip(axes, results.items(), strict=True):
+        c = es.comparison()
+        ys = np.arange(len(c))[::-1]
+        ax.errorbar(c.estimate, ys, xerr=[c.estimate - c.ci_low, c.ci_high - c.estimate], fmt="o", capsize=3)
+        if "truth" in c and c.truth.notna().any():
+            ax.scatter(c.truth, ys, marker="x", color="black", zorder=3, label="truth (simulated)")
+            ax.legend(frameon=False, fontsize=7, loc="lower right")
+        ax.axvline(0, color="grey", lw=0.8)
+        ax.set_yticks(ys)
+        ax.set_yticklabels([e.replace(" (", "\n(") for e in c.estimator], fontsize=7)
+        ax.set_title(OUTCOME_LABELS.get(y, y), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
+    """Facts about one CECI site (the first opened site when ``site_id`` is empty)."""
+    sites = pd.read_parquet(Path(processed) / "sites.parquet")
+    opened = sites[sites.opening_period > 0].sort_values(["opening_period", "site_id"])
+    if not site_id:
+        if opened.empty:
+            raise CeciError("no opened CECI site in the registry")
+        site_id = opened.site_id.iloc[0]
+    row = sites[sites.site_id == site_id]
+    if row.empty:
+        raise CeciError(f"site_id={site_id!r} not in the registry; opened sites include "
+                        f"{', '.join(opened.site_id.head(5))}")
+    s = row.iloc[0].copy()
+    s["opening_month"] = label(s.opening_period)
+    return s
+
+
+def site_employers(processed: str | Path, site: pd.Series, radius_km: float) -> pd.DataFrame:
+    """Employers with their distance to the site (one row per employer, first month's workforce)."""
+    from .geo import haversine_km
+
+    em = load("employer_month", processed)
+    first = em.sort_values("period").drop_duplicates("employer_id")
+    first["km"] = haversine_km(site.lat, site.lon, first.lat.to_numpy(), first.lon.to_numpy())
+    return first
+
+
+def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, window: int, outcome: str,
+                     n_perm: int = 199, seed: int = 2026) -> dict:
+    """Local event study: employers within ``radius_km`` of the site vs control-ring employers.
+
+    With few treated employers, analytic intervals are unreliable: the function also returns a
+    randomisation-inference p-value (the site's opening reassigned to random sets of control
+    employers of the same size, ``n_perm`` times).
+    """
+    from .geo import haversine_km
+
+    em = load("employer_month", processed)
+    emp = site_employers(processed, site, radius_km)
+    near = set(emp.loc[(emp.km <= radius_km), "employer_id"])
+    ctrl = set(em.loc[em.ring == "control", "employer_id"])
+    g = int(site.opening_period)
+    d = em[em.employer_id.isin(near | ctrl) & em.period.between(g - window, g + window)].copy()
+    d["first_treat"] = np.where(d.employer_id.isin(near), g, 0).astype(float)
+    d = d.dropna(subset=[outcome])
+    d["unit"] = pd.factorize(d.employer_id)[0] + 1
+    d["size0"] = d.groupby("employer_id")["workers"].transform("first").astype(float)
+    d = d[d.size0 > 0]
+    n_t = int(d.loc[d.first_treat > 0, "unit"].nunique())
+    n_c = int(d.loc[d.first_treat == 0, "unit"].nunique())
+    if n_t == 0:
+        return {"n_treated": 0, "n_control": n_c, "result": None, "perm_p": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = att_gt(d, yname=outcome, tname="period", idname="unit", gname="first_treat", control_group="nevertreated",
+                   est_method="reg", bstrap=True, biters=499, seed=seed, weightsname="size0")
+        dyn = r.aggte("dynamic", na_rm=True)
+        simple = r.aggte("simple", na_rm=True)
+    # randomisation inference on the simple post-minus-pre contrast (weighted means)
+    wide = d.pivot_table(index="unit", columns="period", values=outcome)
+    w0 = d.drop_duplicates("unit").set_index("unit")["size0"].reindex(wide.index)
+    post_cols = [c for c in wide.columns if c >= g]
+    pre_cols = [c for c in wide.columns if c < g]
+    delta = (wide[post_cols].mean(axis=1) - wide[pre_cols].mean(axis=1)).fillna(0)
+    treated = d.drop_duplicates("unit").set_index("unit")["first_treat"].reindex(wide.index) > 0
+
+    def contrast(mask):
+        return np.average(delta[mask], weights=w0[mask]) - np.average(delta[~mask], weights=w0[~mask])
+
+    obs = contrast(treated.to_numpy())
+    rng = np.random.default_rng(seed)
+    pool = np.flatnonzero(~treated.to_numpy())
+    draws = []
+    for _ in range(n_perm):
+        m = np.zeros(len(wide), bool)
+        m[rng.choice(pool, min(n_t, pool.size - 1), replace=False)] = True
+        draws.append(contrast(m))
+    perm_p = float((1 + np.sum(np.abs(draws) >= abs(obs))) / (1 + n_perm))
+    del haversine_km
+    return {"n_treated": n_t, "n_control": n_c, "result": r, "dynamic": dyn, "simple": simple,
+            "perm_contrast": float(obs), "perm_p": perm_p}

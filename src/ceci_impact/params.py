@@ -1,0 +1,175 @@
+"""Notebook parameters: one schema per notebook, validated in the cell after ``parameters``.
+
+``validate(notebook, namespace)`` checks every name of the schema (type, allowed values, range),
+rejects unknown names that look like parameters, and returns a frozen ``Params`` object. Errors
+are one line naming the parameter, the value found and what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from ._options import CeciError
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One parameter: type, allowed values or numeric range, and a description."""
+
+    type: type | tuple[type, ...]
+    default: Any
+    doc: str
+    choices: tuple | None = None
+    lo: float | None = None
+    hi: float | None = None
+    each: tuple | None = None  # allowed values for the items of a list parameter
+
+
+COMMON = {
+    "processed": Spec(str, "../data/processed", "folder of built panels (relative to notebooks/)"),
+    "results_path": Spec(str, "", "where to write the machine-readable results JSON (set by the renderer)"),
+    "seed": Spec(int, 2026, "seed of bootstrap draws", lo=0),
+    "biters": Spec(int, 999, "bootstrap draws for uniform bands", lo=99, hi=100_000),
+    "alpha": Spec(float, 0.05, "significance level", lo=0.001, hi=0.5),
+}
+EST = ("callaway_santanna", "twfe", "sun_abraham", "imputation")
+DID = {
+    "control_group": Spec(str, "notyettreated", "comparison units", choices=("nevertreated", "notyettreated")),
+    "est_method": Spec(str, "reg", "2x2 estimator (reg: small cohorts defeat propensity-score models)",
+                       choices=("dr", "ipw", "reg")),
+    "anticipation": Spec(int, 0, "months of anticipation before opening", lo=0, hi=12),
+    "covariates": Spec(list, ["x_industrial"], "covariates for conditional parallel trends (column names)"),
+    "min_e": Spec(int, -12, "first event time shown", lo=-60, hi=0),
+    "max_e": Spec(int, 12, "last event time shown", lo=0, hi=60),
+    "estimators": Spec(list, ["callaway_santanna", "twfe"], "estimators to compare", each=EST),
+}
+
+SCHEMAS: dict[str, dict[str, Spec]] = {
+    "00_summary": {**COMMON, **{k: DID[k] for k in ("control_group", "est_method", "covariates", "min_e", "max_e")},
+                   "ring_km": Spec(float, 3.0, "treated radius of the employer panels (km)", lo=0.5, hi=20)},
+    "01_data_overview": {**COMMON, "raw": Spec(str, "../data/raw", "raw-data folder (relative to notebooks/)")},
+    "10_female_employment": {
+        **COMMON, **DID,
+        "outcome": Spec(str, "log_women_jobs", "municipality outcome",
+                        choices=("log_women_jobs", "women_jobs_per_1000", "female_share", "log_jobs")),
+        "scheme": Spec(str, "both", "CECI scheme defining exposure", choices=("both", "IMSS", "Empresa")),
+        "pole": Spec(str, "", "restrict to one PODECOBI pole (empty = all)"),
+    },
+    "20_absenteeism": {
+        **COMMON, **DID,
+        "outcome": Spec(str, "eg_days_per_worker", "employer outcome",
+                        choices=("eg_days_per_worker", "share_any_incapacity", "eg_days_per_eligible")),
+        "ring_km": Spec(float, 3.0, "treated radius (km); must match the built panel", lo=0.5, hi=20),
+    },
+    "30_retention": {
+        **COMMON, **DID,
+        "outcome": Spec(str, "separation_rate", "employer outcome", choices=("separation_rate",)),
+        "near_km": Spec(float, 3.0, "'near' radius for survival curves (km)", lo=0.5, hi=20),
+        "far_km": Spec(float, 10.0, "'far' beyond this distance (km)", lo=1, hi=200),
+    },
+    "40_site_profile": {
+        **COMMON,
+        "site_id": Spec(str, "", "CECI site id (empty = first opened site)"),
+        "radius_km": Spec(float, 5.0, "surroundings radius (km)", lo=0.5, hi=50),
+        "window": Spec(int, 12, "months before and after opening shown", lo=3, hi=36),
+    },
+    "60_guarderias_backtest": {
+        **COMMON,
+        "data_dir": Spec(str, "../../shared/data/real", "folder of the real reference data (shared/data/real)"),
+        "control_group": DID["control_group"],
+        "covariates": Spec(list, ["pob_2000_log", "urban", "manuf_share"], "Census-2000 covariates"),
+        "min_e": Spec(int, -8, "first event time (quarters)", lo=-40, hi=0),
+        "max_e": Spec(int, 12, "last event time (quarters)", lo=0, hi=40),
+    },
+}
+
+
+_IGNORED = {"exit", "quit"}
+
+
+class Params(Mapping):
+    """Read-only mapping of validated parameters; attribute access too (``P.outcome``)."""
+
+    def __init__(self, values: dict[str, Any]):
+        object.__setattr__(self, "_v", MappingProxyType(dict(values)))
+
+    def __getitem__(self, key: str) -> Any:
+        return self._v[key]
+
+    def __iter__(self):
+        return iter(self._v)
+
+    def __len__(self) -> int:
+        return len(self._v)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._v[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("parameters are read-only")
+
+    def __repr__(self) -> str:
+        return "Params(" + ", ".join(f"{k}={v!r}" for k, v in self._v.items()) + ")"
+
+
+def _check(name: str, value: Any, spec: Spec) -> Any:
+    types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        tn = " or ".join(t.__name__ for t in types)
+        raise CeciError(f"parameter {name}={value!r}: expected {tn}, found {type(value).__name__}")
+    if spec.choices is not None and value not in spec.choices:
+        raise CeciError(f"parameter {name}={value!r} is not allowed; expected one of "
+                        + ", ".join(repr(c) for c in spec.choices))
+    if spec.lo is not None and value < spec.lo or spec.hi is not None and value > spec.hi:
+        raise CeciError(f"parameter {name}={value!r} is out of range; expected {spec.lo} <= {name} <= {spec.hi}")
+    if spec.each is not None:
+        for v in value:
+            if v not in spec.each:
+                raise CeciError(f"parameter {name}: item {v!r} is not allowed; expected items among "
+                                + ", ".join(repr(c) for c in spec.each))
+    return value
+
+
+def validate(notebook: str, namespace: dict[str, Any]) -> Params:
+    """Validate a notebook's parameters taken from ``namespace`` (e.g. ``globals()``).
+
+    Names that the schema does not know but that look like parameters (lower-case names bound
+    to plain literals in the namespace, not modules or functions) are rejected, which catches a
+    misspelt Papermill ``-p`` override.
+    """
+    if notebook not in SCHEMAS:
+        raise CeciError(f"unknown notebook {notebook!r}; expected one of {', '.join(SCHEMAS)}")
+    schema = SCHEMAS[notebook]
+    out = {}
+    for name, spec in schema.items():
+        out[name] = _check(name, namespace.get(name, spec.default), spec)
+    for name, value in namespace.items():
+        if name in schema or name.startswith("_") or not name[:1].islower():
+            continue
+        if isinstance(value, (str, int, float, bool, list, dict, tuple)) and name not in _IGNORED:
+            raise CeciError(f"unknown parameter {name!r} for {notebook}; expected one of {', '.join(schema)}")
+    return Params(out)
+
+
+def defaults(notebook: str) -> dict[str, Any]:
+    """Default parameter values of a notebook."""
+    return {k: s.default for k, s in SCHEMAS[notebook].items()}
+
+
+def check_overrides(notebook: str, overrides: dict[str, Any]) -> None:
+    """Validate parameters before a run (renderer side): unknown names and bad values."""
+    schema = SCHEMAS.get(notebook)
+    if schema is None:
+        return
+    for k, v in overrides.items():
+        if k not in schema:
+            raise CeciError(f"unknown parameter {k!r} for {notebook}; expected one of {', '.join(schema)}")
+        _check(k, v, schema[k])

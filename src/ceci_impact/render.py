@@ -1,0 +1,434 @@
+"""Render pipeline: run plan → Papermill (worker processes) → HTML without code → sidecars → index.
+
+Guarantees
+----------
+- A lock file (``reports/.render.lock``) prevents overlapping renders (safe under cron/systemd).
+- A failed run never replaces the last good report of that run: the notebook executes into a
+  temporary file and HTML is written to a temporary path, renamed only on success. The failed
+  executed notebook is kept as ``executed/<run>.failed.ipynb`` with ``results/<run>.failed.json``.
+- Runs whose notebook, parameters, library code and input data are unchanged are skipped.
+- HTML is self-contained: figures embedded as data, no external scripts, stylesheets or fonts.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import html
+import json
+import multiprocessing as mp
+import os
+import re
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._options import CeciError
+from .io import atomic_file, log
+
+KERNEL = "ceci-impact"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ensure_kernel(quiet: bool = True) -> None:
+    """Register the ``ceci-impact`` Jupyter kernel inside this environment (idempotent)."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    ksm = KernelSpecManager()
+    spec_dir = Path(sys.prefix) / "share" / "jupyter" / "kernels" / KERNEL
+    current = None
+    with contextlib.suppress(Exception):
+        current = ksm.get_kernel_spec(KERNEL)
+    if current is not None and current.argv and Path(current.argv[0]) == Path(sys.executable):
+        return
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python (ceci-impact)", "language": "python",
+        "env": {"MPLBACKEND": "module://matplotlib_inline.backend_inline"},
+    }, indent=1))
+    if not quiet:
+        log(f"registered Jupyter kernel {KERNEL!r} at {spec_dir}")
+
+
+@dataclass
+class Run:
+    """One notebook execution with its parameters."""
+
+    name: str
+    notebook: str
+    group: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    requires: str | None = None
+
+
+def library_hash() -> str:
+    """Hash of the library source (part of the incremental key)."""
+    h = hashlib.sha256()
+    for f in sorted((Path(__file__).parent).rglob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def code_version() -> str:
+    """``git`` commit of the checkout (with ``-dirty``), else the package version."""
+    from . import __version__
+
+    try:
+        sha = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+def _coerce(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[list[Run], Path]:
+    """Read the TOML run plan and expand it into runs (site profiles: one per opened site)."""
+    plan = Path(plan)
+    if not plan.exists():
+        raise CeciError(f"{plan}: run plan not found")
+    try:
+        cfg = tomllib.loads(plan.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise CeciError(f"{plan}: not valid TOML ({exc})") from None
+    nbdir = plan.parent
+    defaults = cfg.get("defaults", {})
+    ov = {}
+    for item in overrides or []:
+        if "=" not in item:
+            raise CeciError(f"--set {item!r}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        ov[k.strip()] = _coerce(v)
+    from .params import SCHEMAS, check_overrides
+
+    runs: list[Run] = []
+    for i, r in enumerate(cfg.get("run", [])):
+        for key in ("name", "notebook"):
+            if key not in r:
+                raise CeciError(f"{plan}: run #{i + 1} has no {key!r}")
+        nb = r["notebook"]
+        if not (nbdir / nb).exists():
+            raise CeciError(f"{plan}: run {r['name']!r}: notebook {nb} not found in {nbdir}")
+        stem = Path(nb).stem
+        schema = SCHEMAS.get(stem, {})
+        params = {k: v for k, v in {**defaults, **ov}.items() if k in schema}
+        params.update(r.get("parameters", {}))
+        check_overrides(stem, params)
+        base = Run(name=r["name"], notebook=nb, group=r.get("group", "Other"), parameters=params,
+                   requires=r.get("requires"))
+        if r.get("expand") == "opened_sites":
+            runs.extend(_expand_sites(base, nbdir))
+        elif r.get("expand"):
+            raise CeciError(f"{plan}: run {r['name']!r}: unknown expand {r['expand']!r}; expected 'opened_sites'")
+        else:
+            runs.append(base)
+    names = [r.name for r in runs]
+    dups = {n for n in names if names.count(n) > 1}
+    if dups:
+        raise CeciError(f"{plan}: duplicated run names {', '.join(sorted(dups))}")
+    return runs, nbdir
+
+
+def _expand_sites(base: Run, nbdir: Path) -> list[Run]:
+    import pandas as pd
+
+    processed = (nbdir / base.parameters.get("processed", "../data/processed")).resolve()
+    p = processed / "sites.parquet"
+    if not p.exists():
+        raise CeciError(f"{p}: site list not found; run `ceci-impact build` before rendering site profiles")
+    sites = pd.read_parquet(p)
+    opened = sites[sites.opening_period > 0].sort_values(["opening_period", "site_id"])
+    return [Run(name=base.name.format(site_id=s), notebook=base.notebook, group=base.group,
+                parameters={**base.parameters, "site_id": s}, requires=base.requires)
+            for s in opened.site_id]
+
+
+def _fingerprint_for(run: Run, nbdir: Path) -> str:
+    processed = (nbdir / run.parameters.get("processed", "../data/processed")).resolve()
+    m = processed / "manifest.json"
+    if m.exists():
+        return json.loads(m.read_text()).get("fingerprint", "none")
+    req = run.requires and (nbdir / run.requires)
+    return hashlib.sha256(str(req).encode()).hexdigest()[:16] if req else "none"
+
+
+def run_key(run: Run, nbdir: Path, lib: str, fp: str) -> str:
+    h = hashlib.sha256()
+    h.update((nbdir / run.notebook).read_bytes())
+    h.update(json.dumps(run.parameters, sort_keys=True).encode())
+    h.update(lib.encode())
+    h.update(fp.encode())
+    return h.hexdigest()[:20]
+
+
+# ----------------------------------------------------------------------------------------- HTML
+
+
+_EXTERNAL = re.compile(r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>",
+                       re.I)
+_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_HEAD = re.compile(r"<h([12])\s+id=\"([^\"]+)\"[^>]*>(.*?)</h\1>", re.S)
+
+
+def export_html(nb_path: Path, title: str, meta: dict) -> str:
+    """Convert an executed notebook to self-contained HTML: no code, embedded figures, a contents list."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:  # drop the injected-parameters echo and stderr noise from the reader's view
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream"
+                                                                        and o.get("name") == "stderr")]
+    exp = HTMLExporter(template_name="lab")
+    exp.exclude_input = True
+    exp.exclude_input_prompt = True
+    exp.exclude_output_prompt = True
+    exp.embed_images = True
+    body, _ = exp.from_notebook_node(nb, resources={"metadata": {"name": title}})
+    body = _MATHJAX.sub("", body)
+    body = _EXTERNAL.sub("", body)
+    heads = [(int(lv), hid, re.sub(r"<[^>]+>", "", txt).replace("¶", "").strip())
+             for lv, hid, txt in _HEAD.findall(body)]
+    toc = "".join(f"<li style='margin-left:{(lv - 1) * 14}px'><a href='#{hid}'>{html.escape(t)}</a></li>"
+                  for lv, hid, t in heads)
+    meta_line = " · ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in meta.items())
+    nav = (f"<nav class='ceci-toc' style='border:1px solid #ccc;padding:6px 12px;margin:10px 0;"
+           f"font-family:sans-serif;font-size:90%'><b>Contents</b><ul style='list-style:none;padding-left:4px'>"
+           f"{toc}</ul><div style='color:#666;font-size:85%'>{meta_line}</div></nav>")
+    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
+    return body
+
+
+# ----------------------------------------------------------------------------------------- runs
+
+
+def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: str, version: str) -> dict:
+    """Worker: execute one run; on success write HTML, executed notebook and sidecar atomically."""
+    import papermill as pm
+
+    run = Run(**run)
+    nbdir, reports = Path(nbdir), Path(reports)
+    out_nb = reports / "executed" / f"{run.name}.ipynb"
+    tmp_nb = reports / "executed" / f".{run.name}.running.ipynb"
+    headline_tmp = reports / "results" / f".{run.name}.headline.json"
+    for d in ("executed", "results", "html"):
+        (reports / d).mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    params = {**run.parameters, "results_path": str(headline_tmp.resolve())}
+    side = {"run": run.name, "notebook": run.notebook, "group": run.group, "parameters": run.parameters,
+            "started": started.isoformat(timespec="seconds"), "key": key, "data_fingerprint": fp,
+            "code_version": version}
+    with contextlib.suppress(FileNotFoundError):
+        headline_tmp.unlink()
+    try:
+        pm.execute_notebook(str(nbdir / run.notebook), str(tmp_nb), parameters=params, kernel_name=KERNEL,
+                            cwd=str(nbdir), execution_timeout=timeout, progress_bar=False, log_output=False,
+                            report_mode=False)
+    except Exception as exc:  # papermill wraps kernel errors; keep one line
+        ename = getattr(exc, "ename", type(exc).__name__)
+        evalue = getattr(exc, "evalue", str(exc))
+        line = f"{ename}: {evalue}".strip().splitlines()[0] if evalue else ename
+        if tmp_nb.exists():
+            os.replace(tmp_nb, reports / "executed" / f"{run.name}.failed.ipynb")
+        side.update(status="failed", error=line[:500], duration_s=round(time.perf_counter() - t0, 2))
+        with atomic_file(reports / "results" / f"{run.name}.failed.json") as fh:
+            json.dump(side, fh, indent=1)
+        return side
+    headline = {}
+    if headline_tmp.exists():
+        headline = json.loads(headline_tmp.read_text())
+        headline_tmp.unlink()
+    side.update(status="ok", duration_s=round(time.perf_counter() - t0, 2),
+                finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), results=headline,
+                html=f"html/{run.name}.html", executed=f"executed/{run.name}.ipynb")
+    meta = {"run": run.name, "rendered": side["finished"], "code": version, "data": fp}
+    page = export_html(tmp_nb, run.name, meta)
+    with atomic_file(reports / "html" / f"{run.name}.html", encoding="utf-8") as fh:
+        fh.write(page)
+    os.replace(tmp_nb, out_nb)
+    with atomic_file(reports / "results" / f"{run.name}.json") as fh:
+        json.dump(side, fh, indent=1)
+    for stale in (reports / "executed" / f"{run.name}.failed.ipynb", reports / "results" / f"{run.name}.failed.json"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    return side
+
+
+@contextlib.contextmanager
+def _lock(reports: Path):
+    reports.mkdir(parents=True, exist_ok=True)
+    fh = open(reports / ".render.lock", "w")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise CeciError(f"another `ceci-impact render` holds {reports / '.render.lock'}; try again later") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+
+
+def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "reports", *, jobs: int | None = None,
+           only: str | None = None, force: bool = False, timeout: int = 900, overrides: list[str] | None = None,
+           quiet: bool = False) -> bool:
+    """Execute the run plan; returns True when no run failed. See module docstring for guarantees."""
+    reports = Path(reports)
+    ensure_kernel(quiet=True)
+    runs, nbdir = load_plan(plan, overrides)
+    if only:
+        runs = [r for r in runs if only in r.name]
+    lib, version = library_hash(), code_version()
+    jobs = jobs or os.cpu_count() or 1
+    results: list[dict] = []
+    with _lock(reports):
+        todo = []
+        for r in runs:
+            fp = _fingerprint_for(r, nbdir)
+            key = run_key(r, nbdir, lib, fp)
+            prev = reports / "results" / f"{r.name}.json"
+            if r.requires and not (nbdir / r.requires).exists():
+                side = {"run": r.name, "notebook": r.notebook, "group": r.group, "parameters": r.parameters,
+                        "status": "skipped", "reason": f"data folder {r.requires} not found (real data absent)",
+                        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                results.append(side)
+                (reports / "results").mkdir(parents=True, exist_ok=True)
+                with atomic_file(reports / "results" / f"{r.name}.skipped.json") as fh:
+                    json.dump(side, fh, indent=1)
+                continue
+            if not force and prev.exists():
+                old = json.loads(prev.read_text())
+                if old.get("key") == key and old.get("status") == "ok" and (reports / old.get("html", "")).exists():
+                    results.append({**old, "unchanged": True})
+                    continue
+            todo.append((r, key, fp))
+        bar = None
+        if not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(todo), desc="render", unit="run", file=sys.stderr)
+        ctx = mp.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1)), mp_context=ctx) as ex:
+            futs = {ex.submit(_execute, asdict(r), str(nbdir), str(reports), timeout, key, fp, version): r
+                    for r, key, fp in todo}
+            for fut in cf.as_completed(futs):
+                r = futs[fut]
+                try:
+                    side = fut.result()
+                except Exception as exc:  # a crashed worker is a failed run, not a failed render
+                    side = {"run": r.name, "group": r.group, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                results.append(side)
+                if bar:
+                    bar.update(1)
+                    bar.set_postfix_str(f"{r.name}: {side['status']}")
+        if bar:
+            bar.close()
+        write_index(reports)
+    failed = [s for s in results if s["status"] == "failed"]
+    skipped = [s for s in results if s["status"] == "skipped"]
+    if not quiet:
+        n_ok = sum(s["status"] == "ok" and not s.get("unchanged") for s in results)
+        n_same = sum(bool(s.get("unchanged")) for s in results)
+        log(f"render: {n_ok} rendered, {n_same} unchanged, {len(skipped)} skipped, {len(failed)} failed "
+            f"-> {reports / 'index.html'}")
+        for s in skipped:
+            log(f"  skipped {s['run']}: {s['reason']}")
+    for s in failed:
+        print(f"FAILED {s['run']}: {s.get('error', '')}", file=sys.stderr)
+    return not failed
+
+
+def _fmt_headline(res: dict) -> str:
+    h = res.get("headline") if isinstance(res, dict) else None
+    if not h:
+        hs = res.get("headlines") if isinstance(res, dict) else None
+        if hs:
+            return "<br>".join(_fmt_headline({"headline": x}) for x in hs[:4])
+        return ""
+    try:
+        txt = f"{html.escape(h.get('label', h.get('outcome', '')))}: {h['estimate']:+.4g} [{h['ci_low']:+.4g}, {h['ci_high']:+.4g}]"
+        if h.get("truth") is not None:
+            txt += f" <span style='color:#666'>(truth {h['truth']:+.4g})</span>"
+        return txt
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def write_index(reports: str | Path) -> Path:
+    """Write ``reports/index.html``: every run with status, headline numbers and a link, grouped, newest first."""
+    reports = Path(reports)
+    rows: dict[str, dict] = {}
+    for f in sorted((reports / "results").glob("*.json")):
+        if f.name.startswith("."):
+            continue
+        d = json.loads(f.read_text())
+        name = d.get("run", f.stem)
+        cur = rows.setdefault(name, {"ok": None, "failed": None, "skipped": None})
+        kind = "failed" if f.name.endswith(".failed.json") else "skipped" if f.name.endswith(".skipped.json") else "ok"
+        cur[kind] = d
+    groups: dict[str, list] = {}
+    for name, d in rows.items():
+        main = d["failed"] or d["ok"] or d["skipped"]
+        groups.setdefault(main.get("group", "Other"), []).append((name, d))
+    order = ["Summary", "Data", "Female employment", "Absenteeism", "Retention", "Site profiles", "Back-test"]
+    parts = []
+    for g in sorted(groups, key=lambda x: (order.index(x) if x in order else 99, x)):
+        items = sorted(groups[g], key=lambda nd: ((nd[1]["ok"] or nd[1]["failed"] or nd[1]["skipped"])
+                                                 .get("finished") or "", nd[0]), reverse=True)
+        trs = []
+        for name, d in items:
+            ok, failed, skipped = d["ok"], d["failed"], d["skipped"]
+            if failed:
+                status = "<span class='bad'>failed</span>"
+                extra = html.escape(failed.get("error", ""))
+                if ok:
+                    extra += " — showing the last good report"
+            elif ok:
+                status, extra = "<span class='good'>ok</span>", ""
+            else:
+                status, extra = "<span class='skip'>skipped</span>", html.escape(skipped.get("reason", ""))
+            link = f"<a href='{html.escape(ok['html'])}'>{html.escape(name)}</a>" if ok else html.escape(name)
+            when = html.escape((ok or failed or skipped or {}).get("finished") or (ok or failed or skipped).get("started", ""))
+            dur = (ok or failed or {}).get("duration_s", "")
+            trs.append(f"<tr><td>{link}</td><td>{status}</td><td>{_fmt_headline((ok or {}).get('results', {}))}"
+                       f"</td><td>{when}</td><td>{dur}</td><td>{extra}</td></tr>")
+        parts.append(f"<h2>{html.escape(g)}</h2><table><thead><tr><th>report</th><th>status</th><th>headline "
+                     f"(estimate [95% CI])</th><th>rendered (UTC)</th><th>seconds</th><th>notes</th></tr></thead>"
+                     f"<tbody>{''.join(trs)}</tbody></table>")
+    page = f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>ceci-impact reports</title>
+<style>
+body {{ font-family: sans-serif; margin: 24px; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; margin-bottom: 18px; font-size: 14px; }}
+th, td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }}
+th {{ background: #f3f3f3; }}
+.good {{ color: #1b7f3b; font-weight: bold; }} .bad {{ color: #b00020; font-weight: bold; }}
+.skip {{ color: #777; font-weight: bold; }}
+</style></head><body>
+<h1>ceci-impact — reports</h1>
+<p>Impact evaluation of CECI childcare centres (absenteeism, retention, women's formal employment).
+Each report is a notebook executed with Papermill; code is hidden; figures are embedded. Generated
+{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}.</p>
+{''.join(parts) or '<p>No runs yet.</p>'}
+</body></html>
+"""
+    with atomic_file(reports / "index.html", encoding="utf-8") as fh:
+        fh.write(page)
+    return reports / "index.html"
