@@ -58,6 +58,7 @@ def atomic_file(target: str | Path, mode: str = "w", **kw) -> Iterator:
     try:
         with open(tmp, mode, **kw) as fh:
             yield fh
+        os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -76,6 +77,7 @@ def atomic_path(target: str | Path) -> contextlib.AbstractContextManager[Path]:
         os.close(fd)
         try:
             yield Path(tmp)
+            os.chmod(tmp, 0o644)
             os.replace(tmp, t)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

@@ -181,6 +181,7 @@ def run_key(run: Run, nbdir: Path, lib: str, fp: str) -> str:
 _EXTERNAL = re.compile(r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>",
                        re.I)
 _MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
+_MODULE_CDN = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?https?://(?:(?!</script>).)*?</script>", re.S)
 _HEAD = re.compile(r"<h([12])\s+id=\"([^\"]+)\"[^>]*>(.*?)</h\1>", re.S)
 
 
@@ -202,6 +203,7 @@ def export_html(nb_path: Path, title: str, meta: dict) -> str:
     body, _ = exp.from_notebook_node(nb, resources={"metadata": {"name": title}})
     body = _MATHJAX.sub("", body)
     body = _EXTERNAL.sub("", body)
+    body = _MODULE_CDN.sub("", body)
     heads = [(int(lv), hid, re.sub(r"<[^>]+>", "", txt).replace("¶", "").strip())
              for lv, hid, txt in _HEAD.findall(body)]
     toc = "".join(f"<li style='margin-left:{(lv - 1) * 14}px'><a href='#{hid}'>{html.escape(t)}</a></li>"

@@ -231,11 +231,11 @@ def read_crosswalk(path: str | Path) -> pd.DataFrame:
     df = _read_csv(path, ["cve_municipio_imss", "cvegeo_inegi"])
     df["cve_municipio_imss"] = df["cve_municipio_imss"].str.strip()
     df["cvegeo_inegi"] = df["cvegeo_inegi"].str.strip()
-    bad = ~df["cve_municipio_imss"].str.fullmatch(r"[A-Z]\d{2}")
+    bad = ~df["cve_municipio_imss"].str.fullmatch(r"[A-Z][A-Z0-9]{1,2}")
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise CeciError(f"{path}: row {i + 2}, column cve_municipio_imss: found {df['cve_municipio_imss'].iat[i]!r}, "
-                        "expected a letter and two digits (e.g. A01)")
+                        "expected an IMSS municipality key: a letter and two digits such as A01 (or DF)")
     df = df[df["cvegeo_inegi"] != ""]
     badg = ~df["cvegeo_inegi"].str.fullmatch(r"\d{5}")
     if badg.any():
