@@ -205,7 +205,7 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
         FROM employers e LEFT JOIN dist d USING (employer_id)
         GROUP BY e.employer_id
     """)
-    con.execute(f"""
+    con.execute("""
         CREATE OR REPLACE TABLE exposure2 AS
         SELECT *,
                CASE WHEN first_open_r1 IS NOT NULL THEN 'treated'

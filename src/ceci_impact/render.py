@@ -67,6 +67,7 @@ class Run:
     group: str
     parameters: dict[str, Any] = field(default_factory=dict)
     requires: str | None = None
+    error: str | None = None  # a parameter error found before execution: the run fails without running
 
 
 def library_hash() -> str:
@@ -116,6 +117,7 @@ def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[lis
     from .params import SCHEMAS, check_overrides
 
     runs: list[Run] = []
+    used: set[str] = set()
     for i, r in enumerate(cfg.get("run", [])):
         for key in ("name", "notebook"):
             if key not in r:
@@ -125,17 +127,26 @@ def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[lis
             raise CeciError(f"{plan}: run {r['name']!r}: notebook {nb} not found in {nbdir}")
         stem = Path(nb).stem
         schema = SCHEMAS.get(stem, {})
-        params = {k: v for k, v in {**defaults, **ov}.items() if k in schema}
+        params = {k: v for k, v in defaults.items() if k in schema}
         params.update(r.get("parameters", {}))
-        check_overrides(stem, params)
+        params.update({k: v for k, v in ov.items() if k in schema})
+        used.update(k for k in ov if k in schema)
+        error = None
+        try:
+            check_overrides(stem, params)
+        except CeciError as exc:
+            error = str(exc)
         base = Run(name=r["name"], notebook=nb, group=r.get("group", "Other"), parameters=params,
-                   requires=r.get("requires"))
+                   requires=r.get("requires"), error=error)
         if r.get("expand") == "opened_sites":
             runs.extend(_expand_sites(base, nbdir))
         elif r.get("expand"):
             raise CeciError(f"{plan}: run {r['name']!r}: unknown expand {r['expand']!r}; expected 'opened_sites'")
         else:
             runs.append(base)
+    unused = sorted(set(ov) - used)
+    if unused:
+        raise CeciError(f"unknown parameter {unused[0]!r} (--set): no notebook in {plan} declares it")
     names = [r.name for r in runs]
     dups = {n for n in names if names.count(n) > 1}
     if dups:
@@ -153,7 +164,7 @@ def _expand_sites(base: Run, nbdir: Path) -> list[Run]:
     sites = pd.read_parquet(p)
     opened = sites[sites.opening_period > 0].sort_values(["opening_period", "site_id"])
     return [Run(name=base.name.format(site_id=s), notebook=base.notebook, group=base.group,
-                parameters={**base.parameters, "site_id": s}, requires=base.requires)
+                parameters={**base.parameters, "site_id": s}, requires=base.requires, error=base.error)
             for s in opened.site_id]
 
 
@@ -230,7 +241,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     headline_tmp = reports / "results" / f".{run.name}.headline.json"
     for d in ("executed", "results", "html"):
         (reports / d).mkdir(parents=True, exist_ok=True)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     params = {**run.parameters, "results_path": str(headline_tmp.resolve())}
     side = {"run": run.name, "notebook": run.notebook, "group": run.group, "parameters": run.parameters,
@@ -239,11 +250,13 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     with contextlib.suppress(FileNotFoundError):
         headline_tmp.unlink()
     try:
+        if run.error:
+            raise RuntimeError(run.error)
         pm.execute_notebook(str(nbdir / run.notebook), str(tmp_nb), parameters=params, kernel_name=KERNEL,
                             cwd=str(nbdir), execution_timeout=timeout, progress_bar=False, log_output=False,
                             report_mode=False)
     except Exception as exc:  # papermill wraps kernel errors; keep one line
-        ename = getattr(exc, "ename", type(exc).__name__)
+        ename = getattr(exc, "ename", "CeciError" if run.error else type(exc).__name__)
         evalue = getattr(exc, "evalue", str(exc))
         line = f"{ename}: {evalue}".strip().splitlines()[0] if evalue else ename
         if tmp_nb.exists():
@@ -257,7 +270,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
         headline = json.loads(headline_tmp.read_text())
         headline_tmp.unlink()
     side.update(status="ok", duration_s=round(time.perf_counter() - t0, 2),
-                finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), results=headline,
+                finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), results=headline,
                 html=f"html/{run.name}.html", executed=f"executed/{run.name}.ipynb")
     meta = {"run": run.name, "rendered": side["finished"], "code": version, "data": fp}
     page = export_html(tmp_nb, run.name, meta)
@@ -309,7 +322,7 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
             if r.requires and not (nbdir / r.requires).exists():
                 side = {"run": r.name, "notebook": r.notebook, "group": r.group, "parameters": r.parameters,
                         "status": "skipped", "reason": f"data folder {r.requires} not found (real data absent)",
-                        "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+                        "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
                 results.append(side)
                 (reports / "results").mkdir(parents=True, exist_ok=True)
                 with atomic_file(reports / "results" / f"{r.name}.skipped.json") as fh:
@@ -427,7 +440,7 @@ th {{ background: #f3f3f3; }}
 <h1>ceci-impact — reports</h1>
 <p>Impact evaluation of CECI childcare centres (absenteeism, retention, women's formal employment).
 Each report is a notebook executed with Papermill; code is hidden; figures are embedded. Generated
-{dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}.</p>
+{dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.</p>
 {''.join(parts) or '<p>No runs yet.</p>'}
 </body></html>
 """

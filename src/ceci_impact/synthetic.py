@@ -25,9 +25,7 @@ after opening and decay with distance to the site; employment is seasonal.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -145,11 +143,9 @@ def _draw_children(rng, n, age, hire_day, eligible_boost=None):
     recent = u < p_recent
     older = (~recent) & (u < p_recent + np.where(age > 24, 0.35, 0.0))
     cb = np.full(n, -1, dtype=np.int64)
-    span = (4 * 365 + 2 * 365) if eligible_boost is None else 4 * 365
     offs = rng.integers(-4 * 365, 2 * 365, n) if eligible_boost is None else rng.integers(-3 * 365, -60, n)
     cb[recent] = hire_day[recent] + offs[recent]
     cb[older] = hire_day[older] - rng.integers(5 * 365, 15 * 365, older.sum())
-    del span
     return cb
 
 
@@ -299,7 +295,6 @@ def simulate(
 
     # ---------------------------------------------------------------- jobs: stock and hires
     months = np.arange(p0, p1 + 1)
-    T = months.size
     cal_m = months % 12
     seas = 0.008 * np.cos(2 * np.pi * (cal_m - 10) / 12) - 0.01 * (cal_m == 0)
     g_e = growth[e_mun]

@@ -1,0 +1,57 @@
+"""Project hygiene: environment.yml mirrors pyproject.toml, ruff-clean sources, parameter schemas."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+
+import pytest
+
+from ceci_impact import CeciError, params
+
+from .conftest import ROOT
+
+
+def test_environment_yml_mirrors_pyproject():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    env = (ROOT / "environment.yml").read_text()
+    req = py["project"]["requires-python"].replace(">=", "")
+    assert f"python>={req}" in env
+    assert "- pip\n" in env and "-e .[dev]" in env
+    # the environment installs the project itself, so its dependencies are exactly pyproject's
+    deps = [d.split(">=")[0].split("[")[0] for d in py["project"]["dependencies"]]
+    for name in ("pandas", "statsmodels", "linearmodels", "matplotlib", "seaborn", "papermill", "jupyterlab"):
+        assert name in deps
+    lines = [ln.strip() for ln in env.splitlines() if ln.strip().startswith("- ")]
+    assert all(ln in ("- conda-forge", f"- python>={req}", "- pip", "- pip:", "- -e .[dev]") for ln in lines), lines
+
+
+def test_ruff_clean():
+    ruff = shutil.which("ruff") or str(ROOT / ".venv" / "bin" / "ruff")
+    if not shutil.os.path.exists(ruff):
+        pytest.skip("ruff not installed")
+    r = subprocess.run([ruff, "check", "src", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-3000:]
+
+
+def test_parameter_validation_messages():
+    ok = params.validate("20_absenteeism", {"ring_km": 3, "covariates": []})
+    assert ok.ring_km == 3.0 and ok.covariates == []
+    with pytest.raises(CeciError, match=r"parameter ring_km=99.0 is out of range; expected 0.5 <= ring_km <= 20"):
+        params.validate("20_absenteeism", {"ring_km": 99})
+    with pytest.raises(CeciError, match="item 'ols' is not allowed"):
+        params.validate("10_female_employment", {"estimators": ["ols"]})
+    with pytest.raises(CeciError, match="expected bool|expected int"):
+        params.validate("10_female_employment", {"anticipation": True})
+    with pytest.raises(AttributeError):
+        ok.ring_km = 2
+
+
+def test_cli_help_is_usable():
+    r = subprocess.run([sys.executable, "-m", "ceci_impact.cli", "--help"], capture_output=True, text=True)
+    assert r.returncode == 0 and "simulate" in r.stdout and "build" in r.stdout and "render" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "ceci_impact.cli", "simulate", "--size", "huge"], capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "invalid choice" in r.stderr

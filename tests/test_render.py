@@ -1,0 +1,166 @@
+"""Notebooks execute on the small simulated world; HTML is self-contained; failures keep the last good report."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from ceci_impact import CeciError, params, render
+
+from .conftest import ROOT
+
+NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="session")
+def rendered(small_world, tmp_path_factory):
+    """Render every notebook once (one site profile) into a temporary reports folder."""
+    work = tmp_path_factory.mktemp("render")
+    nbdir = work / "notebooks"
+    shutil.copytree(ROOT / "notebooks", nbdir)
+    proc = small_world / "processed"
+    runs = []
+    for nb in NOTEBOOKS:
+        stem = nb[:-6]
+        extra = ""
+        if stem == "60_guarderias_backtest":
+            extra = "requires = \"../../shared/data/real\"\n"
+        runs.append(f'[[run]]\nname = "{stem}"\nnotebook = "{nb}"\ngroup = "G"\n{extra}')
+    runs.append('[[run]]\nname = "bad_param"\nnotebook = "10_female_employment.ipynb"\ngroup = "G"\n')
+    plan = nbdir / "test_plan.toml"
+    plan.write_text(f'[defaults]\nprocessed = "{proc}"\nbiters = 199\n\n' + "\n".join(runs))
+    reports = work / "reports"
+    ok = render.render(plan, reports, jobs=2, quiet=True, timeout=600)
+    return {"ok": ok, "reports": reports, "plan": plan, "nbdir": nbdir, "proc": proc}
+
+
+def test_every_notebook_renders(rendered):
+    reports = rendered["reports"]
+    assert rendered["ok"], [json.loads(p.read_text()).get("error") for p in (reports / "results").glob("*.failed.json")]
+    for nb in NOTEBOOKS:
+        stem = nb[:-6]
+        side = reports / "results" / f"{stem}.json"
+        skipped = reports / "results" / f"{stem}.skipped.json"
+        assert side.exists() or skipped.exists(), stem
+        if side.exists():
+            d = json.loads(side.read_text())
+            assert d["status"] == "ok" and d["data_fingerprint"] and d["code_version"] and d["duration_s"] > 0
+            assert (reports / d["html"]).exists()
+    index = (reports / "index.html").read_text()
+    assert all(f"html/{nb[:-6]}.html" in index for nb in NOTEBOOKS if (reports / "results" / f"{nb[:-6]}.json").exists())
+
+
+def test_html_is_clean_and_self_contained(rendered):
+    pages = list((rendered["reports"] / "html").glob("*.html"))
+    assert pages
+    for p in pages:
+        h = p.read_text()
+        assert 'class="jp-CodeMirrorEditor' not in h and "params.validate(" not in h, f"code in {p.name}"
+        assert "highlight hl-ipython3" not in h, f"code visible in {p.name}"
+        assert "Traceback" not in h and "jp-RenderedText\" data-mime-type=\"application/vnd.jupyter.stderr" not in h
+        assert not re.search(r"<script[^>]+src=[\"']https?://", h), p.name
+        assert not re.search(r"<link[^>]+href=[\"']https?://", h), p.name
+        assert not re.search(r"import\(\"https?://", h), p.name
+        assert "ceci-toc" in h
+    fig_pages = [p for p in pages if "40_site" in p.name or "10_female" in p.name]
+    for p in fig_pages:
+        h = p.read_text()
+        assert "data:image/png;base64," in h
+        assert not re.search(r"<img[^>]+src=[\"'](?!data:)", h)
+    summary = (rendered["reports"] / "html" / "00_summary.html").read_text()
+    assert "SIMULATED DATA" in summary
+
+
+def test_summary_estimates_cover_truth_on_simulation(rendered):
+    d = json.loads((rendered["reports"] / "results" / "00_summary.json").read_text())
+    heads = d["results"]["headlines"]
+    assert len(heads) == 3
+    for h in heads:
+        assert h["truth"] is not None
+        assert h["ci_low"] - 2 * h["se"] <= h["truth"] <= h["ci_high"] + 2 * h["se"], h
+
+
+def test_bad_parameter_fails_with_one_line_and_keeps_last_html(rendered):
+    reports, plan = rendered["reports"], rendered["plan"]
+    html = reports / "html" / "bad_param.html"
+    before = html.read_bytes()
+    ok = render.render(plan, reports, only="bad_param", quiet=True, overrides=["outcome=\"no_such\""])
+    assert not ok
+    assert html.read_bytes() == before
+    fail = json.loads((reports / "results" / "bad_param.failed.json").read_text())
+    assert "outcome" in fail["error"] and "expected one of" in fail["error"] and "\n" not in fail["error"]
+    assert "failed" in (reports / "index.html").read_text()
+    with pytest.raises(CeciError, match="unknown parameter 'outcme'"):
+        render.render(plan, reports, only="bad_param", quiet=True, overrides=["outcme=1"])
+
+
+def test_unknown_parameter_inside_the_notebook(rendered, tmp_path):
+    """Papermill-injected names the schema does not know stop the notebook with the one-line error."""
+    import papermill as pm
+
+    out = tmp_path / "x.ipynb"
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        pm.execute_notebook(str(rendered["nbdir"] / "10_female_employment.ipynb"), str(out),
+                            parameters={"processed": str(rendered["proc"]), "anticipation": "two"},
+                            kernel_name=render.KERNEL, progress_bar=False, cwd=str(rendered["nbdir"]))
+    assert "anticipation" in e.value.evalue and "expected int" in e.value.evalue
+
+
+def test_incremental_skip(rendered):
+    reports, plan = rendered["reports"], rendered["plan"]
+    side = reports / "results" / "01_data_overview.json"
+    t0 = json.loads(side.read_text())["finished"]
+    assert render.render(plan, reports, only="01_data", quiet=True)
+    assert json.loads(side.read_text())["finished"] == t0
+    assert render.render(plan, reports, only="01_data", quiet=True, force=True)
+    assert json.loads(side.read_text())["finished"] >= t0
+
+
+def test_site_profiles_expand_to_opened_sites(rendered):
+    import pandas as pd
+
+    plan = rendered["nbdir"] / "expand.toml"
+    plan.write_text(f'[defaults]\nprocessed = "{rendered["proc"]}"\n[[run]]\nname = "40_site_{{site_id}}"\n'
+                    'notebook = "40_site_profile.ipynb"\nexpand = "opened_sites"\n')
+    runs, _ = render.load_plan(plan)
+    sites = pd.read_parquet(rendered["proc"] / "sites.parquet")
+    assert len(runs) == int((sites.opening_period > 0).sum()) > 0
+    assert all(r.parameters["site_id"] in r.name for r in runs)
+
+
+def test_notebooks_committed_clean():
+    for nb in NOTEBOOKS:
+        n = nbformat.read(ROOT / "notebooks" / nb, as_version=4)
+        code = [c for c in n.cells if c.cell_type == "code"]
+        assert not any(c.outputs for c in code), nb
+        tagged = [i for i, c in enumerate(code) if "parameters" in c.metadata.get("tags", [])]
+        assert tagged == [0], nb
+        assert "params.validate(" in code[1].source, nb
+        for line in code[0].source.splitlines():
+            assert "#" in line, f"{nb}: parameter line without a comment: {line}"
+        stem = nb[:-6]
+        assert stem in params.SCHEMAS
+
+
+@pytest.mark.browser
+def test_reports_open_in_a_real_browser(rendered, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("chromium not installed (.ci/run installs Debian's chromium)")
+    script = ROOT / "tests" / "browser_check.py"
+    pages = [rendered["reports"] / "index.html", *sorted((rendered["reports"] / "html").glob("*.html"))[:4]]
+    r = subprocess.run([sys.executable, str(script), chromium, str(tmp_path), *map(str, pages)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for shot in tmp_path.glob("*.png"):
+        from PIL import Image
+
+        im = Image.open(shot).convert("L")
+        lo, hi = im.getextrema()
+        assert hi - lo > 50, f"blank screenshot {shot.name}"
