@@ -178,7 +178,7 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
 
 
 def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: tuple[float, float] = (3.0, 10.0),
-                         say=log) -> None:
+                         say=log) -> dict:
     """Employer × month panel and spells with exposure; ring radii ``(treated, buffer)`` in km."""
     r1, r2 = ring_km
     if not 0 < r1 < r2:
@@ -343,8 +343,10 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     """)
     n = con.execute("SELECT COUNT(*), COUNT(DISTINCT employer_id), SUM(CASE WHEN ring='treated' THEN 1 ELSE 0 END) "
                     "FROM employer_month").fetchall()[0]
+    secs = time.perf_counter() - t0
     say(f"  employer_month: {n[0]:,} rows, {n[1]:,} employers, {n[2] // max(p1 - p0 + 1, 1):,} in the treated ring "
-        f"({time.perf_counter() - t0:.1f} s)")
+        f"({secs:.1f} s)")
+    return {"employer_month_rows": int(n[0]), "spells": int(len(spells)), "employer_panel_seconds": round(secs, 2)}
 
 
 def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", *,
@@ -378,10 +380,12 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         say(f"building panels from {raw}")
+        t_asg = time.perf_counter()
         p0, p1 = stage_asegurados(raw, con, say)
         build_municipality_panels(con, raw, tmp, p0, p1, exposure, say)
+        stats = {"municipality_panels_seconds": round(time.perf_counter() - t_asg, 2)}
         if (raw / "job_spells.parquet").exists():
-            build_employer_panel(con, raw, tmp, p0, p1, ring_km, say)
+            stats.update(build_employer_panel(con, raw, tmp, p0, p1, ring_km, say))
         else:
             say("  no job_spells.parquet: employer panels skipped (open data only)")
         con.close()
@@ -390,7 +394,8 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
         shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
         manifest = {"raw": str(raw.resolve()), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
                     "ring_km": list(ring_km), "exposure": exposure, "fingerprint": fingerprint(raw),
-                    "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2)}
+                    "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2),
+                    "stats": stats}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if (raw / "truth.json").exists():
             import shutil as _sh
@@ -423,3 +428,99 @@ def truth(processed: str | Path = "data/processed") -> dict | None:
 
 
 __all__ = ["build_all", "load", "manifest", "truth", "fingerprint", "np"]
+
+
+def quarter_label(q: float) -> str:
+    """``YYYYQn`` label of a quarter index (``year*4 + q - 1``); 0 → ``never``."""
+    if not q or not np.isfinite(q):
+        return "never"
+    q = int(q)
+    return f"{q // 4}Q{q % 4 + 1}"
+
+
+def build_guarderias_panel(data_dir: str | Path, first_year: int = 2001, last_year: int = 2009) -> tuple[pd.DataFrame, dict]:
+    """Municipality × quarter back-test panel (2000–2011) of IMSS jobs around guardería openings.
+
+    Cohort = quarter of the first guardería opening in the municipality within ``first_year``–``last_year``;
+    municipalities with a unit opened before ``first_year`` (or after ``last_year``) are excluded; never treated =
+    municipalities with no unit in the 2009 list. Only municipalities with IMSS jobs in every quarter are kept
+    (balanced panel; size-band outcomes are ``log(1 + jobs)`` since a band can be empty). Returns the panel and a dictionary of counts saying what was dropped.
+    """
+    from .sources import read_census2000, read_guarderias_2009, read_imss_mun_quarters
+
+    d = Path(data_dir)
+    if not d.is_dir():
+        raise CeciError(f"{d}: real-data folder not found (shared/data/real is not part of a fresh clone)")
+    g = read_guarderias_2009(d / "guarderias_imss_2009" / "guarderias_imss_subrogadas_2009.csv")
+    emp = read_imss_mun_quarters(d / "imss_sp" / "imss_employees_mun_quarter_2000_2011.csv", "employees")
+    cen = read_census2000(d / "imss_sp" / "caract_muni_census2000.csv")
+    con = duckdb.connect()
+    con.register("g", g)
+    con.register("emp", emp)
+    con.register("cen", cen)
+    q0, q1 = first_year * 4, last_year * 4 + 3
+    con.execute("""
+        CREATE TABLE mq AS
+        SELECT cvegeo_inegi AS cvegeo, quarter_index AS period, SUM(emp_t) AS jobs,
+               SUM(emp_size_1 + emp_size_2_5 + emp_size_6_50) AS jobs_small,
+               SUM(emp_size_51_250 + emp_size_251_500 + emp_size_501_1000 + emp_size_1000) AS jobs_large
+        FROM emp WHERE cvegeo_inegi IS NOT NULL AND cvegeo_inegi <> ''
+        GROUP BY cvegeo_inegi, quarter_index
+    """)
+    nq = con.execute("SELECT COUNT(DISTINCT period) FROM mq").fetchall()[0][0]
+    con.execute(f"""
+        CREATE TABLE coh AS
+        SELECT cvegeo, MIN(opening_quarter) AS first_q, COUNT(*) AS units, SUM(COALESCE(capacity, 0)) AS places,
+               MIN(CASE WHEN opening_quarter BETWEEN {q0} AND {q1} THEN opening_quarter END) AS first_in_window
+        FROM g WHERE cvegeo <> '' AND opening_quarter >= 0 GROUP BY cvegeo
+    """)
+    con.execute(f"""
+        CREATE TABLE panel AS
+        WITH bal AS (
+            SELECT cvegeo FROM mq GROUP BY cvegeo
+            HAVING COUNT(*) = {nq} AND MIN(jobs) > 0
+        ), base AS (
+            SELECT cvegeo, jobs AS jobs_2000q1 FROM mq WHERE period = (SELECT MIN(period) FROM mq)
+        ), cap AS (
+            SELECT g.cvegeo, m.period, SUM(COALESCE(g.capacity, 0)) AS places_open
+            FROM g JOIN (SELECT DISTINCT period FROM mq) m ON g.opening_quarter <= m.period
+            WHERE g.cvegeo <> '' AND g.opening_quarter >= 0 GROUP BY g.cvegeo, m.period
+        )
+        SELECT mq.cvegeo, mq.period, mq.jobs, mq.jobs_small, mq.jobs_large,
+               ln(mq.jobs) AS log_jobs, ln(1 + mq.jobs_small) AS log_jobs_small, ln(1 + mq.jobs_large) AS log_jobs_large,
+               CASE WHEN c.cvegeo IS NULL THEN 0 ELSE c.first_in_window END AS first_treat,
+               CASE WHEN c.cvegeo IS NULL THEN 'never'
+                    WHEN c.first_q < {q0} THEN 'pre_window'
+                    WHEN c.first_in_window IS NULL THEN 'post_window' ELSE 'treated' END AS status,
+               COALESCE(c.units, 0) AS units_2009, COALESCE(c.places, 0) AS places_2009,
+               1000.0 * COALESCE(cap.places_open, 0) / b.jobs_2000q1 AS places_per_1000_jobs,
+               ln(cen.populationb) AS pob_2000_log, cen.urban, cen.industry3 AS manuf_share, cen.yrschl,
+               cen.insured AS insured_share_2000
+        FROM mq JOIN bal USING (cvegeo) JOIN base b USING (cvegeo)
+        LEFT JOIN coh c USING (cvegeo)
+        LEFT JOIN cap ON cap.cvegeo = mq.cvegeo AND cap.period = mq.period
+        LEFT JOIN cen ON cen.cvegeo = mq.cvegeo
+        ORDER BY mq.cvegeo, mq.period
+    """)
+    df = con.execute("SELECT * FROM panel").df()
+    all_mun = con.execute("SELECT COUNT(DISTINCT cvegeo) FROM mq").fetchall()[0][0]
+    con.close()
+    units = df.drop_duplicates("cvegeo")
+    counts = {
+        "guarderias_listed": int(len(g)), "guarderias_unmatched_municipality": int((g.cvegeo == "").sum()),
+        "guarderias_missing_date": int((g.opening_quarter < 0).sum()),
+        "municipalities_with_imss_jobs": int(all_mun), "municipalities_balanced": int(len(units)),
+        "dropped_unbalanced": int(all_mun - len(units)),
+        "excluded_unit_before_window": int((units.status == "pre_window").sum()),
+        "excluded_unit_after_window": int((units.status == "post_window").sum()),
+        "treated_municipalities": int((units.status == "treated").sum()),
+        "never_treated_municipalities": int((units.status == "never").sum()),
+        "cohorts": int(units.loc[units.status == "treated", "first_treat"].nunique()),
+        "quarters": int(df.period.nunique()),
+    }
+    df = df[df.status.isin(["treated", "never"])].dropna(subset=["pob_2000_log", "urban", "manuf_share"]).copy()
+    counts["missing_census_covariates"] = int(counts["treated_municipalities"] + counts["never_treated_municipalities"]
+                                              - df.cvegeo.nunique())
+    df["unit"] = pd.factorize(df.cvegeo)[0] + 1
+    df["first_treat"] = df.first_treat.astype(float)
+    return df.reset_index(drop=True), counts

@@ -365,3 +365,66 @@ def read_incapacidades(path: str | Path) -> pd.DataFrame:
     _first_bad(path, df, df["days"] < 0, "days", "a non-negative number of days")
     _first_bad(path, df, ~df["branch"].isin(BRANCHES), "branch", " | ".join(BRANCHES))
     return df
+
+
+# ------------------------------------------------------------------------------------ historical back-test
+# Real public data of the guarderías back-test (shared/data/real; described in shared/data/README.md).
+
+GUARDERIA_COLS = ["clave_guarderia", "nombre_guarderia", "capacidad_instalada", "inicio_operacion",
+                  "esquema_contratacion", "cve_ent_inegi", "cvegeo_inegi_match", "match_method"]
+
+
+def read_guarderias_2009(path: str | Path) -> pd.DataFrame:
+    """IMSS subrogated childcare units operating in July 2009 (1,432 rows), with opening dates.
+
+    Returns ``unit_id, name, capacity, opening_date, opening_quarter (year*4 + q - 1), cvegeo, match_method``.
+    Units without a municipality match keep ``cvegeo`` empty; a missing opening date or capacity is kept as
+    missing (the caller decides), an unparseable one is an error.
+    """
+    path = Path(path)
+    df = _read_csv(path, GUARDERIA_COLS)
+    d = _dates(df, "inicio_operacion", path, allow_empty=True)
+    cap = _numeric(df, "capacidad_instalada", path, 0, None, allow_empty=True)
+    out = pd.DataFrame({
+        "unit_id": df["clave_guarderia"].str.strip() + "-" + df.index.astype(str),
+        "name": df["nombre_guarderia"], "capacity": cap, "opening_date": d,
+        "cvegeo": df["cvegeo_inegi_match"].str.strip(), "match_method": df["match_method"].str.strip(),
+    })
+    out["opening_quarter"] = np.where(d.isna(), -1, d.dt.year * 4 + (d.dt.month - 1) // 3).astype(np.int64)
+    bad = (out.cvegeo != "") & ~out.cvegeo.str.fullmatch(r"\d{5}")
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CeciError(f"{path}: row {i + 2}, column cvegeo_inegi_match: found {out.cvegeo.iat[i]!r}, expected 5 digits")
+    return out
+
+
+def read_imss_mun_quarters(path: str | Path, kind: str = "employees") -> pd.DataFrame:
+    """IMSS jobs (``kind="employees"``, column ``emp_t``) or employers (``"employers"``, ``pat_t``) by
+    IMSS municipality × quarter, 2000–2011, with size bands; ``quarter_index = year*4 + quarter - 1``."""
+    path = Path(path)
+    total = {"employees": "emp_t", "employers": "pat_t"}.get(kind)
+    if total is None:
+        raise CeciError(f"kind={kind!r} is not allowed; expected 'employees' or 'employers'")
+    df = _read_csv(path, ["cve_municipio_imss", "cvegeo_inegi", "year", "quarter", total])
+    out = df.copy()
+    for c in [c for c in df.columns if c.startswith(("emp_", "pat"))] + ["year", "quarter"]:
+        out[c] = _numeric(df, c, path, 0, None)
+    badq = ~out["quarter"].isin([1, 2, 3, 4])
+    if badq.any():
+        i = int(np.flatnonzero(badq.to_numpy())[0])
+        raise CeciError(f"{path}: row {i + 2}, column quarter: found {df['quarter'].iat[i]!r}, expected 1..4")
+    out["quarter_index"] = (out["year"] * 4 + out["quarter"] - 1).astype(np.int64)
+    return out
+
+
+def read_census2000(path: str | Path) -> pd.DataFrame:
+    """Census-2000 municipal covariates (``cvemun`` INEGI key, urban share, schooling, industry shares, population)."""
+    path = Path(path)
+    df = _read_csv(path, ["cvemun", "urban", "yrschl", "populationb", "industry3"])
+    out = pd.DataFrame({"cvegeo": df["cvemun"].str.zfill(5)})
+    for c in df.columns:
+        if c != "cvemun":
+            out[c] = _numeric(df, c, path, allow_empty=True)
+    if out.cvegeo.duplicated().any():
+        raise CeciError(f"{path}: column cvemun: duplicated key {out.cvegeo[out.cvegeo.duplicated()].iat[0]}")
+    return out
