@@ -13,7 +13,7 @@ import pytest
 
 from ceci_impact import CeciError, params, render
 
-from .conftest import ROOT
+from .conftest import ROOT, SHARED
 
 NOTEBOOKS = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 
@@ -30,7 +30,8 @@ def rendered(small_world, tmp_path_factory):
         stem = nb[:-6]
         extra = ""
         if stem == "60_guarderias_backtest":
-            extra = "requires = \"../../shared/data/real\"\n"
+            real = SHARED / "data" / "real"
+            extra = f'requires = "{real}"\nparameters = {{ data_dir = "{real}" }}\n'
         runs.append(f'[[run]]\nname = "{stem}"\nnotebook = "{nb}"\ngroup = "G"\n{extra}')
     runs.append('[[run]]\nname = "bad_param"\nnotebook = "10_female_employment.ipynb"\ngroup = "G"\n')
     plan = nbdir / "test_plan.toml"

@@ -86,10 +86,10 @@ def employer_sample(processed: str | Path, outcome: str, ring_km: float | None =
     return df.reset_index(drop=True)
 
 
-def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False) -> pd.DataFrame:
-    """Units and observations by cohort (``never`` = 0), with the opening month as a label."""
+def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False, labeler=label) -> pd.DataFrame:
+    """Units and observations by cohort (``never`` = 0), labelled by ``labeler`` (default ``YYYY-MM``)."""
     g = df.groupby("first_treat").agg(units=("unit", "nunique"), observations=("unit", "size")).reset_index()
-    g.insert(0, "cohort", [label(v) for v in g.first_treat])
+    g.insert(0, "cohort", [labeler(v) for v in g.first_treat])
     g = g.drop(columns="first_treat").rename(columns={"units": unit_label})
     return suppress_small(g, [unit_label]) if suppress else g
 

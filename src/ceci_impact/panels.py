@@ -444,7 +444,8 @@ def build_guarderias_panel(data_dir: str | Path, first_year: int = 2001, last_ye
     Cohort = quarter of the first guardería opening in the municipality within ``first_year``–``last_year``;
     municipalities with a unit opened before ``first_year`` (or after ``last_year``) are excluded; never treated =
     municipalities with no unit in the 2009 list. Only municipalities with IMSS jobs in every quarter are kept
-    (balanced panel; size-band outcomes are ``log(1 + jobs)`` since a band can be empty). Returns the panel and a dictionary of counts saying what was dropped.
+    (balanced panel; size-band outcomes are ``log(1 + jobs)`` since a band can be empty).
+    Returns the panel and a dictionary of counts saying what was dropped.
     """
     from .sources import read_census2000, read_guarderias_2009, read_imss_mun_quarters
 
