@@ -46,33 +46,35 @@ class _SE:
     def __init__(self, res: AttGtResult, bstrap: bool, biters: int, alp: float, rng):
         self.res, self.bstrap, self.biters, self.alp, self.rng = res, bstrap, biters, alp, rng
 
-    def se(self, infs: np.ndarray) -> np.ndarray:
-        """Standard errors of the columns of ``infs`` (n x m)."""
+    def _analytic(self, infs: np.ndarray) -> np.ndarray:
         n = self.res.n
-        if self.bstrap:
-            out = mboot(infs, biters=self.biters, alp=self.alp, rng=self.rng, cluster=self.res.cluster).se
-        elif self.res.cluster is not None:
+        if self.res.cluster is not None:
             S = cluster_sums(infs, self.res.cluster)
-            out = np.sqrt((S**2).sum(axis=0)) / n
-        else:
-            out = np.sqrt((infs**2).mean(axis=0) / n)
-        out = np.where(out > _TINY, out, np.nan)
-        return out
+            return np.sqrt((S**2).sum(axis=0)) / n
+        return np.sqrt((infs**2).mean(axis=0) / n)
 
-    def crit(self, infs: np.ndarray, cband: bool) -> tuple[float, bool]:
+    def se_and_crit(self, infs: np.ndarray, cband: bool, band_cols: int | None = None) -> tuple[np.ndarray, float, bool]:
+        """Standard errors of the columns of ``infs`` (n x m) and the critical value of the first
+        ``band_cols`` columns, from one set of bootstrap draws."""
         z = stats.norm.ppf(1 - self.alp / 2)
+        boot = None
+        if self.bstrap or cband:
+            boot = mboot(infs, biters=self.biters, alp=self.alp, rng=self.rng, cluster=self.res.cluster,
+                         band_cols=band_cols)
+        se = boot.se if self.bstrap else self._analytic(infs)
+        se = np.where(se > _TINY, se, np.nan)
         if not cband:
-            return z, False
-        c = mboot(infs, biters=self.biters, alp=self.alp, rng=self.rng, cluster=self.res.cluster).crit_val
+            return se, z, False
+        c = boot.crit_val
         if not np.isfinite(c):
             warnings.warn("Simultaneous critical value is NA; falling back to pointwise intervals.", stacklevel=4)
-            return z, False
+            return se, z, False
         if c < z:
             warnings.warn("Simultaneous band narrower than pointwise intervals; using pointwise.", stacklevel=4)
-            return z, False
+            return se, z, False
         if c >= 7:
             warnings.warn("Simultaneous critical value is very large and may be unreliable.", stacklevel=4)
-        return float(c), True
+        return se, float(c), True
 
 
 def compute_aggte(
@@ -118,12 +120,14 @@ def compute_aggte(
     mask[sel] = True
 
     def finish(overall, overall_inf, egt=None, att_e=None, infs=None, label=None):
-        ose = se_of.se(overall_inf[:, None])[0]
         se_e = crit = None
         used_band = False
-        if infs is not None:
-            se_e = se_of.se(infs)
-            crit, used_band = se_of.crit(infs, cband)
+        if infs is None:
+            ose = se_of.se_and_crit(overall_inf[:, None], False)[0][0]
+        else:
+            se_all, crit, used_band = se_of.se_and_crit(np.column_stack([infs, overall_inf]), cband,
+                                                        band_cols=infs.shape[1])
+            se_e, ose = se_all[:-1], se_all[-1]
         return AggteResult(
             type=type, overall_att=float(overall), overall_se=float(ose), egt=egt, att_egt=att_e,
             se_egt=se_e, crit_val=crit, cband=used_band, alp=alp, label=label,

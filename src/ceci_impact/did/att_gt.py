@@ -10,9 +10,9 @@ import pandas as pd
 from scipy import sparse, stats
 
 from .._options import CeciError, check_option
-from .bootstrap import mboot
+from .bootstrap import cluster_sums, mboot
 from .design import design_matrix, formula_vars
-from .drdid import PANEL_ESTIMATORS, RC_ESTIMATORS, EstimationFailure, logit_fit
+from .drdid import PANEL_BATCH, RC_ESTIMATORS, EstimationFailure, ill_conditioned, logit_fit
 from .results import AttGtResult
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
@@ -58,12 +58,16 @@ def _prepare(
     for col in (yname, tname, gname):
         if not (pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col])):
             raise CeciError(f"column {col!r} must be numeric, found dtype {data[col].dtype}")
-    df = data[list(dict.fromkeys(needed))].copy()
-    df[gname] = df[gname].fillna(0)
-    num = df.select_dtypes("number")
-    bad = df[[yname, tname, idname, *xvars, *clustervars]].isna().any(axis=1) | ~np.isfinite(
-        num.to_numpy(dtype=float)
-    ).all(axis=1)
+    df = data  # no copy: rows are only materialised when some are dropped
+    if df[gname].isna().any():
+        df = df.assign(**{gname: df[gname].fillna(0)})
+    bad = np.zeros(len(df), bool)
+    for c in dict.fromkeys(needed):
+        col = df[c]
+        if pd.api.types.is_float_dtype(col):
+            bad |= ~np.isfinite(col.to_numpy())
+        elif not pd.api.types.is_integer_dtype(col):
+            bad |= col.isna().to_numpy()
     if bad.any():
         _warn(f"dropped {int(bad.sum())} rows from original data due to missing or non-finite values "
               f"(outcome {yname!r}: {int(df[yname].isna().sum())} missing)")
@@ -72,54 +76,85 @@ def _prepare(
         raise CeciError(f"weights column {weightsname!r} must be non-negative; found {df[weightsname].min()}")
     if anticipation < 0:
         raise CeciError(f"anticipation={anticipation} must be >= 0")
-    dup = df.duplicated([idname, tname])
-    if dup.any():
-        row = df.loc[dup].iloc[0]
+    uc = pd.factorize(df[idname])[0]
+    tv = df[tname].to_numpy()
+    tcodes, tuniq = pd.factorize(tv)
+    order = np.argsort(np.asarray(tuniq))
+    tlist = np.asarray(tuniq)[order]
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    tc = rank[tcodes]
+    key = uc.astype(np.int64) * tlist.size + tc
+    cnt = np.bincount(key)
+    if (cnt > 1).any():
+        i = int(np.flatnonzero(cnt[key] > 1)[0])
         raise CeciError(
-            f"{int(dup.sum())} duplicated ({idname}, {tname}) rows, e.g. {idname}={row[idname]}, "
-            f"{tname}={row[tname]}; expected one row per unit and period"
+            f"{int((cnt > 1).sum())} duplicated ({idname}, {tname}) rows, e.g. {idname}={df[idname].iat[i]}, "
+            f"{tname}={tv[i]}; expected one row per unit and period"
         )
-    nun = df.groupby(idname, sort=False)[gname].nunique()
-    if (nun > 1).any():
-        raise CeciError(
-            f"{gname!r} must be constant within each unit ({idname}); it varies for "
-            f"{int((nun > 1).sum())} units, e.g. {nun.index[nun.values > 1][0]}"
-        )
+    gv = df[gname].to_numpy(float)
+    g_first = np.empty(uc.max() + 1)
+    g_first[uc] = gv
+    checks = [(gname, "must be constant within each unit", g_first[uc] != gv)]
     for cv in clustervars:
-        if (df.groupby(idname, sort=False)[cv].nunique() > 1).any():
-            raise CeciError(f"cluster variable {cv!r} varies within units; it must be time-invariant")
-    if (df[gname] < 0).any():
-        raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {df[gname].min()}")
+        vals = pd.factorize(df[cv])[0]
+        first = np.full(uc.max() + 1, -1)
+        first[uc] = vals
+        checks.append((cv, "is a cluster variable and must be time-invariant", first[uc] != vals))
+    for col, what, varies in checks:
+        if varies.any():
+            nbad = int(np.unique(uc[varies]).size)
+            raise CeciError(f"{col!r} {what} ({idname}); it varies for {nbad} units, "
+                            f"e.g. {df[idname].iat[int(np.flatnonzero(varies)[0])]}")
+    if (gv < 0).any():
+        raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {gv.min()}")
 
-    tlist = np.sort(df[tname].unique())
-    asif = df[gname] > tlist.max() + anticipation
-    df.loc[asif, gname] = 0
-    glist = np.sort(df[gname].unique())
+    def keep_rows(mask):
+        nonlocal df, uc, tc
+        df, uc, tc = df.loc[mask], uc[mask], tc[mask]
+
+    def retime():
+        nonlocal tlist, tc
+        present = np.unique(tc)
+        if present.size != tlist.size:
+            remap = np.full(tlist.size, -1)
+            remap[present] = np.arange(present.size)
+            tlist, tc = tlist[present], remap[tc]
+
+    asif = g_first > tlist.max() + anticipation
+    if asif.any():
+        g_first = np.where(asif, 0.0, g_first)
+        df = df.assign(**{gname: g_first[uc]})
+    glist = np.unique(g_first)
     if not (glist == 0).any():
         latest = glist.max()
-        df = df.loc[df[tname] < latest - anticipation]
+        keep_rows(tlist[tc] < latest - anticipation)
         if control_group == "nevertreated":
             _warn("No never-treated group is available. The last treated cohort is being coerced as "
                   "'never-treated' units, and data from periods after that is being filtered out.")
-            df.loc[df[gname] == latest, gname] = 0
-        tlist = np.sort(df[tname].unique())
-        glist = np.sort(df[gname].unique())
+            g_first = np.where(g_first == latest, 0.0, g_first)
+            df = df.assign(**{gname: g_first[uc]})
+        retime()
+        glist = np.unique(g_first[np.unique(uc)])
         if control_group != "nevertreated":
             glist = glist[glist < latest]
     glist = glist[glist > 0]
     first = tlist[0]
-    tfp = (df[gname] <= first + anticipation) & (df[gname] != 0)
-    if tfp.any():
-        _warn(f"Dropped {df.loc[tfp, idname].nunique()} units that were already treated in the first period.")
-        df = df.loc[~tfp]
-        tlist = np.sort(df[tname].unique())
+    tfp_unit = (g_first <= first + anticipation) & (g_first != 0) & (np.bincount(uc, minlength=g_first.size) > 0)
+    if tfp_unit.any():
+        _warn(f"Dropped {int(tfp_unit.sum())} units that were already treated in the first period.")
+        keep_rows(~tfp_unit[uc])
+        retime()
         glist = glist[glist > tlist[0] + anticipation]
     if len(glist) == 0:
         raise CeciError(
             f"no valid treated cohorts in {gname!r}: it must hold the first treated period (0 = never treated), "
             f"with at least one cohort first treated after {tlist[0]}"
         )
-    return df, tlist, glist
+    present = np.zeros(uc.max() + 1, bool)
+    present[uc] = True
+    uc = (np.cumsum(present) - 1)[uc]
+    return df, tlist, glist, uc, tc
 
 
 def att_gt(
@@ -198,34 +233,42 @@ def att_gt(
     if len(clustervars) > 1:
         raise CeciError(f"clustervars={clustervars!r}: at most one cluster variable beyond {idname!r} is supported")
 
-    df, tlist, glist = _prepare(
+    df, tlist, glist, uc, tc = _prepare(
         data, yname, tname, idname, gname, xformla, weightsname, clustervars, anticipation, control_group
     )
     T = len(tlist)
-    counts = df.groupby(idname, sort=False)[tname].size()
+    counts = np.bincount(uc)
     balanced = bool((counts == T).all())
     panel = True
     if not balanced:
         if allow_unbalanced_panel:
             panel = False
         else:
-            keep_ids = counts.index[counts.values == T]
             _warn(f"{int((counts != T).sum())} units are missing in some periods. "
                   "Converting to balanced panel by dropping them.")
-            df = df.loc[df[idname].isin(keep_ids)]
+            keep = (counts == T)[uc]
+            df, uc, tc = df.loc[keep], uc[keep], tc[keep]
+            present = np.zeros(uc.max() + 1 if uc.size else 1, bool)
+            present[uc] = True
+            uc = (np.cumsum(present) - 1)[uc]
             if df.empty:
                 raise CeciError("all units dropped while balancing the panel; set allow_unbalanced_panel=True")
-    df = df.sort_values([idname, tname], kind="mergesort").reset_index(drop=True)
+    T = len(tlist)
+    if not panel:
+        order = np.lexsort((tc, uc))
+        df, uc, tc = df.iloc[order].reset_index(drop=True), uc[order], tc[order]
     X_all, xnames = design_matrix(xformla, df)
     w_all = df[weightsname].to_numpy(float) if weightsname else np.ones(len(df))
 
-    # unit-level facts
-    uid, ucode = np.unique(df[idname].to_numpy(), return_inverse=True)
-    n = uid.shape[0]
-    first_rows = np.r_[0, np.flatnonzero(np.diff(ucode)) + 1]
+    # unit-level facts (units in order of first appearance; rows scattered into unit x period arrays)
+    ucode, tcode = uc, tc
+    n = int(ucode.max()) + 1
+    first_rows = np.full(n, -1)
+    first_rows[ucode[::-1]] = np.arange(len(df))[::-1]
     g_unit = df[gname].to_numpy(float)[first_rows]
     if panel:
-        w_unit = w_all[first_rows]
+        w_unit = np.empty(n)
+        w_unit[ucode[tcode == 0]] = w_all[tcode == 0]
     else:
         w_unit = np.bincount(ucode, weights=w_all) / np.bincount(ucode)
     cluster = df[clustervars[0]].to_numpy()[first_rows] if clustervars else None
@@ -243,148 +286,176 @@ def att_gt(
                 f"(need at least {req}); try control_group='notyettreated'"
             )
 
-    est = (PANEL_ESTIMATORS if panel else RC_ESTIMATORS)[est_method]
     tfac = 0 if base_period == "universal" else 1
     tlen = T if base_period == "universal" else T - 1
     nevertreated = control_group == "nevertreated"
 
     if panel:
-        Y = df[yname].to_numpy(float).reshape(n, T)
+        Y = np.empty((n, T))
+        Y[ucode, tcode] = df[yname].to_numpy(float)
         k = X_all.shape[1]
-        Xp = X_all.reshape(n, T, k)
-        x_const = bool(np.all(Xp == Xp[:, :1, :]))
-        Wp = w_all.reshape(n, T)
-        w_const = bool(np.all(Wp == Wp[:, :1]))
+        x_const = True
+        Xfirst = np.empty((n, k))
+        Xfirst[ucode[tcode == 0]] = X_all[tcode == 0]
+        if k > 1:
+            x_const = bool(np.all(X_all[:, 1:] == Xfirst[ucode, 1:]))
+        Xp = None
+        if not x_const:
+            Xp = np.empty((n, T, k))
+            Xp[ucode, tcode] = X_all
+        w_const = bool(np.all(w_all == w_unit[ucode]))
+        Wp = None
+        if not w_const:
+            Wp = np.empty((n, T))
+            Wp[ucode, tcode] = w_all
+        del X_all
     else:
         t_all = df[tname].to_numpy()
         y_all = df[yname].to_numpy(float)
         g_all = df[gname].to_numpy(float)
-        x_const = w_const = False
 
-    cells_g, cells_t, atts, posts = [], [], [], []
-    failures: dict[tuple, list] = {}
-    rows_l, cols_l, vals_l = [], [], []
-    ps_cache: dict = {}
-    col = 0
+    # the (g, t) cells in R's order
+    cells = []
     for g in glist:
         idx_g = np.flatnonzero(tlist + anticipation < g)
         pret_g = int(idx_g[-1]) if idx_g.size else None
-        Gfull = (g_unit == g).astype(float)
         for t0 in range(tlen):
             tcur = t0 + tfac
-            pret = t0
-            if base_period == "universal":
-                pret = pret_g
-            if g <= tlist[tcur]:
-                pret = pret_g
+            pret = pret_g if (base_period == "universal" or g <= tlist[tcur]) else t0
             if pret is None:
                 _warn(f"There are no pre-treatment periods for the group first treated at {g:g}; "
                       "units from this group are dropped.")
                 break
-            post_treat = bool(g <= tlist[tcur])
-            cells_g.append(g)
-            cells_t.append(tlist[tcur])
-            posts.append(post_treat)
-            if base_period == "universal" and pret == tcur:
-                atts.append(0.0)
-                col += 1
+            thr = None if nevertreated else tlist[max(t0, pret) + tfac] + anticipation
+            cells.append({"g": g, "tcur": tcur, "pret": pret, "thr": thr,
+                          "ref": base_period == "universal" and pret == tcur})
+    k_cells = len(cells)
+    group = np.array([c["g"] for c in cells], float)
+    tt = np.array([tlist[c["tcur"]] for c in cells], float)
+    att = np.full(k_cells, np.nan)
+    att[[j for j, c in enumerate(cells) if c["ref"]]] = 0.0
+    col_rows: list = [np.empty(0, np.int64)] * k_cells
+    col_vals: list = [np.empty(0)] * k_cells  # per column: a contiguous view into its batch block
+    failures: dict[tuple, list] = {}
+    cohorts = np.unique(g_unit[g_unit > 0])
+
+    def control_mask(g, thr):
+        if thr is None:
+            return g_unit == 0
+        return (g_unit == 0) | ((g_unit > thr) & (g_unit != g))
+
+    def fail(js, why):
+        for j in js:
+            failures.setdefault((cells[j]["g"], why), []).append(tt[j])
+            col_rows[j] = np.arange(n)
+            col_vals[j] = np.full(n, np.nan)
+
+    if panel:
+        est = PANEL_BATCH[est_method]
+        batches: dict[tuple, list] = {}
+        for j, c in enumerate(cells):
+            if c["ref"]:
                 continue
-            if nevertreated:
-                thr = None
-                Cfull = (g_unit == 0).astype(float)
-            else:
-                thr = tlist[max(t0, pret) + tfac] + anticipation
-                Cfull = ((g_unit == 0) | ((g_unit > thr) & (g_unit != g))).astype(float)
-            att, inf, rows = np.nan, None, None
+            ckey = None if c["thr"] is None else tuple(cohorts[(cohorts > c["thr"]) & (cohorts != c["g"])])
+            e_idx = min(c["tcur"], c["pret"])
+            batches.setdefault((c["g"], ckey, 0 if x_const else e_idx, 0 if w_const else e_idx), []).append(j)
+        ps_cache: dict = {}
+        for (g, ckey, xk, wk), js in batches.items():
+            Gfull = g_unit == g
+            kept = np.flatnonzero(Gfull | control_mask(g, cells[js[0]]["thr"]))
+            D = Gfull[kept].astype(float)
             try:
-                if panel:
-                    kept = np.flatnonzero((Gfull == 1) | (Cfull == 1))
-                    D = Gfull[kept]
-                    if D.sum() == 0 or (1 - D).sum() == 0:
-                        raise EstimationFailure("no treated or no control units")
-                    e_idx = min(tcur, pret)
-                    X = Xp[kept, 0 if x_const else e_idx, :]
-                    w = Wp[kept, 0 if w_const else e_idx]
-                    dy = Y[kept, tcur] - Y[kept, pret]
-                    ps = None
-                    if est_method in ("dr", "ipw"):
-                        key = (g, thr, 0 if x_const else e_idx, 0 if w_const else e_idx)
-                        ps = ps_cache.get(key)
-                        if ps is None:
-                            ps = logit_fit(X, D, w / w.mean())
-                            ps_cache[key] = ps
-                        if ps.max() >= 0.999:
-                            raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
-                    if est_method in ("dr", "reg"):
-                        Xc = X[D == 0]
-                        if np.linalg.cond(Xc.T @ Xc) > 1 / np.finfo(float).eps:
-                            raise EstimationFailure(f"covariate matrix of control units is singular (collinear "
-                                                    f"covariates in {xformla!r}?)")
-                    att, inf = est(dy, D, X, w, ps) if est_method != "reg" else est(dy, D, X, w)
-                    n1 = kept.shape[0]
-                    rows = kept
-                    inf = inf * (n / n1)
-                else:
-                    tp, tq = tlist[tcur], tlist[pret]
-                    rsel = (t_all == tp) | (t_all == tq)
-                    Gr = (g_all == g)
-                    Cr = (g_all == 0) if nevertreated else ((g_all == 0) | ((g_all > thr) & (g_all != g)))
-                    rsel &= Gr | Cr
-                    ridx = np.flatnonzero(rsel)
-                    D = Gr[ridx].astype(float)
-                    post = (t_all[ridx] == tp).astype(float)
-                    if (D * post).sum() == 0 or (D * (1 - post)).sum() == 0 or ((1 - D) * post).sum() == 0 or (
-                        (1 - D) * (1 - post)
-                    ).sum() == 0:
-                        raise EstimationFailure("no treated or no control units in one of the two periods")
-                    X = X_all[ridx]
-                    if est_method in ("dr", "ipw"):
-                        ps = logit_fit(X, D, w_all[ridx] / w_all[ridx].mean())
-                        if ps.max() >= 0.999:
-                            raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
-                    att, inf_rows = est(y_all[ridx], post, D, X, w_all[ridx])
-                    n1 = ridx.shape[0]
-                    inf_rows = inf_rows * (n / n1)
-                    codes = ucode[ridx]
-                    rows = np.unique(codes)
-                    inf = np.bincount(codes, weights=inf_rows, minlength=n)[rows]
-                if not np.isfinite(att):
+                if D.sum() == 0 or D.sum() == D.size:
+                    raise EstimationFailure("no treated or no control units")
+                X = Xfirst[kept] if x_const else Xp[kept, xk, :]
+                w = w_unit[kept] if w_const else Wp[kept, wk]
+                ps = None
+                if est_method in ("dr", "ipw"):
+                    pkey = (g, ckey, xk, wk)
+                    ps = ps_cache.get(pkey)
+                    if ps is None:
+                        ps = ps_cache[pkey] = logit_fit(X, D, w / w.mean())
+                    if ps.max() >= 0.999:
+                        raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
+                if est_method in ("dr", "reg"):
+                    if ill_conditioned((X.T * (1 - D)) @ X):
+                        raise EstimationFailure(f"covariate matrix of control units is singular (collinear "
+                                                f"covariates in {xformla!r}?)")
+                tc = np.array([cells[j]["tcur"] for j in js])
+                tp = np.array([cells[j]["pret"] for j in js])
+                Yk = Y[kept]
+                DY = Yk[:, tc]
+                DY -= Yk[:, tp]
+                del Yk
+                a, inf = est(DY, D, X, w, ps)
+            except EstimationFailure as exc:
+                fail(js, str(exc))
+                continue
+            inf = np.asfortranarray(inf)
+            inf *= n / kept.size
+            for i, j in enumerate(js):
+                if not np.isfinite(a[i]):
+                    fail([j], "estimate is not finite")
+                    continue
+                att[j] = a[i]
+                col_rows[j] = kept
+                col_vals[j] = inf[:, i]
+    else:
+        est = RC_ESTIMATORS[est_method]
+        for j, c in enumerate(cells):
+            if c["ref"]:
+                continue
+            g, thr = c["g"], c["thr"]
+            try:
+                tp, tq = tlist[c["tcur"]], tlist[c["pret"]]
+                Gr = g_all == g
+                Cr = (g_all == 0) if thr is None else ((g_all == 0) | ((g_all > thr) & (g_all != g)))
+                ridx = np.flatnonzero(((t_all == tp) | (t_all == tq)) & (Gr | Cr))
+                D = Gr[ridx].astype(float)
+                post = (t_all[ridx] == tp).astype(float)
+                if min((D * post).sum(), (D * (1 - post)).sum(), ((1 - D) * post).sum(),
+                       ((1 - D) * (1 - post)).sum()) == 0:
+                    raise EstimationFailure("no treated or no control units in one of the two periods")
+                X = X_all[ridx]
+                if est_method in ("dr", "ipw"):
+                    ps = logit_fit(X, D, w_all[ridx] / w_all[ridx].mean())
+                    if ps.max() >= 0.999:
+                        raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
+                a, inf_rows = est(y_all[ridx], post, D, X, w_all[ridx])
+                if not np.isfinite(a):
                     raise EstimationFailure("estimate is not finite")
             except EstimationFailure as exc:
-                failures.setdefault((g, str(exc)), []).append(tlist[tcur])
-                att = np.nan
-                rows = np.arange(n)
-                inf = np.full(n, np.nan)
-            atts.append(att)
-            rows_l.append(rows)
-            cols_l.append(np.full(rows.shape[0], col))
-            vals_l.append(inf)
-            col += 1
+                fail([j], str(exc))
+                continue
+            codes = ucode[ridx]
+            rows = np.unique(codes)
+            att[j] = a
+            col_rows[j] = rows
+            col_vals[j] = np.bincount(codes, weights=inf_rows * (n / ridx.size), minlength=n)[rows]
 
     for (g, why), times in failures.items():
         ng = int((g_unit == g).sum())
         _warn(f"ATT(g,t) set to NA for group {g:g} ({ng} units) in {len(times)} period(s) "
               f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""))
-    k = len(atts)
-    if rows_l:
-        IF = sparse.csc_matrix(
-            (np.concatenate(vals_l), (np.concatenate(rows_l), np.concatenate(cols_l))), shape=(n, k)
-        )
-    else:
-        IF = sparse.csc_matrix((n, k))
-    att = np.asarray(atts, float)
-    group = np.asarray(cells_g, float)
-    tt = np.asarray(cells_t, float)
+    k = k_cells
+    sizes = np.array([r.size for r in col_rows], dtype=np.int64)
+    indptr = np.r_[0, np.cumsum(sizes)]
+    idx_dtype = np.int32 if n < 2**31 else np.int64
+    live = [j for j in range(k) if sizes[j]]
+    data_if = np.concatenate([col_vals[j] for j in live]) if live else np.empty(0)
+    indices = np.concatenate([col_rows[j] for j in live]).astype(idx_dtype, copy=False) if live else \
+        np.empty(0, idx_dtype)
+    sumsq = np.array([col_vals[j] @ col_vals[j] if sizes[j] else 0.0 for j in range(k)])
+    col_rows = col_vals = None
+    IF = sparse.csc_matrix((data_if, indices, indptr.astype(idx_dtype)), shape=(n, k))
 
-    # analytic variance
+    # analytic variance: diagonal here; the full matrix only where needed (pre-test), in row blocks
     if cluster is not None and not bstrap:
-        from .bootstrap import cluster_sums
-
         Sc = cluster_sums(IF, cluster)
-        V = Sc.T @ Sc / n
+        var = (Sc**2).sum(axis=0) / n
     else:
-        V = (IF.T @ IF).toarray() / n
-    se = np.sqrt(np.diag(V) / n)
+        var = sumsq / n
+    se = np.sqrt(var / n)
     se[~(se > _TINY)] = np.nan
     na_cells = np.isnan(se)
     rng = np.random.default_rng(0 if seed is None else seed)
@@ -399,16 +470,6 @@ def att_gt(
                 _warn("Simultaneous critical value is arguably too large to be reliable "
                       "(few observations per group or little variation in outcomes).")
 
-    # Wald pre-test of parallel trends (analytic variance)
-    W_stat = W_p = None
-    pre = np.flatnonzero((group > tt) & ~na_cells)
-    if pre.size:
-        preV = V[np.ix_(pre, pre)]
-        if np.all(np.isfinite(preV)) and np.linalg.cond(preV) < 1 / np.finfo(float).eps:
-            pa = att[pre]
-            W_stat = float(n * pa @ np.linalg.solve(preV, pa))
-            W_p = float(round(1 - stats.chi2.cdf(W_stat, pre.size), 5))
-
     return AttGtResult(
         group=group,
         t=tt,
@@ -416,11 +477,9 @@ def att_gt(
         se=se,
         crit_val=float(crit),
         inffunc=IF,
-        V=V,
+        cluster_analytic=bool(cluster is not None and not bstrap),
         n=int(n),
-        wald_stat=W_stat,
-        wald_pvalue=W_p,
-        wald_df=int(pre.size),
+        analytic_na=na_cells,
         unit_weights=w_unit,
         unit_group=g_unit,
         cluster=cluster,

@@ -16,6 +16,18 @@ def design_matrix(xformla: str | None, data: pd.DataFrame) -> tuple[np.ndarray, 
     """
     if xformla is None or xformla.replace(" ", "") in ("~1", "", "1"):
         return np.ones((len(data), 1)), ["Intercept"]
+    import re
+
+    plain = re.fullmatch(r"\s*~?\s*([A-Za-z_][A-Za-z0-9_]*(\s*\+\s*[A-Za-z_][A-Za-z0-9_]*)*)\s*", xformla)
+    if plain:  # plain sum of numeric columns: no formula machinery needed (and identical design)
+        names = [v.strip() for v in plain.group(1).split("+")]
+        if all(v in data.columns and pd.api.types.is_numeric_dtype(data[v]) and not pd.api.types.is_bool_dtype(data[v])
+               for v in names):
+            X = np.empty((len(data), len(names) + 1))
+            X[:, 0] = 1.0
+            for j, v in enumerate(names):
+                X[:, j + 1] = data[v].to_numpy(float)
+            return X, ["Intercept", *names]
     from formulaic import model_matrix
 
     f = xformla.strip()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -178,17 +179,22 @@ class AttGtResult:
     se: np.ndarray
     crit_val: float
     inffunc: sparse.csc_matrix = field(repr=False)
-    V: np.ndarray = field(repr=False)
+    cluster_analytic: bool
     n: int
-    wald_stat: float | None
-    wald_pvalue: float | None
-    wald_df: int
+    analytic_na: np.ndarray = field(repr=False)
     unit_weights: np.ndarray = field(repr=False)
     unit_group: np.ndarray = field(repr=False)
     cluster: np.ndarray | None = field(repr=False)
     glist: np.ndarray
     tlist: np.ndarray
     params: dict
+
+    @cached_property
+    def V(self) -> np.ndarray:
+        """Analytic covariance of sqrt(n)-scaled ATT(g,t) (R's ``V_analytical``), computed on first use."""
+        from .bootstrap import gram
+
+        return gram(self.inffunc, self.cluster if self.cluster_analytic else None) / self.n
 
     def aggte(self, type: str = "group", *, min_e: float = -np.inf, max_e: float = np.inf,
               balance_e: int | None = None, na_rm: bool = False, bstrap: bool | None = None,
@@ -214,9 +220,34 @@ class AttGtResult:
         out["post"] = out.time >= out.group
         return out
 
+    @cached_property
+    def _wald(self) -> tuple[float | None, float | None, int]:
+        from .bootstrap import gram
+
+        pre = np.flatnonzero((self.group > self.t) & ~self.analytic_na)
+        if pre.size == 0:
+            return None, None, 0
+        preV = gram(self.inffunc[:, pre], self.cluster if self.cluster_analytic else None) / self.n
+        if not np.all(np.isfinite(preV)) or np.linalg.cond(preV) > 1 / np.finfo(float).eps:
+            return None, None, int(pre.size)
+        a = self.att[pre]
+        W = float(self.n * a @ np.linalg.solve(preV, a))
+        return W, float(round(1 - stats.chi2.cdf(W, pre.size), 5)), int(pre.size)
+
+    @property
+    def wald_stat(self) -> float | None:
+        """Wald statistic of the pre-test (computed on first use)."""
+        return self._wald[0]
+
+    @property
+    def wald_pvalue(self) -> float | None:
+        """P-value of the pre-test, rounded to 5 digits as R does."""
+        return self._wald[1]
+
     def pretest(self) -> dict:
         """Wald test that all pre-treatment ATT(g,t) are zero (R's ``W``, ``Wpval``)."""
-        return {"W": self.wald_stat, "df": self.wald_df, "pvalue": self.wald_pvalue}
+        W, p, df = self._wald
+        return {"W": W, "df": df, "pvalue": p}
 
     def summary(self) -> str:
         """Plain-text summary in the style of R ``summary.MP``."""
