@@ -90,17 +90,22 @@ def test_reference_csv_scenarios(mpdta):
 
 @pytest.mark.parametrize("key", sorted(BOOT))
 def test_bootstrap_matches_R_loosely(mpdta, key):
-    """Multiplier bootstrap: point estimates exact; SEs within 15% and critical values within 0.35 of R."""
+    """Multiplier bootstrap (1,000 draws): point estimates exact; bootstrap SEs within 20% of R's exact analytic
+    SEs (IQR-based SEs from 1,000 draws vary by about 5%), their average within 6%; critical values within
+    0.35 of R's (R's own draws differ from ours)."""
     e = BOOT[key]
+    analytic = ANALYTIC[key.replace("__bootstrap", "__analytic")]
     r = _fit(mpdta, e["settings"], bstrap=True, cband=True, biters=1000, seed=1234)
     ref = pd.DataFrame(e["attgt"])
+    exact = pd.DataFrame(analytic["attgt"]).se.astype(float).to_numpy()
     np.testing.assert_allclose(r.att, ref.att.astype(float), atol=TOL, rtol=0)
-    np.testing.assert_allclose(r.se, ref.se.astype(float), rtol=0.15)
+    np.testing.assert_allclose(r.se, exact, rtol=0.2)
+    assert abs(np.mean(r.se / exact) - 1) < 0.06
     assert abs(r.crit_val - e["crit_val"]) < 0.35
     assert r.crit_val > 1.96
     dyn = r.aggte("dynamic")
-    tb = pd.DataFrame(e["aggte"]["dynamic"]["table"])
-    np.testing.assert_allclose(dyn.se_egt, tb.se.astype(float), rtol=0.15)
+    tb = pd.DataFrame(analytic["aggte"]["dynamic"]["table"])
+    np.testing.assert_allclose(dyn.se_egt, tb.se.astype(float), rtol=0.2)
     assert abs(dyn.crit_val - e["aggte"]["dynamic"]["crit_val"]) < 0.35
 
 
