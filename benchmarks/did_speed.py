@@ -80,13 +80,11 @@ elif impl == "differences":
     m = ATTgt(data=d, cohort_column="cohort")
     res = m.fit(formula="y ~ x" if cov else "y", est_method="dr", boot_iterations=1000 if boot else 0,
                 random_state=1, progress_bar=False)
-    tab = m.results().reset_index()
-    cols = list(tab.columns)
-    coh = [c for c in cols if "cohort" in str(c).lower()][0]
-    tim = [c for c in cols if str(c).lower() in ("time", "t")][0]
-    att = [c for c in cols if "ATT" in str(c) and "std" not in str(c).lower() and "lower" not in str(c).lower()
-           and "upper" not in str(c).lower()][0]
-    g, t, a = tab[coh].to_numpy(float), tab[tim].to_numpy(float), tab[att].to_numpy(float)
+    tab = m.results()
+    att_col = [c for c in tab.columns if c[-1] == "ATT"][0]
+    g = tab.index.get_level_values("cohort").to_numpy(float)
+    t = tab.index.get_level_values("time").to_numpy(float)
+    a = tab[att_col].to_numpy(float)
 secs = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 pd.DataFrame({"group": np.asarray(g, float), "time": np.asarray(t, float), "att": np.asarray(a, float)}).to_parquet(out_path)

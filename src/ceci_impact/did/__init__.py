@@ -1,7 +1,22 @@
-"""Staggered difference-in-differences estimators with R-compatible argument names."""
+"""Staggered difference-in-differences estimators with R-compatible argument names.
+
+- ``att_gt`` → ``aggte`` (Callaway–Sant'Anna, R ``did`` semantics)
+- ``twfe`` (static / event study), ``bacon_decomposition``
+- ``sun_abraham``, ``did_imputation`` (Borusyak–Jaravel–Spiess), ``poisson_event_study`` (PPML)
+- ``compare`` (several estimators, one table and figure), ``triple_differences``
+"""
 
 from .att_gt import DidWarning, att_gt
-from .results import AggteResult, AttGtResult
+from .bacon import BaconResult, bacon_decomposition
+from .compare import Comparison, compare, triple_differences
+from .imputation import did_imputation
+from .poisson import poisson_event_study
+from .results import AggteResult, AttGtResult, EventStudyResult
+from .sunab import sun_abraham
 from .twfe import TwfeResult, twfe
 
-__all__ = ["att_gt", "twfe", "TwfeResult", "AttGtResult", "AggteResult", "DidWarning"]
+__all__ = [
+    "att_gt", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
+    "triple_differences", "AttGtResult", "AggteResult", "TwfeResult", "EventStudyResult", "BaconResult",
+    "Comparison", "DidWarning",
+]

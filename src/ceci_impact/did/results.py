@@ -287,3 +287,58 @@ class AttGtResult:
         """ATT(g,t) by event time, one marker series per cohort."""
         return event_study_plot(self.tidy(), x="event_time", ax=ax, by="group",
                                 title=title or f"ATT(g,t): {self.params['yname']}")
+
+
+@dataclass(frozen=True, eq=False)
+class EventStudyResult:
+    """Event-study estimates of any estimator (Sun–Abraham, imputation, Poisson, ...).
+
+    ``tidy()`` has ``event_time, att, se, ci_low, ci_high, post``; ``overall_att``/``overall_se`` are the
+    estimator's static or average post-treatment effect; ``vcov`` the covariance of the event-time
+    estimates when the estimator provides it (HonestDiD input).
+    """
+
+    estimator: str
+    table: pd.DataFrame
+    overall_att: float
+    overall_se: float
+    alp: float
+    params: dict
+    vcov: pd.DataFrame | None = field(default=None, repr=False)
+    extra: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def overall_ci(self) -> tuple[float, float]:
+        z = stats.norm.ppf(1 - self.alp / 2)
+        return self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se
+
+    def tidy(self) -> pd.DataFrame:
+        z = stats.norm.ppf(1 - self.alp / 2)
+        out = self.table.copy()
+        out["ci_low"] = out.att - z * out.se
+        out["ci_high"] = out.att + z * out.se
+        if "event_time" in out:
+            out["post"] = out.event_time >= 0
+        return out
+
+    def summary(self) -> str:
+        lo, hi = self.overall_ci
+        return (f"{self.estimator} — overall {self.overall_att:.4f} (SE {self.overall_se:.4f}) [{lo:.4f}, {hi:.4f}]\n"
+                + self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        lo, hi = self.overall_ci
+        return table_html(self.tidy(), f"{self.estimator}: {self.params.get('yname', '')}",
+                          [f"Overall effect {self.overall_att:.4f} (SE {self.overall_se:.4f}), 95% CI [{lo:.4f}, {hi:.4f}]."])
+
+    def to_dict(self) -> dict:
+        lo, hi = self.overall_ci
+        return _json({"estimator": self.estimator, "overall_att": self.overall_att, "overall_se": self.overall_se,
+                      "ci_low": lo, "ci_high": hi, "params": self.params, "table": self.tidy().to_dict(orient="list"),
+                      **{k: v for k, v in self.extra.items() if not isinstance(v, pd.DataFrame)}})
+
+    def plot(self, ax=None, title: str | None = None):
+        return event_study_plot(self.tidy(), ax=ax, title=title or self.estimator)

@@ -1,0 +1,152 @@
+"""Borusyak–Jaravel–Spiess imputation estimator (``did_imputation``), with R didimputation's variance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._options import CeciError
+from .results import EventStudyResult
+from .twfe import demean_twoway
+
+
+def _fe_fit_untreated(y, uid, tid, untreated, tol=1e-13, maxit=100_000):
+    """Unit and period effects fitted on untreated observations; returns fitted values for all rows."""
+    nu, nt = uid.max() + 1, tid.max() + 1
+    u0, t0, y0 = uid[untreated], tid[untreated], y[untreated]
+    cu = np.bincount(u0, minlength=nu).astype(float)
+    ct = np.bincount(t0, minlength=nt).astype(float)
+    a, lam = np.zeros(nu), np.zeros(nt)
+    for _ in range(maxit):
+        a_new = np.bincount(u0, weights=y0 - lam[t0], minlength=nu) / np.maximum(cu, 1)
+        lam_new = np.bincount(t0, weights=y0 - a_new[u0], minlength=nt) / np.maximum(ct, 1)
+        delta = max(np.abs(a_new - a).max(), np.abs(lam_new - lam).max())
+        a, lam = a_new, lam_new
+        if delta < tol:
+            break
+    if (cu[np.unique(uid[~untreated])] == 0).any():
+        raise CeciError("some treated units have no untreated observation: their unit effect cannot be imputed "
+                        "(units treated in the first period?)")
+    if (ct[np.unique(tid[~untreated])] == 0).any():
+        raise CeciError("some periods have no untreated observation: their period effect cannot be imputed "
+                        "(all units treated by then; drop those periods)")
+    return a[uid] + lam[tid]
+
+
+def _v_untreated(w_treated, uid, tid, untreated, tol=1e-14, maxit=100_000):
+    """BJS eq. (6): v = -Z0 (Z0'Z0)^{-1} Z1' w1 for untreated rows, by alternating projections."""
+    nu, nt = uid.max() + 1, tid.max() + 1
+    u0, t0 = uid[untreated], tid[untreated]
+    b_u = np.bincount(uid[~untreated], weights=w_treated, minlength=nu)
+    b_t = np.bincount(tid[~untreated], weights=w_treated, minlength=nt)
+    cu = np.maximum(np.bincount(u0, minlength=nu), 1).astype(float)
+    ct = np.maximum(np.bincount(t0, minlength=nt), 1).astype(float)
+    a, lam = np.zeros(nu), np.zeros(nt)
+    for _ in range(maxit):
+        a_new = (b_u - np.bincount(u0, weights=lam[t0], minlength=nu)) / cu
+        lam_new = (b_t - np.bincount(t0, weights=a_new[u0], minlength=nt)) / ct
+        delta = max(np.abs(a_new - a).max(), np.abs(lam_new - lam).max())
+        a, lam = a_new, lam_new
+        if delta < tol * max(1.0, np.abs(a).max()):
+            break
+    return -(a[u0] + lam[t0])
+
+
+def did_imputation(
+    data: pd.DataFrame,
+    *,
+    yname: str,
+    tname: str,
+    idname: str,
+    gname: str,
+    horizon: bool | list[int] = True,
+    pretrends: bool = True,
+    clustervars: str | None = None,
+    alp: float = 0.05,
+) -> EventStudyResult:
+    """Imputation estimator of Borusyak, Jaravel and Spiess (2024).
+
+    Unit and period effects are fitted on untreated observations only (never treated, and treated
+    units before ``gname``); the untreated outcome of each treated observation is imputed and the
+    effects averaged, by event time (``horizon``) and overall (``overall_att``, all treated
+    observations equally weighted). Standard errors are BJS's conservative clustered variance with
+    cohort × event-time averages of the effects, as R ``didimputation`` computes them. With
+    ``pretrends`` the event-time dummies of the pre-period (reference: the last pre-period) are
+    tested on untreated observations.
+    """
+    for c in (yname, tname, idname, gname):
+        if c not in data.columns:
+            raise CeciError(f"column {c!r} not found in data")
+    df = data.dropna(subset=[yname]).reset_index(drop=True)
+    y = df[yname].to_numpy(float)
+    t = df[tname].to_numpy(float)
+    g = df[gname].fillna(0).to_numpy(float)
+    treated = (g > 0) & (t >= g)
+    untreated = ~treated
+    uid = pd.factorize(df[idname])[0]
+    tid = pd.factorize(df[tname])[0]
+    fit0 = _fe_fit_untreated(y, uid, tid, untreated)
+    adj = y - fit0  # residuals (untreated) and effects tau (treated)
+    e = np.where(g > 0, t - g, np.nan)
+    cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
+
+    def estimate(wvec):
+        w1 = wvec[treated] / wvec[treated].sum()
+        est = float(w1 @ adj[treated])
+        v = np.zeros(len(df))
+        v[treated] = w1
+        v[untreated] = _v_untreated(w1, uid, tid, untreated)
+        # tau_bar by cohort x event time, weighted by v^2 (didimputation se_inner)
+        key = pd.factorize(pd.MultiIndex.from_arrays([g, np.where(np.isnan(e), -1e9, e)]))[0]
+        num = np.bincount(key, weights=v**2 * adj)
+        den = np.bincount(key, weights=v**2)
+        tbar = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
+        resid = np.where(treated, adj - tbar[key], adj)
+        s = np.bincount(cl, weights=v * resid)
+        return est, float(np.sqrt((s**2).sum()))
+
+    overall, overall_se = estimate(treated.astype(float))
+    rows = []
+    if horizon is not False:
+        hs = sorted(int(h) for h in np.unique(e[treated])) if horizon is True else sorted(horizon)
+        for h in hs:
+            wv = (treated & (e == h)).astype(float)
+            if wv.sum() == 0:
+                continue
+            est, se = estimate(wv)
+            rows.append({"event_time": h, "att": est, "se": se, "n_obs": int(wv.sum())})
+    pre = []
+    if pretrends:
+        pre_e = sorted(int(v) for v in np.unique(e[untreated & (g > 0)]) if v < 0)
+        keep_e = pre_e[:-1]  # the last pre-period is the reference (collinear with unit effects otherwise)
+        if keep_e:
+            X = np.column_stack([(untreated & (e == k)).astype(float) for k in keep_e])
+            m = untreated
+            M = demean_twoway(np.column_stack([y[m], X[m]]), pd.factorize(uid[m])[0], pd.factorize(tid[m])[0])
+            yd, Xd = M[:, 0], M[:, 1:]
+            XtX_inv = np.linalg.pinv(Xd.T @ Xd)
+            b = XtX_inv @ Xd.T @ yd
+            u = yd - Xd @ b
+            clm = pd.factorize(cl[m])[0]
+            G = clm.max() + 1
+            S = np.zeros((G, Xd.shape[1]))
+            np.add.at(S, clm, Xd * u[:, None])
+            n = int(m.sum())
+            K = Xd.shape[1] + len(np.unique(tid[m]))
+            V = XtX_inv @ (S.T @ S) @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+            for j, k in enumerate(keep_e):
+                pre.append({"event_time": k, "att": float(b[j]), "se": float(np.sqrt(V[j, j])), "n_obs": int(X[m, j].sum())})
+            Wald = float(b @ np.linalg.solve(V, b))
+            from scipy import stats
+
+            pretest = {"W": Wald, "df": len(keep_e), "pvalue": float(1 - stats.chi2.cdf(Wald, len(keep_e)))}
+        else:
+            pretest = {"W": None, "df": 0, "pvalue": None}
+    else:
+        pretest = {"W": None, "df": 0, "pvalue": None}
+    table = pd.DataFrame(pre + rows, columns=["event_time", "att", "se", "n_obs"])
+    return EventStudyResult(estimator="Imputation (Borusyak–Jaravel–Spiess)", table=table, overall_att=overall,
+                            overall_se=overall_se, alp=alp,
+                            params=dict(yname=yname, tname=tname, idname=idname, gname=gname,
+                                        clustervars=clustervars or idname),
+                            extra={"pretest": pretest})

@@ -1,0 +1,109 @@
+"""Sun–Abraham interaction-weighted event study (fixest ``sunab``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .._options import CeciError, check_option
+from .results import EventStudyResult
+from .twfe import demean_twoway
+
+SunabControl = Literal["nevertreated", "lasttreated"]
+
+
+def sun_abraham(
+    data: pd.DataFrame,
+    *,
+    yname: str,
+    tname: str,
+    idname: str,
+    gname: str,
+    control_group: SunabControl = "nevertreated",
+    ref_e: int = -1,
+    clustervars: str | None = None,
+    alp: float = 0.05,
+) -> EventStudyResult:
+    """Interaction-weighted estimator of Sun and Abraham (2021).
+
+    Regresses the outcome on cohort × relative-period indicators (every relative period but
+    ``ref_e``) with unit and period effects, using the never-treated units (or, with
+    ``control_group="lasttreated"``, the last-treated cohort, whose periods from its treatment on are
+    dropped) as the comparison; event-time effects average the cohort-specific coefficients with
+    cohort-share weights (observations per cohort at that event time), and ``overall_att`` averages
+    all post-treatment cohort × period coefficients weighted by observations (fixest's ``"ATT"``).
+    Standard errors are clustered (fixest's small-sample correction) and propagated by the delta method.
+    """
+    check_option("control_group", control_group, SunabControl)
+    for c in (yname, tname, idname, gname):
+        if c not in data.columns:
+            raise CeciError(f"column {c!r} not found in data")
+    df = data.dropna(subset=[yname]).copy()
+    df[gname] = df[gname].fillna(0)
+    if control_group == "lasttreated":
+        last = df[gname].max()
+        df = df[df[tname] < last]
+        df.loc[df[gname] == last, gname] = 0
+    g = df[gname].to_numpy(float)
+    t = df[tname].to_numpy(float)
+    if not (g == 0).any():
+        raise CeciError("no comparison units: no never-treated units; use control_group='lasttreated'")
+    rel = np.where(g > 0, t - g, np.nan)
+    cohorts = sorted(np.unique(g[g > 0]))
+    cols, names, meta = [], [], []
+    for c in cohorts:
+        for e in sorted(np.unique(rel[g == c])):
+            if e == ref_e:
+                continue
+            cols.append(((g == c) & (rel == e)).astype(float))
+            names.append(f"rel::{int(e)}:cohort::{c:g}")
+            meta.append((c, int(e), int(((g == c) & (rel == e)).sum())))
+    X = np.column_stack(cols)
+    uid = pd.factorize(df[idname])[0]
+    tid = pd.factorize(df[tname])[0]
+    M = demean_twoway(np.column_stack([df[yname].to_numpy(float), X]), uid, tid)
+    yd, Xd = M[:, 0], M[:, 1:]
+    keep = np.abs(Xd).max(axis=0) > 1e-10
+    Xd = Xd[:, keep]
+    meta = [m for m, k in zip(meta, keep, strict=True) if k]
+    names = [nm for nm, k in zip(names, keep, strict=True) if k]
+    XtX_inv = np.linalg.pinv(Xd.T @ Xd)
+    b = XtX_inv @ Xd.T @ yd
+    u = yd - Xd @ b
+    cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
+    G = cl.max() + 1
+    S = np.zeros((G, Xd.shape[1]))
+    np.add.at(S, cl, Xd * u[:, None])
+    n = len(df)
+    K = Xd.shape[1] + (tid.max() + 1)
+    V = XtX_inv @ (S.T @ S) @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+    coh = np.array([m[0] for m in meta])
+    ev = np.array([m[1] for m in meta])
+    cnt = np.array([m[2] for m in meta], float)
+    es = sorted(np.unique(ev))
+    Wm = np.zeros((len(es), len(b)))
+    for i, e in enumerate(es):
+        sel = ev == e
+        Wm[i, sel] = cnt[sel] / cnt[sel].sum()
+    att_e = Wm @ b
+    V_e = Wm @ V @ Wm.T
+    post = ev >= 0
+    w_all = np.where(post, cnt, 0.0)
+    w_all = w_all / w_all.sum()
+    overall, overall_se = float(w_all @ b), float(np.sqrt(w_all @ V @ w_all))
+    table = pd.DataFrame({"event_time": es, "att": att_e, "se": np.sqrt(np.diag(V_e))})
+    cohort_tab = []
+    for c in cohorts:
+        sel = (coh == c) & post
+        if sel.any():
+            wc = np.where(sel, cnt, 0.0) / cnt[sel].sum()
+            cohort_tab.append({"cohort": c, "att": float(wc @ b), "se": float(np.sqrt(wc @ V @ wc))})
+    return EventStudyResult(
+        estimator="Sun–Abraham", table=table, overall_att=overall, overall_se=overall_se, alp=alp,
+        params=dict(yname=yname, tname=tname, idname=idname, gname=gname, control_group=control_group, ref_e=ref_e),
+        vcov=pd.DataFrame(V_e, index=es, columns=es),
+        extra={"cohort": pd.DataFrame(cohort_tab), "coefficients": pd.DataFrame(
+            {"term": names, "estimate": b, "se": np.sqrt(np.diag(V))})},
+    )

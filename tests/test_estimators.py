@@ -1,0 +1,163 @@
+"""TWFE, Goodman-Bacon, Sun–Abraham, imputation, Poisson, compare and triple differences.
+
+Reference values: tests/reference/mpdta_R_peers_other.json (from shared/reference/mpdta_R_peers.json:
+fixest 0.14.2, bacondecomp 0.1.1, didimputation 0.5.0 on mpdta, R 4.2.2). Tolerances: 1e-8 for
+regression-based estimates (exact algebra); 1e-7 for the imputation estimator, whose unit and
+period effects are fitted by alternating projections to 1e-13.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ceci_impact import CeciError
+from ceci_impact.did import (
+    att_gt,
+    bacon_decomposition,
+    compare,
+    did_imputation,
+    poisson_event_study,
+    sun_abraham,
+    triple_differences,
+    twfe,
+)
+
+from .conftest import REF
+
+PEERS = json.loads((REF / "mpdta_R_peers_other.json").read_text())
+KW = dict(yname="lemp", tname="year", idname="countyreal", gname="first_treat")
+
+
+def test_twfe_matches_fixest(mpdta):
+    st = twfe(mpdta, **KW)
+    ref = PEERS["R_fixest"]["twfe_static"]["cluster_default_ssc"][0]
+    assert st.overall_att == pytest.approx(-0.036549, abs=1e-6)
+    assert st.overall_att == pytest.approx(ref["estimate"], abs=1e-10)
+    assert st.overall_se == pytest.approx(ref["se"], abs=1e-9)
+    es = twfe(mpdta, type="event_study", **KW).tidy().set_index("event_time")
+    for row in PEERS["R_fixest"]["twfe_event_study"]["cluster_default_ssc"]:
+        e = int(row["term"].split("::")[1])
+        assert es.att[e] == pytest.approx(row["estimate"], abs=1e-10)
+        assert es.se[e] == pytest.approx(row["se"], abs=1e-9)
+
+
+def test_bacon_matches_bacondecomp_and_sums_to_twfe(mpdta):
+    b = bacon_decomposition(mpdta, **KW)
+    assert b.table.weight.sum() == pytest.approx(1.0, abs=1e-12)
+    assert abs(b.weighted_sum - b.twfe_estimate) < 1e-10
+    ref = pd.DataFrame(PEERS["R_bacondecomp"]["table"]).replace({"untreated": {99999: np.inf}})
+    got = b.table.copy()
+    for _, r in ref.iterrows():
+        m = got[(got.treated == r.treated) & (got.untreated == r.untreated)]
+        assert len(m) == 1, r.to_dict()
+        assert m.estimate.iat[0] == pytest.approx(r.estimate, abs=1e-10)
+        assert m.weight.iat[0] == pytest.approx(r.weight, abs=1e-10)
+        assert m.type.iat[0] == r.type
+    assert b.weighted_sum == pytest.approx(PEERS["R_bacondecomp"]["weighted_sum"], abs=1e-10)
+
+
+def test_sun_abraham_matches_fixest_sunab(mpdta):
+    r = sun_abraham(mpdta, **KW)
+    ref = PEERS["R_fixest"]["sunab"]
+    tb = r.tidy().set_index("event_time")
+    for row in ref["event_time"]:
+        e = int(row["term"].split("::")[1])
+        assert tb.att[e] == pytest.approx(row["estimate"], abs=1e-10)
+        assert tb.se[e] == pytest.approx(row["se"], abs=1e-9)
+    assert r.overall_att == pytest.approx(ref["att"][0]["estimate"], abs=1e-10)
+    assert r.overall_se == pytest.approx(ref["att"][0]["se"], abs=1e-9)
+    coh = r.extra["cohort"].set_index("cohort")
+    for row in ref["cohort"]:
+        c = float(row["term"].split("::")[1])
+        assert coh.att[c] == pytest.approx(row["estimate"], abs=1e-10)
+        assert coh.se[c] == pytest.approx(row["se"], abs=1e-9)
+
+
+def test_imputation_matches_didimputation(mpdta):
+    r = did_imputation(mpdta, **KW)
+    ref = PEERS["R_didimputation"]
+    assert r.overall_att == pytest.approx(ref["static"][0]["estimate"], abs=1e-7)
+    assert r.overall_se == pytest.approx(ref["static"][0]["std.error"], abs=1e-7)
+    tb = r.tidy().set_index("event_time")
+    for row in ref["horizon_pretrends"]:
+        e = int(row["term"])
+        assert tb.att[e] == pytest.approx(row["estimate"], abs=1e-7)
+        assert tb.se[e] == pytest.approx(row["std.error"], abs=1e-7)
+    assert r.extra["pretest"]["df"] == 3
+
+
+def hand_panel(n=400, seed=0):
+    """One treated cohort (g = 2), never-treated controls, two periods."""
+    rng = np.random.default_rng(seed)
+    g = np.where(np.arange(n) < n // 2, 2, 0)
+    y1 = rng.normal(size=n)
+    y2 = y1 + 0.3 + np.where(g == 2, 1.5, 0) + rng.normal(scale=0.5, size=n)
+    return pd.DataFrame({"id": np.repeat(np.arange(n), 2), "t": np.tile([1, 2], n), "g": np.repeat(g, 2),
+                         "y": np.column_stack([y1, y2]).ravel()}), y1, y2, g
+
+
+def test_estimators_coincide_on_hand_computable_case():
+    df, y1, y2, g = hand_panel()
+    did = (y2[g == 2] - y1[g == 2]).mean() - (y2[g == 0] - y1[g == 0]).mean()
+    kw = dict(yname="y", tname="t", idname="id", gname="g")
+    cs = att_gt(df, bstrap=False, **kw).aggte("simple").overall_att
+    sa = sun_abraham(df, **kw).overall_att
+    im = did_imputation(df, **kw).overall_att
+    tw = twfe(df, **kw).overall_att
+    for v in (cs, sa, im, tw):
+        assert v == pytest.approx(did, abs=1e-9)
+
+
+def test_poisson_matches_glm_and_recovers_proportional_effect():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(1)
+    n, T = 300, 6
+    g = np.where(rng.random(n) < 0.5, rng.choice([3, 5], n), 0)
+    t = np.tile(np.arange(1, T + 1), n)
+    gg = np.repeat(g, T)
+    mu = np.exp(np.repeat(rng.normal(0, 0.5, n), T) + 0.05 * t + np.where((gg > 0) & (t >= gg), np.log(0.7), 0))
+    df = pd.DataFrame({"id": np.repeat(np.arange(n), T), "t": t, "g": gg, "y": rng.poisson(mu * 3)})
+    r = poisson_event_study(df, yname="y", tname="t", idname="id", gname="g")
+    # the same saturated model as a Poisson GLM with unit and period dummies
+    coefs = r.extra["coefficients"]
+    X = pd.get_dummies(df.id.astype(str), drop_first=False).astype(float)
+    X = X.join(pd.get_dummies(df.t.astype(str), drop_first=True).astype(float).add_prefix("t"))
+    rel = np.where(df.g > 0, df.t - df.g, np.nan)
+    names = []
+    for c, e in zip(coefs.cohort, coefs.event_time, strict=True):
+        nm = f"c{c:g}e{e}"
+        X[nm] = ((df.g == c) & (rel == e)).astype(float)
+        names.append(nm)
+    keep = df.groupby("id").y.transform("sum") > 0
+    fit = sm.GLM(df.y[keep], X[keep], family=sm.families.Poisson()).fit(tol=1e-12)
+    np.testing.assert_allclose(coefs.log_rate_ratio, fit.params[names], atol=1e-6)
+    assert r.overall_att == pytest.approx(-0.3, abs=4 * r.overall_se)
+    with pytest.raises(CeciError, match="non-negative count"):
+        poisson_event_study(df.assign(y=-df.y), yname="y", tname="t", idname="id", gname="g")
+
+
+def test_compare_and_triple_differences(mpdta):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    c = compare(mpdta, estimators=["callaway_santanna", "sun_abraham", "imputation", "twfe"], seed=1, **KW)
+    ov = c.overall()
+    assert list(ov.estimator) == ["Callaway–Sant'Anna", "Sun–Abraham", "Imputation (BJS)", "TWFE (naive)"]
+    assert {"estimator", "event_time", "att", "se", "ci_low", "ci_high"} <= set(c.tidy().columns)
+    assert c.plot().get_title()
+    with pytest.raises(CeciError, match="is not allowed"):
+        compare(mpdta, estimators=["ols"], **KW)
+    # triple differences: eligible group gets +0.2 after treatment, others nothing; common shocks difference out
+    rng = np.random.default_rng(3)
+    d = pd.concat([mpdta.assign(elig=1), mpdta.assign(elig=0)], ignore_index=True)
+    post = (d.first_treat > 0) & (d.year >= d.first_treat)
+    d["y"] = d.lemp + 0.5 * (d.first_treat > 0) * (d.year - 2003) + np.where(post & (d.elig == 1), 0.2, 0.0) \
+        + rng.normal(scale=0.01, size=len(d))
+    r = triple_differences(d, yname="y", tname="year", idname="countyreal", gname="first_treat", groupname="elig",
+                           estimator="imputation")
+    assert r.overall_att == pytest.approx(0.2, abs=0.01)
