@@ -16,7 +16,7 @@ import pandas as pd
 
 from ._options import CeciError
 from .calendar import label
-from .did import att_gt, twfe
+from .did import att_gt, did_imputation, sun_abraham, twfe
 from .did.results import _json, table_html
 from .io import atomic_file
 from .panels import load, manifest, truth
@@ -109,6 +109,7 @@ class EventStudy:
     n_units: int
     n_treated: int
     settings: dict = field(default_factory=dict)
+    others: dict = field(default_factory=dict)  # other event-study estimators by name (Sun–Abraham, imputation)
 
     def comparison(self) -> pd.DataFrame:
         """One row per estimator: overall effect, SE, interval (and truth on simulated data)."""
@@ -124,10 +125,15 @@ class EventStudy:
         if self.twfe_es is not None:
             lo, hi = self.twfe_es.overall_ci
             rows.append(("TWFE event study (naive)", self.twfe_es.overall_att, self.twfe_es.overall_se, lo, hi))
+        truth_kind = ["simple", "dynamic", "simple", "dynamic"][: len(rows)]
+        for name, r in self.others.items():
+            lo, hi = r.overall_ci
+            rows.append((name, r.overall_att, r.overall_se, lo, hi))
+            truth_kind.append("simple")
         out = pd.DataFrame(rows, columns=["estimator", "estimate", "se", "ci_low", "ci_high"])
         if self.truth is not None:
             ts, td = self.truth.get("overall_simple"), self.truth.get("overall_dynamic_window")
-            out["truth"] = [ts, td, ts, td][: len(out)]
+            out["truth"] = [ts if k == "simple" else td for k in truth_kind]
         return out
 
     def headline(self) -> dict:
@@ -193,10 +199,14 @@ class EventStudy:
             _, ax = plt.subplots(figsize=(8, 4.2))
         event_study_plot(self.dynamic.tidy().drop(columns=["band_low", "band_high"]), ax=ax,
                          label="Callaway–Sant'Anna", color="#1f4e79", offset=-0.12)
-        if self.twfe_es is not None:
-            es = self.twfe_es.tidy()
-            es = es[(es.event_time >= self.dynamic.egt.min()) & (es.event_time <= self.dynamic.egt.max())]
-            event_study_plot(es, ax=ax, label="TWFE (naive)", color="#c0392b", offset=0.12)
+        lo_e, hi_e = self.dynamic.egt.min(), self.dynamic.egt.max()
+        series = [("TWFE (naive)", self.twfe_es)] if self.twfe_es is not None else []
+        series += list(self.others.items())
+        colors = ["#c0392b", "#2e8b57", "#8e44ad", "#7f7f7f"]
+        for i, (name, r) in enumerate(series):
+            es = r.tidy()
+            es = es[(es.event_time >= lo_e) & (es.event_time <= hi_e)]
+            event_study_plot(es, ax=ax, label=name, color=colors[i % 4], offset=0.12 * (i + 1))
         ax.set_title("Estimator comparison")
         return ax
 
@@ -246,12 +256,24 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
         tw_s = twfe(df, yname=yname, tname="period", idname="unit", gname="first_treat", anticipation=anticipation)
         tw_e = twfe(df, yname=yname, tname="period", idname="unit", gname="first_treat", type="event_study",
                     anticipation=anticipation, min_e=min_e, max_e=max_e)
+    others = {}
+    if "sun_abraham" in estimators:
+        n_dummies = df.loc[df.first_treat > 0, ["first_treat", "period"]].drop_duplicates().shape[0]
+        if n_dummies * len(df) <= 2e8:  # the saturated regression's design must fit in memory
+            others["Sun–Abraham"] = sun_abraham(df, yname=yname, tname="period", idname="unit", gname="first_treat")
+        else:
+            warnings.warn(f"Sun–Abraham skipped: {n_dummies} cohort x period indicators on {len(df):,} rows "
+                          "exceed the in-memory design limit", stacklevel=2)
+    if "imputation" in estimators:
+        others["Imputation (BJS)"] = did_imputation(df, yname=yname, tname="period", idname="unit",
+                                                    gname="first_treat", pretrends=False)
     tr = truth_for(processed, yname, min_e, max_e) if processed is not None else None
     units = df.drop_duplicates("unit")
     return EventStudy(outcome=yname, cs=cs, dynamic=dyn, simple=simple, group=grp, twfe_static=tw_s, twfe_es=tw_e,
                       truth=tr, n_units=int(len(units)), n_treated=int((units.first_treat > 0).sum()),
                       settings=dict(control_group=control_group, est_method=est_method, covariates=list(covariates),
-                                    anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed))
+                                    anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed),
+                      others=others)
 
 
 def raw_trends(df: pd.DataFrame, yname: str, ax=None, max_cohorts: int = 6):
@@ -563,3 +585,15 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     del haversine_km
     return {"n_treated": n_t, "n_control": n_c, "result": r, "dynamic": dyn, "simple": simple,
             "perm_contrast": float(obs), "perm_p": perm_p}
+
+
+def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e: int = 12):
+    """PPML event study of an employer × month count (treated ring vs controls; buffer ring excluded)."""
+    from .did import poisson_event_study
+
+    df = load("employer_month", processed)
+    df = df[df.ring != "buffer"]
+    if count not in df.columns:
+        raise CeciError(f"count {count!r} not in employer_month")
+    return poisson_event_study(df, yname=count, tname="period", idname="employer_id", gname="first_treat",
+                               min_e=min_e, max_e=max_e)

@@ -44,7 +44,8 @@ DID = {
     "covariates": Spec(list, ["x_industrial"], "covariates for conditional parallel trends (column names)"),
     "min_e": Spec(int, -12, "first event time shown", lo=-60, hi=0),
     "max_e": Spec(int, 12, "last event time shown", lo=0, hi=60),
-    "estimators": Spec(list, ["callaway_santanna", "twfe"], "estimators to compare", each=EST),
+    "estimators": Spec(list, ["callaway_santanna", "twfe", "sun_abraham", "imputation"], "estimators to compare",
+                       each=EST),
 }
 
 SCHEMAS: dict[str, dict[str, Spec]] = {

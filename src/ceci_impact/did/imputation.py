@@ -10,46 +10,61 @@ from .results import EventStudyResult
 from .twfe import demean_twoway
 
 
-def _fe_fit_untreated(y, uid, tid, untreated, tol=1e-13, maxit=100_000):
+class _TwoWayFE:
+    """Normal equations of unit + period effects on a subset of observations, solved exactly.
+
+    Eliminating the unit effects leaves a small period x period system (Schur complement), so any
+    right-hand side is solved in O(observations): used both to fit the untreated outcomes and to
+    compute BJS's imputation weights ``v = -Z0 (Z0'Z0)^{-1} Z1' w1``.
+    """
+
+    def __init__(self, uid: np.ndarray, tid: np.ndarray, subset: np.ndarray):
+        from scipy import sparse
+
+        self.nu, self.nt = int(uid.max()) + 1, int(tid.max()) + 1
+        self.u0, self.t0 = uid[subset], tid[subset]
+        self.cu = np.bincount(self.u0, minlength=self.nu).astype(float)
+        self.ct = np.bincount(self.t0, minlength=self.nt).astype(float)
+        B = sparse.csr_matrix((np.ones(self.u0.size), (self.u0, self.t0)), shape=(self.nu, self.nt))
+        self.B = B
+        inv_cu = np.where(self.cu > 0, 1 / np.where(self.cu > 0, self.cu, 1), 0.0)
+        S = np.diag(self.ct) - (B.T @ sparse.diags(inv_cu) @ B).toarray()
+        self.inv_cu = inv_cu
+        # one normalisation (first period effect = 0) removes the null space of the two-way design
+        live = np.flatnonzero(self.ct > 0)
+        self.live, S_red = live[1:], S[np.ix_(live[1:], live[1:])]
+        if np.linalg.matrix_rank(S_red) < S_red.shape[0]:
+            raise CeciError("unit and period effects are not identified on the untreated observations "
+                            "(the panel splits into disconnected groups)")
+        self.S_inv = np.linalg.inv(S_red)
+
+    def solve(self, b_u: np.ndarray, b_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rhs = b_t - self.B.T @ (b_u * self.inv_cu)
+        lam = np.zeros(self.nt)
+        lam[self.live] = self.S_inv @ rhs[self.live]
+        a = (b_u - self.B @ lam) * self.inv_cu
+        return a, lam
+
+
+def _fe_fit_untreated(y, uid, tid, untreated, fe: _TwoWayFE):
     """Unit and period effects fitted on untreated observations; returns fitted values for all rows."""
-    nu, nt = uid.max() + 1, tid.max() + 1
-    u0, t0, y0 = uid[untreated], tid[untreated], y[untreated]
-    cu = np.bincount(u0, minlength=nu).astype(float)
-    ct = np.bincount(t0, minlength=nt).astype(float)
-    a, lam = np.zeros(nu), np.zeros(nt)
-    for _ in range(maxit):
-        a_new = np.bincount(u0, weights=y0 - lam[t0], minlength=nu) / np.maximum(cu, 1)
-        lam_new = np.bincount(t0, weights=y0 - a_new[u0], minlength=nt) / np.maximum(ct, 1)
-        delta = max(np.abs(a_new - a).max(), np.abs(lam_new - lam).max())
-        a, lam = a_new, lam_new
-        if delta < tol:
-            break
-    if (cu[np.unique(uid[~untreated])] == 0).any():
+    if (fe.cu[np.unique(uid[~untreated])] == 0).any():
         raise CeciError("some treated units have no untreated observation: their unit effect cannot be imputed "
                         "(units treated in the first period?)")
-    if (ct[np.unique(tid[~untreated])] == 0).any():
+    if (fe.ct[np.unique(tid[~untreated])] == 0).any():
         raise CeciError("some periods have no untreated observation: their period effect cannot be imputed "
                         "(all units treated by then; drop those periods)")
+    y0 = y[untreated]
+    a, lam = fe.solve(np.bincount(fe.u0, weights=y0, minlength=fe.nu), np.bincount(fe.t0, weights=y0, minlength=fe.nt))
     return a[uid] + lam[tid]
 
 
-def _v_untreated(w_treated, uid, tid, untreated, tol=1e-14, maxit=100_000):
-    """BJS eq. (6): v = -Z0 (Z0'Z0)^{-1} Z1' w1 for untreated rows, by alternating projections."""
-    nu, nt = uid.max() + 1, tid.max() + 1
-    u0, t0 = uid[untreated], tid[untreated]
-    b_u = np.bincount(uid[~untreated], weights=w_treated, minlength=nu)
-    b_t = np.bincount(tid[~untreated], weights=w_treated, minlength=nt)
-    cu = np.maximum(np.bincount(u0, minlength=nu), 1).astype(float)
-    ct = np.maximum(np.bincount(t0, minlength=nt), 1).astype(float)
-    a, lam = np.zeros(nu), np.zeros(nt)
-    for _ in range(maxit):
-        a_new = (b_u - np.bincount(u0, weights=lam[t0], minlength=nu)) / cu
-        lam_new = (b_t - np.bincount(t0, weights=a_new[u0], minlength=nt)) / ct
-        delta = max(np.abs(a_new - a).max(), np.abs(lam_new - lam).max())
-        a, lam = a_new, lam_new
-        if delta < tol * max(1.0, np.abs(a).max()):
-            break
-    return -(a[u0] + lam[t0])
+def _v_untreated(w_treated, uid, tid, untreated, fe: _TwoWayFE):
+    """BJS eq. (6): v = -Z0 (Z0'Z0)^{-1} Z1' w1 for untreated rows."""
+    b_u = np.bincount(uid[~untreated], weights=w_treated, minlength=fe.nu)
+    b_t = np.bincount(tid[~untreated], weights=w_treated, minlength=fe.nt)
+    a, lam = fe.solve(b_u, b_t)
+    return -(a[fe.u0] + lam[fe.t0])
 
 
 def did_imputation(
@@ -85,7 +100,8 @@ def did_imputation(
     untreated = ~treated
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
-    fit0 = _fe_fit_untreated(y, uid, tid, untreated)
+    fe = _TwoWayFE(uid, tid, untreated)
+    fit0 = _fe_fit_untreated(y, uid, tid, untreated, fe)
     adj = y - fit0  # residuals (untreated) and effects tau (treated)
     e = np.where(g > 0, t - g, np.nan)
     cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
@@ -95,7 +111,7 @@ def did_imputation(
         est = float(w1 @ adj[treated])
         v = np.zeros(len(df))
         v[treated] = w1
-        v[untreated] = _v_untreated(w1, uid, tid, untreated)
+        v[untreated] = _v_untreated(w1, uid, tid, untreated, fe)
         # tau_bar by cohort x event time, weighted by v^2 (didimputation se_inner)
         key = pd.factorize(pd.MultiIndex.from_arrays([g, np.where(np.isnan(e), -1e9, e)]))[0]
         num = np.bincount(key, weights=v**2 * adj)

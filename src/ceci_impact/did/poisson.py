@@ -66,47 +66,105 @@ def poisson_event_study(
     S = np.zeros((C, T))
     np.add.at(S, cidx, Y)
     Ytot = S.sum(1)
-    # regressors by (cohort, period)
+    # regressors by (cohort, period): at most one event-time indicator per cell, plus the period effect
     rel = np.where(cohorts[:, None] > 0, tl[None, :] - cohorts[:, None], np.nan)
     if min_e is not None:
         rel = np.where(rel < min_e, min_e, rel)
     if max_e is not None:
         rel = np.where(rel > max_e, max_e, rel)
-    cells = [(c, int(e)) for c in range(C) if cohorts[c] > 0 for e in np.unique(rel[c][np.isfinite(rel[c])]) if e != ref_e]
+    jmap = np.full((C, T), -1)
+    cells = []
+    valid = np.ones((C, T), bool)
+    for c in range(C):
+        if cohorts[c] == 0:
+            continue
+        for e in np.unique(rel[c][np.isfinite(rel[c])]):
+            if e == ref_e:
+                continue
+            sel = rel[c] == e
+            if S[c, sel].sum() == 0:  # separated: the indicator's cells carry no events; drop them
+                valid[c, sel] = False
+                continue
+            jmap[c, sel] = len(cells)
+            cells.append((c, int(e)))
+    # a cohort with no valid reference cell (treated from the first period) identifies nothing: drop it
+    # (or whose reference cells hold no events: the cohort's indicators are then not identified)
+    no_ref = [c for c in range(C) if cohorts[c] > 0 and S[c, (jmap[c] < 0) & valid[c]].sum() == 0]
+    if no_ref:
+        keep_j = [j for j, (c, _) in enumerate(cells) if c not in no_ref]
+        remap = -np.ones(len(cells) + 1, int)
+        remap[keep_j] = np.arange(len(keep_j))
+        jmap = np.where(jmap >= 0, remap[jmap], -1)
+        cells = [cells[j] for j in keep_j]
+        valid[no_ref] = False
+        S[no_ref] = 0
+        Ytot = S.sum(1)
     k = len(cells)
-    Xb = np.zeros((C, T, k))
-    for j, (c, e) in enumerate(cells):
-        Xb[c, :, j] = rel[c] == e
-    # parameters: beta (k) and lambda_t for t = 1..T-1 (lambda_0 = 0)
-    Z = np.concatenate([Xb, np.broadcast_to(np.eye(T)[None, :, 1:], (C, T, T - 1))], axis=2)
-    theta = np.zeros(k + T - 1)
-    for _ in range(200):
-        eta = Z @ theta
-        eta -= eta.max(axis=1, keepdims=True)
-        p = np.exp(eta)
-        p /= p.sum(1, keepdims=True)
-        resid = S - Ytot[:, None] * p
-        grad = np.einsum("ct,ctk->k", resid, Z)
-        zbar = np.einsum("ct,ctk->ck", p, Z)
-        H = np.einsum("c,ct,ctk,ctl->kl", Ytot, p, Z, Z) - np.einsum("c,ck,cl->kl", Ytot, zbar, zbar)
+    P = k + T - 1
+    cc, tt_ = np.nonzero(valid)
+    jb = jmap[cc, tt_]
+    jl = np.where(tt_ > 0, k + tt_ - 1, -1)
+    theta = np.zeros(P)
+
+    def probs(th):
+        eta = np.full((C, T), -np.inf)
+        eta[cc, tt_] = np.where(jb >= 0, th[np.maximum(jb, 0)], 0.0) + np.where(jl >= 0, th[np.maximum(jl, 0)], 0.0)
+        mx = eta.max(axis=1, keepdims=True)
+        eta -= np.where(np.isfinite(mx), mx, 0.0)
+        pr = np.exp(eta)
+        tot = pr.sum(1, keepdims=True)
+        return pr / np.where(tot > 0, tot, 1.0)
+
+    def zsum(w):
+        """Sum over valid cells of w[c, t] * z_ct, by cohort (C x P)."""
+        out = np.zeros((C, P))
+        wv = w[cc, tt_]
+        np.add.at(out, (cc[jb >= 0], jb[jb >= 0]), wv[jb >= 0])
+        np.add.at(out, (cc[jl >= 0], jl[jl >= 0]), wv[jl >= 0])
+        return out
+
+    def hessian(pr):
+        H = np.zeros((P, P))
+        wv = (Ytot[:, None] * pr)[cc, tt_]
+        mb, ml = jb >= 0, jl >= 0
+        np.add.at(H, (jb[mb], jb[mb]), wv[mb])
+        np.add.at(H, (jl[ml], jl[ml]), wv[ml])
+        both = mb & ml
+        np.add.at(H, (jb[both], jl[both]), wv[both])
+        np.add.at(H, (jl[both], jb[both]), wv[both])
+        zb = zsum(pr)
+        return H - zb.T @ (Ytot[:, None] * zb)
+
+    for _ in range(100):
+        pr = probs(theta)
+        grad = zsum(S - Ytot[:, None] * pr).sum(0)
+        H = hessian(pr)
         step = np.linalg.lstsq(H, grad, rcond=None)[0]
         theta += step
         if np.abs(step).max() < tol:
             break
-    eta = Z @ theta
-    eta -= eta.max(axis=1, keepdims=True)
-    p = np.exp(eta)
-    p /= p.sum(1, keepdims=True)
-    zbar = np.einsum("ct,ctk->ck", p, Z)
-    H = np.einsum("c,ct,ctk,ctl->kl", Ytot, p, Z, Z) - np.einsum("c,ck,cl->kl", Ytot, zbar, zbar)
-    # unit scores: sum_t (y_it - y_i. p_ct) z_ct
+    pr = probs(theta)
+    H = hessian(pr)
+    # unit-clustered sandwich: scores s_i = A_c r_i with r_i = y_i - y_i. p_c, so the meat is
+    # sum_c A_c (R_c' R_c) A_c' with A_c the (P x T) regressor matrix of cohort c
     yi = Y.sum(1)
-    R = Y - yi[:, None] * p[cidx]
-    scores = np.einsum("it,itk->ik", R, Z[cidx]) if n * T * (k + T) < 5e7 else np.vstack(
-        [np.einsum("it,itk->ik", R[i0:i0 + 5000], Z[cidx[i0:i0 + 5000]]) for i0 in range(0, len(yi), 5000)])
+    Rm = Y - yi[:, None] * pr[cidx]
+    meat = np.zeros((P, P))
+    for c in range(C):
+        rows = Rm[cidx == c]
+        if rows.size == 0:
+            continue
+        A = np.zeros((P, T))
+        tv_c = np.flatnonzero(valid[c])
+        for t_ in tv_c:
+            if jmap[c, t_] >= 0:
+                A[jmap[c, t_], t_] = 1.0
+            if t_ > 0:
+                A[k + t_ - 1, t_] = 1.0
+        meat += A @ (rows.T @ rows) @ A.T
     Hinv = np.linalg.pinv(H)
-    G = scores.shape[0]
-    V = Hinv @ (scores.T @ scores) @ Hinv * G / (G - 1)
+    G = len(yi)
+    V = Hinv @ meat @ Hinv * G / (G - 1)
     beta, Vb = theta[:k], V[:k, :k]
     ncoh = np.bincount(cidx, minlength=C).astype(float)
     ev = np.array([e for _, e in cells])
@@ -135,6 +193,7 @@ def poisson_event_study(
         estimator="Poisson event study (PPML, proportional effects)", table=table, overall_att=overall,
         overall_se=overall_se, alp=alp,
         params=dict(yname=yname, tname=tname, idname=idname, gname=gname, ref_e=ref_e, min_e=min_e, max_e=max_e,
-                    units_used=int(keep.sum()), units_all_zero=int((~keep).sum())),
+                    units_used=int(keep.sum()), units_all_zero=int((~keep).sum()),
+                    separated_cells=int((~valid).sum()), cohorts_dropped=[float(cohorts[c]) for c in no_ref]),
         vcov=pd.DataFrame(V_e, index=es, columns=es), extra={"coefficients": coefs},
     )
