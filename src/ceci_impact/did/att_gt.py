@@ -154,7 +154,7 @@ def _prepare(
     present = np.zeros(uc.max() + 1, bool)
     present[uc] = True
     uc = (np.cumsum(present) - 1)[uc]
-    return df, tlist, glist, uc, tc
+    return df, tlist, glist, uc, tc, g_first[present]
 
 
 def att_gt(
@@ -233,7 +233,7 @@ def att_gt(
     if len(clustervars) > 1:
         raise CeciError(f"clustervars={clustervars!r}: at most one cluster variable beyond {idname!r} is supported")
 
-    df, tlist, glist, uc, tc = _prepare(
+    df, tlist, glist, uc, tc, g_unit = _prepare(
         data, yname, tname, idname, gname, xformla, weightsname, clustervars, anticipation, control_group
     )
     T = len(tlist)
@@ -248,33 +248,57 @@ def att_gt(
                   "Converting to balanced panel by dropping them.")
             keep = (counts == T)[uc]
             df, uc, tc = df.loc[keep], uc[keep], tc[keep]
-            present = np.zeros(uc.max() + 1 if uc.size else 1, bool)
+            present = np.zeros(g_unit.size, bool)
             present[uc] = True
             uc = (np.cumsum(present) - 1)[uc]
+            g_unit = g_unit[present]
             if df.empty:
                 raise CeciError("all units dropped while balancing the panel; set allow_unbalanced_panel=True")
     T = len(tlist)
     if not panel:
         order = np.lexsort((tc, uc))
         df, uc, tc = df.iloc[order].reset_index(drop=True), uc[order], tc[order]
-    X_all, xnames = design_matrix(xformla, df)
-    w_all = df[weightsname].to_numpy(float) if weightsname else np.ones(len(df))
+    X_all = Xfirst = None
+    if panel:
+        # covariates constant within units (the usual case): build the design on first-period rows only
+        first_rows = np.flatnonzero(tc == 0)
+        xv = formula_vars(xformla, df.columns)
+        const = True
+        for v in xv:
+            col = df[v].to_numpy()
+            if not pd.api.types.is_numeric_dtype(df[v]):
+                const = False
+                break
+            first = np.empty(int(uc.max()) + 1, dtype=col.dtype)
+            first[uc[first_rows]] = col[first_rows]
+            if not np.array_equal(col, first[uc]):
+                const = False
+                break
+        if const:
+            Xf, xnames = design_matrix(xformla, df.iloc[first_rows])
+            Xfirst = np.empty_like(Xf)
+            Xfirst[uc[first_rows]] = Xf
+    if Xfirst is None:
+        X_all, xnames = design_matrix(xformla, df)
+    w_all = df[weightsname].to_numpy(float) if weightsname else None
 
     # unit-level facts (units in order of first appearance; rows scattered into unit x period arrays)
     ucode, tcode = uc, tc
-    n = int(ucode.max()) + 1
-    first_rows = np.full(n, -1)
-    first_rows[ucode[::-1]] = np.arange(len(df))[::-1]
-    g_unit = df[gname].to_numpy(float)[first_rows]
-    if panel:
+    n = g_unit.size
+    if w_all is None:
+        w_unit = np.ones(n)
+    elif panel:
         w_unit = np.empty(n)
         w_unit[ucode[tcode == 0]] = w_all[tcode == 0]
     else:
         w_unit = np.bincount(ucode, weights=w_all) / np.bincount(ucode)
-    cluster = df[clustervars[0]].to_numpy()[first_rows] if clustervars else None
+    cluster = None
+    if clustervars:
+        cluster = np.empty(n, dtype=df[clustervars[0]].to_numpy().dtype)
+        cluster[ucode] = df[clustervars[0]].to_numpy()
 
     # small groups (R: fewer than number of covariates + 5 units)
-    req = X_all.shape[1] - 1 + 5
+    req = len(xnames) - 1 + 5
     sizes = pd.Series(g_unit).value_counts()
     small = sizes[sizes < req]
     if len(small):
@@ -293,17 +317,17 @@ def att_gt(
     if panel:
         Y = np.empty((n, T))
         Y[ucode, tcode] = df[yname].to_numpy(float)
-        k = X_all.shape[1]
-        x_const = True
-        Xfirst = np.empty((n, k))
-        Xfirst[ucode[tcode == 0]] = X_all[tcode == 0]
-        if k > 1:
-            x_const = bool(np.all(X_all[:, 1:] == Xfirst[ucode, 1:]))
+        k = len(xnames)
+        x_const = Xfirst is not None
         Xp = None
+        if not x_const:
+            Xfirst = np.empty((n, k))
+            Xfirst[ucode[tcode == 0]] = X_all[tcode == 0]
+            x_const = bool(np.all(X_all[:, 1:] == Xfirst[ucode, 1:])) if k > 1 else True
         if not x_const:
             Xp = np.empty((n, T, k))
             Xp[ucode, tcode] = X_all
-        w_const = bool(np.all(w_all == w_unit[ucode]))
+        w_const = w_all is None or bool(np.all(w_all == w_unit[ucode]))
         Wp = None
         if not w_const:
             Wp = np.empty((n, T))
@@ -312,7 +336,9 @@ def att_gt(
     else:
         t_all = df[tname].to_numpy()
         y_all = df[yname].to_numpy(float)
-        g_all = df[gname].to_numpy(float)
+        g_all = g_unit[ucode]
+        if w_all is None:
+            w_all = np.ones(len(df))
 
     # the (g, t) cells in R's order
     cells = []

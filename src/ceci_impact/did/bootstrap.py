@@ -76,21 +76,55 @@ def mammen_draws(inf: np.ndarray | sparse.spmatrix, biters: int, rng: np.random.
     n = inf.shape[0]
     k = inf.shape[1]
     out = np.empty((biters, k))
-    # the weights of all draws, drawn once (same stream whatever the blocking), as float32 for BLAS
-    # Mammen two-point weights from 16-bit uniforms (P(K1) = 47422/65536 = 0.723602, exact to 4e-6)
-    v = np.where(rng.integers(0, 65536, (biters, n), dtype=np.uint16) < _P1_U16, np.float32(_K1), np.float32(_K2))
-    for j0, j1, dense in _column_blocks(inf, width):
+    # Mammen two-point weights from 16-bit uniforms (P(K1) = 47422/65536 = 0.723602, exact to 4e-6), drawn
+    # ``chunk`` draws at a time (float32 for BLAS; memory stays at one chunk whatever ``biters``)
+    blocks = []
+    for cols, rows, dense in _row_blocks(inf, width):
         d32 = dense.astype(np.float32)
         scale = np.abs(d32).max(axis=0)
         scale[~(scale > 0)] = 1.0
         d32 /= scale  # scaled columns keep float32 products accurate
-        for start in range(0, biters, chunk):
-            b = min(chunk, biters - start)
-            out[start:start + b, j0:j1] = (v[start:start + b] @ d32).astype(float) * (scale / n)
         nanc = ~np.isfinite(dense).all(axis=0)
+        blocks.append((cols, rows, d32, scale, nanc))
+    for start in range(0, biters, chunk):
+        b = min(chunk, biters - start)
+        v = np.where(rng.integers(0, 65536, (b, n), dtype=np.uint16) < _P1_U16, np.float32(_K1), np.float32(_K2))
+        for cols, rows, d32, scale, _ in blocks:
+            vr = v if rows is None else v[:, rows]
+            out[start:start + b, cols] = (vr @ d32).astype(float) * (scale / n)
+    for cols, _, _, _, nanc in blocks:
         if nanc.any():
-            out[:, j0 + np.flatnonzero(nanc)] = np.nan
+            out[:, np.arange(k)[cols][nanc]] = np.nan
     return out
+
+
+def _row_blocks(inf, width: int):
+    """Blocks of columns sharing the same nonzero rows (the cells of one comparison), densified on those rows.
+
+    Yields ``(columns, rows, dense)``; ``rows`` is None for a dense input. A sparse influence-function
+    matrix built by ``att_gt`` has runs of columns with identical row sets, so the bootstrap multiplies
+    only the rows that matter.
+    """
+    k = inf.shape[1]
+    if not sparse.issparse(inf):
+        for j0, j1, dense in _column_blocks(inf, width):
+            yield slice(j0, j1), None, dense
+        return
+    inf = inf.tocsc()
+    ip, ix, dt = inf.indptr, inf.indices, inf.data
+    j = 0
+    while j < k:
+        rows = ix[ip[j]:ip[j + 1]]
+        m = 1
+        while j + m < k and m < width and ip[j + m + 1] - ip[j + m] == rows.size and np.array_equal(
+                ix[ip[j + m]:ip[j + m + 1]], rows):
+            m += 1
+        if rows.size == 0:
+            out = np.zeros((1, m))
+            yield slice(j, j + m), np.zeros(1, np.int64), out
+        else:
+            yield slice(j, j + m), rows, dt[ip[j]:ip[j + m]].reshape(m, rows.size).T
+        j += m
 
 
 def mboot(
