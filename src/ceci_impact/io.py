@@ -64,24 +64,3 @@ def atomic_file(target: str | Path, mode: str = "w", **kw) -> Iterator:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-def atomic_path(target: str | Path) -> contextlib.AbstractContextManager[Path]:
-    """Yield a temporary path beside ``target`` (for writers that take a path); rename on success."""
-
-    @contextlib.contextmanager
-    def _cm():
-        t = Path(target)
-        t.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{t.name}.", suffix=".tmp", dir=t.parent)
-        os.close(fd)
-        try:
-            yield Path(tmp)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, t)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-    return _cm()

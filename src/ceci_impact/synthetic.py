@@ -38,16 +38,11 @@ from ._options import CeciError, check_option
 from .calendar import label, last_complete_month, parse_month
 from .geo import haversine_km
 from .io import atomic_dir, log
+from .sources import ASG_REQUIRED
 
 Size = Literal["small", "default", "national"]
 
-ASG_COLUMNS = [
-    "cve_delegacion", "cve_subdelegacion", "cve_entidad", "cve_municipio", "sector_economico_1",
-    "sector_economico_2", "sector_economico_4", "tamaño_patron", "sexo", "rango_edad", "rango_salarial",
-    "rango_uma", "asegurados", "no_trabajadores", "ta", "teu", "tec", "tpu", "tpc", "ta_sal", "teu_sal",
-    "tec_sal", "tpu_sal", "tpc_sal", "masa_sal_ta", "masa_sal_teu", "masa_sal_tec", "masa_sal_tpu",
-    "masa_sal_tpc",
-]
+ASG_COLUMNS = ASG_REQUIRED
 PLATFORM_BREAK = 2025 * 12 + 6  # July 2025: platform workers enter the open data
 
 # The 15 first-stage PODECOBI poles (shared/data/podecobi_ceci_anchors.csv, press reports 2025).

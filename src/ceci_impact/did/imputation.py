@@ -7,7 +7,7 @@ import pandas as pd
 
 from .._options import CeciError
 from .results import EventStudyResult
-from .twfe import demean_twoway
+from .twfe import within_ols
 
 
 class _TwoWayFE:
@@ -138,18 +138,8 @@ def did_imputation(
         if keep_e:
             X = np.column_stack([(untreated & (e == k)).astype(float) for k in keep_e])
             m = untreated
-            M = demean_twoway(np.column_stack([y[m], X[m]]), pd.factorize(uid[m])[0], pd.factorize(tid[m])[0])
-            yd, Xd = M[:, 0], M[:, 1:]
-            XtX_inv = np.linalg.pinv(Xd.T @ Xd)
-            b = XtX_inv @ Xd.T @ yd
-            u = yd - Xd @ b
-            clm = pd.factorize(cl[m])[0]
-            G = clm.max() + 1
-            S = np.zeros((G, Xd.shape[1]))
-            np.add.at(S, clm, Xd * u[:, None])
-            n = int(m.sum())
-            K = Xd.shape[1] + len(np.unique(tid[m]))
-            V = XtX_inv @ (S.T @ S) @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+            b, V, kk = within_ols(y[m], X[m], pd.factorize(uid[m])[0], pd.factorize(tid[m])[0], cl[m])
+            X, keep_e = X[:, kk], [e_ for e_, k_ in zip(keep_e, kk, strict=True) if k_]
             for j, k in enumerate(keep_e):
                 pre.append({"event_time": k, "att": float(b[j]), "se": float(np.sqrt(V[j, j])), "n_obs": int(X[m, j].sum())})
             Wald = float(b @ np.linalg.solve(V, b))

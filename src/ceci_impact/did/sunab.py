@@ -9,7 +9,7 @@ import pandas as pd
 
 from .._options import CeciError, check_option
 from .results import EventStudyResult
-from .twfe import demean_twoway
+from .twfe import within_ols
 
 SunabControl = Literal["nevertreated", "lasttreated"]
 
@@ -63,22 +63,10 @@ def sun_abraham(
     X = np.column_stack(cols)
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
-    M = demean_twoway(np.column_stack([df[yname].to_numpy(float), X]), uid, tid)
-    yd, Xd = M[:, 0], M[:, 1:]
-    keep = np.abs(Xd).max(axis=0) > 1e-10
-    Xd = Xd[:, keep]
+    b, V, keep = within_ols(df[yname].to_numpy(float), X, uid, tid,
+                            (df[clustervars] if clustervars else df[idname]).to_numpy())
     meta = [m for m, k in zip(meta, keep, strict=True) if k]
     names = [nm for nm, k in zip(names, keep, strict=True) if k]
-    XtX_inv = np.linalg.pinv(Xd.T @ Xd)
-    b = XtX_inv @ Xd.T @ yd
-    u = yd - Xd @ b
-    cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
-    G = cl.max() + 1
-    S = np.zeros((G, Xd.shape[1]))
-    np.add.at(S, cl, Xd * u[:, None])
-    n = len(df)
-    K = Xd.shape[1] + (tid.max() + 1)
-    V = XtX_inv @ (S.T @ S) @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
     coh = np.array([m[0] for m in meta])
     ev = np.array([m[1] for m in meta])
     cnt = np.array([m[2] for m in meta], float)

@@ -39,6 +39,30 @@ def demean_twoway(M: np.ndarray, uid: np.ndarray, tid: np.ndarray, tol: float = 
     return M
 
 
+def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, cluster: np.ndarray):
+    """OLS of ``y`` on ``X`` with unit and period effects absorbed, clustered covariance.
+
+    Columns of ``X`` that vanish after demeaning (collinear with the effects) are dropped. The
+    covariance uses fixest's default small-sample correction ``G/(G-1) * (n-1)/(n-K)``, ``K`` =
+    slopes + period levels (unit effects nested in the clusters). Returns ``(beta, V, kept_columns)``.
+    """
+    M = demean_twoway(np.column_stack([y, X]), uid, tid)
+    yd, Xd = M[:, 0], M[:, 1:]
+    keep = np.abs(Xd).max(axis=0) > 1e-10
+    Xd = Xd[:, keep]
+    XtX_inv = np.linalg.pinv(Xd.T @ Xd)
+    beta = XtX_inv @ Xd.T @ yd
+    u = yd - Xd @ beta
+    cl = pd.factorize(cluster)[0]
+    G = cl.max() + 1
+    S = np.zeros((G, Xd.shape[1]))
+    np.add.at(S, cl, Xd * u[:, None])
+    n = len(y)
+    K = Xd.shape[1] + (tid.max() + 1)
+    V = XtX_inv @ (S.T @ S) @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+    return beta, V, keep
+
+
 @dataclass(frozen=True, eq=False)
 class TwfeResult:
     """Static or event-study TWFE estimates; ``tidy()`` has ``event_time, att, se, ci_low, ci_high``."""
@@ -155,22 +179,11 @@ def twfe(
         names += cn[1:]
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
-    M = demean_twoway(np.column_stack([df[yname].to_numpy(float), X]), uid, tid)
-    y_d, X_d = M[:, 0], M[:, 1:]
-    keep = np.abs(X_d).max(axis=0) > 1e-10
-    if not keep.all():
-        X_d = X_d[:, keep]
-        names = [n for n, k in zip(names, keep, strict=True) if k]
-    XtX_inv = np.linalg.pinv(X_d.T @ X_d)
-    beta = XtX_inv @ X_d.T @ y_d
-    u = y_d - X_d @ beta
-    cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
-    G = cl.max() + 1
-    S = np.zeros((G, X_d.shape[1]))
-    np.add.at(S, cl, X_d * u[:, None])
+    beta, V, keep = within_ols(df[yname].to_numpy(float), X, uid, tid,
+                               (df[clustervars] if clustervars else df[idname]).to_numpy())
+    names = [n_ for n_, k in zip(names, keep, strict=True) if k]
+    G = int(pd.unique(df[clustervars] if clustervars else df[idname]).size)
     n = len(df)
-    K = X_d.shape[1] + (tid.max() + 1)
-    V = XtX_inv @ (S.T @ S) @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
     coef = pd.Series(beta, index=names)
     vcov = pd.DataFrame(V, index=names, columns=names)
     if type == "static":
