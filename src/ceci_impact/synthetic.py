@@ -221,7 +221,7 @@ def simulate(
     size_w = np.exp(rng.normal(0, 1.0, n_m) + 0.4 * x_ind)
     growth = 0.001 + spec.trend_x * x_ind + rng.normal(0, 0.0004, n_m)
     # IMSS keys: letter + 2 digits; about 8% of municipalities carry two keys (as Juárez does)
-    n_dup = int(min(0.08 * n_m, 2600 - n_m))
+    n_dup = int(min(0.08 * n_m, 26 * 99 - n_m))  # letter + 2 digits: at most 2,574 keys
     letters = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
     all_keys = np.array([f"{letter}{d:02d}" for letter in letters for d in range(1, 100)])
     keys = rng.permutation(all_keys)[: n_m + n_dup]
