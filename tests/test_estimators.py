@@ -161,3 +161,41 @@ def test_compare_and_triple_differences(mpdta):
     r = triple_differences(d, yname="y", tname="year", idname="countyreal", gname="first_treat", groupname="elig",
                            estimator="imputation")
     assert r.overall_att == pytest.approx(0.2, abs=0.01)
+
+
+def test_honest_did_smoothness_matches_R(mpdta):
+    """HonestDiD 0.2.6 smoothness FLCIs (R_HonestDiD in the peers file) to 1e-4, from its betahat/sigma and from
+    our own TWFE and CS (universal base, not-yet-treated) event studies."""
+    from ceci_impact.did import honest_did
+    from ceci_impact.did.honest import event_study_moments, flci, r_normal_draws
+
+    # R's set.seed(0); rnorm(3), reproduced (HonestDiD's folded-normal quantiles use these draws)
+    np.testing.assert_allclose(r_normal_draws(3), [1.262954284880793, -0.326233360705649, 1.329799262922501],
+                               atol=1e-12)
+    ref = PEERS["R_HonestDiD"]
+    for key in ("twfe_es", "cs_es_notyet_universal"):
+        e = ref[key]
+        for row in e["smoothness"]:
+            r = flci(np.array(e["betahat"]), np.array(e["sigma"]), e["numPrePeriods"], e["numPostPeriods"], M=row["M"])
+            assert r["lb"] == pytest.approx(row["lb"], abs=1e-4) and r["ub"] == pytest.approx(row["ub"], abs=1e-4)
+    tw = twfe(mpdta, type="event_study", **KW)
+    cs = att_gt(mpdta, control_group="notyettreated", base_period="universal", bstrap=False, cband=False, **KW)
+    for res, key in ((tw, "twfe_es"), (cs.aggte("dynamic"), "cs_es_notyet_universal")):
+        e = ref[key]
+        _, b, S = event_study_moments(res)
+        np.testing.assert_allclose(b, e["betahat"], atol=1e-10)
+        np.testing.assert_allclose(S, e["sigma"], atol=1e-12)
+        h = honest_did(res, e=0, Mvec=[r["M"] for r in e["smoothness"]])
+        t = h.tidy()
+        assert t.lb.iat[0] == pytest.approx(e["original_cs"][0]["lb"][0], abs=1e-6)
+        assert t.ub.iat[0] == pytest.approx(e["original_cs"][0]["ub"][0], abs=1e-6)
+        np.testing.assert_allclose(h.table.lb, [r["lb"] for r in e["smoothness"]], atol=1e-4)
+        np.testing.assert_allclose(h.table.ub, [r["ub"] for r in e["smoothness"]], atol=1e-4)
+        width = (h.table.ub - h.table.lb).to_numpy()
+        assert (np.diff(width) > 0).all()  # intervals lengthen as M grows
+    avg = honest_did(tw, e="average", Mvec=[0, 0.02])
+    assert avg.target == "average post-treatment effect"
+    with pytest.raises(CeciError, match="not a post-treatment event time"):
+        honest_did(tw, e=7)
+    with pytest.raises(CeciError, match="is not allowed"):
+        honest_did(tw, type="relative_magnitude")

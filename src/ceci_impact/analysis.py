@@ -259,7 +259,8 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     others = {}
     if "sun_abraham" in estimators:
         n_dummies = df.loc[df.first_treat > 0, ["first_treat", "period"]].drop_duplicates().shape[0]
-        if n_dummies * len(df) <= 2e8:  # the saturated regression's design must fit in memory
+        balanced = len(df) == df.unit.nunique() * df.period.nunique()
+        if balanced or n_dummies * len(df) <= 2e8:  # unbalanced: the saturated design must fit in memory
             others["Sun–Abraham"] = sun_abraham(df, yname=yname, tname="period", idname="unit", gname="first_treat")
         else:
             warnings.warn(f"Sun–Abraham skipped: {n_dummies} cohort x period indicators on {len(df):,} rows "
@@ -597,3 +598,38 @@ def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e
         raise CeciError(f"count {count!r} not in employer_month")
     return poisson_event_study(df, yname=count, tname="period", idname="employer_id", gname="first_treat",
                                min_e=min_e, max_e=max_e)
+
+
+def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], control_group: str = "notyettreated",
+                       est_method: str = "reg", min_e: int = -12, max_e: int = 12, weightsname: str | None = None,
+                       e: int | str = 0, n_m: int = 6):
+    """Rambachan–Roth smoothness sensitivity of the CS event study (universal base period, as HonestDiD requires).
+
+    Pre-periods are limited to ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
+    """
+    from .did import honest_did
+
+    xf = "~ " + " + ".join(covariates) if covariates else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
+                   control_group=control_group, est_method=est_method, base_period="universal", bstrap=False,
+                   cband=False, weightsname=weightsname)
+        dyn = r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    se = float(dyn.se_egt[list(dyn.egt).index(0)]) if 0 in set(dyn.egt) else float(np.nanmean(dyn.se_egt))
+    return honest_did(dyn, e=e, Mvec=np.linspace(0, se, n_m))
+
+
+def honest_verdict(h) -> str:
+    """Words for a HonestDiD result: how much non-linearity in trends would overturn the conclusion."""
+    lo, hi = h.original
+    sig = lo > 0 or hi < 0
+    bd = h.breakdown
+    if not sig:
+        return (f"The original interval for the {h.target} already includes zero, so allowing trends to bend "
+                f"(M up to {h.table.M.max():.3g}) only widens an inconclusive result.")
+    if bd is None:
+        return (f"The {h.target} stays distinguishable from zero for every M up to {h.table.M.max():.3g}: "
+                "the conclusion is robust to that much curvature in the trend difference.")
+    return (f"The {h.target} is no longer distinguishable from zero once the slope of the trend difference may change "
+            f"by {bd:.3g} per period (breakdown value).")

@@ -106,6 +106,9 @@ def did_imputation(
     e = np.where(g > 0, t - g, np.nan)
     cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
 
+    key = pd.factorize(pd.MultiIndex.from_arrays([g, np.where(np.isnan(e), -1e9, e)]))[0]
+    s_cl = cl
+
     def estimate(wvec):
         w1 = wvec[treated] / wvec[treated].sum()
         est = float(w1 @ adj[treated])
@@ -113,12 +116,11 @@ def did_imputation(
         v[treated] = w1
         v[untreated] = _v_untreated(w1, uid, tid, untreated, fe)
         # tau_bar by cohort x event time, weighted by v^2 (didimputation se_inner)
-        key = pd.factorize(pd.MultiIndex.from_arrays([g, np.where(np.isnan(e), -1e9, e)]))[0]
         num = np.bincount(key, weights=v**2 * adj)
         den = np.bincount(key, weights=v**2)
         tbar = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
         resid = np.where(treated, adj - tbar[key], adj)
-        s = np.bincount(cl, weights=v * resid)
+        s = np.bincount(s_cl, weights=v * resid)
         return est, float(np.sqrt((s**2).sum()))
 
     overall, overall_se = estimate(treated.astype(float))

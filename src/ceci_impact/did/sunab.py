@@ -52,19 +52,22 @@ def sun_abraham(
         raise CeciError("no comparison units: no never-treated units; use control_group='lasttreated'")
     rel = np.where(g > 0, t - g, np.nan)
     cohorts = sorted(np.unique(g[g > 0]))
-    cols, names, meta = [], [], []
+    names, meta = [], []
     for c in cohorts:
         for e in sorted(np.unique(rel[g == c])):
             if e == ref_e:
                 continue
-            cols.append(((g == c) & (rel == e)).astype(float))
             names.append(f"rel::{int(e)}:cohort::{c:g}")
             meta.append((c, int(e), int(((g == c) & (rel == e)).sum())))
-    X = np.column_stack(cols)
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
-    b, V, keep = within_ols(df[yname].to_numpy(float), X, uid, tid,
-                            (df[clustervars] if clustervars else df[idname]).to_numpy())
+    balanced = len(df) == (uid.max() + 1) * (tid.max() + 1)
+    if balanced and clustervars in (None, idname):
+        b, V, keep = _sunab_balanced(df[yname].to_numpy(float), g, uid, tid, t, meta)
+    else:
+        X = np.column_stack([((g == c) & (rel == e)).astype(float) for c, e, _ in meta])
+        b, V, keep = within_ols(df[yname].to_numpy(float), X, uid, tid,
+                                (df[clustervars] if clustervars else df[idname]).to_numpy())
     meta = [m for m, k in zip(meta, keep, strict=True) if k]
     names = [nm for nm, k in zip(names, keep, strict=True) if k]
     coh = np.array([m[0] for m in meta])
@@ -95,3 +98,51 @@ def sun_abraham(
         extra={"cohort": pd.DataFrame(cohort_tab), "coefficients": pd.DataFrame(
             {"term": names, "estimate": b, "se": np.sqrt(np.diag(V))})},
     )
+
+
+def _sunab_balanced(y, g, uid, tid, t, meta):
+    """The saturated Sun–Abraham regression on a balanced panel without forming the n x J design.
+
+    With every unit in every period, two-way demeaning has a closed form and the demeaned indicators
+    depend only on (cohort, period): cross-products collapse to cohort x period cells, and the
+    unit-clustered meat to per-cohort T x T residual cross-products. Identical to ``within_ols``.
+    """
+    n_u, T = uid.max() + 1, tid.max() + 1
+    Y = np.empty((n_u, T))
+    Y[uid, tid] = y
+    g_u = np.empty(n_u)
+    g_u[uid] = g
+    tvals = np.empty(T)
+    tvals[tid] = t
+    Yd = Y - Y.mean(1, keepdims=True) - Y.mean(0, keepdims=True) + Y.mean()
+    cohorts_all, cidx = np.unique(g_u, return_inverse=True)
+    C = cohorts_all.size
+    Nc = np.bincount(cidx, minlength=C).astype(float)
+    N = float(n_u)
+    J = len(meta)
+    Xc = np.zeros((C, T, J))  # demeaned indicator j for a unit of cohort c at period t
+    for j, (c, e, _) in enumerate(meta):
+        ci = int(np.searchsorted(cohorts_all, c))
+        tj = np.flatnonzero(tvals == c + e)
+        Xc[ci, tj, j] += 1.0
+        Xc[ci, :, j] -= len(tj) / T
+        Xc[:, tj, j] -= Nc[ci] / N
+        Xc[:, :, j] += Nc[ci] * len(tj) / (N * T)
+    flat = Xc.reshape(C * T, J)
+    wrow = np.repeat(Nc, T)
+    keep = np.sqrt((flat**2 * wrow[:, None]).sum(0)) > 1e-10
+    flat, Xc = flat[:, keep], Xc[:, :, keep]
+    XtX = flat.T @ (flat * wrow[:, None])
+    S = np.zeros((C, T))
+    np.add.at(S, cidx, Yd)
+    XtY = flat.T @ S.reshape(-1)
+    A = np.linalg.pinv(XtX)
+    beta = A @ XtY
+    U = Yd - (Xc @ beta)[cidx]  # residuals, units x periods
+    meat = np.zeros((beta.size, beta.size))
+    for c in range(C):
+        Uc = U[cidx == c]
+        meat += Xc[c].T @ (Uc.T @ Uc) @ Xc[c]
+    n, G, K = n_u * T, n_u, beta.size + T
+    V = A @ meat @ A * (G / (G - 1)) * ((n - 1) / (n - K))
+    return beta, V, keep

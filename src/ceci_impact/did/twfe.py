@@ -22,16 +22,22 @@ TwfeType = Literal["static", "event_study"]
 
 
 def demean_twoway(M: np.ndarray, uid: np.ndarray, tid: np.ndarray, tol: float = 1e-12, maxit: int = 10_000):
-    """Remove unit and period means from the columns of ``M`` (alternating projections)."""
+    """Remove unit and period means from the columns of ``M`` (alternating projections; one sweep is exact
+    for a balanced panel). Group means are sparse indicator products, so many columns cost little more than one."""
+    from scipy import sparse
+
     M = np.array(M, dtype=float, copy=True)
-    nu, nt = uid.max() + 1, tid.max() + 1
-    cu = np.bincount(uid, minlength=nu).astype(float)
-    ct = np.bincount(tid, minlength=nt).astype(float)
+    n = M.shape[0]
+    ops = []
+    for ids in (uid, tid):
+        ng = int(ids.max()) + 1
+        B = sparse.csr_matrix((np.ones(n), (np.arange(n), ids)), shape=(n, ng))
+        cnt = np.asarray(B.sum(axis=0)).ravel()
+        ops.append((B, B.T.tocsr(), 1.0 / np.maximum(cnt, 1)))
     for _ in range(maxit):
         delta = 0.0
-        for ids, cnt, n in ((uid, cu, nu), (tid, ct, nt)):
-            means = np.vstack([np.bincount(ids, weights=M[:, j], minlength=n) for j in range(M.shape[1])]).T / cnt[:, None]
-            step = means[ids]
+        for B, Bt, inv in ops:
+            step = B @ ((Bt @ M) * inv[:, None])
             M -= step
             delta = max(delta, float(np.abs(step).max()) if step.size else 0.0)
         if delta < tol:

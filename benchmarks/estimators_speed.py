@@ -1,0 +1,70 @@
+"""Wall time of every estimator on the core benchmark's 300,000-row panel, and of the Poisson event study
+on 100,000 units x 60 months.
+
+    .venv/bin/python benchmarks/estimators_speed.py
+
+The panel is the 2,500 units x 120 periods panel of benchmarks/did_speed.py (10 cohorts + never treated).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ceci_impact.did import (
+    att_gt,
+    bacon_decomposition,
+    did_imputation,
+    honest_did,
+    poisson_event_study,
+    sun_abraham,
+    twfe,
+)
+
+try:
+    from benchmarks.did_speed import make_panel
+except ImportError:  # run as a script from the repository root
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from did_speed import make_panel  # type: ignore[no-redef]
+
+
+def timed(label, fn):
+    t0 = time.perf_counter()
+    out = fn()
+    print(f"{label:<48} {time.perf_counter() - t0:8.2f} s")
+    return out
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    df = make_panel(2500)
+    kw = dict(yname="y", tname="t", idname="id", gname="g")
+    print(f"panel: {len(df):,} rows (2,500 units x 120 periods)")
+    cs = timed("att_gt (DR, x, 999 bootstrap draws)", lambda: att_gt(df, xformla="~ x", biters=999, **kw))
+    dyn = timed("aggte dynamic", lambda: cs.aggte("dynamic", min_e=-12, max_e=12))
+    timed("twfe static", lambda: twfe(df, **kw))
+    tw = timed("twfe event study (binned at -12/12)", lambda: twfe(df, type="event_study", min_e=-12, max_e=12, **kw))
+    timed("bacon_decomposition", lambda: bacon_decomposition(df, **kw))
+    timed("sun_abraham", lambda: sun_abraham(df, **kw))
+    timed("did_imputation (all horizons + pre-trends)", lambda: did_imputation(df, **kw))
+    timed("honest_did smoothness, 6 values of M (CS)", lambda: honest_did(dyn, e=0, Mvec=np.linspace(0, 0.05, 6)))
+    timed("honest_did smoothness, 6 values of M (TWFE)", lambda: honest_did(tw, e=0, Mvec=np.linspace(0, 0.05, 6)))
+    rng = np.random.default_rng(0)
+    n, T = 100_000, 60
+    g = np.where(rng.random(n) < 0.5, rng.choice([20, 30, 40], n), 0)
+    t = np.tile(np.arange(1, T + 1), n)
+    gg = np.repeat(g, T)
+    mu = np.exp(np.repeat(rng.normal(0, 0.5, n), T) + 0.01 * t + np.where((gg > 0) & (t >= gg), np.log(0.8), 0)) * 0.5
+    counts = pd.DataFrame({"id": np.repeat(np.arange(n), T), "t": t, "g": gg, "y": rng.poisson(mu)})
+    timed("poisson_event_study, 100,000 units x 60 months", lambda: poisson_event_study(
+        counts, yname="y", tname="t", idname="id", gname="g", min_e=-12, max_e=12))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,316 @@
+"""Rambachan–Roth sensitivity: fixed-length confidence intervals under smoothness restrictions (Delta^SD).
+
+``flci`` follows HonestDiD's ``findOptimalFLCI`` (Rambachan and Roth 2023; Armstrong and Kolesár):
+the affine estimator ``l'beta_post + w_pre'beta_pre`` whose worst-case bias over
+``{delta: |delta_{t+1} - 2 delta_t + delta_{t-1}| <= M}`` and standard deviation give the shortest
+interval ``estimate ± cv_alpha(bias/sd) * sd`` (``cv`` the folded-normal quantile). The bias problem
+(linear objective, linear and one convex quadratic constraint) is solved for each standard-deviation
+bound ``h`` and ``h`` is chosen by the same derivative bisection as the R package.
+
+Work in progress: the relative-magnitudes restriction (Delta^RM, conditional-hybrid intervals) is not
+implemented yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from .._options import CeciError, check_option
+from .results import _json, table_html
+
+
+def _matrices(sigma, K, l_vec):
+    D = np.eye(K)
+    for c in range(K - 1):
+        D[c + 1, c] = -1.0  # pre-period weights l_pre = D w (first differences of cumulated weights)
+    S_pre, S_pp = sigma[:K, :K], sigma[:K, K:]
+    S_post = float(l_vec @ sigma[K:, K:] @ l_vec)
+    Aq = D.T @ S_pre @ D
+    Al = 2 * D.T @ S_pp @ l_vec
+    return D, Aq, Al, S_post
+
+
+def _var(w, Aq, Al, Ac):
+    return float(w @ Aq @ w + Al @ w + Ac)
+
+
+def _bias_constant(l_vec):
+    P = l_vec.size
+    c = sum(abs(np.arange(1, s + 1) @ l_vec[P - s:]) for s in range(1, P + 1))
+    return c - np.arange(1, P + 1) @ l_vec
+
+
+def _worst_case_bias(h, K, l_vec, Aq, Al, Ac, w0=None):
+    """min sum|cumsum(w)| + constant  s.t. sum(w) = sum_j j*l_j,  var(w) <= h^2  (bias per unit of M)."""
+    target = np.arange(1, l_vec.size + 1) @ l_vec
+    L = np.tril(np.ones((K, K)))
+    # variables z = (u, w): minimise sum(u) with -u <= L w <= u
+    cons = [
+        {"type": "ineq", "fun": lambda z: z[:K] - L @ z[K:], "jac": lambda z: np.hstack([np.eye(K), -L])},
+        {"type": "ineq", "fun": lambda z: z[:K] + L @ z[K:], "jac": lambda z: np.hstack([np.eye(K), L])},
+        {"type": "eq", "fun": lambda z: np.sum(z[K:]) - target, "jac": lambda z: np.r_[np.zeros(K), np.ones(K)]},
+        {"type": "ineq", "fun": lambda z: h**2 - _var(z[K:], Aq, Al, Ac),
+         "jac": lambda z: np.r_[np.zeros(K), -(2 * Aq @ z[K:] + Al)]},
+    ]
+    if w0 is None:
+        w0 = np.r_[np.zeros(K - 1), target]
+    z0 = np.r_[np.abs(L @ w0) + 1e-3, w0]
+    res = optimize.minimize(lambda z: np.sum(z[:K]), z0, jac=lambda z: np.r_[np.ones(K), np.zeros(K)],
+                            constraints=cons, method="SLSQP", options={"ftol": 1e-14, "maxiter": 1000})
+    w = res.x[K:]
+    return float(np.sum(np.abs(L @ w)) + _bias_constant(l_vec)), w
+
+
+def _min_sd(K, l_vec, Aq, Al, Ac):
+    """Smallest standard deviation over weights with sum(w) = sum_j j*l_j (an equality-constrained QP)."""
+    target = np.arange(1, l_vec.size + 1) @ l_vec
+    one = np.ones(K)
+    KKT = np.block([[2 * Aq, one[:, None]], [one[None, :], np.zeros((1, 1))]])
+    sol = np.linalg.lstsq(KKT, np.r_[-Al, target], rcond=None)[0]
+    w = sol[:K]
+    return np.sqrt(max(_var(w, Aq, Al, Ac), 0.0)), w
+
+
+def folded_normal_quantile(p: float, mu: float) -> float:
+    """Exact quantile of |N(mu, 1)|."""
+    mu = abs(mu)
+    return optimize.brentq(lambda x: stats.norm.cdf(x - mu) - stats.norm.cdf(-x - mu) - p, 0.0, mu + 10.0)
+
+
+_R_DRAWS: np.ndarray | None = None
+
+
+def r_normal_draws(n: int = 10**6, seed: int = 0) -> np.ndarray:
+    """The ``n`` standard normal draws of R's ``set.seed(seed); rnorm(n)`` (Mersenne-Twister, inversion).
+
+    HonestDiD computes folded-normal quantiles from these draws (``.qfoldednormal``); using the same
+    draws reproduces its intervals to machine precision instead of to Monte-Carlo error.
+    """
+    mask = 0xFFFFFFFF
+    s = seed & mask
+    for _ in range(50):  # R's initial scrambling
+        s = (69069 * s + 1) & mask
+    key = np.empty(625, dtype=np.uint32)
+    for j in range(625):
+        s = (69069 * s + 1) & mask
+        key[j] = s
+    bg = np.random.MT19937()
+    bg.state = {"bit_generator": "MT19937", "state": {"key": key[1:], "pos": 624}}
+    u = bg.random_raw(2 * n).astype(np.float64) * 2.3283064365386963e-10
+    u = np.where(u <= 0.0, 0.5 * 2.328306437080797e-10, np.where(1.0 - u <= 0.0, 1.0 - 0.5 * 2.328306437080797e-10, u))
+    big = 134217728.0
+    v = (np.floor(big * u[0::2]) + u[1::2]) / big
+    return stats.norm.ppf(v)
+
+
+def r_folded_normal_quantile(p: float, mu: float) -> float:
+    """HonestDiD's ``.qfoldednormal``: type-7 quantile of ``|Z + mu|`` over R's seed-0 draws."""
+    global _R_DRAWS
+    if _R_DRAWS is None:
+        _R_DRAWS = r_normal_draws()
+    return float(np.quantile(np.abs(_R_DRAWS + mu), p))
+
+
+def flci(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M: float = 0.0, alpha: float = 0.05,
+         num_points: int = 100, quantile: str = "R") -> dict:
+    """Optimal fixed-length confidence interval for ``l'tau_post`` under Delta^SD(M).
+
+    ``quantile="R"`` uses HonestDiD's simulated folded-normal quantiles (R's seed-0 draws, reproduced
+    exactly), ``"exact"`` the exact quantile. Returns ``{"lb", "ub", "halflength", "optimal_vec", "h"}``.
+    """
+    qf = r_folded_normal_quantile if quantile == "R" else folded_normal_quantile
+    betahat, sigma = np.asarray(betahat, float), np.asarray(sigma, float)
+    K, P = num_pre, num_post
+    l_vec = np.eye(P)[0] if l_vec is None else np.asarray(l_vec, float)
+    D, Aq, Al, Ac = _matrices(sigma, K, l_vec)
+    target = np.arange(1, P + 1) @ l_vec
+    w_h0 = np.r_[np.zeros(K - 1), target]
+    h0 = np.sqrt(_var(w_h0, Aq, Al, Ac))
+    hmin, _ = _min_sd(K, l_vec, Aq, Al, Ac)
+    q = 1 - alpha
+
+    def f(h):
+        b, _ = _worst_case_bias(h, K, l_vec, Aq, Al, Ac)
+        return qf(q, M * b / h) * h
+
+    a, b = hmin * (1 + 1e-12), h0
+    hstar = None
+    if M == 0 or b - a <= 0:
+        hstar = a
+    else:  # R's .findOptimalCIDerivativeBisection, including its failure rule
+        failtol = np.sqrt(np.finfo(float).eps)
+        dif = min((b - a) / num_points, abs(b) * np.finfo(float).eps ** (1 / 3))
+        fa, fb = f(a), f(b)
+        fpa, fpb = (f(a + dif) - fa) / dif, (f(b - dif) - fb) / -dif
+        maxit = 10 * int(np.ceil(np.log(abs(b - a) / dif) / np.log(2)))
+        failed = fpa > fpb or not (np.isfinite(fa) and np.isfinite(fb))
+        if not failed:
+            if fpb < 0:
+                hstar = b
+            elif fpa > 0:
+                hstar = a
+            else:
+                it = 1
+                while not failed and abs(b - a) > dif:
+                    it += 1
+                    x = (a + b) / 2
+                    fpx = (f(x + dif) - f(x - dif)) / (2 * dif)
+                    failed = fpx > fpb + failtol or fpx + failtol < fpa or it > maxit
+                    if fpx > 0:
+                        b = x
+                    else:
+                        a = x
+                hstar = None if failed else (a + b) / 2
+        if hstar is None:  # fall back to a grid of num_points values of h, as R does
+            grid = np.linspace(hmin, h0, num_points)
+            lengths = [qf(q, M * _worst_case_bias(h, K, l_vec, Aq, Al, Ac)[0] / h) * h for h in grid]
+            hstar = float(grid[int(np.argmin(lengths))])
+    bias, w = _worst_case_bias(hstar, K, l_vec, Aq, Al, Ac)
+    if M == 0:
+        _, w = _min_sd(K, l_vec, Aq, Al, Ac)
+        hstar = np.sqrt(_var(w, Aq, Al, Ac))
+    half = qf(q, M * bias / hstar) * hstar
+    vec = np.r_[D @ w, l_vec]
+    center = float(vec @ betahat)
+    return {"lb": center - half, "ub": center + half, "halflength": half, "optimal_vec": vec, "h": hstar}
+
+
+@dataclass(frozen=True, eq=False)
+class HonestResult:
+    """Robust intervals for one target (a post period or the post average) over a grid of M."""
+
+    table: pd.DataFrame  # M, lb, ub, method
+    original: tuple[float, float]
+    target: str
+    alpha: float
+    params: dict = field(default_factory=dict)
+
+    def tidy(self) -> pd.DataFrame:
+        orig = pd.DataFrame({"M": [np.nan], "lb": [self.original[0]], "ub": [self.original[1]], "method": ["Original"]})
+        return pd.concat([orig, self.table], ignore_index=True)
+
+    @property
+    def breakdown(self) -> float | None:
+        """Smallest M of the grid whose robust interval includes zero (None if none does)."""
+        cover = self.table[(self.table.lb <= 0) & (self.table.ub >= 0)]
+        return float(cover.M.min()) if len(cover) else None
+
+    def summary(self) -> str:
+        bd = self.breakdown
+        return (f"HonestDiD sensitivity ({self.params.get('type')}) for {self.target}; breakdown M = "
+                f"{'none in grid' if bd is None else f'{bd:.4g}'}\n" + self.tidy().to_string(index=False))
+
+    def _repr_html_(self) -> str:
+        bd = self.breakdown
+        return table_html(self.tidy(), f"Sensitivity to violations of parallel trends ({self.target})",
+                          [f"Smoothness restriction: the slope of the trend difference may change by at most M per "
+                           f"period. Breakdown value: {'none in the grid' if bd is None else f'{bd:.4g}'}."])
+
+    def to_dict(self) -> dict:
+        return _json({"estimator": "honest_did", "target": self.target, "original": list(self.original),
+                      "breakdown": self.breakdown, "table": self.table.to_dict(orient="list"), "params": self.params})
+
+    def plot(self, ax=None):
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 3.6))
+        t = self.table
+        ax.vlines(t.M, t.lb, t.ub, color="#1f4e79", lw=3, label="robust (FLCI)")
+        step = (t.M.max() - t.M.min()) / max(len(t) - 1, 1) if len(t) > 1 else 1.0
+        ax.vlines([t.M.min() - step], [self.original[0]], [self.original[1]], color="#b7410e", lw=3, label="original")
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xlabel("M (bound on changes in the slope of the trend difference)")
+        ax.set_ylabel("effect")
+        ax.set_title(f"HonestDiD sensitivity: {self.target}")
+        ax.legend(frameon=False, fontsize=8)
+        return ax
+
+
+HonestType = Literal["smoothness"]
+
+
+def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(event_times, betahat, sigma)`` of an event-study result without its reference period.
+
+    Accepts a Callaway–Sant'Anna dynamic aggregation (covariance from the influence functions),
+    an event-study ``twfe`` result, or an ``EventStudyResult`` carrying ``vcov`` (Sun–Abraham, Poisson).
+    """
+    from .results import AggteResult, EventStudyResult
+    from .twfe import TwfeResult
+
+    if isinstance(result, AggteResult):
+        if result.type != "dynamic":
+            raise CeciError("honest_did needs the dynamic aggregation: result.aggte('dynamic')")
+        e, b = np.asarray(result.egt, float), np.asarray(result.att_egt, float)
+        inf = np.asarray(result.inf_egt)
+        S = inf.T @ inf / inf.shape[0] ** 2
+        keep = ~((b == 0) & (np.diag(S) <= 1e-20))  # the universal base period's normalised zero
+        return e[keep], b[keep], S[np.ix_(keep, keep)]
+    if isinstance(result, TwfeResult):
+        if result.type != "event_study":
+            raise CeciError("honest_did needs an event-study TWFE (type='event_study')")
+        names = [n for n in result.coef.index if n.startswith("rel::")]
+        e = np.array([float(n.split("::")[1]) for n in names])
+        return e, result.coef[names].to_numpy(), result.vcov.loc[names, names].to_numpy()
+    if isinstance(result, EventStudyResult) and result.vcov is not None:
+        e = np.asarray(result.vcov.index, float)
+        b = result.table.set_index("event_time").att.reindex(e).to_numpy()
+        return e, b, result.vcov.to_numpy()
+    raise CeciError(f"honest_did cannot read {type(result).__name__}; expected a CS dynamic aggregation, an "
+                    "event-study TWFE or an EventStudyResult with vcov")
+
+
+def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mvec=None,
+               alpha: float = 0.05) -> HonestResult:
+    """Rambachan–Roth sensitivity analysis of an event-study result (R HonestDiD's ``honest_did``).
+
+    Parameters
+    ----------
+    result
+        CS dynamic aggregation (universal base period recommended, as in R), event-study TWFE,
+        Sun–Abraham or Poisson event study.
+    e
+        The post-treatment event time whose effect is bounded, or ``"average"`` for the mean of all
+        post-treatment effects.
+    type
+        ``"smoothness"`` (Delta^SD: fixed-length intervals). Relative magnitudes are not implemented yet.
+    Mvec
+        Grid of M (default: 0 to twice the standard error of the target, 6 points).
+    alpha
+        Level: intervals cover with probability ``1 - alpha``.
+    """
+    check_option("type", type, HonestType)
+    ev, b, S = event_study_moments(result)
+    pre, post = ev < 0, ev >= 0
+    if pre.sum() < 1 or post.sum() < 1:
+        raise CeciError("honest_did needs at least one pre-treatment and one post-treatment event time")
+    order = np.r_[np.flatnonzero(pre), np.flatnonzero(post)]
+    ev, b, S = ev[order], b[order], S[np.ix_(order, order)]
+    K, P = int(pre.sum()), int(post.sum())
+    post_e = ev[K:]
+    if e == "average":
+        l_vec = np.full(P, 1 / P)
+        target = "average post-treatment effect"
+    else:
+        if float(e) not in set(post_e):
+            raise CeciError(f"e={e!r} is not a post-treatment event time; expected one of "
+                            f"{', '.join(str(int(x)) for x in post_e)} or 'average'")
+        l_vec = (post_e == float(e)).astype(float)
+        target = f"effect at event time {int(float(e))}"
+    se = float(np.sqrt(l_vec @ S[K:, K:] @ l_vec))
+    if Mvec is None:
+        Mvec = np.linspace(0, 2 * se, 6)
+    z = stats.norm.ppf(1 - alpha / 2)
+    est = float(l_vec @ b[K:])
+    rows = []
+    for M in Mvec:
+        r = flci(b, S, K, P, l_vec=l_vec, M=float(M), alpha=alpha)
+        rows.append({"M": float(M), "lb": r["lb"], "ub": r["ub"], "method": "FLCI"})
+    return HonestResult(table=pd.DataFrame(rows), original=(est - z * se, est + z * se), target=target, alpha=alpha,
+                        params={"type": type, "e": e, "num_pre": K, "num_post": P})
