@@ -608,23 +608,12 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
         by_type = [np.bincount(inv[jtype[idx] == j], minlength=nc) for j in range(4)]
         inv_t = [inv[jtype[idx] == j] for j in range(4)]
         wsum_t = [np.bincount(inv_t[j], weights=wage[idx][jtype[idx] == j], minlength=nc) for j in range(4)]
-        rest = ucode
-        u_ = rest % 26
-        rest //= 26
-        w_ = rest % 26
-        rest //= 26
-        age_ = rest % 15
-        rest //= 15
-        sex_ = rest % 3
-        rest //= 3
-        sz_ = rest % 8
-        rest //= 8
-        s4_ = rest % 10000
-        rest //= 10000
-        s2_ = rest % 100
-        rest //= 100
-        s1_ = rest % 10
-        k_ = rest // 10
+        parts, rest = [], ucode.copy()
+        for radix in (26, 26, 15, 3, 8, 10000, 100, 10):  # undo the mixed-radix cell code above
+            parts.append(rest % radix)
+            rest //= radix
+        u_, w_, age_, sex_, sz_, s4_, s2_, s1_ = parts
+        k_ = rest
         cells = pd.DataFrame({"k": k_})
         tab = pd.DataFrame({
             "cve_delegacion": deleg[k_].astype(str), "cve_subdelegacion": (k_ % 9 + 1).astype(str),

@@ -107,80 +107,22 @@ def _pscore(X: np.ndarray, D: np.ndarray, w: np.ndarray, ps: np.ndarray | None) 
     return _PS(ps, trim.astype(float), Hps)
 
 
-def drdid_panel(
-    dy: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray, ps: np.ndarray | None = None
-) -> tuple[float, np.ndarray]:
-    """Locally efficient doubly robust DiD for panel data (DRDID ``drdid_panel``)."""
-    n = D.shape[0]
-    w = w / w.mean()
-    P = _pscore(X, D, w, ps)
-    ctrl = D == 0
-    beta = _wls(X[ctrl], dy[ctrl], w[ctrl])
-    out = X @ beta
-    w_treat = P.trim * w * D
-    w_cont = P.trim * w * P.ps * (1 - D) / (1 - P.ps)
-    resid = dy - out
-    dr_treat = w_treat * resid
-    dr_cont = w_cont * resid
-    mwt, mwc = w_treat.mean(), w_cont.mean()
-    eta_t = dr_treat.mean() / mwt
-    eta_c = dr_cont.mean() / mwc
-    att = eta_t - eta_c
-    # influence function
-    wols = w * (1 - D)
-    XpX_inv = _inv_checked((X.T * wols) @ X / n, "regression design")
-    wols_eX = (wols * resid)[:, None] * X
-    M1 = (w_treat @ X) / n
-    M2 = ((w_cont * (resid - eta_c)) @ X) / n
-    M3 = (w_cont @ X) / n
-    score_ps = (w * (D - P.ps))[:, None] * X
-    inf_treat = (dr_treat - w_treat * eta_t - wols_eX @ (XpX_inv @ M1)) / mwt
-    inf_cont = (dr_cont - w_cont * eta_c + score_ps @ (P.Hps @ M2) - wols_eX @ (XpX_inv @ M3)) / mwc
-    return float(att), inf_treat - inf_cont
+def drdid_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
+    """Locally efficient doubly robust DiD for panel data (DRDID ``drdid_panel``), one outcome change."""
+    a, inf = drdid_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
+    return float(a[0]), inf[:, 0]
 
 
-def reg_did_panel(
-    dy: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray, ps: np.ndarray | None = None
-) -> tuple[float, np.ndarray]:
-    """Outcome-regression DiD for panel data (DRDID ``reg_did_panel``)."""
-    n = D.shape[0]
-    w = w / w.mean()
-    ctrl = D == 0
-    beta = _wls(X[ctrl], dy[ctrl], w[ctrl])
-    out = X @ beta
-    w_treat = w * D
-    w_cont = w * D
-    mwt = w_treat.mean()
-    eta_t = (w_treat * dy).mean() / mwt
-    eta_c = (w_cont * out).mean() / mwt
-    att = eta_t - eta_c
-    wols = w * (1 - D)
-    XpX_inv = _inv_checked((X.T * wols) @ X / n, "regression design")
-    wols_eX = (wols * (dy - out))[:, None] * X
-    M1 = (w_cont @ X) / n
-    inf_treat = (w_treat * dy - w_treat * eta_t) / mwt
-    inf_cont = (w_cont * out - w_cont * eta_c + wols_eX @ (XpX_inv @ M1)) / mwt
-    return float(att), inf_treat - inf_cont
+def reg_did_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
+    """Outcome-regression DiD for panel data (DRDID ``reg_did_panel``), one outcome change."""
+    a, inf = reg_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
+    return float(a[0]), inf[:, 0]
 
 
-def std_ipw_did_panel(
-    dy: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray, ps: np.ndarray | None = None
-) -> tuple[float, np.ndarray]:
-    """Normalised (Hajek) IPW DiD for panel data (DRDID ``std_ipw_did_panel``)."""
-    n = D.shape[0]
-    w = w / w.mean()
-    P = _pscore(X, D, w, ps)
-    w_treat = P.trim * w * D
-    w_cont = P.trim * w * P.ps * (1 - D) / (1 - P.ps)
-    mwt, mwc = w_treat.mean(), w_cont.mean()
-    eta_t = (w_treat * dy).mean() / mwt
-    eta_c = (w_cont * dy).mean() / mwc
-    att = eta_t - eta_c
-    score_ps = (w * (D - P.ps))[:, None] * X
-    M2 = ((w_cont * (dy - eta_c)) @ X) / n
-    inf_treat = (w_treat * dy - w_treat * eta_t) / mwt
-    inf_cont = (w_cont * dy - w_cont * eta_c + score_ps @ (P.Hps @ M2)) / mwc
-    return float(att), inf_treat - inf_cont
+def std_ipw_did_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
+    """Normalised (Hajek) IPW DiD for panel data (DRDID ``std_ipw_did_panel``), one outcome change."""
+    a, inf = std_ipw_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
+    return float(a[0]), inf[:, 0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -324,7 +266,6 @@ def std_ipw_did_rc(
     return float(att), inf_treat - inf_cont
 
 
-PANEL_ESTIMATORS = {"dr": drdid_panel, "reg": reg_did_panel, "ipw": std_ipw_did_panel}
 RC_ESTIMATORS = {"dr": drdid_rc, "reg": reg_did_rc, "ipw": std_ipw_did_rc}
 
 
