@@ -165,3 +165,15 @@ def test_reports_open_in_a_real_browser(rendered, tmp_path):
         im = Image.open(shot).convert("L")
         lo, hi = im.getextrema()
         assert hi - lo > 50, f"blank screenshot {shot.name}"
+
+
+def test_overlapping_renders_are_refused(rendered):
+    import fcntl
+
+    reports = rendered["reports"]
+    with open(reports / ".render.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(CeciError, match="another `ceci-impact render` holds"):
+            render.render(rendered["plan"], reports, only="01_data", quiet=True)
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    assert render.render(rendered["plan"], reports, only="01_data", quiet=True)
