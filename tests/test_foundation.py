@@ -32,6 +32,12 @@ def test_panel_women_jobs_equal_asg_sum(small_world):
     joined = mun.jobs_women.to_frame().join(women.rename("asg"), how="outer").fillna(0)
     assert len(joined) == len(mun) > 0
     np.testing.assert_array_equal(joined.jobs_women.to_numpy(), joined.asg.to_numpy())
+    # platform workers (ptpd = 1, from July 2025) are excluded from jobs and counted apart: nothing is lost
+    sex = pd.read_parquet(proc / "mun_month_sex.parquet")
+    w = sex[sex.sex == 2].set_index(["cvegeo", "period"])
+    all_women = asg[asg.sexo == "2"].groupby(["cvegeo", "period"]).ta.sum()
+    np.testing.assert_array_equal((w.jobs + w.platform_jobs).reindex(all_women.index).to_numpy(), all_women.to_numpy())
+    assert asg.loc[asg.ptpd == "1", "ta"].sum() > 0
     # and the employer panel (built from job spells) agrees with the open data, municipality by month
     em = pd.read_parquet(proc / "employer_month.parquet").groupby(["cvegeo", "period"]).workers.sum()
     np.testing.assert_array_equal(em.reindex(mun.index).fillna(0).to_numpy(), mun.jobs_total.to_numpy())
