@@ -639,37 +639,24 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
         jobs_by_key = np.bincount(cells.k, weights=ta, minlength=keys.size)
         nk = np.flatnonzero(jobs_by_key > 0)
         nt = rng.poisson(0.04 * jobs_by_key[nk] + 1)
-        non = pd.DataFrame({c: "" for c in ASG_COLUMNS}, index=range(nk.size))
-        non["cve_delegacion"] = deleg[nk].astype(str)
-        non["cve_subdelegacion"] = (nk % 9 + 1).astype(str)
-        non["cve_entidad"] = [f"{s:02d}" for s in kstate[nk]]
-        non["cve_municipio"] = keys[nk]
+        non = _key_rows(nk, deleg, kstate, keys)
         non["sexo"] = rng.choice(["1", "2"], nk.size)
         non["rango_edad"] = "E" + rng.integers(3, 12, nk.size).astype(str)
         non["rango_salarial"] = "NA"
         non["rango_uma"] = "NA"
         non["asegurados"] = nt
         non["no_trabajadores"] = nt
-        for c in ASG_COLUMNS[14:]:
-            non[c] = 0
         tab = pd.concat([tab, non], ignore_index=True)
         extended = t >= PLATFORM_BREAK
         if extended:  # platform workers (about 90 % men) enter, flagged by ptpd
-            plat = tab.iloc[: 0].copy()
             pk = nk[rng.random(nk.size) < 0.6]
             npl = rng.poisson(0.015 * jobs_by_key[pk] + 1)
-            plat = pd.DataFrame({c: "" for c in ASG_COLUMNS}, index=range(pk.size))
-            plat["cve_delegacion"] = deleg[pk].astype(str)
-            plat["cve_subdelegacion"] = (pk % 9 + 1).astype(str)
-            plat["cve_entidad"] = [f"{s:02d}" for s in kstate[pk]]
-            plat["cve_municipio"] = keys[pk]
+            plat = _key_rows(pk, deleg, kstate, keys)
             plat["sector_economico_1"], plat["sector_economico_2"], plat["sector_economico_4"] = "7", "71", "7101"
             plat["tamaño_patron"] = "S7"
             plat["sexo"] = np.where(rng.random(pk.size) < 0.9, "1", "2")
             plat["rango_edad"] = "E4"
             plat["rango_salarial"], plat["rango_uma"] = "W2", "UMA5"
-            for c in ASG_COLUMNS[12:]:
-                plat[c] = 0
             plat["asegurados"] = npl
             plat["ta"] = plat["tpu"] = plat["ta_sal"] = plat["tpu_sal"] = npl
             plat["masa_sal_ta"] = plat["masa_sal_tpu"] = (npl * 450.0).round(2)
@@ -697,3 +684,13 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
                    lineterminator="\n")
         total += len(tab)
     say(f"  wrote {months.size} asegurados files ({total:,} rows)")
+
+
+def _key_rows(kidx, deleg, kstate, keys) -> pd.DataFrame:
+    """Blank asg rows (text columns empty, counts zero) for the IMSS municipality keys ``kidx``."""
+    rows = pd.DataFrame({c: "" for c in ASG_COLUMNS[:12]} | {c: 0 for c in ASG_COLUMNS[12:]}, index=range(kidx.size))
+    rows["cve_delegacion"] = deleg[kidx].astype(str)
+    rows["cve_subdelegacion"] = (kidx % 9 + 1).astype(str)
+    rows["cve_entidad"] = [f"{s:02d}" for s in kstate[kidx]]
+    rows["cve_municipio"] = keys[kidx]
+    return rows
