@@ -152,3 +152,19 @@ def test_result_object_verbs():
     matplotlib.use("Agg")
     ax = r.aggte("dynamic").plot()
     assert ax.get_title()
+
+
+def test_weights():
+    df = make_panel(n=500, seed=9)
+    kw = dict(yname="y", tname="t", idname="id", gname="g", bstrap=False)
+    a = att_gt(df, **kw)
+    b = att_gt(df.assign(w=3.0), weightsname="w", **kw)
+    np.testing.assert_allclose(a.att, b.att, atol=1e-12)
+    np.testing.assert_allclose(a.se, b.se, atol=1e-12)
+    rng = np.random.default_rng(0)
+    c = att_gt(df.assign(w=np.repeat(rng.uniform(0.5, 2, 500), 10)), weightsname="w", **kw)
+    assert not np.allclose(a.att, c.att)
+    with pytest.warns(DidWarning, match="Time-varying weights"):
+        att_gt(df.assign(w=rng.uniform(0.5, 2, len(df))), weightsname="w", **kw)
+    with pytest.raises(CeciError, match="non-negative"):
+        att_gt(df.assign(w=-1.0), weightsname="w", **kw)

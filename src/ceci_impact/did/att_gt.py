@@ -330,6 +330,8 @@ def att_gt(
         w_const = w_all is None or bool(np.all(w_all == w_unit[ucode]))
         Wp = None
         if not w_const:
+            _warn(f"Time-varying weights in {weightsname!r}: each 2x2 comparison uses the weights of its earlier "
+                  "period and aggregation uses first-period weights, as R did does.")
             Wp = np.empty((n, T))
             Wp[ucode, tcode] = w_all
         del X_all
