@@ -219,8 +219,8 @@ class EventStudy:
         return table_html(self.comparison(), f"Estimates for {OUTCOME_LABELS.get(self.outcome, self.outcome)}")
 
 
-def truth_for(processed: str | Path, outcome: str, min_e: int | None = None, max_e: int | None = None) -> dict | None:
-    """The simulated truth of an outcome, with the event-time average restricted to the shown window."""
+def truth_for(processed: str | Path, outcome: str, max_e: int | None = None) -> dict | None:
+    """The simulated truth of an outcome; its event-time average covers post periods up to ``max_e``."""
     t = truth(processed)
     key = TRUTH_KEY.get(outcome)
     if t is None or key is None:
@@ -268,7 +268,7 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     if "imputation" in estimators:
         others["Imputation (BJS)"] = did_imputation(df, yname=yname, tname="period", idname="unit",
                                                     gname="first_treat", pretrends=False)
-    tr = truth_for(processed, yname, min_e, max_e) if processed is not None else None
+    tr = truth_for(processed, yname, max_e) if processed is not None else None
     units = df.drop_duplicates("unit")
     return EventStudy(outcome=yname, cs=cs, dynamic=dyn, simple=simple, group=grp, twfe_static=tw_s, twfe_es=tw_e,
                       truth=tr, n_units=int(len(units)), n_treated=int((units.first_treat > 0).sum()),
@@ -522,11 +522,11 @@ def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
     return s
 
 
-def site_employers(processed: str | Path, site: pd.Series, radius_km: float) -> pd.DataFrame:
+def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | None = None) -> pd.DataFrame:
     """Employers with their distance to the site (one row per employer, first month's workforce)."""
     from .geo import haversine_km
 
-    em = load("employer_month", processed)
+    em = load("employer_month", processed) if em is None else em
     first = em.sort_values("period").drop_duplicates("employer_id")
     first["km"] = haversine_km(site.lat, site.lon, first.lat.to_numpy(), first.lon.to_numpy())
     return first
@@ -540,10 +540,8 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     randomisation-inference p-value (the site's opening reassigned to random sets of control
     employers of the same size, ``n_perm`` times).
     """
-    from .geo import haversine_km
-
     em = load("employer_month", processed)
-    emp = site_employers(processed, site, radius_km)
+    emp = site_employers(processed, site, em)
     near = set(emp.loc[(emp.km <= radius_km), "employer_id"])
     ctrl = set(em.loc[em.ring == "control", "employer_id"])
     g = int(site.opening_period)
@@ -583,7 +581,6 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
         m[rng.choice(pool, min(n_t, pool.size - 1), replace=False)] = True
         draws.append(contrast(m))
     perm_p = float((1 + np.sum(np.abs(draws) >= abs(obs))) / (1 + n_perm))
-    del haversine_km
     return {"n_treated": n_t, "n_control": n_c, "result": r, "dynamic": dyn, "simple": simple,
             "perm_contrast": float(obs), "perm_p": perm_p}
 

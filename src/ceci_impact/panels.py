@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Literal
@@ -73,10 +74,7 @@ def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log) -> tupl
     t0 = time.perf_counter()
     nrows = 0
     for i, f in enumerate(files):
-        df = read_asegurados_file(f, columns=[c for c in ASG_KEEP if c != "ptpd"] + (
-            ["ptpd"] if "ptpd" in _header(f) else []))
-        if "ptpd" not in df:
-            df["ptpd"] = "0"
+        df = read_asegurados_file(f, columns=ASG_KEEP)
         df = attach_cvegeo(df, cw, source=str(f))
         nrows += len(df)
         con.register("asg_in", df)
@@ -91,18 +89,6 @@ def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log) -> tupl
             say(f"  asegurados: {i + 1}/{len(files)} files, {nrows:,} rows ({time.perf_counter() - t0:.1f} s)")
     p = [asg_period(f) for f in files]
     return min(p), max(p)
-
-
-def _header(f: Path) -> list[str]:
-    from .sources import normalise_asg_header
-
-    with open(f, "rb") as fh:
-        line = fh.readline()
-    try:
-        text = line.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = line.decode("latin-1")
-    return normalise_asg_header(text.rstrip("\r\n").split("|"))
 
 
 def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, exposure: Exposure = "municipality",
@@ -389,8 +375,6 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
         else:
             say("  no job_spells.parquet: employer panels skipped (open data only)")
         con.close()
-        import shutil
-
         shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
         manifest = {"raw": str(raw.resolve()), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
                     "ring_km": list(ring_km), "exposure": exposure, "fingerprint": fingerprint(raw),
@@ -398,9 +382,7 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
                     "stats": stats}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if (raw / "truth.json").exists():
-            import shutil as _sh
-
-            _sh.copy2(raw / "truth.json", tmp / "truth.json")
+            shutil.copy2(raw / "truth.json", tmp / "truth.json")
     say(f"panels written to {out} in {time.perf_counter() - t0:.1f} s")
     return out
 
@@ -427,7 +409,7 @@ def truth(processed: str | Path = "data/processed") -> dict | None:
     return json.loads(p.read_text()) if p.exists() else None
 
 
-__all__ = ["build_all", "load", "manifest", "truth", "fingerprint", "np"]
+__all__ = ["build_all", "load", "manifest", "truth", "fingerprint", "build_guarderias_panel"]
 
 
 def quarter_label(q: float) -> str:

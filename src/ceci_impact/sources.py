@@ -34,7 +34,7 @@ def _err(path: Path | str, msg: str) -> CeciError:
     return CeciError(f"{path}: {msg}")
 
 
-def _decode(raw: bytes, path: Path) -> tuple[str, str]:
+def _decode(raw: bytes) -> tuple[str, str]:
     """Decode file bytes: UTF-8 (BOM stripped) first, latin-1 fallback."""
     if raw.startswith(b"\xef\xbb\xbf"):
         return raw[3:].decode("utf-8", errors="strict"), "utf-8-sig"
@@ -78,7 +78,8 @@ def read_asegurados_file(path: str | Path, columns: list[str] | None = None) -> 
     path
         An ``asg-YYYY-MM-DD.csv`` file.
     columns
-        Columns to keep (default: all required ones plus known extras present).
+        Columns to keep (default: all required ones plus known extras present); a requested
+        2025-format extra that the file lacks is skipped, and ``ptpd`` then reads ``"0"``.
     """
     path = Path(path)
     p = asg_period(path)
@@ -86,7 +87,7 @@ def read_asegurados_file(path: str | Path, columns: list[str] | None = None) -> 
         raw = path.read_bytes()
     except OSError as exc:
         raise _err(path, f"cannot read file ({exc.strerror})") from None
-    text, _enc = _decode(raw, path)
+    text, _enc = _decode(raw)
     del raw
     first_nl = text.find("\n")
     header = normalise_asg_header(text[: first_nl if first_nl >= 0 else None].rstrip("\r").split("|"))
@@ -99,7 +100,8 @@ def read_asegurados_file(path: str | Path, columns: list[str] | None = None) -> 
         raise _err(path, f"unexpected column {', '.join(unknown)}; known extras are {', '.join(sorted(ASG_KNOWN_EXTRA))}")
     if len(set(header)) != len(header):
         raise _err(path, "duplicated column names in header")
-    keep = columns or [c for c in header if c in ASG_REQUIRED or c in ASG_KNOWN_EXTRA]
+    keep = [c for c in columns if c in header or c not in ASG_KNOWN_EXTRA] if columns else \
+        [c for c in header if c in ASG_REQUIRED or c in ASG_KNOWN_EXTRA]
     try:
         df = pd.read_csv(io.StringIO(text), sep="|", dtype=str, keep_default_na=False, na_filter=False,
                          header=0, names=header, usecols=keep, engine="c")

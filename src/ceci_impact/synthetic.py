@@ -384,14 +384,14 @@ def simulate(
     sp_ma = np.flatnonzero(mat)
 
     # ---------------------------------------------------------------- truth (observed minus counterfactual)
-    truth = _truth(spec, p0, p1, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1,
+    truth = _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1,
                    kept0, e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun)
 
     # ---------------------------------------------------------------- write everything atomically
     out = Path(out)
     with atomic_dir(out) as tmp:
         _write_asg(tmp / "asegurados", rng, months, emp, female, s_eff, endm1, birth_year, e_key, e_sec_i, e_band,
-                   f_share, keys, key_mun, states, say)
+                   keys, key_mun, states, say)
         pd.DataFrame({
             "cve_municipio_imss": keys, "nombre_imss": [f"MUNICIPIO {k}" for k in keys],
             "descripcion_municipio": [f"MUNICIPIO {k}" for k in keys], "cvegeo_inegi": cvegeo[key_mun],
@@ -445,7 +445,7 @@ def simulate(
     return out
 
 
-def _truth(spec, p0, p1, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1, kept0,
+def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1, kept0,
            e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun, ring_km: float = 3.0) -> dict:
     """Exact effects: the observed world minus its counterfactual simulated with the same random numbers.
 
@@ -578,7 +578,7 @@ def _age_band(age):
     return np.searchsorted(edges, age, side="right") + 1  # E1 < 15 ... E14 >= 75
 
 
-def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key, e_sec_i, e_band, f_share, keys,
+def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key, e_sec_i, e_band, keys,
                key_mun, states, say):
     """Aggregate month-end jobs into IMSS open-data files, one per month."""
     folder.mkdir(parents=True, exist_ok=True)
