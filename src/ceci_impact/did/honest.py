@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .._options import CeciError, check_option
+from .r_compat import r_normal_draws
 from .results import _json, table_html
 
 
@@ -83,29 +84,6 @@ def folded_normal_quantile(p: float, mu: float) -> float:
 
 
 _R_DRAWS: np.ndarray | None = None
-
-
-def r_normal_draws(n: int = 10**6, seed: int = 0) -> np.ndarray:
-    """The ``n`` standard normal draws of R's ``set.seed(seed); rnorm(n)`` (Mersenne-Twister, inversion).
-
-    HonestDiD computes folded-normal quantiles from these draws (``.qfoldednormal``); using the same
-    draws reproduces its intervals to machine precision instead of to Monte-Carlo error.
-    """
-    mask = 0xFFFFFFFF
-    s = seed & mask
-    for _ in range(50):  # R's initial scrambling
-        s = (69069 * s + 1) & mask
-    key = np.empty(625, dtype=np.uint32)
-    for j in range(625):
-        s = (69069 * s + 1) & mask
-        key[j] = s
-    bg = np.random.MT19937()
-    bg.state = {"bit_generator": "MT19937", "state": {"key": key[1:], "pos": 624}}
-    u = bg.random_raw(2 * n).astype(np.float64) * 2.3283064365386963e-10
-    u = np.where(u <= 0.0, 0.5 * 2.328306437080797e-10, np.where(1.0 - u <= 0.0, 1.0 - 0.5 * 2.328306437080797e-10, u))
-    big = 134217728.0
-    v = (np.floor(big * u[0::2]) + u[1::2]) / big
-    return stats.norm.ppf(v)
 
 
 def r_folded_normal_quantile(p: float, mu: float) -> float:

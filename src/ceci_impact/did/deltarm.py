@@ -1,0 +1,114 @@
+"""Relative-magnitudes restriction Delta^RM(Mbar) of Rambachan and Roth (2023) (HonestDiD's ``deltarm.R``).
+
+Delta^RM(Mbar) bounds every post-treatment change of the trend difference by ``Mbar`` times the largest
+pre-treatment change. It is a union over the location ``s`` of that largest pre-period change and its sign;
+for each piece the set is polyhedral, ``A delta <= 0``, and the confidence set for ``theta = l' tau_post`` is
+the set of grid values that the ARP conditional(-hybrid) test does not reject. The robust interval is the
+union of the pieces' acceptance regions, reported as its smallest and largest accepted grid value, as in R.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import optimize
+
+from .arp import DualLP, arp_accept_grid, least_favorable_cv, nonuisance_accept_grid
+
+
+def create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: bool = True,
+                drop_zero: bool = True) -> np.ndarray:
+    """Rows of ``A delta <= 0`` for Delta^RM_{s,+/-}(Mbar) (``.create_A_RM``); columns are the event-study
+    coefficients without the reference period (``drop_zero``)."""
+    K, P = num_pre, num_post
+    n = K + P
+    Atilde = np.zeros((n, n + 1))
+    Atilde[np.arange(n), np.arange(n)] = -1.0
+    Atilde[np.arange(n), np.arange(n) + 1] = 1.0
+    v = np.zeros(n + 1)
+    v[K + s - 1], v[K + s] = -1.0, 1.0  # the first difference ending at period s (R's 1-based K+s : K+1+s)
+    if not max_positive:
+        v = -v
+    A_UB = np.vstack([np.tile(v, (K, 1)), np.tile(Mbar * v, (P, 1))])
+    A = np.vstack([Atilde - A_UB, -Atilde - A_UB])
+    A = A[(A**2).sum(axis=1) > 1e-10]
+    return np.delete(A, K, axis=1) if drop_zero else A
+
+
+def construct_gamma(l_vec: np.ndarray) -> np.ndarray:
+    """Invertible matrix with ``l'`` as first row (``.construct_Gamma``: pivot columns of ``[l, I]``)."""
+    P = l_vec.size
+    B = np.column_stack([l_vec, np.eye(P)])
+    cols: list[int] = []
+    for j in range(B.shape[1]):  # the pivot columns of the reduced row echelon form: greedy independent set
+        if np.linalg.matrix_rank(B[:, cols + [j]]) == len(cols) + 1:
+            cols.append(j)
+        if len(cols) == P:
+            break
+    return B[:, cols].T
+
+
+def identified_set_rm(Mbar: float, beta: np.ndarray, l_vec: np.ndarray, num_pre: int, num_post: int) -> tuple[float, float]:
+    """Identified set of ``l' tau_post`` under Delta^RM(Mbar) for population coefficients ``beta``
+    (``.compute_IDset_DeltaRM``)."""
+    K, P = num_pre, num_post
+    f = np.r_[np.zeros(K), l_vec]
+    lb, ub = np.inf, -np.inf
+    point = float(l_vec @ beta[K:])
+    for s in range(-(K - 1), 1):
+        for pos in (True, False):
+            A = create_A_RM(K, P, Mbar, s, pos)
+            Aeq = np.column_stack([np.eye(K), np.zeros((K, P))])
+            kw = dict(A_ub=A, b_ub=np.zeros(A.shape[0]), A_eq=Aeq, b_eq=beta[:K], bounds=[(None, None)] * (K + P),
+                      method="highs")
+            mx, mn = optimize.linprog(-f, **kw), optimize.linprog(f, **kw)
+            if mx.status != 0 and mn.status != 0:
+                lo = hi = point
+            else:
+                hi, lo = point - mn.fun, point + mx.fun
+            lb, ub = min(lb, lo), max(ub, hi)
+    return float(lb), float(ub)
+
+
+def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, Mbar: float = 0.0, *,
+                      alpha: float = 0.05, hybrid: str = "LF", kappa: float | None = None,
+                      post_moments_only: bool = True, grid_points: int = 1000, grid_lb: float | None = None,
+                      grid_ub: float | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Grid and acceptance indicator of the Delta^RM(Mbar) confidence set (``computeConditionalCS_DeltaRM``).
+
+    ``hybrid="LF"`` is the conditional least-favourable hybrid (R's method ``"C-LF"``, first-stage size
+    ``kappa = alpha / 10``), ``"ARP"`` the purely conditional test (R's ``"Conditional"``). The default grid is
+    ``[-20, 20]`` standard errors of ``l' beta_post`` around zero with ``grid_points`` values, as in R.
+    """
+    betahat, sigma = np.asarray(betahat, float), np.asarray(sigma, float)
+    K, P = int(num_pre), int(num_post)
+    l_vec = np.eye(P)[0] if l_vec is None else np.asarray(l_vec, float)
+    kappa = alpha / 10 if kappa is None else kappa
+    sd_theta = float(np.sqrt(l_vec @ sigma[K:, K:] @ l_vec))
+    lo = -20 * sd_theta if grid_lb is None else float(grid_lb)
+    hi = 20 * sd_theta if grid_ub is None else float(grid_ub)
+    grid = np.linspace(lo, hi, grid_points)
+    accept = np.zeros(grid_points, bool)
+    if P > 1:
+        Gamma_inv = np.linalg.inv(construct_gamma(l_vec))
+    for s in range(-(K - 1), 1):
+        for pos in (True, False):
+            A = create_A_RM(K, P, Mbar, s, pos)
+            if P == 1:
+                if post_moments_only:
+                    A = A[A[:, -1] != 0]
+                cv = least_favorable_cv(None, A @ sigma @ A.T, kappa, seed=seed) if hybrid == "LF" else None
+                accept |= nonuisance_accept_grid(betahat, sigma, A, grid, K, alpha=alpha, hybrid=hybrid, kappa=kappa, lf_cv=cv)
+                continue
+            rows = np.flatnonzero((A[:, K:] != 0).any(axis=1)) if post_moments_only else np.arange(A.shape[0])
+            AG = A[:, K:] @ Gamma_inv
+            a, X = AG[rows, 0], AG[rows, 1:]
+            Y = (A @ betahat)[rows]
+            SY = (A @ sigma @ A.T)[np.ix_(rows, rows)]
+            lp = DualLP(np.sqrt(np.diag(SY)), X)
+            cv = least_favorable_cv(X, SY, kappa, seed=seed, lp=lp) if hybrid == "LF" else None
+            accept |= arp_accept_grid(Y, a, X, SY, grid, alpha=alpha, hybrid=hybrid, kappa=kappa, lf_cv=cv, lp=lp)
+    if accept[0] or accept[-1]:
+        warnings.warn("The robust confidence set is open at an end of the grid; widen grid_lb/grid_ub", stacklevel=2)
+    return grid, accept
