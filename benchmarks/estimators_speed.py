@@ -47,14 +47,20 @@ def main() -> None:
     kw = dict(yname="y", tname="t", idname="id", gname="g")
     print(f"panel: {len(df):,} rows (2,500 units x 120 periods)")
     cs = timed("att_gt (DR, x, 999 bootstrap draws)", lambda: att_gt(df, xformla="~ x", biters=999, **kw))
-    dyn = timed("aggte dynamic", lambda: cs.aggte("dynamic", min_e=-12, max_e=12))
+    timed("aggte dynamic", lambda: cs.aggte("dynamic", min_e=-12, max_e=12))
     timed("twfe static", lambda: twfe(df, **kw))
     tw = timed("twfe event study (binned at -12/12)", lambda: twfe(df, type="event_study", min_e=-12, max_e=12, **kw))
     timed("bacon_decomposition", lambda: bacon_decomposition(df, **kw))
     timed("sun_abraham", lambda: sun_abraham(df, **kw))
     timed("did_imputation (all horizons + pre-trends)", lambda: did_imputation(df, **kw))
-    timed("honest_did smoothness, 6 values of M (CS)", lambda: honest_did(dyn, e=0, Mvec=np.linspace(0, 0.05, 6)))
+    dyn_u = att_gt(df, xformla="~ x", base_period="universal", bstrap=False, **kw).aggte("dynamic", min_e=-12, max_e=12)
+    timed("honest_did smoothness, 6 values of M (CS)", lambda: honest_did(dyn_u, e=0, Mvec=np.linspace(0, 0.05, 6)))
     timed("honest_did smoothness, 6 values of M (TWFE)", lambda: honest_did(tw, e=0, Mvec=np.linspace(0, 0.05, 6)))
+    mbar = [0, 0.5, 1, 1.5, 2]
+    timed("honest_did rel. magnitudes, 5 Mbar (CS, 11x13)", lambda: honest_did(dyn_u, e=0, type="relative_magnitude", Mbarvec=mbar))
+    timed("honest_did rel. magnitudes, 5 Mbar (TWFE)", lambda: honest_did(tw, e=0, type="relative_magnitude", Mbarvec=mbar))
+    timed("honest_did rel. magnitudes, 5 Mbar (TWFE, avg)", lambda: honest_did(tw, e="average", type="relative_magnitude",
+                                                                            Mbarvec=mbar))
     rng = np.random.default_rng(0)
     n, T = 100_000, 60
     g = np.where(rng.random(n) < 0.5, rng.choice([20, 30, 40], n), 0)

@@ -198,4 +198,4 @@ def test_honest_did_smoothness_matches_R(mpdta):
     with pytest.raises(CeciError, match="not a post-treatment event time"):
         honest_did(tw, e=7)
     with pytest.raises(CeciError, match="is not allowed"):
-        honest_did(tw, type="relative_magnitude")
+        honest_did(tw, type="relative_magnitudes")

@@ -599,10 +599,12 @@ def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e
 
 def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], control_group: str = "notyettreated",
                        est_method: str = "reg", min_e: int = -12, max_e: int = 12, weightsname: str | None = None,
-                       e: int | str = 0, n_m: int = 6):
-    """Rambachan–Roth smoothness sensitivity of the CS event study (universal base period, as HonestDiD requires).
+                       e: int | str = 0, n_m: int = 6, type: str = "smoothness", Mbarvec=(0.0, 0.5, 1.0, 1.5, 2.0)):
+    """Rambachan–Roth sensitivity of the CS event study (universal base period, as HonestDiD requires).
 
-    Pre-periods are limited to ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
+    ``type="smoothness"``: M from 0 to one standard error of the target (``n_m`` values);
+    ``type="relative_magnitude"``: the ``Mbarvec`` grid (C-LF intervals). Pre-periods are limited to
+    ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
     """
     from .did import honest_did
 
@@ -613,20 +615,28 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
                    control_group=control_group, est_method=est_method, base_period="universal", bstrap=False,
                    cband=False, weightsname=weightsname)
         dyn = r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    if type == "relative_magnitude":
+        return honest_did(dyn, e=e, type="relative_magnitude", Mbarvec=list(Mbarvec))
     se = float(dyn.se_egt[list(dyn.egt).index(0)]) if 0 in set(dyn.egt) else float(np.nanmean(dyn.se_egt))
     return honest_did(dyn, e=e, Mvec=np.linspace(0, se, n_m))
 
 
 def honest_verdict(h) -> str:
-    """Words for a HonestDiD result: how much non-linearity in trends would overturn the conclusion."""
+    """Words for a HonestDiD result: how large a violation of parallel trends would overturn the conclusion."""
     lo, hi = h.original
     sig = lo > 0 or hi < 0
     bd = h.breakdown
+    rm = h.params.get("type") == "relative_magnitude"
+    top = h.table.M.max()
+    what = (f"post-treatment violations of parallel trends up to {top:.3g} times the largest pre-treatment one" if rm
+            else f"curvature in the trend difference (M up to {top:.3g})")
     if not sig:
-        return (f"The original interval for the {h.target} already includes zero, so allowing trends to bend "
-                f"(M up to {h.table.M.max():.3g}) only widens an inconclusive result.")
+        return (f"The original interval for the {h.target} already includes zero, so allowing {what} only widens an "
+                "inconclusive result.")
     if bd is None:
-        return (f"The {h.target} stays distinguishable from zero for every M up to {h.table.M.max():.3g}: "
-                "the conclusion is robust to that much curvature in the trend difference.")
+        return f"The {h.target} stays distinguishable from zero even allowing {what}: the conclusion is robust to that much."
+    if rm:
+        return (f"The {h.target} is no longer distinguishable from zero once post-treatment violations of parallel trends "
+                f"may be {bd:.3g} times the largest pre-treatment violation (breakdown value of Mbar).")
     return (f"The {h.target} is no longer distinguishable from zero once the slope of the trend difference may change "
             f"by {bd:.3g} per period (breakdown value).")

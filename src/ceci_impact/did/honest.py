@@ -1,18 +1,24 @@
-"""Rambachan–Roth sensitivity: fixed-length confidence intervals under smoothness restrictions (Delta^SD).
+"""Rambachan–Roth sensitivity analysis (R ``HonestDiD``): how robust is an event-study effect to violations of
+parallel trends?
 
-``flci`` follows HonestDiD's ``findOptimalFLCI`` (Rambachan and Roth 2023; Armstrong and Kolesár):
-the affine estimator ``l'beta_post + w_pre'beta_pre`` whose worst-case bias over
-``{delta: |delta_{t+1} - 2 delta_t + delta_{t-1}| <= M}`` and standard deviation give the shortest
-interval ``estimate ± cv_alpha(bias/sd) * sd`` (``cv`` the folded-normal quantile). The bias problem
-(linear objective, linear and one convex quadratic constraint) is solved for each standard-deviation
-bound ``h`` and ``h`` is chosen by the same derivative bisection as the R package.
+Two restrictions on the post-treatment trend difference ``delta_post``:
 
-Work in progress: the relative-magnitudes restriction (Delta^RM, conditional-hybrid intervals) is not
-implemented yet.
+- **smoothness** Delta^SD(M): the slope of the trend difference changes by at most ``M`` per period.
+  ``flci`` follows HonestDiD's ``findOptimalFLCI`` (Rambachan and Roth 2023; Armstrong and Kolesár): the
+  affine estimator ``l'beta_post + w_pre'beta_pre`` whose worst-case bias over Delta^SD(M) and standard
+  deviation give the shortest interval ``estimate ± cv_alpha(bias/sd) * sd`` (``cv`` the folded-normal
+  quantile); the bias problem is solved for each standard-deviation bound ``h`` and ``h`` is chosen by the same
+  derivative bisection as the R package.
+- **relative magnitudes** Delta^RM(Mbar): no post-treatment change of the trend difference exceeds ``Mbar``
+  times the largest pre-treatment change. Intervals invert the conditional least-favourable hybrid test of
+  Andrews, Roth and Pakes over a grid (``deltarm``, ``arp``), as ``createSensitivityResults_relativeMagnitudes``.
+
+Both reproduce HonestDiD's simulated quantities with R's own seed-0 random draws (``r_compat``).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -158,9 +164,22 @@ def flci(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M: float = 0.0
     return {"lb": center - half, "ub": center + half, "halflength": half, "optimal_vec": vec, "h": hstar}
 
 
+_LABELS = {
+    "smoothness": ("M", "M (bound on the change in slope of the trend difference per period)",
+                   "Smoothness restriction (Delta^SD): the slope of the trend difference may change by at most M per period."),
+    "relative_magnitude": ("Mbar", "Mbar (post violations relative to the largest pre-period violation)",
+                           "Relative magnitudes (Delta^RM): no post-treatment change of the trend difference exceeds "
+                           "Mbar times the largest pre-treatment change."),
+}
+
+
 @dataclass(frozen=True, eq=False)
 class HonestResult:
-    """Robust intervals for one target (a post period or the post average) over a grid of M."""
+    """Robust intervals for one target (a post period or the post average) over a grid of M (or Mbar).
+
+    ``table`` has one row per value with columns ``M, lb, ub, method``; for relative magnitudes ``M`` holds
+    Mbar (R's ``Mbar``).
+    """
 
     table: pd.DataFrame  # M, lb, ub, method
     original: tuple[float, float]
@@ -168,29 +187,34 @@ class HonestResult:
     alpha: float
     params: dict = field(default_factory=dict)
 
+    @property
+    def type(self) -> str:
+        return self.params.get("type", "smoothness")
+
     def tidy(self) -> pd.DataFrame:
         orig = pd.DataFrame({"M": [np.nan], "lb": [self.original[0]], "ub": [self.original[1]], "method": ["Original"]})
         return pd.concat([orig, self.table], ignore_index=True)
 
     @property
     def breakdown(self) -> float | None:
-        """Smallest M of the grid whose robust interval includes zero (None if none does)."""
+        """Smallest M (Mbar) of the grid whose robust interval includes zero (None if none does)."""
         cover = self.table[(self.table.lb <= 0) & (self.table.ub >= 0)]
         return float(cover.M.min()) if len(cover) else None
 
     def summary(self) -> str:
         bd = self.breakdown
-        return (f"HonestDiD sensitivity ({self.params.get('type')}) for {self.target}; breakdown M = "
+        name = _LABELS[self.type][0]
+        return (f"HonestDiD sensitivity ({self.type}) for {self.target}; breakdown {name} = "
                 f"{'none in grid' if bd is None else f'{bd:.4g}'}\n" + self.tidy().to_string(index=False))
 
     def _repr_html_(self) -> str:
         bd = self.breakdown
+        name, _, text = _LABELS[self.type]
         return table_html(self.tidy(), f"Sensitivity to violations of parallel trends ({self.target})",
-                          [f"Smoothness restriction: the slope of the trend difference may change by at most M per "
-                           f"period. Breakdown value: {'none in the grid' if bd is None else f'{bd:.4g}'}."])
+                          [f"{text} Breakdown value ({name}): {'none in the grid' if bd is None else f'{bd:.4g}'}."])
 
     def to_dict(self) -> dict:
-        return _json({"estimator": "honest_did", "target": self.target, "original": list(self.original),
+        return _json({"estimator": "honest_did", "type": self.type, "target": self.target, "original": list(self.original),
                       "breakdown": self.breakdown, "table": self.table.to_dict(orient="list"), "params": self.params})
 
     def plot(self, ax=None):
@@ -199,18 +223,22 @@ class HonestResult:
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 3.6))
         t = self.table
-        ax.vlines(t.M, t.lb, t.ub, color="#1f4e79", lw=3, label="robust (FLCI)")
+        _, xlabel, _ = _LABELS[self.type]
+        method = t.method.iat[0] if len(t) else ""
+        ax.vlines(t.M, t.lb, t.ub, color="#1f4e79", lw=3, label=f"robust ({method})")
         step = (t.M.max() - t.M.min()) / max(len(t) - 1, 1) if len(t) > 1 else 1.0
         ax.vlines([t.M.min() - step], [self.original[0]], [self.original[1]], color="#b7410e", lw=3, label="original")
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_xlabel("M (bound on changes in the slope of the trend difference)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("effect")
         ax.set_title(f"HonestDiD sensitivity: {self.target}")
         ax.legend(frameon=False, fontsize=8)
         return ax
 
 
-HonestType = Literal["smoothness"]
+HonestType = Literal["smoothness", "relative_magnitude"]
+HonestMethod = Literal["FLCI", "C-LF", "Conditional"]
+_METHODS = {"smoothness": ("FLCI",), "relative_magnitude": ("C-LF", "Conditional")}
 
 
 def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -225,6 +253,9 @@ def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(result, AggteResult):
         if result.type != "dynamic":
             raise CeciError("honest_did needs the dynamic aggregation: result.aggte('dynamic')")
+        if result.params.get("base_period", "universal") != "universal":
+            raise CeciError("honest_did needs a universal base period (as R): att_gt(..., base_period='universal'); "
+                            f"found base_period={result.params.get('base_period')!r}")
         e, b = np.asarray(result.egt, float), np.asarray(result.att_egt, float)
         inf = np.asarray(result.inf_egt)
         S = inf.T @ inf / inf.shape[0] ** 2
@@ -244,32 +275,69 @@ def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                     "event-study TWFE or an EventStudyResult with vcov")
 
 
-def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mvec=None,
-               alpha: float = 0.05) -> HonestResult:
+def _check_consecutive(ev: np.ndarray) -> None:
+    pre, post = ev[ev < 0], ev[ev >= 0]
+    ok_pre = np.all(np.diff(pre) == 1) and (pre.size == 0 or pre.max() in (-1.0, -2.0))
+    ok_post = np.all(np.diff(post) == 1) and post.min() == 0
+    if not (ok_pre and ok_post):
+        raise CeciError("honest_did needs consecutive event times (pre-periods up to -2 or -1, post-periods from 0); "
+                        f"found {', '.join(str(int(x)) for x in ev)}")
+
+
+def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mvec=None, Mbarvec=None,
+               method: HonestMethod | None = None, alpha: float = 0.05, gridPoints: int = 1000,
+               grid_lb: float | None = None, grid_ub: float | None = None, seed: int = 0) -> HonestResult:
     """Rambachan–Roth sensitivity analysis of an event-study result (R HonestDiD's ``honest_did``).
 
     Parameters
     ----------
     result
-        CS dynamic aggregation (universal base period recommended, as in R), event-study TWFE,
-        Sun–Abraham or Poisson event study.
+        CS dynamic aggregation (universal base period, as R requires), event-study TWFE, Sun–Abraham,
+        imputation or Poisson event study (any result exposing its event-time covariance).
     e
         The post-treatment event time whose effect is bounded, or ``"average"`` for the mean of all
         post-treatment effects.
     type
-        ``"smoothness"`` (Delta^SD: fixed-length intervals). Relative magnitudes are not implemented yet.
+        ``"smoothness"`` (Delta^SD(M), fixed-length confidence intervals) or ``"relative_magnitude"``
+        (Delta^RM(Mbar), conditional least-favourable hybrid intervals).
     Mvec
-        Grid of M (default: 0 to twice the standard error of the target, 6 points).
+        Smoothness grid (default: 0 to twice the standard error of the target, 6 values).
+    Mbarvec
+        Relative-magnitudes grid (default, as R: 10 values from 0 to 2).
+    method
+        ``"FLCI"`` for smoothness; ``"C-LF"`` (default) or ``"Conditional"`` for relative magnitudes.
     alpha
         Level: intervals cover with probability ``1 - alpha``.
+    gridPoints, grid_lb, grid_ub
+        Test-inversion grid for relative magnitudes (R's defaults: 1,000 values on ±20 standard errors of the
+        target around zero). Endpoints are grid values, so their resolution is the grid step.
+    seed
+        Seed of R's random-number generator for the simulated critical values (R's default 0 reproduces R).
+
+    Returns
+    -------
+    HonestResult
+        ``tidy()``: the original interval and one row per M (Mbar) with ``M, lb, ub, method``.
     """
     check_option("type", type, HonestType)
+    if method is not None:
+        check_option("method", method, HonestMethod)
+        if method not in _METHODS[type]:
+            raise CeciError(f"method={method!r} is not available for type={type!r}; expected one of "
+                            f"{', '.join(repr(m) for m in _METHODS[type])}")
+    method = method or _METHODS[type][0]
+    if not 0 < alpha < 1:
+        raise CeciError(f"alpha must lie in (0, 1); found {alpha!r}")
     ev, b, S = event_study_moments(result)
     pre, post = ev < 0, ev >= 0
     if pre.sum() < 1 or post.sum() < 1:
         raise CeciError("honest_did needs at least one pre-treatment and one post-treatment event time")
     order = np.r_[np.flatnonzero(pre), np.flatnonzero(post)]
     ev, b, S = ev[order], b[order], S[np.ix_(order, order)]
+    _check_consecutive(ev)
+    if not (np.isfinite(b).all() and np.isfinite(S).all()):
+        raise CeciError("honest_did: the event-study coefficients or their covariance contain NaN; restrict the "
+                        "event window (min_e/max_e) to event times that are estimated")
     K, P = int(pre.sum()), int(post.sum())
     post_e = ev[K:]
     if e == "average":
@@ -282,13 +350,36 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         l_vec = (post_e == float(e)).astype(float)
         target = f"effect at event time {int(float(e))}"
     se = float(np.sqrt(l_vec @ S[K:, K:] @ l_vec))
-    if Mvec is None:
-        Mvec = np.linspace(0, 2 * se, 6)
     z = stats.norm.ppf(1 - alpha / 2)
     est = float(l_vec @ b[K:])
     rows = []
-    for M in Mvec:
-        r = flci(b, S, K, P, l_vec=l_vec, M=float(M), alpha=alpha)
-        rows.append({"M": float(M), "lb": r["lb"], "ub": r["ub"], "method": "FLCI"})
+    params = {"type": type, "e": e, "num_pre": K, "num_post": P, "method": method}
+    if type == "smoothness":
+        if Mvec is None:
+            Mvec = np.linspace(0, 2 * se, 6)
+        for M in Mvec:
+            r = flci(b, S, K, P, l_vec=l_vec, M=float(M), alpha=alpha)
+            rows.append({"M": float(M), "lb": r["lb"], "ub": r["ub"], "method": "FLCI"})
+    else:
+        from .deltarm import conditional_cs_rm
+
+        Mbarvec = np.linspace(0, 2, 10) if Mbarvec is None else Mbarvec
+        if np.any(np.asarray(Mbarvec, float) < 0):
+            raise CeciError(f"Mbarvec must be non-negative; found {list(Mbarvec)}")
+        open_ends = []
+        for Mbar in Mbarvec:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                grid, acc = conditional_cs_rm(b, S, K, P, l_vec, float(Mbar), alpha=alpha,
+                                              hybrid="LF" if method == "C-LF" else "ARP", grid_points=gridPoints,
+                                              grid_lb=grid_lb, grid_ub=grid_ub, seed=seed)
+            if any("open at an end" in str(w.message) for w in caught):
+                open_ends.append(float(Mbar))
+            lb, ub = (float(grid[acc].min()), float(grid[acc].max())) if acc.any() else (np.nan, np.nan)
+            rows.append({"M": float(Mbar), "lb": lb, "ub": ub, "method": method})
+        if open_ends:
+            warnings.warn(f"HonestDiD: the robust interval reaches the end of the grid for Mbar = {open_ends}; its "
+                          "length is understated — widen grid_lb/grid_ub", stacklevel=2)
+        params.update(gridPoints=gridPoints, seed=seed)
     return HonestResult(table=pd.DataFrame(rows), original=(est - z * se, est + z * se), target=target, alpha=alpha,
-                        params={"type": type, "e": e, "num_pre": K, "num_post": P})
+                        params=params)
