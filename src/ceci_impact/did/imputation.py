@@ -120,27 +120,31 @@ def did_imputation(
         den = np.bincount(key, weights=v**2)
         tbar = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
         resid = np.where(treated, adj - tbar[key], adj)
-        s = np.bincount(s_cl, weights=v * resid)
-        return est, float(np.sqrt((s**2).sum()))
+        s = np.bincount(s_cl, weights=v * resid, minlength=n_cl)
+        return est, float(np.sqrt((s**2).sum())), s
 
-    overall, overall_se = estimate(treated.astype(float))
-    rows = []
+    n_cl = int(cl.max()) + 1
+    overall, overall_se, _ = estimate(treated.astype(float))
+    rows, scores = [], []
     if horizon is not False:
         hs = sorted(int(h) for h in np.unique(e[treated])) if horizon is True else sorted(horizon)
         for h in hs:
             wv = (treated & (e == h)).astype(float)
             if wv.sum() == 0:
                 continue
-            est, se = estimate(wv)
+            est, se, sc = estimate(wv)
             rows.append({"event_time": h, "att": est, "se": se, "n_obs": int(wv.sum())})
-    pre = []
+            scores.append(sc)
+    pre, pre_scores = [], []
     if pretrends:
         pre_e = sorted(int(v) for v in np.unique(e[untreated & (g > 0)]) if v < 0)
         keep_e = pre_e[:-1]  # the last pre-period is the reference (collinear with unit effects otherwise)
         if keep_e:
             X = np.column_stack([(untreated & (e == k)).astype(float) for k in keep_e])
             m = untreated
-            b, V, kk = within_ols(y[m], X[m], pd.factorize(uid[m])[0], pd.factorize(tid[m])[0], cl[m])
+            b, V, kk, obs_sc, ssc = within_ols(y[m], X[m], pd.factorize(uid[m])[0], pd.factorize(tid[m])[0], cl[m],
+                                               return_scores=True)
+            pre_scores = [np.sqrt(ssc) * np.bincount(cl[m], weights=obs_sc[:, j], minlength=n_cl) for j in range(b.size)]
             X, keep_e = X[:, kk], [e_ for e_, k_ in zip(keep_e, kk, strict=True) if k_]
             for j, k in enumerate(keep_e):
                 pre.append({"event_time": k, "att": float(b[j]), "se": float(np.sqrt(V[j, j])), "n_obs": int(X[m, j].sum())})
@@ -153,8 +157,12 @@ def did_imputation(
     else:
         pretest = {"W": None, "df": 0, "pvalue": None}
     table = pd.DataFrame(pre + rows, columns=["event_time", "att", "se", "n_obs"])
+    # joint covariance of pre-trend coefficients and event-time effects from their cluster scores (diagonal = the
+    # reported variances; pre-trend scores carry the small-sample factor of their regression) — HonestDiD's input
+    C = np.column_stack(pre_scores + scores) if (pre_scores or scores) else np.zeros((n_cl, 0))
+    vcov = pd.DataFrame(C.T @ C, index=table.event_time.to_numpy(), columns=table.event_time.to_numpy())
     return EventStudyResult(estimator="Imputation (Borusyak–Jaravel–Spiess)", table=table, overall_att=overall,
-                            overall_se=overall_se, alp=alp,
+                            overall_se=overall_se, alp=alp, vcov=vcov,
                             params=dict(yname=yname, tname=tname, idname=idname, gname=gname,
                                         clustervars=clustervars or idname),
                             extra={"pretest": pretest})

@@ -45,12 +45,15 @@ def demean_twoway(M: np.ndarray, uid: np.ndarray, tid: np.ndarray, tol: float = 
     return M
 
 
-def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, cluster: np.ndarray):
+def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, cluster: np.ndarray,
+               return_scores: bool = False):
     """OLS of ``y`` on ``X`` with unit and period effects absorbed, clustered covariance.
 
     Columns of ``X`` that vanish after demeaning (collinear with the effects) are dropped. The
     covariance uses fixest's default small-sample correction ``G/(G-1) * (n-1)/(n-K)``, ``K`` =
-    slopes + period levels (unit effects nested in the clusters). Returns ``(beta, V, kept_columns)``.
+    slopes + period levels (unit effects nested in the clusters). Returns ``(beta, V, kept_columns)``;
+    with ``return_scores`` also the per-observation influence of each row on ``beta`` (``(X'X)^-1 x_i u_i``,
+    summed within clusters they give ``V`` up to the small-sample factor) and that factor.
     """
     M = demean_twoway(np.column_stack([y, X]), uid, tid)
     yd, Xd = M[:, 0], M[:, 1:]
@@ -65,7 +68,10 @@ def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, c
     np.add.at(S, cl, Xd * u[:, None])
     n = len(y)
     K = Xd.shape[1] + (tid.max() + 1)
-    V = XtX_inv @ (S.T @ S) @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+    ssc = (G / (G - 1)) * ((n - 1) / (n - K))
+    V = XtX_inv @ (S.T @ S) @ XtX_inv * ssc
+    if return_scores:
+        return beta, V, keep, (Xd * u[:, None]) @ XtX_inv, ssc
     return beta, V, keep
 
 
