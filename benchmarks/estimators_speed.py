@@ -52,6 +52,8 @@ def main() -> None:
     tw = timed("twfe event study (binned at -12/12)", lambda: twfe(df, type="event_study", min_e=-12, max_e=12, **kw))
     timed("bacon_decomposition", lambda: bacon_decomposition(df, **kw))
     timed("sun_abraham", lambda: sun_abraham(df, **kw))
+    unbal = df[np.random.default_rng(1).random(len(df)) > 0.1]
+    timed(f"sun_abraham, unbalanced ({len(unbal):,} rows)", lambda: sun_abraham(unbal, **kw))
     timed("did_imputation (all horizons + pre-trends)", lambda: did_imputation(df, **kw))
     dyn_u = att_gt(df, xformla="~ x", base_period="universal", bstrap=False, **kw).aggte("dynamic", min_e=-12, max_e=12)
     timed("honest_did smoothness, 6 values of M (CS)", lambda: honest_did(dyn_u, e=0, Mvec=np.linspace(0, 0.05, 6)))

@@ -258,13 +258,7 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
                     anticipation=anticipation, min_e=min_e, max_e=max_e)
     others = {}
     if "sun_abraham" in estimators:
-        n_dummies = df.loc[df.first_treat > 0, ["first_treat", "period"]].drop_duplicates().shape[0]
-        balanced = len(df) == df.unit.nunique() * df.period.nunique()
-        if balanced or n_dummies * len(df) <= 2e8:  # unbalanced: the saturated design must fit in memory
-            others["Sun–Abraham"] = sun_abraham(df, yname=yname, tname="period", idname="unit", gname="first_treat")
-        else:
-            warnings.warn(f"Sun–Abraham skipped: {n_dummies} cohort x period indicators on {len(df):,} rows "
-                          "exceed the in-memory design limit", stacklevel=2)
+        others["Sun–Abraham"] = sun_abraham(df, yname=yname, tname="period", idname="unit", gname="first_treat")
     if "imputation" in estimators:
         others["Imputation (BJS)"] = did_imputation(df, yname=yname, tname="period", idname="unit",
                                                     gname="first_treat", pretrends=False)

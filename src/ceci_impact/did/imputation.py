@@ -39,11 +39,18 @@ class _TwoWayFE:
         self.S_inv = np.linalg.inv(S_red)
 
     def solve(self, b_u: np.ndarray, b_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unit effects ``a`` and period effects ``lam`` from the sums ``b_u`` (per unit) and ``b_t`` (per period)."""
         rhs = b_t - self.B.T @ (b_u * self.inv_cu)
         lam = np.zeros(self.nt)
         lam[self.live] = self.S_inv @ rhs[self.live]
         a = (b_u - self.B @ lam) * self.inv_cu
         return a, lam
+
+    def period_effects(self, rhs: np.ndarray) -> np.ndarray:
+        """Period effects for many right-hand sides at once: ``rhs = b_t - B'(b_u / n_u)`` (periods x columns)."""
+        lam = np.zeros(rhs.shape)
+        lam[self.live] = self.S_inv @ rhs[self.live]
+        return lam
 
 
 def _fe_fit_untreated(y, uid, tid, untreated, fe: _TwoWayFE):

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .._options import CeciError, check_option
+from .imputation import _TwoWayFE
 from .results import EventStudyResult
-from .twfe import within_ols
 
 SunabControl = Literal["nevertreated", "lasttreated"]
 
@@ -65,9 +65,12 @@ def sun_abraham(
     if balanced and clustervars in (None, idname):
         b, V, keep = _sunab_balanced(df[yname].to_numpy(float), g, uid, tid, t, meta)
     else:
-        X = np.column_stack([((g == c) & (rel == e)).astype(float) for c, e, _ in meta])
-        b, V, keep = within_ols(df[yname].to_numpy(float), X, uid, tid,
-                                (df[clustervars] if clustervars else df[idname]).to_numpy())
+        lookup = {(c, e): j for j, (c, e, _) in enumerate(meta)}
+        codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([g, np.nan_to_num(rel, nan=-1e9)]))
+        to_cell = np.array([lookup.get((c, int(e)), -1) if c > 0 else -1 for c, e in uniq], dtype=int)
+        cell = to_cell[codes]
+        cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
+        b, V, keep = _sunab_sparse(df[yname].to_numpy(float), uid, tid, cell, len(meta), cl)
     meta = [m for m, k in zip(meta, keep, strict=True) if k]
     names = [nm for nm, k in zip(names, keep, strict=True) if k]
     coh = np.array([m[0] for m in meta])
@@ -146,3 +149,57 @@ def _sunab_balanced(y, g, uid, tid, t, meta):
     n, G, K = n_u * T, n_u, beta.size + T
     V = A @ meat @ A * (G / (G - 1)) * ((n - 1) / (n - K))
     return beta, V, keep
+
+
+def _sunab_sparse(y, uid, tid, cell, J, cl, block: int = 20_000):
+    """The saturated regression on any panel without forming the dense n x J design.
+
+    The interaction indicators ``D`` are sparse (one cell per treated observation). With ``P`` the projection
+    on unit and period effects (solved exactly through the period x period Schur complement), ``D'(I-P)D``,
+    ``D'(I-P)y`` and the clustered scores ``sum_i (D_i - P D_i) u_i`` need only unit x cell and period x cell
+    sums, so memory is O(observations + units x cells with data + clusters-block x J). Same estimates,
+    covariance and small-sample correction as ``within_ols`` (fixest's ``G/(G-1) (n-1)/(n-K)``).
+    """
+    from scipy import sparse
+
+    n = y.size
+    fe = _TwoWayFE(uid, tid, np.ones(n, bool))
+    nu, nt = fe.nu, fe.nt
+    tr = cell >= 0
+    iu, it, ic = uid[tr], tid[tr], cell[tr]
+    inv_cu = sparse.diags(fe.inv_cu)
+    Bu = sparse.csr_matrix((np.ones(ic.size), (iu, ic)), shape=(nu, J))  # unit x cell counts (F'D, unit block)
+    Bt = np.zeros((nt, J))
+    np.add.at(Bt, (it, ic), 1.0)  # period x cell counts
+    # D'PD = Bu' a + Bt' lam with a = diag(1/n_u)(Bu - B lam), lam from the Schur system
+    lam = fe.period_effects(Bt - (fe.B.T @ (inv_cu @ Bu)).toarray())
+    BuW = (Bu.T @ inv_cu).tocsr()  # J x units
+    DPD = (BuW @ Bu).toarray() - (BuW @ fe.B).toarray() @ lam + Bt.T @ lam
+    XtX = np.diag(np.bincount(ic, minlength=J).astype(float)) - DPD
+    XtX = (XtX + XtX.T) / 2
+
+    def fitted_fe(v):
+        a, lm = fe.solve(np.bincount(uid, weights=v, minlength=nu), np.bincount(tid, weights=v, minlength=nt))
+        return a[uid] + lm[tid]
+
+    XtY = np.bincount(ic, weights=y[tr] - fitted_fe(y)[tr], minlength=J)
+    keep = np.diag(XtX) > 1e-10 * max(1.0, np.abs(np.diag(XtX)).max())
+    A = np.linalg.pinv(XtX[np.ix_(keep, keep)])
+    beta_full = np.zeros(J)
+    beta_full[keep] = A @ XtY[keep]
+    r = y - np.where(tr, beta_full[np.maximum(cell, 0)], 0.0)
+    u = r - fitted_fe(r)  # residuals of the two-way regression
+    G = int(cl.max()) + 1
+    Dterm = sparse.csr_matrix((u[tr], (cl[tr], ic)), shape=(G, J))
+    R_cu = sparse.csr_matrix((u, (cl, uid)), shape=(G, nu))
+    R_ct = sparse.csr_matrix((u, (cl, tid)), shape=(G, nt))
+    S1 = (Dterm - R_cu @ (inv_cu @ Bu)).tocsr()  # sparse part of the cluster scores
+    Q = (R_cu @ inv_cu @ fe.B - R_ct).tocsr()  # times lam: the period-effect part
+    meat = np.zeros((J, J))
+    for lo in range(0, G, block):
+        s_blk = S1[lo:lo + block].toarray() + Q[lo:lo + block] @ lam
+        meat += s_blk.T @ s_blk
+    meat = meat[np.ix_(keep, keep)]
+    K = int(keep.sum()) + nt
+    V = A @ meat @ A * (G / (G - 1)) * ((n - 1) / (n - K))
+    return beta_full[keep], V, keep
