@@ -172,3 +172,15 @@ def test_honest_did_reads_imputation_and_sun_abraham(mpdta):
         for h in (rm, sd):
             w = (h.table.ub - h.table.lb).to_numpy()
             assert (np.diff(w) > 0).all() and np.isfinite(w).all()
+
+
+def test_honest_breakdown_brackets_the_switch(mpdta):
+    from ceci_impact.did import honest_breakdown
+
+    tw = twfe(mpdta, type="event_study", **KW)
+    bd = honest_breakdown(tw, e=1, type="relative_magnitude", tol=0.005)
+    assert 0 < bd < 2
+    t = honest_did(tw, e=1, type="relative_magnitude", Mbarvec=[bd - 0.005, bd]).table
+    assert not (t.lb.iat[0] <= 0 <= t.ub.iat[0]) and t.lb.iat[1] <= 0 <= t.ub.iat[1]
+    assert honest_breakdown(tw, e=0, type="relative_magnitude") == 0.0  # the original interval already covers zero
+    assert honest_breakdown(tw, e=1, type="relative_magnitude", upper=0.1) is None

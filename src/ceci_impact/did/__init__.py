@@ -4,13 +4,13 @@
 - ``twfe`` (static / event study), ``bacon_decomposition``
 - ``sun_abraham``, ``did_imputation`` (Borusyak–Jaravel–Spiess), ``poisson_event_study`` (PPML)
 - ``compare`` (several estimators, one table and figure), ``triple_differences``
-- ``honest_did`` (Rambachan–Roth smoothness bounds, fixed-length intervals)
+- ``honest_did``, ``honest_breakdown`` (Rambachan–Roth sensitivity: smoothness and relative magnitudes)
 """
 
 from .att_gt import DidWarning, att_gt
 from .bacon import BaconResult, bacon_decomposition
 from .compare import Comparison, compare, triple_differences
-from .honest import HonestResult, honest_did
+from .honest import HonestResult, honest_breakdown, honest_did
 from .imputation import did_imputation
 from .poisson import poisson_event_study
 from .results import AggteResult, AttGtResult, EventStudyResult
@@ -19,6 +19,6 @@ from .twfe import TwfeResult, twfe
 
 __all__ = [
     "att_gt", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
-    "triple_differences", "honest_did", "HonestResult", "AttGtResult", "AggteResult", "TwfeResult", "EventStudyResult", "BaconResult",
-    "Comparison", "DidWarning",
+    "triple_differences", "honest_did", "honest_breakdown", "HonestResult", "AttGtResult", "AggteResult", "TwfeResult",
+    "EventStudyResult", "BaconResult", "Comparison", "DidWarning",
 ]

@@ -383,3 +383,42 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         params.update(gridPoints=gridPoints, seed=seed)
     return HonestResult(table=pd.DataFrame(rows), original=(est - z * se, est + z * se), target=target, alpha=alpha,
                         params=params)
+
+
+def honest_breakdown(result, *, e: int | str = 0, type: HonestType = "relative_magnitude", upper: float | None = None,
+                     tol: float | None = None, **kwargs) -> float | None:
+    """Breakdown value: the smallest M̄ (relative magnitudes) or M (smoothness) whose robust interval includes zero.
+
+    Found by bisection on ``[0, upper]`` (default ``upper``: 10 for M̄; 10 standard errors of the target for M)
+    to ``tol`` (default ``upper / 1000``); robust intervals are nested in M̄ and M, so the set of values whose
+    interval covers zero is an interval ``[breakdown, ∞)``. Returns 0.0 when the original interval already
+    includes zero (the conclusion needs exact parallel trends) and ``None`` when even ``upper`` does not
+    overturn it. ``kwargs`` go to :func:`honest_did` (``method``, ``alpha``, ``gridPoints``, ...).
+    """
+    check_option("type", type, HonestType)
+    key = "Mbarvec" if type == "relative_magnitude" else "Mvec"
+
+    def covers(m: float) -> bool:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            t = honest_did(result, e=e, type=type, **{key: [m]}, **kwargs).table
+        return bool(t.lb.iat[0] <= 0 <= t.ub.iat[0])
+
+    first = honest_did(result, e=e, type=type, **{key: [0.0]}, **kwargs)
+    lo, hi = first.original
+    if lo <= 0 <= hi or covers(0.0):
+        return 0.0
+    if upper is None:
+        if type == "relative_magnitude":
+            upper = 10.0
+        else:
+            _, _, S = event_study_moments(result)
+            upper = 10 * float(np.sqrt(np.max(np.diag(S))))
+    if not covers(upper):
+        return None
+    tol = upper / 1000 if tol is None else tol
+    a, b = 0.0, float(upper)
+    while b - a > tol:
+        mid = (a + b) / 2
+        a, b = (a, mid) if covers(mid) else (mid, b)
+    return b
