@@ -184,3 +184,15 @@ def test_honest_breakdown_brackets_the_switch(mpdta):
     assert not (t.lb.iat[0] <= 0 <= t.ub.iat[0]) and t.lb.iat[1] <= 0 <= t.ub.iat[1]
     assert honest_breakdown(tw, e=0, type="relative_magnitude") == 0.0  # the original interval already covers zero
     assert honest_breakdown(tw, e=1, type="relative_magnitude", upper=0.1) is None
+
+
+def test_verdict_when_robust_intervals_move_away_from_zero():
+    from ceci_impact.analysis import honest_verdict
+    from ceci_impact.did.honest import HonestResult
+
+    table = pd.DataFrame({"M": [0.0, 0.001], "lb": [-0.016, -0.017], "ub": [-0.002, -0.001], "method": "FLCI"})
+    h = HonestResult(table=table, original=(-0.012, 0.0015), target="effect at event time 0", alpha=0.05,
+                     params={"type": "smoothness"})
+    v = honest_verdict(h)
+    assert "robust intervals lie below zero" in v and "already includes zero" not in v
+    assert "The original interval already includes zero." in h._repr_html_()

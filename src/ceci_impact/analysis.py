@@ -625,6 +625,14 @@ def honest_verdict(h) -> str:
     what = (f"post-treatment violations of parallel trends up to {top:.3g} times the largest pre-treatment one" if rm
             else f"curvature in the trend difference (M up to {top:.3g})")
     if not sig:
+        t = h.table
+        excl = t[(t.lb > 0) | (t.ub < 0)]
+        if len(excl):  # the restriction moves the interval itself (smoothness extrapolates the pre-period trend)
+            side = "above" if (excl.lb > 0).all() else "below" if (excl.ub < 0).all() else "away from"
+            return (f"The original interval for the {h.target} includes zero, but the robust intervals lie {side} zero "
+                    f"for {'Mbar' if rm else 'M'} up to {excl.M.max():.3g}: they carry the trend difference seen before "
+                    "opening forward, which moves the interval. That conclusion rests on the pre-opening trend "
+                    "difference being real; read it together with the pre-trend test.")
         return (f"The original interval for the {h.target} already includes zero, so allowing {what} only widens an "
                 "inconclusive result.")
     if bd is None:

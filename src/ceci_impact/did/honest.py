@@ -210,8 +210,13 @@ class HonestResult:
     def _repr_html_(self) -> str:
         bd = self.breakdown
         name, _, text = _LABELS[self.type]
-        return table_html(self.tidy(), f"Sensitivity to violations of parallel trends ({self.target})",
-                          [f"{text} Breakdown value ({name}): {'none in the grid' if bd is None else f'{bd:.4g}'}."])
+        lo, hi = self.original
+        if lo <= 0 <= hi:
+            tail = "The original interval already includes zero."
+        else:
+            tail = f"Breakdown value ({name}): {'none in the grid' if bd is None else f'{bd:.4g}'}."
+        shown = self.tidy().rename(columns={"M": "Mbar" if self.type == "relative_magnitude" else "M"})
+        return table_html(shown, f"Sensitivity to violations of parallel trends ({self.target})", [f"{text} {tail}"])
 
     def to_dict(self) -> dict:
         return _json({"estimator": "honest_did", "type": self.type, "target": self.target, "original": list(self.original),
