@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -168,3 +169,23 @@ def test_weights():
         att_gt(df.assign(w=rng.uniform(0.5, 2, len(df))), weightsname="w", **kw)
     with pytest.raises(CeciError, match="non-negative"):
         att_gt(df.assign(w=-1.0), weightsname="w", **kw)
+
+
+def test_pretrend_verdict_weighs_wald_against_the_band(mpdta):
+    """With few treated units per restriction a rejecting Wald test is read together with the sup-t band."""
+    from ceci_impact import analysis as A
+
+    df = mpdta.rename(columns={"year": "period", "countyreal": "unit"})
+    es = A.event_study(df, "lemp", covariates=[], est_method="reg", biters=199, min_e=-3, max_e=3)
+    base = es.pretrend_verdict()
+    assert "Wald p" in base and "simultaneous 95% band" in base
+    fake = {"W": 30.0, "df": 3, "pvalue": 0.001}
+    few = A.EventStudy(**{**es.__dict__, "n_treated": 12,
+                          "cs": SimpleNamespace(pretest=lambda: {"W": None, "df": 3, "pvalue": None}),
+                          "dynamic": SimpleNamespace(pretest=lambda: fake, tidy=es.dynamic.tidy, cband=True)})
+    v = few.pretrend_verdict()
+    assert "rejects" in v and "should not be read alone" in v
+    covers = (es.dynamic.tidy().query("event_time < 0").pipe(lambda t: ((t.band_low <= 0) & (t.band_high >= 0)).all()))
+    assert ("evidence against parallel pre-trends is therefore weak" in v) == bool(covers)
+    many = A.EventStudy(**{**few.__dict__, "n_treated": 300})
+    assert "should not be read alone" not in many.pretrend_verdict()

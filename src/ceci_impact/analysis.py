@@ -164,15 +164,36 @@ class EventStudy:
         return {**self.dynamic.pretest(), "level": f"event times {self.settings.get('min_e')}..-1"}
 
     def pretrend_verdict(self) -> str:
+        """The pre-trend evidence in words: the Wald test, and the simultaneous band over pre-periods.
+
+        With few treated units per restriction the Wald statistic's chi-squared approximation over-rejects
+        (its covariance is estimated from those units; in simulated worlds without any pre-trend the event-time
+        test rejected in 3 of 6 worlds with 38 treated municipalities and 12 pre-periods), so the verdict also
+        reports whether the bootstrap simultaneous band (sup-t, no matrix inversion) covers zero in every
+        pre-period and says when the Wald test should not be read alone.
+        """
         pt = self.pretest()
         p = pt["pvalue"]
         if p is None:
             return "No pre-treatment periods were available for a pre-trend test."
+        tb = self.dynamic.tidy()
+        pre = tb[(tb.event_time < 0) & tb.se.notna() & (tb.se > 0)]
+        band = ""
+        if "band_low" in pre and len(pre) and self.dynamic.cband:
+            out = pre[(pre.band_low > 0) | (pre.band_high < 0)]
+            band = (" The simultaneous 95% band covers zero in every pre-period." if out.empty else
+                    f" The simultaneous 95% band excludes zero at event time(s) {', '.join(str(int(e)) for e in out.event_time)}.")
+        few = self.n_treated < 5 * max(pt["df"], 1) and pt["level"].startswith("event")
+        caution = (f" With {self.n_treated} treated units for {pt['df']} restrictions the Wald test's chi-squared "
+                   "approximation over-rejects, so it should not be read alone." if few else "")
         if p < 0.05:
-            return (f"The pre-trend test on {pt['level']} rejects parallel pre-trends (Wald p = {p:.3f}, "
-                    f"{pt['df']} restrictions): read the post-period estimates with caution.")
+            verdict = (f"The pre-trend test on {pt['level']} rejects parallel pre-trends (Wald p = {p:.3f}, "
+                       f"{pt['df']} restrictions).")
+            if few and band.startswith(" The simultaneous 95% band covers"):
+                return verdict + caution + band + " The evidence against parallel pre-trends is therefore weak."
+            return verdict + caution + band + " Read the post-period estimates with caution."
         return (f"The pre-trend test on {pt['level']} does not reject parallel pre-trends (Wald p = {p:.3f}, "
-                f"{pt['df']} restrictions).")
+                f"{pt['df']} restrictions).{band}")
 
     def plot(self, ax=None, truth: bool = True):
         import matplotlib.pyplot as plt
