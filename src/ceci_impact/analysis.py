@@ -168,7 +168,8 @@ class EventStudy:
 
         With few treated units per restriction the Wald statistic's chi-squared approximation over-rejects
         (its covariance is estimated from those units; in simulated worlds without any pre-trend the event-time
-        test rejected in 3 of 6 worlds with 38 treated municipalities and 12 pre-periods), so the verdict also
+        test rejected in 3 of 6 worlds with 29-40 treated municipalities and 12 pre-periods,
+        benchmarks/pretest_size.py), so the verdict also
         reports whether the bootstrap simultaneous band (sup-t, no matrix inversion) covers zero in every
         pre-period and says when the Wald test should not be read alone.
         """
