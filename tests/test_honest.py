@@ -5,13 +5,14 @@ Reference values
   HonestDiD 0.2.6, R 4.2.2): relative-magnitude C-LF intervals for Mbar = 0, 0.5, 1, 1.5, 2 of the TWFE and the
   Callaway–Sant'Anna (not-yet-treated, universal base) event studies on mpdta. The issue asks for 1e-4; the
   intervals are grid values (step 4.4e-4), so agreement means every grid decision at the ends matches R.
-- tests/reference/honestdid_rm_extra.json: further cases computed for this repository with HonestDiD's own R
+- tests/reference/honestdid_R_extra.json: further cases computed for this repository with HonestDiD's own R
   sources (commit 618494f, version 0.2.6; ``computeConditionalCS_DeltaRM`` called directly) on R 4.2.2 with
   mvtnorm 1.1-3, lpSolveAPI 5.5.2.0-17.15, Rglpk 0.6-4 and TruncatedNormal's ``norminvp``: one post period (the
   no-nuisance test), the average of post periods, a later post period, the purely conditional test, and two
   random event studies (5 pre × 6 post, 1 pre × 3 post). Each case stores R's lower/upper bound and the number
   of accepted grid values; also R's ``set.seed(0); mvtnorm::rmvnorm`` draws and ``TruncatedNormal::norminvp``
-  quantiles.
+  quantiles; and ``sd_cases``: smoothness intervals by test inversion (``computeConditionalCS_DeltaSD``, C-LF and
+  conditional; one and several post periods, post average) with R's grid ends.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ from ceci_impact import CeciError
 from ceci_impact.did import att_gt, honest_did, twfe
 from ceci_impact.did.arp import DualLP, truncnorm_quantile
 from ceci_impact.did.deltarm import conditional_cs_rm, create_A_RM, identified_set_rm
+from ceci_impact.did.deltasd import conditional_cs_sd, create_A_SD
 from ceci_impact.did.honest import event_study_moments
 from ceci_impact.did.r_compat import r_rmvnorm
 
 from .conftest import REF
 
 PEERS = json.loads((REF / "mpdta_R_peers_other.json").read_text())["R_HonestDiD"]
-EXTRA = json.loads((REF / "honestdid_rm_extra.json").read_text())
+EXTRA = json.loads((REF / "honestdid_R_extra.json").read_text())
 KW = dict(yname="lemp", tname="year", idname="countyreal", gname="first_treat")
 
 
@@ -132,8 +134,8 @@ def test_honest_did_relative_magnitude_options_and_errors(mpdta):
     avg = honest_did(tw, e="average", type="relative_magnitude", Mbarvec=[0.5], method="Conditional")
     assert avg.table.method.iat[0] == "Conditional" and avg.target == "average post-treatment effect"
     assert honest_did(tw, type="relative_magnitude", Mbarvec=[1.0]).params["method"] == "C-LF"
-    with pytest.raises(CeciError, match="not available for type='smoothness'"):
-        honest_did(tw, type="smoothness", method="C-LF")
+    with pytest.raises(CeciError, match="not available for type='relative_magnitude'"):
+        honest_did(tw, type="relative_magnitude", method="FLCI")
     with pytest.raises(CeciError, match="is not allowed"):
         honest_did(tw, type="relative_magnitude", method="C-F")
     with pytest.raises(CeciError, match="universal base period"):
@@ -196,3 +198,27 @@ def test_verdict_when_robust_intervals_move_away_from_zero():
     v = honest_verdict(h)
     assert "robust intervals lie below zero" in v and "already includes zero" not in v
     assert "The original interval already includes zero." in h._repr_html_()
+
+
+@pytest.mark.parametrize("case", [c["name"] for c in EXTRA["sd_cases"]])
+def test_smoothness_conditional_intervals_match_R(case):
+    c = next(x for x in EXTRA["sd_cases"] if x["name"] == case)
+    b, S = np.array(c["betahat"]), np.array(c["sigma"])
+    for r in c["R"]:
+        grid, acc = conditional_cs_sd(b, S, c["numPrePeriods"], c["numPostPeriods"], np.array(c["l_vec"]), r["M"],
+                                      hybrid="LF" if c["method"] == "C-LF" else "ARP")
+        assert grid[0] == pytest.approx(r["grid_lb"], abs=1e-12) and grid[-1] == pytest.approx(r["grid_ub"], abs=1e-12)
+        assert grid[acc].min() == pytest.approx(r["lb"], abs=1e-4)
+        assert grid[acc].max() == pytest.approx(r["ub"], abs=1e-4)
+        assert abs(int(acc.sum()) - r["n_accept"]) <= 2
+
+
+def test_smoothness_methods_through_honest_did(mpdta):
+    tw = twfe(mpdta, type="event_study", **KW)
+    A = create_A_SD(3, 4)
+    assert A.shape == (12, 7) and (A @ np.r_[0.03, 0.02, 0.01, -0.01, -0.02, -0.03, -0.04] <= 1e-12).all()  # linear
+    ref = next(x for x in EXTRA["sd_cases"] if x["name"] == "sd_twfe_lf")
+    h = honest_did(tw, type="smoothness", method="C-LF", Mvec=[r["M"] for r in ref["R"]])
+    np.testing.assert_allclose(h.table.lb, [r["lb"] for r in ref["R"]], atol=1e-4)
+    np.testing.assert_allclose(h.table.ub, [r["ub"] for r in ref["R"]], atol=1e-4)
+    assert (h.table.method == "C-LF").all() and h.params["method"] == "C-LF"

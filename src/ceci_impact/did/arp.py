@@ -300,16 +300,19 @@ def arp_accept_grid(y: np.ndarray, a: np.ndarray, X: np.ndarray, sigma: np.ndarr
 
 
 def nonuisance_accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray, thetas: np.ndarray, target: int, *,
-                           alpha: float, hybrid: str, kappa: float, lf_cv: float | None) -> np.ndarray:
-    """``.APR_computeCI_NoNuis`` (one post period): ARP test of ``A (beta - e_target theta) <= 0``, LF hybrid or not."""
+                           alpha: float, hybrid: str, kappa: float, lf_cv: float | None,
+                           d: np.ndarray | None = None) -> np.ndarray:
+    """``.APR_computeCI_NoNuis`` (one post period): ARP test of ``A (beta - e_target theta) <= d``, LF hybrid or not
+    (``.testInIdentifiedSet_LF_Hybrid`` / ``.testInIdentifiedSet``)."""
+    d = np.zeros(A.shape[0]) if d is None else np.asarray(d, float)
     sig_t = np.sqrt(np.diag(A @ sigma @ A.T))
-    At = A / sig_t[:, None]
+    At, dt = A / sig_t[:, None], d / sig_t
     accept = np.zeros(thetas.size, bool)
     size = (alpha - kappa) / (1 - kappa) if hybrid == "LF" else alpha
     for i, th in enumerate(thetas):
         y = betahat.copy()
         y[target] -= th
-        mom = At @ y
+        mom = At @ y - dt
         loc = int(np.argmax(mom))
         m = float(mom[loc])
         if hybrid == "LF" and m > lf_cv:
@@ -318,13 +321,13 @@ def nonuisance_accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray
         gsg = float(gam @ sigma @ gam)
         c = sigma @ gam / gsg
         z = y - c * float(gam @ y)
-        Abar = At - At[loc][None, :]
+        Abar, dbar = At - At[loc][None, :], dt - dt[loc]
         ac = Abar @ c
         with np.errstate(divide="ignore", invalid="ignore"):
-            obj = -(Abar @ z) / ac
+            obj = (dbar - Abar @ z) / ac
         vlo = obj[ac < 0].max() if (ac < 0).any() else -np.inf
         vup = obj[ac > 0].min() if (ac > 0).any() else np.inf
-        sb = np.sqrt(gsg)
-        q = truncnorm_quantile(1 - size, vlo / sb, vup / sb) * sb
-        accept[i] = not (m > max(0.0, q))
+        sb, mu = np.sqrt(gsg), float(dt[loc])
+        q = mu + truncnorm_quantile(1 - size, (vlo - mu) / sb, (vup - mu) / sb) * sb
+        accept[i] = not (m + mu > max(0.0, q))
     return accept

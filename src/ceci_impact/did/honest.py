@@ -3,7 +3,8 @@ parallel trends?
 
 Two restrictions on the post-treatment trend difference ``delta_post``:
 
-- **smoothness** Delta^SD(M): the slope of the trend difference changes by at most ``M`` per period.
+- **smoothness** Delta^SD(M): the slope of the trend difference changes by at most ``M`` per period
+  (fixed-length intervals by default; conditional and conditional-LF test inversion in ``deltasd``).
   ``flci`` follows HonestDiD's ``findOptimalFLCI`` (Rambachan and Roth 2023; Armstrong and Kolesár): the
   affine estimator ``l'beta_post + w_pre'beta_pre`` whose worst-case bias over Delta^SD(M) and standard
   deviation give the shortest interval ``estimate ± cv_alpha(bias/sd) * sd`` (``cv`` the folded-normal
@@ -243,7 +244,7 @@ class HonestResult:
 
 HonestType = Literal["smoothness", "relative_magnitude"]
 HonestMethod = Literal["FLCI", "C-LF", "Conditional"]
-_METHODS = {"smoothness": ("FLCI",), "relative_magnitude": ("C-LF", "Conditional")}
+_METHODS = {"smoothness": ("FLCI", "C-LF", "Conditional"), "relative_magnitude": ("C-LF", "Conditional")}
 
 
 def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -289,6 +290,24 @@ def _check_consecutive(ev: np.ndarray) -> None:
                         f"found {', '.join(str(int(x)) for x in ev)}")
 
 
+def _grid_intervals(fn, b, S, K, P, l_vec, values, method, alpha, grid_points, grid_lb, grid_ub, seed, name) -> list[dict]:
+    """Test-inversion intervals (smallest and largest accepted grid value) for each M or Mbar, as R reports them."""
+    rows, open_ends = [], []
+    for v in values:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            grid, acc = fn(b, S, K, P, l_vec, float(v), alpha=alpha, hybrid="LF" if method == "C-LF" else "ARP",
+                           grid_points=grid_points, grid_lb=grid_lb, grid_ub=grid_ub, seed=seed)
+        if any("open at an end" in str(w.message) for w in caught):
+            open_ends.append(float(v))
+        lb, ub = (float(grid[acc].min()), float(grid[acc].max())) if acc.any() else (np.nan, np.nan)
+        rows.append({"M": float(v), "lb": lb, "ub": ub, "method": method})
+    if open_ends:
+        warnings.warn(f"HonestDiD: the robust interval reaches the end of the grid for {name} = {open_ends}; its "
+                      "length is understated — widen grid_lb/grid_ub", stacklevel=3)
+    return rows
+
+
 def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mvec=None, Mbarvec=None,
                method: HonestMethod | None = None, alpha: float = 0.05, gridPoints: int = 1000,
                grid_lb: float | None = None, grid_ub: float | None = None, seed: int = 0) -> HonestResult:
@@ -310,12 +329,14 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
     Mbarvec
         Relative-magnitudes grid (default, as R: 10 values from 0 to 2).
     method
-        ``"FLCI"`` for smoothness; ``"C-LF"`` (default) or ``"Conditional"`` for relative magnitudes.
+        Smoothness: ``"FLCI"`` (default, fixed-length), ``"C-LF"`` or ``"Conditional"`` (test inversion, R's
+        ``computeConditionalCS_DeltaSD``); relative magnitudes: ``"C-LF"`` (default) or ``"Conditional"``.
     alpha
         Level: intervals cover with probability ``1 - alpha``.
     gridPoints, grid_lb, grid_ub
-        Test-inversion grid for relative magnitudes (R's defaults: 1,000 values on ±20 standard errors of the
-        target around zero). Endpoints are grid values, so their resolution is the grid step.
+        Test-inversion grid (R's defaults: 1,000 values on ±20 standard errors of the target around zero for
+        relative magnitudes, around the identified set at zero for smoothness). Endpoints are grid values, so
+        their resolution is the grid step.
     seed
         Seed of R's random-number generator for the simulated critical values (R's default 0 reproduces R).
 
@@ -359,32 +380,27 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
     est = float(l_vec @ b[K:])
     rows = []
     params = {"type": type, "e": e, "num_pre": K, "num_post": P, "method": method}
-    if type == "smoothness":
+    if type == "smoothness" and method == "FLCI":
         if Mvec is None:
             Mvec = np.linspace(0, 2 * se, 6)
         for M in Mvec:
             r = flci(b, S, K, P, l_vec=l_vec, M=float(M), alpha=alpha)
             rows.append({"M": float(M), "lb": r["lb"], "ub": r["ub"], "method": "FLCI"})
+    elif type == "smoothness":
+        from .deltasd import conditional_cs_sd
+
+        Mvec = np.linspace(0, 2 * se, 6) if Mvec is None else Mvec
+        rows = _grid_intervals(conditional_cs_sd, b, S, K, P, l_vec, Mvec, method, alpha, gridPoints, grid_lb, grid_ub,
+                               seed, "M")
+        params.update(gridPoints=gridPoints, seed=seed)
     else:
         from .deltarm import conditional_cs_rm
 
         Mbarvec = np.linspace(0, 2, 10) if Mbarvec is None else Mbarvec
         if np.any(np.asarray(Mbarvec, float) < 0):
             raise CeciError(f"Mbarvec must be non-negative; found {list(Mbarvec)}")
-        open_ends = []
-        for Mbar in Mbarvec:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                grid, acc = conditional_cs_rm(b, S, K, P, l_vec, float(Mbar), alpha=alpha,
-                                              hybrid="LF" if method == "C-LF" else "ARP", grid_points=gridPoints,
-                                              grid_lb=grid_lb, grid_ub=grid_ub, seed=seed)
-            if any("open at an end" in str(w.message) for w in caught):
-                open_ends.append(float(Mbar))
-            lb, ub = (float(grid[acc].min()), float(grid[acc].max())) if acc.any() else (np.nan, np.nan)
-            rows.append({"M": float(Mbar), "lb": lb, "ub": ub, "method": method})
-        if open_ends:
-            warnings.warn(f"HonestDiD: the robust interval reaches the end of the grid for Mbar = {open_ends}; its "
-                          "length is understated — widen grid_lb/grid_ub", stacklevel=2)
+        rows = _grid_intervals(conditional_cs_rm, b, S, K, P, l_vec, Mbarvec, method, alpha, gridPoints, grid_lb,
+                               grid_ub, seed, "Mbar")
         params.update(gridPoints=gridPoints, seed=seed)
     return HonestResult(table=pd.DataFrame(rows), original=(est - z * se, est + z * se), target=target, alpha=alpha,
                         params=params)
