@@ -177,3 +177,12 @@ def test_overlapping_renders_are_refused(rendered):
             render.render(rendered["plan"], reports, only="01_data", quiet=True)
         fcntl.flock(fh, fcntl.LOCK_UN)
     assert render.render(rendered["plan"], reports, only="01_data", quiet=True)
+
+
+def test_kernels_talk_over_private_unix_sockets():
+    """Rendering kernels use IPC sockets, one path per kernel (parallel workers must never share them)."""
+    from ceci_impact.render import _ipc_kernel_manager
+
+    km_class = _ipc_kernel_manager()
+    a, b = km_class(kernel_name="ceci-impact"), km_class(kernel_name="ceci-impact")
+    assert a.transport == b.transport == "ipc" and a.ip != b.ip

@@ -37,6 +37,30 @@ KERNEL = "ceci-impact"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _ipc_kernel_manager():
+    """Kernel manager talking to the kernel over local Unix sockets (IPC) instead of TCP on localhost.
+
+    Rendering runs the kernel on this machine; IPC keeps code and outputs off the network stack (and avoids
+    ipykernel's warning about unencrypted TCP on every start). Falls back to TCP where IPC is unavailable.
+    """
+    if os.name != "posix":
+        return None
+    import tempfile
+    import uuid
+
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum, default
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        @default("ip")
+        def _ip_default(self):  # a socket path of its own: parallel workers must not share sockets
+            return os.path.join(tempfile.gettempdir(), f"ceci-kernel-{uuid.uuid4().hex[:16]}")
+
+    return IPCKernelManager
+
+
 def ensure_kernel(quiet: bool = True) -> None:
     """Register the ``ceci-impact`` Jupyter kernel inside this environment (idempotent)."""
     from jupyter_client.kernelspec import KernelSpecManager
@@ -252,9 +276,10 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     try:
         if run.error:
             raise RuntimeError(run.error)
+        km_class = _ipc_kernel_manager()
         pm.execute_notebook(str(nbdir / run.notebook), str(tmp_nb), parameters=params, kernel_name=KERNEL,
                             cwd=str(nbdir), execution_timeout=timeout, progress_bar=False, log_output=False,
-                            report_mode=False)
+                            report_mode=False, **({"kernel_manager_class": km_class} if km_class else {}))
     except Exception as exc:  # papermill wraps kernel errors; keep one line
         ename = getattr(exc, "ename", "CeciError" if run.error else type(exc).__name__)
         evalue = getattr(exc, "evalue", str(exc))
