@@ -235,6 +235,8 @@ class HonestResult:
         step = (t.M.max() - t.M.min()) / max(len(t) - 1, 1) if len(t) > 1 else 1.0
         ax.vlines([t.M.min() - step], [self.original[0]], [self.original[1]], color="#b7410e", lw=3, label="original")
         ax.axhline(0, color="black", lw=0.8)
+        ticks = [t.M.min() - step] + list(t.M)
+        ax.set_xticks(ticks, ["original"] + [f"{m:.3g}" for m in t.M])
         ax.set_xlabel(xlabel)
         ax.set_ylabel("effect")
         ax.set_title(f"HonestDiD sensitivity: {self.target}")
