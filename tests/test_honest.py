@@ -222,3 +222,36 @@ def test_smoothness_methods_through_honest_did(mpdta):
     np.testing.assert_allclose(h.table.lb, [r["lb"] for r in ref["R"]], atol=1e-4)
     np.testing.assert_allclose(h.table.ub, [r["ub"] for r in ref["R"]], atol=1e-4)
     assert (h.table.method == "C-LF").all() and h.params["method"] == "C-LF"
+
+
+@pytest.mark.parametrize("case", [c["name"] for c in EXTRA["directional_cases"]])
+def test_sign_and_shape_restrictions_match_R(case):
+    """Delta^RMB, Delta^RMM, Delta^SDB, Delta^SDM (biasDirection / monotonicityDirection) against R."""
+    c = next(x for x in EXTRA["directional_cases"] if x["name"] == case)
+    fn = conditional_cs_rm if c["family"] == "RM" else conditional_cs_sd
+    for r in c["R"]:
+        grid, acc = fn(np.array(c["betahat"]), np.array(c["sigma"]), c["numPrePeriods"], c["numPostPeriods"],
+                       np.array(c["l_vec"], float), r["value"], hybrid="LF" if c["method"] == "C-LF" else "ARP",
+                       bias_direction=c["biasDirection"], monotonicity_direction=c["monotonicityDirection"])
+        assert grid[0] == pytest.approx(r["grid_lb"], abs=1e-12) and grid[-1] == pytest.approx(r["grid_ub"], abs=1e-12)
+        assert grid[acc].min() == pytest.approx(r["lb"], abs=1e-4)
+        assert grid[acc].max() == pytest.approx(r["ub"], abs=1e-4)
+        assert abs(int(acc.sum()) - r["n_accept"]) <= 2
+
+
+def test_honest_did_bias_direction_options(mpdta):
+    tw = twfe(mpdta, type="event_study", **KW)
+    ref = next(x for x in EXTRA["directional_cases"] if x["name"] == "rmb_twfe_neg")
+    h = honest_did(tw, type="relative_magnitude", Mbarvec=[r["value"] for r in ref["R"]], biasDirection="negative")
+    np.testing.assert_allclose(h.table.lb, [r["lb"] for r in ref["R"]], atol=1e-4)
+    np.testing.assert_allclose(h.table.ub, [r["ub"] for r in ref["R"]], atol=1e-4)
+    assert "negative" in h._repr_html_() and h.params["biasDirection"] == "negative"
+    plain = honest_did(tw, type="relative_magnitude", Mbarvec=[1.0])
+    assert (h.table.ub.iat[-1] - h.table.lb.iat[-1]) <= (plain.table.ub.iat[0] - plain.table.lb.iat[0]) + 1e-12
+    assert honest_did(tw, type="smoothness", Mvec=[0.01], monotonicityDirection="decreasing").params["method"] == "C-LF"
+    with pytest.raises(CeciError, match="need method='C-LF' or 'Conditional'"):
+        honest_did(tw, type="smoothness", method="FLCI", biasDirection="positive")
+    with pytest.raises(CeciError, match="not both"):
+        honest_did(tw, type="relative_magnitude", biasDirection="positive", monotonicityDirection="increasing")
+    with pytest.raises(CeciError, match="is not allowed"):
+        honest_did(tw, type="relative_magnitude", biasDirection="up")

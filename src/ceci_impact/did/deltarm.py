@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 from scipy import optimize
 
+from .._options import CeciError
 from .arp import DualLP, arp_accept_grid, least_favorable_cv, nonuisance_accept_grid
 
 
@@ -34,6 +35,40 @@ def create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: 
     A = np.vstack([Atilde - A_UB, -Atilde - A_UB])
     A = A[(A**2).sum(axis=1) > 1e-10]
     return np.delete(A, K, axis=1) if drop_zero else A
+
+
+def create_A_B(num_pre: int, num_post: int, bias_direction: str) -> np.ndarray:
+    """Sign restriction on the post-period trend differences (``.create_A_B``): ``delta_post >= 0`` for a positive
+    bias, ``<= 0`` for a negative one."""
+    A = -np.eye(num_pre + num_post)[num_pre:]
+    return -A if bias_direction == "negative" else A
+
+
+def create_A_M(num_pre: int, num_post: int, monotonicity_direction: str) -> np.ndarray:
+    """Monotone trend differences over all periods (``.create_A_M``, ``postPeriodMomentsOnly = FALSE``), including
+    R's treatment of a single pre-period (its loop ``1:(numPrePeriods - 1)`` then runs once)."""
+    K, P = num_pre, num_post
+    A = np.zeros((K + P, K + P))
+    for r in range(1, K) if K > 1 else [1]:  # R rows r (1-based): delta_r - delta_{r+1} <= 0
+        A[r - 1, r - 1:r + 1] = (1.0, -1.0)
+    A[K - 1, K - 1] = 1.0
+    if P > 0:
+        A[K, K] = -1.0
+        for r in range(K + 2, K + P + 1):
+            A[r - 1, r - 2:r] = (1.0, -1.0)
+    return -A if monotonicity_direction == "decreasing" else A
+
+
+def extra_restrictions(num_pre: int, num_post: int, bias_direction: str | None,
+                       monotonicity_direction: str | None) -> np.ndarray:
+    """Rows added to Delta by a sign (``bias_direction``) or shape (``monotonicity_direction``) restriction."""
+    if bias_direction is not None and monotonicity_direction is not None:
+        raise CeciError("choose either a bias direction or a monotonicity direction, not both (as HonestDiD)")
+    if bias_direction is not None:
+        return create_A_B(num_pre, num_post, bias_direction)
+    if monotonicity_direction is not None:
+        return create_A_M(num_pre, num_post, monotonicity_direction)
+    return np.zeros((0, num_pre + num_post))
 
 
 def construct_gamma(l_vec: np.ndarray) -> np.ndarray:
@@ -74,8 +109,10 @@ def identified_set_rm(Mbar: float, beta: np.ndarray, l_vec: np.ndarray, num_pre:
 def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, Mbar: float = 0.0, *,
                       alpha: float = 0.05, hybrid: str = "LF", kappa: float | None = None,
                       post_moments_only: bool = True, grid_points: int = 1000, grid_lb: float | None = None,
-                      grid_ub: float | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Grid and acceptance indicator of the Delta^RM(Mbar) confidence set (``computeConditionalCS_DeltaRM``).
+                      grid_ub: float | None = None, seed: int = 0, bias_direction: str | None = None,
+                      monotonicity_direction: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Grid and acceptance indicator of the Delta^RM(Mbar) confidence set (``computeConditionalCS_DeltaRM``;
+    with ``bias_direction`` Delta^RMB, with ``monotonicity_direction`` Delta^RMM).
 
     ``hybrid="LF"`` is the conditional least-favourable hybrid (R's method ``"C-LF"``, first-stage size
     ``kappa = alpha / 10``), ``"ARP"`` the purely conditional test (R's ``"Conditional"``). The default grid is
@@ -92,9 +129,10 @@ def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M
     accept = np.zeros(grid_points, bool)
     if P > 1:
         Gamma_inv = np.linalg.inv(construct_gamma(l_vec))
+    extra = extra_restrictions(K, P, bias_direction, monotonicity_direction)
     for s in range(-(K - 1), 1):
         for pos in (True, False):
-            A = create_A_RM(K, P, Mbar, s, pos)
+            A = np.vstack([create_A_RM(K, P, Mbar, s, pos), extra])
             if P == 1:
                 if post_moments_only:
                     A = A[A[:, -1] != 0]

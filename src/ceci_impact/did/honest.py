@@ -216,8 +216,14 @@ class HonestResult:
             tail = "The original interval already includes zero."
         else:
             tail = f"Breakdown value ({name}): {'none in the grid' if bd is None else f'{bd:.4g}'}."
+        extra = ""
+        if self.params.get("biasDirection"):
+            extra = f" Also imposed: the post-treatment trend difference is {self.params['biasDirection']}."
+        elif self.params.get("monotonicityDirection"):
+            extra = f" Also imposed: the trend difference is monotone ({self.params['monotonicityDirection']})."
         shown = self.tidy().rename(columns={"M": "Mbar" if self.type == "relative_magnitude" else "M"})
-        return table_html(shown, f"Sensitivity to violations of parallel trends ({self.target})", [f"{text} {tail}"])
+        return table_html(shown, f"Sensitivity to violations of parallel trends ({self.target})",
+                          [f"{text}{extra} {tail}"])
 
     def to_dict(self) -> dict:
         return _json({"estimator": "honest_did", "type": self.type, "target": self.target, "original": list(self.original),
@@ -246,6 +252,8 @@ class HonestResult:
 
 HonestType = Literal["smoothness", "relative_magnitude"]
 HonestMethod = Literal["FLCI", "C-LF", "Conditional"]
+BiasDirection = Literal["positive", "negative"]
+MonotonicityDirection = Literal["increasing", "decreasing"]
 _METHODS = {"smoothness": ("FLCI", "C-LF", "Conditional"), "relative_magnitude": ("C-LF", "Conditional")}
 
 
@@ -292,14 +300,15 @@ def _check_consecutive(ev: np.ndarray) -> None:
                         f"found {', '.join(str(int(x)) for x in ev)}")
 
 
-def _grid_intervals(fn, b, S, K, P, l_vec, values, method, alpha, grid_points, grid_lb, grid_ub, seed, name) -> list[dict]:
+def _grid_intervals(fn, b, S, K, P, l_vec, values, method, alpha, grid_points, grid_lb, grid_ub, seed, name,
+                    **restriction) -> list[dict]:
     """Test-inversion intervals (smallest and largest accepted grid value) for each M or Mbar, as R reports them."""
     rows, open_ends = [], []
     for v in values:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             grid, acc = fn(b, S, K, P, l_vec, float(v), alpha=alpha, hybrid="LF" if method == "C-LF" else "ARP",
-                           grid_points=grid_points, grid_lb=grid_lb, grid_ub=grid_ub, seed=seed)
+                           grid_points=grid_points, grid_lb=grid_lb, grid_ub=grid_ub, seed=seed, **restriction)
         if any("open at an end" in str(w.message) for w in caught):
             open_ends.append(float(v))
         lb, ub = (float(grid[acc].min()), float(grid[acc].max())) if acc.any() else (np.nan, np.nan)
@@ -312,7 +321,9 @@ def _grid_intervals(fn, b, S, K, P, l_vec, values, method, alpha, grid_points, g
 
 def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mvec=None, Mbarvec=None,
                method: HonestMethod | None = None, alpha: float = 0.05, gridPoints: int = 1000,
-               grid_lb: float | None = None, grid_ub: float | None = None, seed: int = 0) -> HonestResult:
+               grid_lb: float | None = None, grid_ub: float | None = None, seed: int = 0,
+               biasDirection: BiasDirection | None = None,
+               monotonicityDirection: MonotonicityDirection | None = None) -> HonestResult:
     """Rambachan–Roth sensitivity analysis of an event-study result (R HonestDiD's ``honest_did``).
 
     Parameters
@@ -341,6 +352,11 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         their resolution is the grid step.
     seed
         Seed of R's random-number generator for the simulated critical values (R's default 0 reproduces R).
+    biasDirection, monotonicityDirection
+        Optional extra knowledge (R's names): the post-treatment trend difference has a known sign
+        (``"positive"``/``"negative"``: Delta^RMB, Delta^SDB) or the trend difference is monotone
+        (``"increasing"``/``"decreasing"``: Delta^RMM, Delta^SDM). Not both; for smoothness they need the
+        test-inversion methods (``"C-LF"`` or ``"Conditional"``).
 
     Returns
     -------
@@ -353,7 +369,18 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         if method not in _METHODS[type]:
             raise CeciError(f"method={method!r} is not available for type={type!r}; expected one of "
                             f"{', '.join(repr(m) for m in _METHODS[type])}")
-    method = method or _METHODS[type][0]
+    if biasDirection is not None:
+        check_option("biasDirection", biasDirection, BiasDirection)
+    if monotonicityDirection is not None:
+        check_option("monotonicityDirection", monotonicityDirection, MonotonicityDirection)
+    if biasDirection is not None and monotonicityDirection is not None:
+        raise CeciError("choose either biasDirection or monotonicityDirection, not both (as HonestDiD)")
+    restricted = biasDirection is not None or monotonicityDirection is not None
+    if method is None:
+        method = "C-LF" if (type == "smoothness" and restricted) else _METHODS[type][0]
+    if method == "FLCI" and restricted:
+        raise CeciError("biasDirection/monotonicityDirection need method='C-LF' or 'Conditional' for smoothness; "
+                        "found method='FLCI'")
     if not 0 < alpha < 1:
         raise CeciError(f"alpha must lie in (0, 1); found {alpha!r}")
     ev, b, S = event_study_moments(result)
@@ -381,7 +408,8 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
     z = stats.norm.ppf(1 - alpha / 2)
     est = float(l_vec @ b[K:])
     rows = []
-    params = {"type": type, "e": e, "num_pre": K, "num_post": P, "method": method}
+    params = {"type": type, "e": e, "num_pre": K, "num_post": P, "method": method, "biasDirection": biasDirection,
+              "monotonicityDirection": monotonicityDirection}
     if type == "smoothness" and method == "FLCI":
         if Mvec is None:
             Mvec = np.linspace(0, 2 * se, 6)
@@ -393,7 +421,7 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
 
         Mvec = np.linspace(0, 2 * se, 6) if Mvec is None else Mvec
         rows = _grid_intervals(conditional_cs_sd, b, S, K, P, l_vec, Mvec, method, alpha, gridPoints, grid_lb, grid_ub,
-                               seed, "M")
+                               seed, "M", bias_direction=biasDirection, monotonicity_direction=monotonicityDirection)
         params.update(gridPoints=gridPoints, seed=seed)
     else:
         from .deltarm import conditional_cs_rm
@@ -402,7 +430,8 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         if np.any(np.asarray(Mbarvec, float) < 0):
             raise CeciError(f"Mbarvec must be non-negative; found {list(Mbarvec)}")
         rows = _grid_intervals(conditional_cs_rm, b, S, K, P, l_vec, Mbarvec, method, alpha, gridPoints, grid_lb,
-                               grid_ub, seed, "Mbar")
+                               grid_ub, seed, "Mbar", bias_direction=biasDirection,
+                               monotonicity_direction=monotonicityDirection)
         params.update(gridPoints=gridPoints, seed=seed)
     return HonestResult(table=pd.DataFrame(rows), original=(est - z * se, est + z * se), target=target, alpha=alpha,
                         params=params)
