@@ -615,11 +615,13 @@ def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e
 
 def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], control_group: str = "notyettreated",
                        est_method: str = "reg", min_e: int = -12, max_e: int = 12, weightsname: str | None = None,
-                       e: int | str = 0, n_m: int = 6, type: str = "smoothness", Mbarvec=(0.0, 0.5, 1.0, 1.5, 2.0)):
+                       e: int | str = 0, n_m: int = 6, type: str = "smoothness", Mbarvec=(0.0, 0.5, 1.0, 1.5, 2.0),
+                       biasDirection: str | None = None):
     """Rambachan–Roth sensitivity of the CS event study (universal base period, as HonestDiD requires).
 
     ``type="smoothness"``: M from 0 to one standard error of the target (``n_m`` values);
-    ``type="relative_magnitude"``: the ``Mbarvec`` grid (C-LF intervals). Pre-periods are limited to
+    ``type="relative_magnitude"``: the ``Mbarvec`` grid (C-LF intervals); ``biasDirection`` adds a known sign of
+    the post-treatment trend difference (relative magnitudes only). Pre-periods are limited to
     ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
     """
     from .did import honest_did
@@ -632,7 +634,7 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
                    cband=False, weightsname=weightsname)
         dyn = r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
     if type == "relative_magnitude":
-        return honest_did(dyn, e=e, type="relative_magnitude", Mbarvec=list(Mbarvec))
+        return honest_did(dyn, e=e, type="relative_magnitude", Mbarvec=list(Mbarvec), biasDirection=biasDirection)
     se = float(dyn.se_egt[list(dyn.egt).index(0)]) if 0 in set(dyn.egt) else float(np.nanmean(dyn.se_egt))
     return honest_did(dyn, e=e, Mvec=np.linspace(0, se, n_m))
 
