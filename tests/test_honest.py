@@ -255,3 +255,30 @@ def test_honest_did_bias_direction_options(mpdta):
         honest_did(tw, type="relative_magnitude", biasDirection="positive", monotonicityDirection="increasing")
     with pytest.raises(CeciError, match="is not allowed"):
         honest_did(tw, type="relative_magnitude", biasDirection="up")
+
+
+@pytest.mark.parametrize("case", [c["name"] for c in EXTRA["linear_trend_cases"]])
+def test_relative_magnitudes_from_a_linear_trend_match_R(case):
+    """Delta^SDRM (bound = "deviation from linear trend") and its sign/monotone variants against R."""
+    c = next(x for x in EXTRA["linear_trend_cases"] if x["name"] == case)
+    for r in c["R"]:
+        grid, acc = conditional_cs_rm(np.array(c["betahat"]), np.array(c["sigma"]), c["numPrePeriods"],
+                                      c["numPostPeriods"], np.array(c["l_vec"], float), r["value"],
+                                      hybrid="LF" if c["method"] == "C-LF" else "ARP", linear_trend=True,
+                                      bias_direction=c["biasDirection"], monotonicity_direction=c["monotonicityDirection"])
+        assert grid[acc].min() == pytest.approx(r["lb"], abs=1e-4)
+        assert grid[acc].max() == pytest.approx(r["ub"], abs=1e-4)
+        assert abs(int(acc.sum()) - r["n_accept"]) <= 2
+
+
+def test_honest_did_linear_trend_bound(mpdta):
+    tw = twfe(mpdta, type="event_study", **KW)
+    ref = next(x for x in EXTRA["linear_trend_cases"] if x["name"] == "sdrm_twfe")
+    h = honest_did(tw, type="relative_magnitude", bound="deviation from linear trend", Mbarvec=[r["value"] for r in ref["R"]])
+    np.testing.assert_allclose(h.table.lb, [r["lb"] for r in ref["R"]], atol=1e-4)
+    np.testing.assert_allclose(h.table.ub, [r["ub"] for r in ref["R"]], atol=1e-4)
+    assert "linear trend" in h._repr_html_()
+    with pytest.raises(CeciError, match="applies to type='relative_magnitude' only"):
+        honest_did(tw, type="smoothness", bound="deviation from linear trend")
+    with pytest.raises(CeciError, match="at least two pre-periods"):
+        conditional_cs_rm(np.zeros(3), np.eye(3), 1, 2, linear_trend=True)

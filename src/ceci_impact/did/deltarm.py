@@ -37,6 +37,25 @@ def create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: 
     return np.delete(A, K, axis=1) if drop_zero else A
 
 
+def create_A_SDRM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: bool = True,
+                  drop_zero: bool = True) -> np.ndarray:
+    """Delta^SDRM_{s,+/-}(Mbar) (``.create_A_SDRM``): every second difference of the trend difference (deviation
+    from a linear trend) is at most ``Mbar`` times the pre-period second difference centred at ``s - 1``."""
+    K, P = num_pre, num_post
+    n = K + P - 1
+    Atilde = np.zeros((n, K + P + 1))
+    for r in range(n):
+        Atilde[r, r:r + 3] = (1.0, -2.0, 1.0)
+    v = np.zeros(K + P + 1)
+    v[K + s - 2:K + s + 1] = (1.0, -2.0, 1.0)  # R's 1-based (K + 1 + s - 2):(K + 1 + s)
+    if not max_positive:
+        v = -v
+    A_UB = np.vstack([np.tile(v, (K - 1, 1)), np.tile(Mbar * v, (P, 1))])
+    A = np.vstack([Atilde - A_UB, -Atilde - A_UB])
+    A = A[(A**2).sum(axis=1) > 1e-10]
+    return np.delete(A, K, axis=1) if drop_zero else A
+
+
 def create_A_B(num_pre: int, num_post: int, bias_direction: str) -> np.ndarray:
     """Sign restriction on the post-period trend differences (``.create_A_B``): ``delta_post >= 0`` for a positive
     bias, ``<= 0`` for a negative one."""
@@ -110,9 +129,11 @@ def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M
                       alpha: float = 0.05, hybrid: str = "LF", kappa: float | None = None,
                       post_moments_only: bool = True, grid_points: int = 1000, grid_lb: float | None = None,
                       grid_ub: float | None = None, seed: int = 0, bias_direction: str | None = None,
-                      monotonicity_direction: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+                      monotonicity_direction: str | None = None,
+                      linear_trend: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Grid and acceptance indicator of the Delta^RM(Mbar) confidence set (``computeConditionalCS_DeltaRM``;
-    with ``bias_direction`` Delta^RMB, with ``monotonicity_direction`` Delta^RMM).
+    with ``bias_direction`` Delta^RMB, with ``monotonicity_direction`` Delta^RMM; with ``linear_trend`` the
+    deviations are from a linear trend, Delta^SDRM and its variants, which need two pre-periods).
 
     ``hybrid="LF"`` is the conditional least-favourable hybrid (R's method ``"C-LF"``, first-stage size
     ``kappa = alpha / 10``), ``"ARP"`` the purely conditional test (R's ``"Conditional"``). The default grid is
@@ -130,9 +151,13 @@ def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M
     if P > 1:
         Gamma_inv = np.linalg.inv(construct_gamma(l_vec))
     extra = extra_restrictions(K, P, bias_direction, monotonicity_direction)
-    for s in range(-(K - 1), 1):
+    if linear_trend and K < 2:
+        raise CeciError("relative magnitudes of deviations from a linear trend need at least two pre-periods; "
+                        f"found {K}")
+    for s in range(-(K - 2) if linear_trend else -(K - 1), 1):
         for pos in (True, False):
-            A = np.vstack([create_A_RM(K, P, Mbar, s, pos), extra])
+            base = create_A_SDRM(K, P, Mbar, s, pos) if linear_trend else create_A_RM(K, P, Mbar, s, pos)
+            A = np.vstack([base, extra])
             if P == 1:
                 if post_moments_only:
                     A = A[A[:, -1] != 0]

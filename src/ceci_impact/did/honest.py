@@ -217,10 +217,12 @@ class HonestResult:
         else:
             tail = f"Breakdown value ({name}): {'none in the grid' if bd is None else f'{bd:.4g}'}."
         extra = ""
+        if self.params.get("bound") == "deviation from linear trend":
+            extra = " Violations are measured as deviations from a linear trend (Delta^SDRM)."
         if self.params.get("biasDirection"):
-            extra = f" Also imposed: the post-treatment trend difference is {self.params['biasDirection']}."
+            extra += f" Also imposed: the post-treatment trend difference is {self.params['biasDirection']}."
         elif self.params.get("monotonicityDirection"):
-            extra = f" Also imposed: the trend difference is monotone ({self.params['monotonicityDirection']})."
+            extra += f" Also imposed: the trend difference is monotone ({self.params['monotonicityDirection']})."
         shown = self.tidy().rename(columns={"M": "Mbar" if self.type == "relative_magnitude" else "M"})
         return table_html(shown, f"Sensitivity to violations of parallel trends ({self.target})",
                           [f"{text}{extra} {tail}"])
@@ -253,6 +255,7 @@ class HonestResult:
 HonestType = Literal["smoothness", "relative_magnitude"]
 HonestMethod = Literal["FLCI", "C-LF", "Conditional"]
 BiasDirection = Literal["positive", "negative"]
+RMBound = Literal["deviation from parallel trends", "deviation from linear trend"]
 MonotonicityDirection = Literal["increasing", "decreasing"]
 _METHODS = {"smoothness": ("FLCI", "C-LF", "Conditional"), "relative_magnitude": ("C-LF", "Conditional")}
 
@@ -323,7 +326,8 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
                method: HonestMethod | None = None, alpha: float = 0.05, gridPoints: int = 1000,
                grid_lb: float | None = None, grid_ub: float | None = None, seed: int = 0,
                biasDirection: BiasDirection | None = None,
-               monotonicityDirection: MonotonicityDirection | None = None) -> HonestResult:
+               monotonicityDirection: MonotonicityDirection | None = None,
+               bound: RMBound = "deviation from parallel trends") -> HonestResult:
     """Rambachan–Roth sensitivity analysis of an event-study result (R HonestDiD's ``honest_did``).
 
     Parameters
@@ -357,6 +361,10 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         (``"positive"``/``"negative"``: Delta^RMB, Delta^SDB) or the trend difference is monotone
         (``"increasing"``/``"decreasing"``: Delta^RMM, Delta^SDM). Not both; for smoothness they need the
         test-inversion methods (``"C-LF"`` or ``"Conditional"``).
+    bound
+        Relative magnitudes only (R's name): ``"deviation from parallel trends"`` (Delta^RM) or ``"deviation from
+        linear trend"`` (Delta^SDRM: post-period second differences at most Mbar times the largest pre-period
+        one; needs two pre-periods).
 
     Returns
     -------
@@ -369,6 +377,9 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         if method not in _METHODS[type]:
             raise CeciError(f"method={method!r} is not available for type={type!r}; expected one of "
                             f"{', '.join(repr(m) for m in _METHODS[type])}")
+    check_option("bound", bound, RMBound)
+    if bound != "deviation from parallel trends" and type != "relative_magnitude":
+        raise CeciError(f"bound={bound!r} applies to type='relative_magnitude' only")
     if biasDirection is not None:
         check_option("biasDirection", biasDirection, BiasDirection)
     if monotonicityDirection is not None:
@@ -409,7 +420,7 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
     est = float(l_vec @ b[K:])
     rows = []
     params = {"type": type, "e": e, "num_pre": K, "num_post": P, "method": method, "biasDirection": biasDirection,
-              "monotonicityDirection": monotonicityDirection}
+              "monotonicityDirection": monotonicityDirection, "bound": bound}
     if type == "smoothness" and method == "FLCI":
         if Mvec is None:
             Mvec = np.linspace(0, 2 * se, 6)
@@ -431,7 +442,8 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
             raise CeciError(f"Mbarvec must be non-negative; found {list(Mbarvec)}")
         rows = _grid_intervals(conditional_cs_rm, b, S, K, P, l_vec, Mbarvec, method, alpha, gridPoints, grid_lb,
                                grid_ub, seed, "Mbar", bias_direction=biasDirection,
-                               monotonicity_direction=monotonicityDirection)
+                               monotonicity_direction=monotonicityDirection,
+                               linear_trend=bound == "deviation from linear trend")
         params.update(gridPoints=gridPoints, seed=seed)
     return HonestResult(table=pd.DataFrame(rows), original=(est - z * se, est + z * se), target=target, alpha=alpha,
                         params=params)
