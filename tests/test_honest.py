@@ -255,6 +255,10 @@ def test_honest_did_bias_direction_options(mpdta):
         honest_did(tw, type="relative_magnitude", biasDirection="positive", monotonicityDirection="increasing")
     with pytest.raises(CeciError, match="is not allowed"):
         honest_did(tw, type="relative_magnitude", biasDirection="up")
+    with pytest.raises(CeciError, match="gridPoints must be an integer"):
+        honest_did(tw, type="relative_magnitude", gridPoints=1)
+    with pytest.raises(CeciError, match="Mvec must be non-negative"):
+        honest_did(tw, Mvec=[-0.01])
 
 
 @pytest.mark.parametrize("case", [c["name"] for c in EXTRA["linear_trend_cases"]])

@@ -394,6 +394,10 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
                         "found method='FLCI'")
     if not 0 < alpha < 1:
         raise CeciError(f"alpha must lie in (0, 1); found {alpha!r}")
+    if int(gridPoints) != gridPoints or gridPoints < 2:
+        raise CeciError(f"gridPoints must be an integer of at least 2; found {gridPoints!r}")
+    if Mvec is not None and np.any(np.asarray(Mvec, float) < 0):
+        raise CeciError(f"Mvec must be non-negative; found {list(Mvec)}")
     ev, b, S = event_study_moments(result)
     pre, post = ev < 0, ev >= 0
     if pre.sum() < 1 or post.sum() < 1:
