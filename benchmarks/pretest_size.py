@@ -3,7 +3,8 @@
 For each seed the default world is simulated and the counterfactual log women's jobs per municipality (no CECI
 anywhere; captured from the simulator's truth computation) are analysed with Callaway–Sant'Anna (DR, x_industrial,
 not-yet-treated). There is no effect and, conditional on x, no selection on trends, so a correctly sized 5 % test
-rejects in about 5 % of worlds. Prints one line per seed: p-value, mean pre-period effect, treated units.
+rejects in about 5 % of worlds. Prints one line per seed: Wald and bootstrap sup-t p-values, mean pre-period effect,
+treated units.
 
     .venv/bin/python benchmarks/pretest_size.py --seeds 1 2 3 4 5 6
 """
@@ -35,7 +36,7 @@ def main() -> None:
         return original(y1, y0, coh, months, valid)
 
     syn._cohort_att = capture
-    rejections = 0
+    rejections = rejections_sup = 0
     for seed in args.seeds:
         captured.clear()
         with tempfile.TemporaryDirectory() as tmp:
@@ -50,11 +51,14 @@ def main() -> None:
                    control_group="notyettreated", est_method="dr", bstrap=False, cband=False)
         dyn = r.aggte("dynamic", min_e=-12, max_e=12, na_rm=True)
         p = dyn.pretest()["pvalue"]
+        p_sup = dyn.pretest("sup_t", seed=seed)["pvalue"]
         rejections += p < 0.05
+        rejections_sup += p_sup < 0.05
         n_tr = int((d.drop_duplicates("unit").g > 0).sum())
-        print(f"seed {seed}: Wald p = {p:.4f}, mean pre-period effect {np.nanmean(dyn.att_egt[dyn.egt < 0]):+.5f}, "
+        pre_mean = np.nanmean(dyn.att_egt[dyn.egt < 0])
+        print(f"seed {seed}: Wald p = {p:.4f}, sup-t p = {p_sup:.4f}, mean pre-period effect {pre_mean:+.5f}, "
               f"{n_tr} treated of {d.unit.nunique()} municipalities", flush=True)
-    print(f"rejected at 5 %: {rejections} of {len(args.seeds)} worlds")
+    print(f"rejected at 5 %: Wald {rejections}, sup-t {rejections_sup} of {len(args.seeds)} worlds")
 
 
 if __name__ == "__main__":

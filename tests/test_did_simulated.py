@@ -172,20 +172,26 @@ def test_weights():
 
 
 def test_pretrend_verdict_weighs_wald_against_the_band(mpdta):
-    """With few treated units per restriction a rejecting Wald test is read together with the sup-t band."""
+    """With few treated units per restriction a rejecting Wald test is read together with the sup-t test."""
     from ceci_impact import analysis as A
 
     df = mpdta.rename(columns={"year": "period", "countyreal": "unit"})
     es = A.event_study(df, "lemp", covariates=[], est_method="reg", biters=199, min_e=-3, max_e=3)
     base = es.pretrend_verdict()
-    assert "Wald p" in base and "simultaneous 95% band" in base
-    fake = {"W": 30.0, "df": 3, "pvalue": 0.001}
-    few = A.EventStudy(**{**es.__dict__, "n_treated": 12,
-                          "cs": SimpleNamespace(pretest=lambda: {"W": None, "df": 3, "pvalue": None}),
-                          "dynamic": SimpleNamespace(pretest=lambda: fake, tidy=es.dynamic.tidy, cband=True)})
-    v = few.pretrend_verdict()
-    assert "rejects" in v and "should not be read alone" in v
-    covers = (es.dynamic.tidy().query("event_time < 0").pipe(lambda t: ((t.band_low <= 0) & (t.band_high >= 0)).all()))
-    assert ("evidence against parallel pre-trends is therefore weak" in v) == bool(covers)
-    many = A.EventStudy(**{**few.__dict__, "n_treated": 300})
-    assert "should not be read alone" not in many.pretrend_verdict()
+    assert "Wald p" in base and "sup-t" in base
+    sup = es.dynamic.pretest("sup_t", seed=1)
+    covers = es.dynamic.tidy().query("event_time < 0").pipe(lambda t: ((t.band_low <= 0) & (t.band_high >= 0)).all())
+    assert (sup["pvalue"] >= 0.05) == bool(covers)  # the sup-t test and the simultaneous band agree
+    assert es.dynamic.pretest("sup_t", seed=1) == sup  # seeded
+
+    def fake(p_sup):
+        return SimpleNamespace(pretest=lambda method="wald", **kw: {"W": 30.0, "df": 3, "pvalue": 0.001} if method == "wald"
+                               else {"W": 2.0, "df": 3, "pvalue": p_sup})
+
+    cs = SimpleNamespace(pretest=lambda: {"W": None, "df": 3, "pvalue": None})
+    weak = A.EventStudy(**{**es.__dict__, "n_treated": 12, "cs": cs, "dynamic": fake(0.3)}).pretrend_verdict()
+    assert "should not be read alone" in weak and "therefore weak" in weak
+    strong = A.EventStudy(**{**es.__dict__, "n_treated": 12, "cs": cs, "dynamic": fake(0.01)}).pretrend_verdict()
+    assert "with caution" in strong and "therefore weak" not in strong
+    many = A.EventStudy(**{**es.__dict__, "n_treated": 300, "cs": cs, "dynamic": fake(0.3)}).pretrend_verdict()
+    assert "should not be read alone" not in many

@@ -132,7 +132,7 @@ def compute_aggte(
             type=type, overall_att=float(overall), overall_se=float(ose), egt=egt, att_egt=att_e,
             se_egt=se_e, crit_val=crit, cband=used_band, alp=alp, label=label,
             inf_overall=overall_inf, inf_egt=infs, min_e=min_e, max_e=max_e, balance_e=balance_e,
-            params=dict(p), parent_tidy=None,
+            params=dict(p), parent_tidy=None, cluster=res.cluster,
         )
 
     if type == "simple":
