@@ -168,7 +168,7 @@ class EventStudy:
 
         With few treated units per restriction the Wald statistic's chi-squared approximation over-rejects
         (its covariance is estimated from those units; in simulated worlds without any pre-trend the event-time
-        test rejected in 3 of 6 worlds with 29-40 treated municipalities and 12 pre-periods,
+        test rejected in 3 of 6 worlds with 29-40 treated municipalities and 12 pre-periods, the sup-t test in none,
         benchmarks/pretest_size.py). The sup-t test (largest pre-period t-statistic against its multiplier
         bootstrap; equivalent to the simultaneous band covering zero) needs no covariance inversion, so the
         verdict reports both and says when the Wald test should not be read alone.
