@@ -286,3 +286,11 @@ def test_honest_did_linear_trend_bound(mpdta):
         honest_did(tw, type="smoothness", bound="deviation from linear trend")
     with pytest.raises(CeciError, match="at least two pre-periods"):
         conditional_cs_rm(np.zeros(3), np.eye(3), 1, 2, linear_trend=True)
+
+
+def test_binned_twfe_endpoints_are_left_out(mpdta):
+    """Binned end points pool several event times, so HonestDiD does not treat them as single periods."""
+    kw = dict(type="event_study", **KW)
+    assert twfe(mpdta, min_e=-4, max_e=3, **kw).params["binned"] == []  # nothing pooled: all periods kept
+    e, _, _ = event_study_moments(twfe(mpdta, min_e=-3, max_e=2, **kw))
+    assert list(e) == [-2, 0, 1]

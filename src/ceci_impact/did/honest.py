@@ -283,7 +283,8 @@ def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if isinstance(result, TwfeResult):
         if result.type != "event_study":
             raise CeciError("honest_did needs an event-study TWFE (type='event_study')")
-        names = [n for n in result.coef.index if n.startswith("rel::")]
+        binned = set(result.params.get("binned", []))  # pooled endpoints are not single event times: left out
+        names = [n for n in result.coef.index if n.startswith("rel::") and int(n.split("::")[1]) not in binned]
         e = np.array([float(n.split("::")[1]) for n in names])
         return e, result.coef[names].to_numpy(), result.vcov.loc[names, names].to_numpy()
     if isinstance(result, EventStudyResult) and result.vcov is not None:

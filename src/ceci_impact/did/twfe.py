@@ -175,9 +175,12 @@ def twfe(
         names = ["post"]
     else:
         rel = np.where(treated, t - g, np.nan)
+        binned = []  # endpoints that pool several event times
         if min_e is not None:
+            binned += [int(min_e)] if (rel < min_e).any() else []
             rel = np.where(rel < min_e, min_e, rel)
         if max_e is not None:
+            binned += [int(max_e)] if (rel > max_e).any() else []
             rel = np.where(rel > max_e, max_e, rel)
         ref = -1 - anticipation
         levels = sorted(int(v) for v in np.unique(rel[~np.isnan(rel)]) if v != ref)
@@ -206,5 +209,6 @@ def twfe(
         oa, os_ = float(w @ beta), float(np.sqrt(w @ V @ w))
     return TwfeResult(type=type, coef=coef, vcov=vcov, nobs=n, n_clusters=int(G), alp=alp,
                       params=dict(yname=yname, tname=tname, idname=idname, gname=gname, xformla=xformla,
-                                  anticipation=anticipation, min_e=min_e, max_e=max_e),
+                                  anticipation=anticipation, min_e=min_e, max_e=max_e,
+                                  binned=binned if type == "event_study" else []),
                       overall_att=oa, overall_se=os_)
