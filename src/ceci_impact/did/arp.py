@@ -24,6 +24,7 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
+from .._options import CeciError
 from .r_compat import r_rmvnorm
 
 _TOL_LAMBDA = 1e-6  # HonestDiD's tol_lambda: multipliers above it mark binding moments
@@ -141,6 +142,9 @@ def least_favorable_cv(X: np.ndarray | None, sigma: np.ndarray, kappa: float, si
         lp = lp if lp is not None else DualLP(sd, X)
         eta, _, _ = lp.solve(xi)
     eta = eta[np.isfinite(eta)]
+    if eta.size == 0:
+        raise CeciError("the least-favourable critical value could not be computed: every simulated linear programme "
+                        "failed (is the event-study covariance degenerate?)")
     return float(np.quantile(eta, 1 - kappa))
 
 
