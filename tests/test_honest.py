@@ -69,11 +69,11 @@ def test_dual_lp_matches_direct_linear_programmes():
 def test_create_A_RM_restriction():
     """A delta <= 0 holds exactly for trend differences inside Delta^RM(Mbar) and fails outside."""
     K, P = 3, 2
-    pre = np.array([0.0, 0.01, -0.01])  # changes: +0.01, -0.02 (largest: s = 0, negative), to delta_0 = 0: +0.01
+    pre = np.array([0.0, 0.01, -0.01])  # changes +0.01, -0.02, then +0.01 into delta_0 = 0
     A = create_A_RM(K, P, 1.0, 0, max_positive=False)
     ok = np.r_[pre, 0.015, 0.0]  # post changes 0.015, -0.015 — within Mbar=1 × 0.02
     bad = np.r_[pre, 0.025, 0.0]
-    # s = -1 is the change from t = -2 to t = -1 (-0.02) in R's indexing, s = 0 the change into t = 0 (+0.01)
+    # the largest pre-period change (-0.02, into t = -1) is s = -1 in R's indexing, with negative sign
     A_s = create_A_RM(K, P, 1.0, -1, max_positive=False)
     assert (A_s @ ok <= 1e-12).all() and not (A_s @ bad <= 1e-12).all()
     assert A.shape[1] == K + P
@@ -117,13 +117,28 @@ def test_relative_magnitudes_match_R_from_our_event_studies(mpdta):
         assert "Relative magnitudes" in h._repr_html_()
 
 
-@pytest.mark.parametrize("case", [c["name"] for c in EXTRA["cases"]])
-def test_relative_magnitudes_match_R_other_cases(case):
-    c = next(x for x in EXTRA["cases"] if x["name"] == case)
-    b, S = np.array(c["betahat"]), np.array(c["sigma"])
+R_CASES = [(section, c["name"]) for section in ("cases", "sd_cases", "directional_cases", "linear_trend_cases")
+           for c in EXTRA[section]]
+
+
+@pytest.mark.parametrize(("section", "case"), R_CASES)
+def test_conditional_intervals_match_R_other_cases(section, case):
+    """The R runs of honestdid_R_extra.json: relative magnitudes (``cases``), smoothness by test inversion
+    (``sd_cases``), sign and shape restrictions RMB/RMM/SDB/SDM (``directional_cases``) and deviations from a
+    linear trend SDRM/SDRMB/SDRMM (``linear_trend_cases``)."""
+    c = next(x for x in EXTRA[section] if x["name"] == case)
+    smooth = section == "sd_cases" or c.get("family") == "SD"
+    kw = dict(hybrid="LF" if c["method"] == "C-LF" else "ARP", bias_direction=c.get("biasDirection"),
+              monotonicity_direction=c.get("monotonicityDirection"))
+    if section == "linear_trend_cases":
+        kw["linear_trend"] = True
+    fn = conditional_cs_sd if smooth else conditional_cs_rm
     for r in c["R"]:
-        grid, acc = conditional_cs_rm(b, S, c["numPrePeriods"], c["numPostPeriods"], np.array(c["l_vec"]), r["Mbar"],
-                                      hybrid="LF" if c["method"] == "C-LF" else "ARP")
+        value = r["value"] if "value" in r else r["M"] if smooth else r["Mbar"]
+        grid, acc = fn(np.array(c["betahat"]), np.array(c["sigma"]), c["numPrePeriods"], c["numPostPeriods"],
+                       np.array(c["l_vec"], float), value, **kw)
+        if "grid_lb" in r:  # R's default grid
+            assert grid[0] == pytest.approx(r["grid_lb"], abs=1e-12) and grid[-1] == pytest.approx(r["grid_ub"], abs=1e-12)
         assert grid[acc].min() == pytest.approx(r["lb"], abs=1e-4)
         assert grid[acc].max() == pytest.approx(r["ub"], abs=1e-4)
         assert abs(int(acc.sum()) - r["n_accept"]) <= 2  # interior grid decisions agree too
@@ -200,19 +215,6 @@ def test_verdict_when_robust_intervals_move_away_from_zero():
     assert "The original interval already includes zero." in h._repr_html_()
 
 
-@pytest.mark.parametrize("case", [c["name"] for c in EXTRA["sd_cases"]])
-def test_smoothness_conditional_intervals_match_R(case):
-    c = next(x for x in EXTRA["sd_cases"] if x["name"] == case)
-    b, S = np.array(c["betahat"]), np.array(c["sigma"])
-    for r in c["R"]:
-        grid, acc = conditional_cs_sd(b, S, c["numPrePeriods"], c["numPostPeriods"], np.array(c["l_vec"]), r["M"],
-                                      hybrid="LF" if c["method"] == "C-LF" else "ARP")
-        assert grid[0] == pytest.approx(r["grid_lb"], abs=1e-12) and grid[-1] == pytest.approx(r["grid_ub"], abs=1e-12)
-        assert grid[acc].min() == pytest.approx(r["lb"], abs=1e-4)
-        assert grid[acc].max() == pytest.approx(r["ub"], abs=1e-4)
-        assert abs(int(acc.sum()) - r["n_accept"]) <= 2
-
-
 def test_smoothness_methods_through_honest_did(mpdta):
     tw = twfe(mpdta, type="event_study", **KW)
     A = create_A_SD(3, 4)
@@ -222,21 +224,6 @@ def test_smoothness_methods_through_honest_did(mpdta):
     np.testing.assert_allclose(h.table.lb, [r["lb"] for r in ref["R"]], atol=1e-4)
     np.testing.assert_allclose(h.table.ub, [r["ub"] for r in ref["R"]], atol=1e-4)
     assert (h.table.method == "C-LF").all() and h.params["method"] == "C-LF"
-
-
-@pytest.mark.parametrize("case", [c["name"] for c in EXTRA["directional_cases"]])
-def test_sign_and_shape_restrictions_match_R(case):
-    """Delta^RMB, Delta^RMM, Delta^SDB, Delta^SDM (biasDirection / monotonicityDirection) against R."""
-    c = next(x for x in EXTRA["directional_cases"] if x["name"] == case)
-    fn = conditional_cs_rm if c["family"] == "RM" else conditional_cs_sd
-    for r in c["R"]:
-        grid, acc = fn(np.array(c["betahat"]), np.array(c["sigma"]), c["numPrePeriods"], c["numPostPeriods"],
-                       np.array(c["l_vec"], float), r["value"], hybrid="LF" if c["method"] == "C-LF" else "ARP",
-                       bias_direction=c["biasDirection"], monotonicity_direction=c["monotonicityDirection"])
-        assert grid[0] == pytest.approx(r["grid_lb"], abs=1e-12) and grid[-1] == pytest.approx(r["grid_ub"], abs=1e-12)
-        assert grid[acc].min() == pytest.approx(r["lb"], abs=1e-4)
-        assert grid[acc].max() == pytest.approx(r["ub"], abs=1e-4)
-        assert abs(int(acc.sum()) - r["n_accept"]) <= 2
 
 
 def test_honest_did_bias_direction_options(mpdta):
@@ -259,20 +246,6 @@ def test_honest_did_bias_direction_options(mpdta):
         honest_did(tw, type="relative_magnitude", gridPoints=1)
     with pytest.raises(CeciError, match="Mvec must be non-negative"):
         honest_did(tw, Mvec=[-0.01])
-
-
-@pytest.mark.parametrize("case", [c["name"] for c in EXTRA["linear_trend_cases"]])
-def test_relative_magnitudes_from_a_linear_trend_match_R(case):
-    """Delta^SDRM (bound = "deviation from linear trend") and its sign/monotone variants against R."""
-    c = next(x for x in EXTRA["linear_trend_cases"] if x["name"] == case)
-    for r in c["R"]:
-        grid, acc = conditional_cs_rm(np.array(c["betahat"]), np.array(c["sigma"]), c["numPrePeriods"],
-                                      c["numPostPeriods"], np.array(c["l_vec"], float), r["value"],
-                                      hybrid="LF" if c["method"] == "C-LF" else "ARP", linear_trend=True,
-                                      bias_direction=c["biasDirection"], monotonicity_direction=c["monotonicityDirection"])
-        assert grid[acc].min() == pytest.approx(r["lb"], abs=1e-4)
-        assert grid[acc].max() == pytest.approx(r["ub"], abs=1e-4)
-        assert abs(int(acc.sum()) - r["n_accept"]) <= 2
 
 
 def test_honest_did_linear_trend_bound(mpdta):

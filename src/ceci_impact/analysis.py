@@ -177,7 +177,8 @@ class EventStudy:
         p = pt["pvalue"]
         if p is None:
             return "No pre-treatment periods were available for a pre-trend test."
-        sup = self.dynamic.pretest("sup_t", seed=self.settings.get("seed", 2026) or 2026)
+        seed = self.settings.get("seed")
+        sup = self.dynamic.pretest("sup_t", seed=2026 if seed is None else seed)
         band = ""
         if sup["pvalue"] is not None:
             band = (f" The bootstrap sup-t test over pre-periods {'rejects' if sup['pvalue'] < 0.05 else 'does not reject'} "

@@ -16,6 +16,7 @@ import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import hashlib
 import html
 import json
@@ -37,6 +38,7 @@ KERNEL = "ceci-impact"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@functools.cache
 def _ipc_kernel_manager():
     """Kernel manager talking to the kernel over local Unix sockets (IPC) instead of TCP on localhost.
 

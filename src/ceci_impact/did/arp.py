@@ -262,13 +262,11 @@ def arp_accept_grid(y: np.ndarray, a: np.ndarray, X: np.ndarray, sigma: np.ndarr
         gam = lam[idx[0]]
         B = gam > _TOL_LAMBDA
         degenerate = B.sum() != k + 1
-        XB = X[B] if k else np.empty((int(B.sum()), 0))
-        full_rank = XB.shape[0] > 0 and min(XB.shape) > 0 and np.linalg.matrix_rank(XB) == min(XB.shape)
-        if k == 0:
-            full_rank = B.sum() > 0
+        XB = X[B]  # with several post periods there is at least one nuisance column (k >= 1)
+        full_rank = XB.shape[0] > 0 and np.linalg.matrix_rank(XB) == min(XB.shape)
         if full_rank and not degenerate:  # primal approach: closed-form truncation points
             WB = np.column_stack([sd[B], XB])
-            WBc = np.column_stack([sd[~B], X[~B]]) if k else sd[~B][:, None]
+            WBc = np.column_stack([sd[~B], X[~B]])
             inv = np.linalg.inv(WB)
             SB = np.eye(lp.M)[B]
             Gamma_B = WBc @ inv @ SB - np.eye(lp.M)[~B]
@@ -335,3 +333,47 @@ def nonuisance_accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray
         q = mu + truncnorm_quantile(1 - size, (vlo - mu) / sb, (vup - mu) / sb) * sb
         accept[i] = not (m + mu > max(0.0, q))
     return accept
+
+
+def construct_gamma(l_vec: np.ndarray) -> np.ndarray:
+    """Invertible matrix with ``l'`` as first row (``.construct_Gamma``: pivot columns of ``[l, I]``)."""
+    P = l_vec.size
+    B = np.column_stack([l_vec, np.eye(P)])
+    cols: list[int] = []
+    for j in range(B.shape[1]):  # the pivot columns of the reduced row echelon form: greedy independent set
+        if np.linalg.matrix_rank(B[:, cols + [j]]) == len(cols) + 1:
+            cols.append(j)
+        if len(cols) == P:
+            break
+    return B[:, cols].T
+
+
+def accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray, d: np.ndarray, num_pre: int, l_vec: np.ndarray,
+                grid: np.ndarray, *, alpha: float, hybrid: str, kappa: float, post_moments_only: bool,
+                seed: int) -> np.ndarray:
+    """Which values of ``theta = l' tau_post`` the test of ``A delta <= d`` does not reject (the shared body of
+    HonestDiD's ``computeConditionalCS_*``): the no-nuisance test for one post period, otherwise ARP with the
+    post periods other than ``l`` as nuisance parameters (``.ARP_computeCI``). ``post_moments_only`` keeps the
+    moments that involve post-period coefficients."""
+    K = num_pre
+    P = A.shape[1] - K
+    if P == 1:
+        if post_moments_only:
+            keep = A[:, -1] != 0
+            A, d = A[keep], d[keep]
+        cv = least_favorable_cv(None, A @ sigma @ A.T, kappa, seed=seed) if hybrid == "LF" else None
+        return nonuisance_accept_grid(betahat, sigma, A, grid, K, alpha=alpha, hybrid=hybrid, kappa=kappa, lf_cv=cv, d=d)
+    rows = np.flatnonzero((A[:, K:] != 0).any(axis=1)) if post_moments_only else np.arange(A.shape[0])
+    AG = A[:, K:] @ np.linalg.inv(construct_gamma(l_vec))
+    a, X = AG[rows, 0], AG[rows, 1:]
+    Y = (A @ betahat - d)[rows]
+    SY = (A @ sigma @ A.T)[np.ix_(rows, rows)]
+    lp = DualLP(np.sqrt(np.diag(SY)), X)
+    cv = least_favorable_cv(X, SY, kappa, seed=seed, lp=lp) if hybrid == "LF" else None
+    return arp_accept_grid(Y, a, X, SY, grid, alpha=alpha, hybrid=hybrid, kappa=kappa, lf_cv=cv, lp=lp)
+
+
+def warn_if_open(accept: np.ndarray) -> None:
+    """R's warning when the confidence set reaches an end of the test-inversion grid."""
+    if accept[0] or accept[-1]:
+        warnings.warn("The robust confidence set is open at an end of the grid; widen grid_lb/grid_ub", stacklevel=3)

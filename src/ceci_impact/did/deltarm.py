@@ -9,13 +9,21 @@ union of the pieces' acceptance regions, reported as its smallest and largest ac
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import optimize
 
 from .._options import CeciError
-from .arp import DualLP, arp_accept_grid, least_favorable_cv, nonuisance_accept_grid
+from .arp import accept_grid, warn_if_open
+
+
+def _bounded_by_max(Atilde: np.ndarray, v: np.ndarray, pre_rows: int, num_post: int, Mbar: float, num_pre: int,
+                    drop_zero: bool) -> np.ndarray:
+    """``|Atilde delta| <= A_UB delta`` with ``A_UB`` = ``v`` for pre-period rows and ``Mbar v`` for post rows, as
+    ``[Atilde - A_UB; -Atilde - A_UB] delta <= 0`` without all-zero rows (and the reference column)."""
+    A_UB = np.vstack([np.tile(v, (pre_rows, 1)), np.tile(Mbar * v, (num_post, 1))])
+    A = np.vstack([Atilde - A_UB, -Atilde - A_UB])
+    A = A[(A**2).sum(axis=1) > 1e-10]
+    return np.delete(A, num_pre, axis=1) if drop_zero else A
 
 
 def create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: bool = True,
@@ -29,12 +37,16 @@ def create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: 
     Atilde[np.arange(n), np.arange(n) + 1] = 1.0
     v = np.zeros(n + 1)
     v[K + s - 1], v[K + s] = -1.0, 1.0  # the first difference ending at period s (R's 1-based K+s : K+1+s)
-    if not max_positive:
-        v = -v
-    A_UB = np.vstack([np.tile(v, (K, 1)), np.tile(Mbar * v, (P, 1))])
-    A = np.vstack([Atilde - A_UB, -Atilde - A_UB])
-    A = A[(A**2).sum(axis=1) > 1e-10]
-    return np.delete(A, K, axis=1) if drop_zero else A
+    return _bounded_by_max(Atilde, v if max_positive else -v, K, P, Mbar, K, drop_zero)
+
+
+def second_differences(num_pre: int, num_post: int) -> np.ndarray:
+    """Rows ``delta_{t-1} - 2 delta_t + delta_{t+1}`` over all periods, the reference period included."""
+    n = num_pre + num_post - 1
+    Atilde = np.zeros((n, num_pre + num_post + 1))
+    for r in range(n):
+        Atilde[r, r:r + 3] = (1.0, -2.0, 1.0)
+    return Atilde
 
 
 def create_A_SDRM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: bool = True,
@@ -42,18 +54,10 @@ def create_A_SDRM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive
     """Delta^SDRM_{s,+/-}(Mbar) (``.create_A_SDRM``): every second difference of the trend difference (deviation
     from a linear trend) is at most ``Mbar`` times the pre-period second difference centred at ``s - 1``."""
     K, P = num_pre, num_post
-    n = K + P - 1
-    Atilde = np.zeros((n, K + P + 1))
-    for r in range(n):
-        Atilde[r, r:r + 3] = (1.0, -2.0, 1.0)
+    Atilde = second_differences(K, P)
     v = np.zeros(K + P + 1)
     v[K + s - 2:K + s + 1] = (1.0, -2.0, 1.0)  # R's 1-based (K + 1 + s - 2):(K + 1 + s)
-    if not max_positive:
-        v = -v
-    A_UB = np.vstack([np.tile(v, (K - 1, 1)), np.tile(Mbar * v, (P, 1))])
-    A = np.vstack([Atilde - A_UB, -Atilde - A_UB])
-    A = A[(A**2).sum(axis=1) > 1e-10]
-    return np.delete(A, K, axis=1) if drop_zero else A
+    return _bounded_by_max(Atilde, v if max_positive else -v, K - 1, P, Mbar, K, drop_zero)
 
 
 def create_A_B(num_pre: int, num_post: int, bias_direction: str) -> np.ndarray:
@@ -90,39 +94,28 @@ def extra_restrictions(num_pre: int, num_post: int, bias_direction: str | None,
     return np.zeros((0, num_pre + num_post))
 
 
-def construct_gamma(l_vec: np.ndarray) -> np.ndarray:
-    """Invertible matrix with ``l'`` as first row (``.construct_Gamma``: pivot columns of ``[l, I]``)."""
-    P = l_vec.size
-    B = np.column_stack([l_vec, np.eye(P)])
-    cols: list[int] = []
-    for j in range(B.shape[1]):  # the pivot columns of the reduced row echelon form: greedy independent set
-        if np.linalg.matrix_rank(B[:, cols + [j]]) == len(cols) + 1:
-            cols.append(j)
-        if len(cols) == P:
-            break
-    return B[:, cols].T
+def identified_set(A: np.ndarray, d: np.ndarray, beta: np.ndarray, l_vec: np.ndarray, num_pre: int) -> tuple[float, float]:
+    """Identified set of ``l' tau_post`` when ``delta`` satisfies ``A delta <= d`` and equals ``beta`` before treatment
+    (HonestDiD's ``.compute_IDset_*``: ``l' beta_post`` minus the largest and smallest ``l' delta_post``)."""
+    K = num_pre
+    P = A.shape[1] - K
+    f = np.r_[np.zeros(K), l_vec]
+    kw = dict(A_ub=A, b_ub=d, A_eq=np.column_stack([np.eye(K), np.zeros((K, P))]), b_eq=beta[:K],
+              bounds=[(None, None)] * (K + P), method="highs")
+    mx, mn = optimize.linprog(-f, **kw), optimize.linprog(f, **kw)
+    point = float(l_vec @ beta[K:])
+    if mx.status != 0 and mn.status != 0:
+        return point, point
+    return point + mx.fun, point - mn.fun
 
 
 def identified_set_rm(Mbar: float, beta: np.ndarray, l_vec: np.ndarray, num_pre: int, num_post: int) -> tuple[float, float]:
     """Identified set of ``l' tau_post`` under Delta^RM(Mbar) for population coefficients ``beta``
-    (``.compute_IDset_DeltaRM``)."""
+    (``.compute_IDset_DeltaRM``: the union over the location and sign of the largest pre-period change)."""
     K, P = num_pre, num_post
-    f = np.r_[np.zeros(K), l_vec]
-    lb, ub = np.inf, -np.inf
-    point = float(l_vec @ beta[K:])
-    for s in range(-(K - 1), 1):
-        for pos in (True, False):
-            A = create_A_RM(K, P, Mbar, s, pos)
-            Aeq = np.column_stack([np.eye(K), np.zeros((K, P))])
-            kw = dict(A_ub=A, b_ub=np.zeros(A.shape[0]), A_eq=Aeq, b_eq=beta[:K], bounds=[(None, None)] * (K + P),
-                      method="highs")
-            mx, mn = optimize.linprog(-f, **kw), optimize.linprog(f, **kw)
-            if mx.status != 0 and mn.status != 0:
-                lo = hi = point
-            else:
-                hi, lo = point - mn.fun, point + mx.fun
-            lb, ub = min(lb, lo), max(ub, hi)
-    return float(lb), float(ub)
+    sets = [identified_set(A, np.zeros(A.shape[0]), beta, l_vec, K)
+            for A in (create_A_RM(K, P, Mbar, s, pos) for s in range(-(K - 1), 1) for pos in (True, False))]
+    return float(min(lo for lo, _ in sets)), float(max(hi for _, hi in sets))
 
 
 def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, Mbar: float = 0.0, *,
@@ -148,8 +141,6 @@ def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M
     hi = 20 * sd_theta if grid_ub is None else float(grid_ub)
     grid = np.linspace(lo, hi, grid_points)
     accept = np.zeros(grid_points, bool)
-    if P > 1:
-        Gamma_inv = np.linalg.inv(construct_gamma(l_vec))
     extra = extra_restrictions(K, P, bias_direction, monotonicity_direction)
     if linear_trend and K < 2:
         raise CeciError("relative magnitudes of deviations from a linear trend need at least two pre-periods; "
@@ -158,20 +149,7 @@ def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M
         for pos in (True, False):
             base = create_A_SDRM(K, P, Mbar, s, pos) if linear_trend else create_A_RM(K, P, Mbar, s, pos)
             A = np.vstack([base, extra])
-            if P == 1:
-                if post_moments_only:
-                    A = A[A[:, -1] != 0]
-                cv = least_favorable_cv(None, A @ sigma @ A.T, kappa, seed=seed) if hybrid == "LF" else None
-                accept |= nonuisance_accept_grid(betahat, sigma, A, grid, K, alpha=alpha, hybrid=hybrid, kappa=kappa, lf_cv=cv)
-                continue
-            rows = np.flatnonzero((A[:, K:] != 0).any(axis=1)) if post_moments_only else np.arange(A.shape[0])
-            AG = A[:, K:] @ Gamma_inv
-            a, X = AG[rows, 0], AG[rows, 1:]
-            Y = (A @ betahat)[rows]
-            SY = (A @ sigma @ A.T)[np.ix_(rows, rows)]
-            lp = DualLP(np.sqrt(np.diag(SY)), X)
-            cv = least_favorable_cv(X, SY, kappa, seed=seed, lp=lp) if hybrid == "LF" else None
-            accept |= arp_accept_grid(Y, a, X, SY, grid, alpha=alpha, hybrid=hybrid, kappa=kappa, lf_cv=cv, lp=lp)
-    if accept[0] or accept[-1]:
-        warnings.warn("The robust confidence set is open at an end of the grid; widen grid_lb/grid_ub", stacklevel=2)
+            accept |= accept_grid(betahat, sigma, A, np.zeros(A.shape[0]), K, l_vec, grid, alpha=alpha, hybrid=hybrid,
+                                  kappa=kappa, post_moments_only=post_moments_only, seed=seed)
+    warn_if_open(accept)
     return grid, accept

@@ -467,15 +467,18 @@ def honest_breakdown(result, *, e: int | str = 0, type: HonestType = "relative_m
     check_option("type", type, HonestType)
     key = "Mbarvec" if type == "relative_magnitude" else "Mvec"
 
-    def covers(m: float) -> bool:
+    def run(m: float) -> HonestResult:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t = honest_did(result, e=e, type=type, **{key: [m]}, **kwargs).table
+            return honest_did(result, e=e, type=type, **{key: [m]}, **kwargs)
+
+    def covers(m: float, h: HonestResult | None = None) -> bool:
+        t = (h or run(m)).table
         return bool(t.lb.iat[0] <= 0 <= t.ub.iat[0])
 
-    first = honest_did(result, e=e, type=type, **{key: [0.0]}, **kwargs)
+    first = run(0.0)
     lo, hi = first.original
-    if lo <= 0 <= hi or covers(0.0):
+    if lo <= 0 <= hi or covers(0.0, first):
         return 0.0
     if upper is None:
         if type == "relative_magnitude":

@@ -40,9 +40,7 @@ class _TwoWayFE:
 
     def solve(self, b_u: np.ndarray, b_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unit effects ``a`` and period effects ``lam`` from the sums ``b_u`` (per unit) and ``b_t`` (per period)."""
-        rhs = b_t - self.B.T @ (b_u * self.inv_cu)
-        lam = np.zeros(self.nt)
-        lam[self.live] = self.S_inv @ rhs[self.live]
+        lam = self.period_effects(b_t - self.B.T @ (b_u * self.inv_cu))
         a = (b_u - self.B @ lam) * self.inv_cu
         return a, lam
 

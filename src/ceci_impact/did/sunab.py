@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._options import CeciError, check_option
-from .imputation import _TwoWayFE
+from .imputation import _fe_fit_untreated, _TwoWayFE
 from .results import EventStudyResult
 
 SunabControl = Literal["nevertreated", "lasttreated"]
@@ -52,23 +52,18 @@ def sun_abraham(
         raise CeciError("no comparison units: no never-treated units; use control_group='lasttreated'")
     rel = np.where(g > 0, t - g, np.nan)
     cohorts = sorted(np.unique(g[g > 0]))
-    names, meta = [], []
-    for c in cohorts:
-        for e in sorted(np.unique(rel[g == c])):
-            if e == ref_e:
-                continue
-            names.append(f"rel::{int(e)}:cohort::{c:g}")
-            meta.append((c, int(e), int(((g == c) & (rel == e)).sum())))
+    tr = g > 0  # one coefficient per cohort x relative period (observations counted in one pass)
+    cells = pd.DataFrame({"g": g[tr], "e": rel[tr]}).value_counts().sort_index()
+    cells = cells[cells.index.get_level_values("e") != ref_e]
+    meta = [(c, int(e), int(n)) for (c, e), n in cells.items()]
+    names = [f"rel::{e}:cohort::{c:g}" for c, e, _ in meta]
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
     balanced = len(df) == (uid.max() + 1) * (tid.max() + 1)
     if balanced and clustervars in (None, idname):
         b, V, keep = _sunab_balanced(df[yname].to_numpy(float), g, uid, tid, t, meta)
     else:
-        lookup = {(c, e): j for j, (c, e, _) in enumerate(meta)}
-        codes, uniq = pd.factorize(pd.MultiIndex.from_arrays([g, np.nan_to_num(rel, nan=-1e9)]))
-        to_cell = np.array([lookup.get((c, int(e)), -1) if c > 0 else -1 for c, e in uniq], dtype=int)
-        cell = to_cell[codes]
+        cell = cells.index.get_indexer(pd.MultiIndex.from_arrays([g, rel]))  # -1: comparison rows and ref_e
         cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
         b, V, keep = _sunab_sparse(df[yname].to_numpy(float), uid, tid, cell, len(meta), cl)
     meta = [m for m, k in zip(meta, keep, strict=True) if k]
@@ -163,7 +158,8 @@ def _sunab_sparse(y, uid, tid, cell, J, cl, block: int = 20_000):
     from scipy import sparse
 
     n = y.size
-    fe = _TwoWayFE(uid, tid, np.ones(n, bool))
+    everyone = np.ones(n, bool)
+    fe = _TwoWayFE(uid, tid, everyone)
     nu, nt = fe.nu, fe.nt
     tr = cell >= 0
     iu, it, ic = uid[tr], tid[tr], cell[tr]
@@ -178,9 +174,8 @@ def _sunab_sparse(y, uid, tid, cell, J, cl, block: int = 20_000):
     XtX = np.diag(np.bincount(ic, minlength=J).astype(float)) - DPD
     XtX = (XtX + XtX.T) / 2
 
-    def fitted_fe(v):
-        a, lm = fe.solve(np.bincount(uid, weights=v, minlength=nu), np.bincount(tid, weights=v, minlength=nt))
-        return a[uid] + lm[tid]
+    def fitted_fe(v):  # projection on unit and period effects (all observations are "untreated" here)
+        return _fe_fit_untreated(v, uid, tid, everyone, fe)
 
     XtY = np.bincount(ic, weights=y[tr] - fitted_fe(y)[tr], minlength=J)
     keep = np.diag(XtX) > 1e-10 * max(1.0, np.abs(np.diag(XtX)).max())
