@@ -1,4 +1,8 @@
-"""The guarderías back-test on real data (skipped when ../shared/data is absent)."""
+"""The guarderías back-test on real data: the compact inputs shipped with the package, and their rebuild.
+
+The panel tests run on every clone (``ceci_impact/reference_data/guarderias``); the tests that read the original
+public files need ``CECI_REAL_DATA`` (set by ``.ci/run``), and check that the shipped copy is exactly their rebuild.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ import pytest
 from ceci_impact import CeciError, panels, sources
 
 
-def test_readers_on_real_files(shared_data):
+def test_readers_on_real_files(original_real_data):
+    shared_data = original_real_data
     g = sources.read_guarderias_2009(shared_data / "guarderias_imss_2009" / "guarderias_imss_subrogadas_2009.csv")
     assert len(g) == 1432
     assert (g.cvegeo == "").sum() == 36
@@ -22,8 +27,33 @@ def test_readers_on_real_files(shared_data):
     assert len(cen) == 2427 and cen.cvegeo.str.len().eq(5).all()
 
 
-def test_backtest_panel_counts(shared_data):
-    df, c = panels.build_guarderias_panel(shared_data)
+def test_shipped_inputs_are_the_rebuild_of_the_originals(original_real_data, tmp_path):
+    import hashlib
+
+    from ceci_impact import backtest_data
+
+    backtest_data.write_compact(original_real_data, tmp_path / "bt")
+    for f in backtest_data.FILES:
+        assert hashlib.sha256((tmp_path / "bt" / f).read_bytes()).digest() == \
+            hashlib.sha256((backtest_data.SHIPPED / f).read_bytes()).digest(), f
+    a, _ = panels.build_guarderias_panel(original_real_data)
+    b, _ = panels.build_guarderias_panel(None)
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_shipped_inputs_are_small_and_documented():
+    from ceci_impact import backtest_data
+
+    total = sum((backtest_data.SHIPPED / f).stat().st_size for f in backtest_data.FILES)
+    assert total < 3 * 2**20
+    prov = (backtest_data.SHIPPED / "PROVENANCE.md").read_text()
+    assert all(f in prov for f in backtest_data.FILES) and "isaacmeza/imss_sp" in prov
+
+
+def test_backtest_panel_counts():
+    df, c = panels.build_guarderias_panel(None)
     assert c["quarters"] == 48 and df.period.nunique() == 48
     assert c["guarderias_listed"] == 1432
     assert c["treated_municipalities"] == 90 and c["never_treated_municipalities"] == 1136

@@ -89,22 +89,27 @@ def test_reference_csv_scenarios(mpdta):
 
 
 @pytest.mark.parametrize("key", sorted(BOOT))
-def test_bootstrap_matches_R_loosely(mpdta, key):
-    """Multiplier bootstrap (1,000 draws): point estimates exact; bootstrap SEs within 20% of R's exact analytic
-    SEs (IQR-based SEs from 1,000 draws vary by about 5%), their average within 6%; critical values within
-    0.35 of R's (R's own draws differ from ours)."""
+def test_bootstrap_matches_R_bootstrap(mpdta, key):
+    """Multiplier bootstrap (1,000 Mammen draws) against R's bootstrap run (1,000 draws, ``set.seed(1234)``).
+
+    Point estimates exact. Bootstrap SEs are IQR-based estimates from 1,000 draws on each side with different
+    random numbers, so they differ by Monte-Carlo error: about 5 % per cell on each side, and the cells share
+    their draws. Measured on mpdta: our mean SE over cells varies by 1.5 % across seeds, R's run lies 3.9 % above
+    R's own analytic SEs. Tolerances: each cell within 20 % of R's bootstrap SE, the mean ratio within 10 %
+    (about 4 Monte-Carlo SDs of the difference), event-time SEs within 20 %, the sup-t critical value within 0.35.
+    """
     e = BOOT[key]
-    analytic = ANALYTIC[key.replace("__bootstrap", "__analytic")]
     r = _fit(mpdta, e["settings"], bstrap=True, cband=True, biters=1000, seed=1234)
     ref = pd.DataFrame(e["attgt"])
-    exact = pd.DataFrame(analytic["attgt"]).se.astype(float).to_numpy()
+    r_boot = ref.se.astype(float).to_numpy()
     np.testing.assert_allclose(r.att, ref.att.astype(float), atol=TOL, rtol=0)
-    np.testing.assert_allclose(r.se, exact, rtol=0.2)
-    assert abs(np.mean(r.se / exact) - 1) < 0.06
+    np.testing.assert_allclose(r.se, r_boot, rtol=0.2)
+    assert abs(np.mean(r.se / r_boot) - 1) < 0.10
     assert abs(r.crit_val - e["crit_val"]) < 0.35
     assert r.crit_val > 1.96
     dyn = r.aggte("dynamic")
-    tb = pd.DataFrame(analytic["aggte"]["dynamic"]["table"])
+    tb = pd.DataFrame(e["aggte"]["dynamic"]["table"])
+    np.testing.assert_allclose(dyn.att_egt, tb.att.astype(float), atol=TOL, rtol=0)
     np.testing.assert_allclose(dyn.se_egt, tb.se.astype(float), rtol=0.2)
     assert abs(dyn.crit_val - e["aggte"]["dynamic"]["crit_val"]) < 0.35
 

@@ -168,7 +168,8 @@ def test_simulation_is_deterministic_and_credible(tmp_path, small_world):
     assert mun.x_industrial[has].mean() > mun.x_industrial[~has].mean() + 0.3
 
 
-def test_real_crosswalk_and_centroids(shared_data):
+def test_real_crosswalk_and_centroids(original_real_data):
+    shared_data = original_real_data
     cw = sources.read_crosswalk(shared_data / "imss_sp" / "crosswalk_imss_municipio_to_inegi.csv")
     assert len(cw) > 2400 and cw.groupby("cvegeo_inegi").size().max() >= 2
     assert cw.set_index("cve_municipio_imss").cvegeo_inegi[["A83", "Y77"]].tolist() == ["08037", "08037"]

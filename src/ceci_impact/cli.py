@@ -46,7 +46,9 @@ def parser() -> argparse.ArgumentParser:
                    help="small: tests (seconds); default: make report (about a minute); national: benchmarks")
     s.add_argument("--seed", type=int, default=2026, help="random seed (same seed, same files); default 2026")
     s.add_argument("--out", default="data/raw", help="output folder (default data/raw)")
-    s.add_argument("--end", default=None, help="last month of the data window, YYYY-MM (default: last complete month)")
+    s.add_argument("--end", default=None,
+                   help="last month of the data window, YYYY-MM, or 'latest' for the last complete month "
+                        "(default: the fixed calendar of the size, so a run gives the same numbers any day)")
     s.add_argument("--first-wave", default=None, help="month the first opening wave starts, YYYY-MM")
     s.add_argument("--if-missing", action="store_true", help="do nothing when --out already holds data")
     s.add_argument("--force", action="store_true", help="replace a folder that holds data not simulated by us")
@@ -79,6 +81,15 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter in every run, e.g. --set size=small (repeatable)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    bt = sub.add_parser("backtest-data", help="rebuild the compact guarderías back-test inputs from the originals",
+                        description="Rebuild the back-test's compact tables (IMSS jobs by municipality x quarter "
+                                    "2000-2011, guarderías openings, Census-2000 covariates) from the original public "
+                                    "files; the result is byte-identical to the copy shipped with ceci_impact.")
+    bt.add_argument("--from", dest="source", required=True,
+                    help="folder with imss_sp/ and guarderias_imss_2009/ (the original files)")
+    bt.add_argument("--out", default=None, help="output folder (default: the copy inside the package)")
+    bt.add_argument("--quiet", action="store_true", help="no progress lines")
 
     k = sub.add_parser("kernel", help="register the project's Jupyter kernel (ceci-impact)")
     k.add_argument("--quiet", action="store_true")
@@ -113,6 +124,12 @@ def main(argv: list[str] | None = None) -> int:
             ok = render(args.plan, args.reports, jobs=args.jobs, only=args.only, force=args.force,
                         timeout=args.timeout, overrides=args.set, quiet=args.quiet)
             return 0 if ok else 1
+        elif args.command == "backtest-data":
+            from .backtest_data import SHIPPED, write_compact
+
+            out = write_compact(args.source, args.out or SHIPPED)
+            if not args.quiet:
+                print(f"back-test inputs written to {out}", file=sys.stderr)
         elif args.command == "kernel":
             from .render import ensure_kernel
 

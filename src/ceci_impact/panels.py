@@ -420,37 +420,34 @@ def quarter_label(q: float) -> str:
     return f"{q // 4}Q{q % 4 + 1}"
 
 
-def build_guarderias_panel(data_dir: str | Path, first_year: int = 2001, last_year: int = 2009) -> tuple[pd.DataFrame, dict]:
+def build_guarderias_panel(data_dir: str | Path | None = None, first_year: int = 2001,
+                           last_year: int = 2009) -> tuple[pd.DataFrame, dict]:
     """Municipality × quarter back-test panel (2000–2011) of IMSS jobs around guardería openings.
 
+    ``data_dir``: ``None`` (or empty) reads the compact inputs shipped with the package
+    (:mod:`ceci_impact.backtest_data`); a folder with the original files or a compact copy also works.
     Cohort = quarter of the first guardería opening in the municipality within ``first_year``–``last_year``;
     municipalities with a unit opened before ``first_year`` (or after ``last_year``) are excluded; never treated =
     municipalities with no unit in the 2009 list. Only municipalities with IMSS jobs in every quarter are kept
     (balanced panel; size-band outcomes are ``log(1 + jobs)`` since a band can be empty).
     Returns the panel and a dictionary of counts saying what was dropped.
     """
-    from .sources import read_census2000, read_guarderias_2009, read_imss_mun_quarters
+    from .backtest_data import load_inputs
 
-    d = Path(data_dir)
-    if not d.is_dir():
-        raise CeciError(f"{d}: real-data folder not found (shared/data/real is not part of a fresh clone)")
-    g = read_guarderias_2009(d / "guarderias_imss_2009" / "guarderias_imss_subrogadas_2009.csv")
-    emp = read_imss_mun_quarters(d / "imss_sp" / "imss_employees_mun_quarter_2000_2011.csv", "employees")
-    cen = read_census2000(d / "imss_sp" / "caract_muni_census2000.csv")
+    mq, g, cen = load_inputs(data_dir)
     con = duckdb.connect()
     con.register("g", g)
-    con.register("emp", emp)
+    con.register("mq_in", mq)
     con.register("cen", cen)
-    q0, q1 = first_year * 4, last_year * 4 + 3
     con.execute("""
         CREATE TABLE mq AS
-        SELECT cvegeo_inegi AS cvegeo, quarter_index AS period, SUM(emp_t) AS jobs,
-               SUM(emp_size_1 + emp_size_2_5 + emp_size_6_50) AS jobs_small,
-               SUM(emp_size_51_250 + emp_size_251_500 + emp_size_501_1000 + emp_size_1000) AS jobs_large
-        FROM emp WHERE cvegeo_inegi IS NOT NULL AND cvegeo_inegi <> ''
-        GROUP BY cvegeo_inegi, quarter_index
+        SELECT cvegeo, period, CAST(emp_t AS DOUBLE) AS jobs,
+               CAST(emp_size_1 + emp_size_2_5 + emp_size_6_50 AS DOUBLE) AS jobs_small,
+               CAST(emp_size_51_250 + emp_size_251_500 + emp_size_501_1000 + emp_size_1000 AS DOUBLE) AS jobs_large
+        FROM mq_in
     """)
     nq = con.execute("SELECT COUNT(DISTINCT period) FROM mq").fetchall()[0][0]
+    q0, q1 = first_year * 4, last_year * 4 + 3
     con.execute(f"""
         CREATE TABLE coh AS
         SELECT cvegeo, MIN(opening_quarter) AS first_q, COUNT(*) AS units, SUM(COALESCE(capacity, 0)) AS places,

@@ -79,7 +79,8 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     },
     "60_guarderias_backtest": {
         **COMMON,
-        "data_dir": Spec(str, "../../shared/data/real", "folder of the real reference data (shared/data/real)"),
+        "data_dir": Spec(str, "", "back-test inputs: empty = the compact copy shipped with ceci_impact; or a folder "
+                                  "with the original files"),
         "control_group": DID["control_group"],
         "covariates": Spec(list, ["pob_2000_log", "urban", "manuf_share"], "Census-2000 covariates"),
         "min_e": Spec(int, -8, "first event time (quarters)", lo=-40, hi=0),

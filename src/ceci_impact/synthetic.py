@@ -59,6 +59,9 @@ SECTOR_FEMALE = np.array([0.18, 0.12, 0.40, 0.10, 0.20, 0.47, 0.22, 0.45, 0.55])
 SECTOR_WAGE = np.array([330, 700, 520, 420, 800, 400, 560, 560, 480])
 MIN_WAGE, UMA = 278.8, 113.14
 WAVES = [200, 250, 200, 200, 200, 150]  # the plan's yearly waves: 2026, 2027, then ~200 a year
+# The fixed calendar of the simulated worlds: the same command gives the same numbers on any day
+# (``end="latest"`` takes the last complete month instead).
+DEFAULT_END = "2026-11"
 
 
 @dataclass(frozen=True)
@@ -164,7 +167,8 @@ def simulate(
     out
         Folder to write; replaced atomically (a failed run leaves the old one in place).
     end
-        Last month of the data window (``YYYY-MM``); default the latest complete month.
+        Last month of the data window (``YYYY-MM``); default :data:`DEFAULT_END` (a fixed calendar, so a
+        world is the same on any day); ``"latest"``: the last complete month.
     first_wave
         Month the first opening wave starts; default 30 months before ``end``.
     quiet
@@ -178,7 +182,8 @@ def simulate(
     check_option("size", size, Size)
     spec = SIZES[size]
     t_start = time.perf_counter()
-    p1 = parse_month(end, "end") if end else last_complete_month()
+    end = DEFAULT_END if end is None else end
+    p1 = last_complete_month() if end == "latest" else parse_month(end, "end")
     p0 = p1 - spec.months + 1
     w0 = parse_month(first_wave, "first_wave") if first_wave else p1 - 29
     if not p0 + 3 <= w0 <= p1:
