@@ -121,6 +121,50 @@ def test_imputation_matches_didimputation(mpdta):
     assert r.extra["pretest"]["df"] == 3
 
 
+def test_covariates_by_period_match_fixest_didimputation_and_did2s(mpdta):
+    """Time-invariant covariates enter interacted with period dummies (conditional parallel trends): fixest
+    ``lemp ~ post + i(year, lpop, ref = 2003) | countyreal + year`` to 1e-10, didimputation with
+    ``first_stage = ~ 0 | countyreal + year + year[lpop]`` to 1e-7 (R's fixed effects converge to 1e-6 by default),
+    and did2s's point estimate (the same imputation estimand; did2s's GMM standard error is not implemented)."""
+    st = twfe(mpdta, xformla="~ lpop", **KW)
+    fx = {r["term"]: r for r in PEERS["R_fixest"]["twfe_static_lpop_x_year"]["cluster_default_ssc"]}
+    assert st.overall_att == pytest.approx(fx["post"]["estimate"], abs=1e-10)
+    assert st.overall_se == pytest.approx(fx["post"]["se"], abs=1e-9)
+    for term, r in fx.items():
+        assert st.coef[term] == pytest.approx(r["estimate"], abs=1e-10), term
+        assert np.sqrt(st.vcov.loc[term, term]) == pytest.approx(r["se"], abs=1e-9), term
+    assert list(st.tidy().term) == ["post"]  # covariate coefficients stay out of the effect table
+    es = twfe(mpdta, xformla="~ lpop", type="event_study", **KW)
+    assert set(es.tidy().event_time) == {-4, -3, -2, -1, 0, 1, 2, 3}  # used to raise IndexError
+    imp = did_imputation(mpdta, xformla="~ lpop", pretrends=False, **KW)
+    ref = PEERS["R_didimputation"]["static_lpop_x_year"][0]
+    assert imp.overall_att == pytest.approx(ref["estimate"], abs=1e-7)
+    assert imp.overall_se == pytest.approx(ref["std.error"], abs=1e-7)
+    assert imp.overall_att == pytest.approx(PEERS["R_did2s"]["static_lpop_x_year"][0]["estimate"], abs=1e-7)
+
+
+def test_imputation_point_estimates_match_did2s(mpdta):
+    r = did_imputation(mpdta, pretrends=False, **KW)
+    d2 = PEERS["R_did2s"]
+    assert r.overall_att == pytest.approx(d2["static"][0]["estimate"], abs=1e-7)
+    tb = r.tidy().set_index("event_time")
+    for row in d2["event_study"]:
+        e = int(row["term"].split("::")[1])
+        if e >= 0:
+            assert tb.att[e] == pytest.approx(row["estimate"], abs=1e-7)
+
+
+@pytest.mark.parametrize("estimand,agg", [("simple", "simple"), ("cohort", "group"), ("calendar", "calendar")])
+def test_cs_aggregations_match_staggered(mpdta, estimand, agg):
+    """R staggered's ``staggered_cs`` (not-yet-treated) and ``staggered_sa`` (never treated) estimands equal R did's
+    aggregations with those control groups; staggered's design-based (Neyman) SEs are another variance, not
+    compared."""
+    ref = PEERS["R_staggered"]
+    for cg, name in (("notyettreated", "cs"), ("nevertreated", "sa")):
+        r = att_gt(mpdta, control_group=cg, bstrap=False, **KW).aggte(agg)
+        assert r.overall_att == pytest.approx(ref[f"{name}_{estimand}"][0]["estimate"], abs=1e-10)
+
+
 def hand_panel(n=400, seed=0):
     """One treated cohort (g = 2), never-treated controls, two periods."""
     rng = np.random.default_rng(seed)

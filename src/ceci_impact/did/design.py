@@ -51,3 +51,36 @@ def formula_vars(xformla: str | None, columns) -> list[str]:
 
     toks = set(re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", xformla))
     return [c for c in columns if c in toks]
+
+
+def covariate_design(xformla: str | None, data: pd.DataFrame, idname: str, tname: str) -> tuple[np.ndarray, list[str]]:
+    """Covariate regressors of a two-way fixed-effects regression that honours conditional parallel trends.
+
+    Time-varying covariates enter as they are. A time-invariant covariate (constant within every unit) would be
+    absorbed by the unit effects; conditional parallel trends given it (what Callaway–Sant'Anna's ``xformla``
+    assumes) let the trend depend on it, so it enters interacted with period dummies (the first period is the
+    reference), as fixest's ``i(year, x, ref = first year)`` or didimputation's ``first_stage = ~ 0 | id + year +
+    year[x]``. Returns the design (no intercept) and its column names; ``None`` gives zero columns.
+    """
+    if xformla is None:
+        return np.zeros((len(data), 0)), []
+    Xc, cn = design_matrix(xformla, data)
+    Xc, cn = Xc[:, 1:], cn[1:]
+    if Xc.shape[1] == 0:
+        return Xc, []
+    uid = pd.factorize(data[idname])[0]
+    first = np.full((uid.max() + 1, Xc.shape[1]), np.nan)
+    first[uid[::-1]] = Xc[::-1]  # the first row of each unit
+    invariant = np.all(np.isclose(Xc, first[uid], rtol=0, atol=1e-12) | (np.isnan(Xc) & np.isnan(first[uid])), axis=0)
+    periods = np.sort(pd.unique(data[tname]))
+    t = data[tname].to_numpy()
+    cols, names = [], []
+    for j, name in enumerate(cn):
+        if not invariant[j]:
+            cols.append(Xc[:, [j]])
+            names.append(name)
+            continue
+        dummies = (t[:, None] == periods[None, 1:]).astype(float)
+        cols.append(dummies * Xc[:, [j]])
+        names += [f"{tname}::{p:g}:{name}" for p in periods[1:]]
+    return np.column_stack(cols), names

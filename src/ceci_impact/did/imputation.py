@@ -72,6 +72,41 @@ def _v_untreated(w_treated, uid, tid, untreated, fe: _TwoWayFE):
     return -(a[fe.u0] + lam[fe.t0])
 
 
+class _FirstStage:
+    """Untreated-outcome model: unit and period effects plus covariates ``X``, fitted on untreated rows (FWL).
+
+    With ``X`` demeaned on the untreated rows (``Xt``), ``beta = (Xt'Xt)^{-1} Xt' y0`` and the effects are the
+    two-way fit of ``y - X beta``; BJS's weights become ``v0 = v0_FE - Xt (Xt'Xt)^{-1} (X1'w1 + X0'v0_FE)``.
+    """
+
+    def __init__(self, X, uid, tid, untreated, fe: _TwoWayFE):
+        self.uid, self.tid, self.untreated, self.fe = uid, tid, untreated, fe
+        self.X = X
+        if X.shape[1]:
+            Xt0 = np.column_stack([X[untreated, j] - _fe_fit_untreated(X[:, j], uid, tid, untreated, fe)[untreated]
+                                   for j in range(X.shape[1])])
+            keep = np.abs(Xt0).max(axis=0) > 1e-10  # columns absorbed by the effects (or empty) drop out
+            self.X, self.Xt0 = X[:, keep], Xt0[:, keep]
+            self.XtX_inv = np.linalg.pinv(self.Xt0.T @ self.Xt0)
+
+    def fit(self, y: np.ndarray) -> np.ndarray:
+        """Fitted untreated outcome for every row."""
+        if not self.X.shape[1]:
+            return _fe_fit_untreated(y, self.uid, self.tid, self.untreated, self.fe)
+        y0 = y[self.untreated]
+        beta = self.XtX_inv @ (self.Xt0.T @ y0)
+        xb = self.X @ beta
+        return xb + _fe_fit_untreated(y - xb, self.uid, self.tid, self.untreated, self.fe)
+
+    def v_untreated(self, w1: np.ndarray) -> np.ndarray:
+        """BJS imputation weights of the untreated rows for treated weights ``w1``."""
+        v0 = _v_untreated(w1, self.uid, self.tid, self.untreated, self.fe)
+        if not self.X.shape[1]:
+            return v0
+        r = self.X[~self.untreated].T @ w1 + self.X[self.untreated].T @ v0
+        return v0 - self.Xt0 @ (self.XtX_inv @ r)
+
+
 def did_imputation(
     data: pd.DataFrame,
     *,
@@ -81,6 +116,8 @@ def did_imputation(
     gname: str,
     horizon: bool | list[int] = True,
     pretrends: bool = True,
+    xformla: str | None = None,
+    anticipation: int = 0,
     clustervars: str | None = None,
     alp: float = 0.05,
 ) -> EventStudyResult:
@@ -93,6 +130,11 @@ def did_imputation(
     cohort × event-time averages of the effects, as R ``didimputation`` computes them. With
     ``pretrends`` the event-time dummies of the pre-period (reference: the last pre-period) are
     tested on untreated observations.
+
+    ``xformla`` adds covariates to the first stage (fitted on untreated observations): time-varying ones as they
+    are, time-invariant ones interacted with period dummies (conditional parallel trends; R ``didimputation``'s
+    ``first_stage = ~ 0 | id + year + year[x]``). ``anticipation`` months before ``gname`` count as treated
+    (excluded from the first stage; event times start at ``-anticipation``).
     """
     for c in (yname, tname, idname, gname):
         if c not in data.columns:
@@ -101,13 +143,16 @@ def did_imputation(
     y = df[yname].to_numpy(float)
     t = df[tname].to_numpy(float)
     g = df[gname].fillna(0).to_numpy(float)
-    treated = (g > 0) & (t >= g)
+    treated = (g > 0) & (t >= g - anticipation)
     untreated = ~treated
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
     fe = _TwoWayFE(uid, tid, untreated)
-    fit0 = _fe_fit_untreated(y, uid, tid, untreated, fe)
-    adj = y - fit0  # residuals (untreated) and effects tau (treated)
+    from .design import covariate_design
+
+    Xc, _ = covariate_design(xformla, df, idname, tname)
+    first = _FirstStage(Xc, uid, tid, untreated, fe)
+    adj = y - first.fit(y)  # residuals (untreated) and effects tau (treated)
     e = np.where(g > 0, t - g, np.nan)
     cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
 
@@ -119,7 +164,7 @@ def did_imputation(
         est = float(w1 @ adj[treated])
         v = np.zeros(len(df))
         v[treated] = w1
-        v[untreated] = _v_untreated(w1, uid, tid, untreated, fe)
+        v[untreated] = first.v_untreated(w1)
         # tau_bar by cohort x event time, weighted by v^2 (didimputation se_inner)
         num = np.bincount(key, weights=v**2 * adj)
         den = np.bincount(key, weights=v**2)
@@ -168,6 +213,6 @@ def did_imputation(
     vcov = pd.DataFrame(C.T @ C, index=table.event_time.to_numpy(), columns=table.event_time.to_numpy())
     return EventStudyResult(estimator="Imputation (Borusyak–Jaravel–Spiess)", table=table, overall_att=overall,
                             overall_se=overall_se, alp=alp, vcov=vcov,
-                            params=dict(yname=yname, tname=tname, idname=idname, gname=gname,
-                                        clustervars=clustervars or idname),
+                            params=dict(yname=yname, tname=tname, idname=idname, gname=gname, xformla=xformla,
+                                        anticipation=anticipation, clustervars=clustervars or idname),
                             extra={"pretest": pretest})

@@ -93,6 +93,7 @@ class TwfeResult:
         z = stats.norm.ppf(1 - self.alp / 2)
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
         out = pd.DataFrame({"term": self.coef.index, "att": self.coef.to_numpy(), "se": se})
+        out = out[out.term.str.startswith("rel::" if self.type == "event_study" else "post")]  # covariates apart
         if self.type == "event_study":
             out.insert(0, "event_time", [int(t.split("::")[1]) for t in out.term])
             ref = pd.DataFrame({"event_time": [-1 - self.params["anticipation"]], "term": ["ref"], "att": [0.0],
@@ -157,7 +158,8 @@ def twfe(
         ``"static"``: one post-treatment indicator; ``"event_study"``: one dummy per event time
         (``t - g``), reference ``-1 - anticipation``, endpoints binned at ``min_e``/``max_e`` if given.
     xformla
-        Time-varying covariates (``"~ x1 + x2"``); time-invariant ones are absorbed by unit effects.
+        Covariates (``"~ x1 + x2"``): time-varying ones enter as they are, time-invariant ones interacted with period
+        dummies (conditional parallel trends, as Callaway–Sant'Anna's ``xformla``; fixest ``i(year, x)``).
     clustervars
         Cluster variable (default: the unit).
     """
@@ -187,11 +189,11 @@ def twfe(
         X = np.column_stack([(rel == e).astype(float) for e in levels])
         names = [f"rel::{e}" for e in levels]
     if xformla:
-        from .design import design_matrix
+        from .design import covariate_design
 
-        Xc, cn = design_matrix(xformla, df)
-        X = np.column_stack([X, Xc[:, 1:]])
-        names += cn[1:]
+        Xc, cn = covariate_design(xformla, df, idname, tname)
+        X = np.column_stack([X, Xc])
+        names += cn
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
     beta, V, keep = within_ols(df[yname].to_numpy(float), X, uid, tid,
