@@ -16,10 +16,11 @@ import pandas as pd
 
 from ._options import CeciError
 from .calendar import label
-from .did import att_gt, did_imputation, sun_abraham, twfe
+from .did import att_gt
 from .did.results import _json, table_html
 from .io import atomic_file
-from .panels import load, manifest, truth
+from .panels import load, manifest
+from .specification import ESTIMATORS, Specification, fit, spec_record
 
 OUTCOME_LABELS = {
     "log_women_jobs": "log women's insured jobs",
@@ -31,8 +32,6 @@ OUTCOME_LABELS = {
     "eg_days_per_eligible": "incapacity days per eligible parent-month",
     "separation_rate": "monthly separation rate",
 }
-TRUTH_KEY = {"log_women_jobs": "female_employment", "eg_days_per_worker": "absenteeism",
-             "separation_rate": "separations"}
 MIN_CELL = 5  # confidentiality: employer counts below this are suppressed in published tables
 
 
@@ -96,53 +95,72 @@ def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False, lab
 
 @dataclass(frozen=True, eq=False)
 class EventStudy:
-    """Everything one outcome notebook reports: CS estimates and aggregations, TWFE baseline, truth."""
+    """Everything one outcome notebook reports: CS estimates and aggregations, the comparison estimators run on
+    the same specification, the universal-base pre-trend event study and, on simulated data, each estimate's truth.
+
+    ``rows`` maps registry names (:data:`ceci_impact.specification.ESTIMATORS`) to results; ``records`` to the
+    specification each ran under; ``truths`` to ``{"truth", "contamination"}`` (see :mod:`ceci_impact.truth`).
+    """
 
     outcome: str
+    spec: Specification
     cs: Any
     dynamic: Any
     simple: Any
     group: Any
-    twfe_static: Any | None
-    twfe_es: Any | None
-    truth: dict | None
+    pre_es: Any  # universal-base dynamic aggregation (pre-trend reading, HonestDiD)
+    rows: dict
+    records: dict
+    truths: dict | None
+    truth_dynamic: Any | None  # the CS dynamic aggregation of the effect outcome (truth by event time)
     n_units: int
     n_treated: int
+    cells: dict = field(default_factory=dict)  # ATT(g,t) cells estimated / not estimable
     settings: dict = field(default_factory=dict)
-    others: dict = field(default_factory=dict)  # other event-study estimators by name (Sun–Abraham, imputation)
+
+    @property
+    def twfe_static(self):
+        return self.rows.get("twfe")
+
+    @property
+    def twfe_es(self):
+        return self.rows.get("twfe_event_study")
+
+    @property
+    def others(self) -> dict:
+        """Comparison estimators other than CS and TWFE, by label."""
+        return {ESTIMATORS[k].label: r for k, r in self.rows.items()
+                if k not in ("callaway_santanna", "callaway_santanna_dynamic", "twfe", "twfe_event_study")}
 
     def comparison(self) -> pd.DataFrame:
-        """One row per estimator: overall effect, SE, interval (and truth on simulated data)."""
+        """One row per estimator: overall effect, SE, interval, what it could not honour (and truth on simulated
+        data: the truth of that estimator's estimand, and the contamination from effects outside its treated cells)."""
         rows = []
-        lo, hi = self.simple.overall_ci
-        rows.append(("Callaway–Sant'Anna (simple)", self.simple.overall_att, self.simple.overall_se, lo, hi))
-        lo, hi = self.dynamic.overall_ci
-        rows.append(("Callaway–Sant'Anna (event-time average)", self.dynamic.overall_att, self.dynamic.overall_se,
-                     lo, hi))
-        if self.twfe_static is not None:
-            lo, hi = self.twfe_static.overall_ci
-            rows.append(("TWFE static (naive)", self.twfe_static.overall_att, self.twfe_static.overall_se, lo, hi))
-        if self.twfe_es is not None:
-            lo, hi = self.twfe_es.overall_ci
-            rows.append(("TWFE event study (naive)", self.twfe_es.overall_att, self.twfe_es.overall_se, lo, hi))
-        truth_kind = ["simple", "dynamic", "simple", "dynamic"][: len(rows)]
-        for name, r in self.others.items():
+        for k, r in self.rows.items():
             lo, hi = r.overall_ci
-            rows.append((name, r.overall_att, r.overall_se, lo, hi))
-            truth_kind.append("simple")
-        out = pd.DataFrame(rows, columns=["estimator", "estimate", "se", "ci_low", "ci_high"])
-        if self.truth is not None:
-            ts, td = self.truth.get("overall_simple"), self.truth.get("overall_dynamic_window")
-            out["truth"] = [ts if k == "simple" else td for k in truth_kind]
-        return out
+            rec = self.records[k]
+            note = "; ".join(rec["instead"].values()) or "as specified"
+            row = {"estimator": ESTIMATORS[k].label, "estimate": r.overall_att, "se": r.overall_se, "ci_low": lo,
+                   "ci_high": hi, "specification": note}
+            if self.truths is not None:
+                row.update(truth=self.truths[k]["truth"], contamination=self.truths[k]["contamination"])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def comparison_records(self) -> list[dict]:
+        """The comparison as records, each with the full ``specification`` it ran under (for sidecars)."""
+        tab = self.comparison()
+        return [{**row, "specification": self.records[k]} for k, row in zip(self.rows, tab.to_dict("records"), strict=True)]
 
     def headline(self) -> dict:
         lo, hi = self.simple.overall_ci
         d = {"outcome": self.outcome, "label": OUTCOME_LABELS.get(self.outcome, self.outcome),
              "estimator": "callaway_santanna_simple", "estimate": self.simple.overall_att,
-             "se": self.simple.overall_se, "ci_low": lo, "ci_high": hi, "n_units": self.n_units,
-             "n_treated_units": self.n_treated, "pretest_p": self.pretest()["pvalue"],
-             "truth": None if self.truth is None else self.truth.get("overall_simple")}
+             "se": self.simple.overall_se, "ci_low": lo, "ci_high": hi, "alpha": self.spec.alpha,
+             "n_units": self.n_units, "n_treated_units": self.n_treated, "cells": self.cells,
+             "pretest_p": self.pretest()["pvalue"], "specification": self.records["callaway_santanna"],
+             "truth": None if self.truths is None else self.truths["callaway_santanna"]["truth"],
+             "contamination": None if self.truths is None else self.truths["callaway_santanna"]["contamination"]}
         return _json(d)
 
     def sentence(self, scale: float = 1.0, unit: str = "") -> str:
@@ -151,40 +169,39 @@ class EventStudy:
         lab = h["label"]
         est, lo, hi = (h["estimate"] * scale, h["ci_low"] * scale, h["ci_high"] * scale)
         sig = "distinguishable from zero" if (lo > 0 or hi < 0) else "not distinguishable from zero"
+        level = f"{100 * (1 - self.spec.alpha):g}%"
+        na = self.cells.get("not_estimable", 0)
+        cells = f"; {na} of {self.cells.get('post', 0) + na} post-opening cohort-months could not be estimated" if na else ""
         return (f"Averaged over exposed units and post-opening months, CECI exposure changed {lab} by "
-                f"{est:+.4g}{unit} (95% CI {lo:+.4g} to {hi:+.4g}{unit}; Callaway–Sant'Anna, "
-                f"{self.settings.get('control_group')} controls, {self.n_treated} exposed of {self.n_units} units); "
-                f"the effect is {sig} at the 5% level.")
+                f"{est:+.4g}{unit} ({level} CI {lo:+.4g} to {hi:+.4g}{unit}; Callaway–Sant'Anna, "
+                f"{self.spec.control_group} controls, {self.n_treated} exposed of {self.n_units} units used{cells}); "
+                f"the effect is {sig} at the {100 * self.spec.alpha:g}% level.")
 
     def pretest(self) -> dict:
-        """Cell-level Wald pre-test when available, else the test on pre-treatment event times."""
-        pt = self.cs.pretest()
-        if pt["W"] is not None:
-            return {**pt, "level": "ATT(g,t) cells"}
-        return {**self.dynamic.pretest(), "level": f"event times {self.settings.get('min_e')}..-1"}
+        """Wald test that the universal-base pre-period event-time effects are zero (each relative to month -1)."""
+        return {**self.pre_es.pretest(), "level": f"event times {self.spec.min_e}..-2, universal base period"}
 
     def pretrend_verdict(self) -> str:
         """The pre-trend evidence in words: the Wald test and the bootstrap sup-t test over pre-periods.
 
-        With few treated units per restriction the Wald statistic's chi-squared approximation over-rejects
-        (its covariance is estimated from those units; in simulated worlds without any pre-trend the event-time
-        test rejected in 3 of 6 worlds with 29-40 treated municipalities and 12 pre-periods, the sup-t test in none,
-        benchmarks/pretest_size.py). The sup-t test (largest pre-period t-statistic against its multiplier
-        bootstrap; equivalent to the simultaneous band covering zero) needs no covariance inversion, so the
-        verdict reports both and says when the Wald test should not be read alone.
+        Both read the universal-base event study, whose pre-period coefficients are levels relative to the month
+        before opening (a varying base turns them into month-on-month changes, which hides a steady trend). With few
+        treated units per restriction the Wald statistic's chi-squared approximation over-rejects (its covariance is
+        estimated from those units; benchmarks/pretest_size.py); the sup-t test needs no covariance inversion, so
+        the verdict reports both and says when the Wald test should not be read alone.
         """
         pt = self.pretest()
         p = pt["pvalue"]
         if p is None:
             return "No pre-treatment periods were available for a pre-trend test."
         seed = self.settings.get("seed")
-        sup = self.dynamic.pretest("sup_t", seed=2026 if seed is None else seed)
+        sup = self.pre_es.pretest("sup_t", seed=2026 if seed is None else seed)
         band = ""
         if sup["pvalue"] is not None:
             band = (f" The bootstrap sup-t test over pre-periods {'rejects' if sup['pvalue'] < 0.05 else 'does not reject'} "
                     f"(p = {sup['pvalue']:.3f}; the simultaneous 95% band "
                     f"{'excludes zero in some pre-period' if sup['pvalue'] < 0.05 else 'covers zero in every pre-period'}).")
-        few = self.n_treated < 5 * max(pt["df"], 1) and pt["level"].startswith("event")
+        few = self.n_treated < 5 * max(pt["df"], 1)
         caution = (f" With {self.n_treated} treated units for {pt['df']} restrictions the Wald test's chi-squared "
                    "approximation over-rejects, so it should not be read alone." if few else "")
         if p < 0.05:
@@ -196,19 +213,36 @@ class EventStudy:
         return (f"The pre-trend test on {pt['level']} does not reject parallel pre-trends (Wald p = {p:.3f}, "
                 f"{pt['df']} restrictions).{band}")
 
+    def truth_verdict(self) -> str:
+        """On simulated data: does the headline interval cover the truth of its estimand, and what explains a miss."""
+        if self.truths is None:
+            return ""
+        h = self.headline()
+        t, c = h["truth"], h["contamination"]
+        covers = h["ci_low"] <= t <= h["ci_high"]
+        z = (h["estimate"] - t) / h["se"] if h["se"] else float("nan")
+        out = (f"Simulated truth of this estimand (same units, weights, exposure ring and aggregation): {t:+.4g}; the "
+               f"interval {'covers' if covers else 'misses'} it (estimate − truth = {z:+.2f} standard errors).")
+        if c is not None and abs(c) > 0.5 * h["se"]:
+            out += (f" Effects outside the estimator's treated cells (exposure before the ring's cohort date, or in "
+                    f"comparison units) shift this estimator by {c:+.4g} ({c / h['se']:+.2f} SE): a known source of "
+                    "bias in this design, not chance.")
+        elif not covers:
+            out += (" Contamination from effects outside the treated cells is negligible here, so a miss of this size "
+                    "is chance or a failure of conditional parallel trends; benchmarks/truth_recovery.py measures "
+                    "how often the interval covers the truth over many simulated worlds.")
+        return out
+
     def plot(self, ax=None, truth: bool = True):
         import matplotlib.pyplot as plt
 
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 4.2))
         self.dynamic.plot(ax=ax, title=f"Event study: {OUTCOME_LABELS.get(self.outcome, self.outcome)}")
-        if truth and self.truth is not None:
-            tb = pd.DataFrame(self.truth.get("by_event_time", []))
-            if len(tb):
-                e = self.dynamic.egt
-                tb = tb[(tb.event_time >= e.min()) & (tb.event_time <= e.max())]
-                ax.plot(tb.event_time, tb.att, color="black", ls=":", marker="x", label="truth (simulated)")
-                ax.legend(frameon=False, fontsize=8)
+        if truth and self.truth_dynamic is not None:
+            td = self.truth_dynamic
+            ax.plot(td.egt, td.att_egt, color="black", ls=":", marker="x", label="truth of this estimand (simulated)")
+            ax.legend(frameon=False, fontsize=8)
         return ax
 
     def plot_comparison(self, ax=None):
@@ -222,8 +256,9 @@ class EventStudy:
         event_study_plot(self.dynamic.tidy().drop(columns=["band_low", "band_high"]), ax=ax,
                          label="Callaway–Sant'Anna", color="#1f4e79", offset=-0.12)
         lo_e, hi_e = self.dynamic.egt.min(), self.dynamic.egt.max()
-        series = [("TWFE (naive)", self.twfe_es)] if self.twfe_es is not None else []
-        series += list(self.others.items())
+        series = [(ESTIMATORS[k].label + ("" if not self.records[k]["not_honoured"] else
+                                          f" ({'; '.join(self.records[k]['instead'].values())})"), r)
+                  for k, r in self.rows.items() if k in ("twfe_event_study", "sun_abraham", "imputation")]
         colors = ["#c0392b", "#2e8b57", "#8e44ad", "#7f7f7f"]
         for i, (name, r) in enumerate(series):
             es = r.tidy()
@@ -233,64 +268,94 @@ class EventStudy:
         return ax
 
     def to_dict(self) -> dict:
-        return _json({"outcome": self.outcome, "headline": self.headline(), "comparison":
-                      self.comparison().to_dict(orient="list"), "dynamic": self.dynamic.to_dict(),
-                      "pretest": self.pretest(), "settings": self.settings})
+        return _json({"outcome": self.outcome, "headline": self.headline(), "comparison": self.comparison_records(),
+                      "dynamic": self.dynamic.to_dict(), "pretest": self.pretest(), "settings": self.settings,
+                      "specification": self.spec.to_dict()})
 
     def _repr_html_(self) -> str:
         return table_html(self.comparison(), f"Estimates for {OUTCOME_LABELS.get(self.outcome, self.outcome)}")
 
 
-def truth_for(processed: str | Path, outcome: str, max_e: int | None = None) -> dict | None:
-    """The simulated truth of an outcome; its event-time average covers post periods up to ``max_e``."""
-    t = truth(processed)
-    key = TRUTH_KEY.get(outcome)
-    if t is None or key is None:
-        return None
-    d = dict(t["outcomes"][key])
-    be = pd.DataFrame(d["by_event_time"])
-    if len(be):
-        w = be[(be.event_time >= 0) & (be.event_time <= (max_e if max_e is not None else be.event_time.max()))]
-        d["overall_dynamic_window"] = float(w.att.mean()) if len(w) else None
-        cells = pd.DataFrame(d["cells"])
-        post = cells[cells.event_time >= 0]
-        d["overall_simple"] = float(np.average(post.att, weights=post.n_units)) if len(post) else None
-    return d
+def _cell_counts(cs) -> dict:
+    """ATT(g,t) cells of a CS result: post-opening cells estimated and not estimable (NA)."""
+    post = np.asarray(cs.t) >= np.asarray(cs.group)
+    na = ~np.isfinite(np.asarray(cs.att, float))
+    g = np.asarray(cs.group)
+    return {"post": int((post & ~na).sum()), "not_estimable": int((post & na).sum()),
+            "cohorts_without_estimate": int(len(set(g[post]) - set(g[post & ~na])))}
+
+
+def _truths(df: pd.DataFrame, spec: Specification, names: list[str], processed, key: str | None):
+    """Truth and contamination of every estimator's estimand (None on real data)."""
+    from .specification import _cs
+    from .truth import unit_effects, with_effect_outcome
+
+    if processed is None or key is None:
+        return None, None
+    tau = unit_effects(processed, spec.yname)
+    if tau is None:
+        return None, None
+    d = with_effect_outcome(df, tau, key, anticipation=spec.anticipation)
+    out = {}
+    cs = {c: _cs(d, spec, yname=c, inference=False, seed=0, biters=1) for c in ("_effect_treated", "_effect_other")}
+    for k in names:
+        vals = []
+        for c in ("_effect_treated", "_effect_other"):
+            if k == "callaway_santanna":
+                vals.append(cs[c].aggte("simple", na_rm=True).overall_att)
+            elif k == "callaway_santanna_dynamic":
+                vals.append(cs[c].aggte("dynamic", min_e=spec.min_e, max_e=spec.max_e, na_rm=True).overall_att)
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    vals.append(fit(k, d, spec, yname=c, inference=False).overall_att)
+        out[k] = {"truth": float(vals[0]), "contamination": float(vals[1])}
+    truth_dyn = cs["_effect_treated"].aggte("dynamic", min_e=spec.min_e, max_e=spec.max_e, na_rm=True)
+    return out, truth_dyn
 
 
 def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = None, covariates: list[str] = (),
                 control_group: str = "notyettreated", est_method: str = "dr", anticipation: int = 0,
                 min_e: int = -12, max_e: int = 12, estimators: list[str] = ("callaway_santanna", "twfe"),
                 seed: int = 2026, biters: int = 999, alpha: float = 0.05,
-                weightsname: str | None = None) -> EventStudy:
-    """Estimate CS ATT(g,t) once, aggregate (simple, group, dynamic) and run the TWFE baseline."""
-    xf = "~ " + " + ".join(covariates) if covariates else None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        cs = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
-                    control_group=control_group, est_method=est_method, anticipation=anticipation,
-                    bstrap=True, biters=biters, cband=True, alp=alpha, seed=seed, weightsname=weightsname)
+                weightsname: str | None = None, clustervars: str | None = None,
+                truth_key: str | None = None) -> EventStudy:
+    """Estimate CS ATT(g,t) once, aggregate (simple, group, dynamic), run the comparison estimators on the same
+    specification, the universal-base pre-trend event study, and (simulated data) every estimate's truth.
+
+    ``truth_key`` names the unit key of the sample's rows in the simulator's potential outcomes (``"cvegeo"`` or
+    ``"employer_id"``); default: ``employer_id`` when present, else ``cvegeo``.
+    """
+    from .specification import _cs
+
+    spec = Specification(yname=yname, covariates=tuple(covariates), control_group=control_group,
+                         anticipation=anticipation, est_method=est_method, weightsname=weightsname,
+                         clustervars=clustervars, min_e=min_e, max_e=max_e, alpha=alpha)
+    cs = _cs(df, spec, yname=yname, inference=True, seed=seed, biters=biters)
     dyn = cs.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
     simple = cs.aggte("simple", na_rm=True)
     grp = cs.aggte("group", na_rm=True)
-    tw_s = tw_e = None
+    pre = _cs(df, spec, yname=yname, inference=True, seed=seed, biters=biters, base_period="universal")
+    pre_es = pre.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    rows = {"callaway_santanna": simple, "callaway_santanna_dynamic": dyn}
     if "twfe" in estimators:
-        tw_s = twfe(df, yname=yname, tname="period", idname="unit", gname="first_treat", anticipation=anticipation)
-        tw_e = twfe(df, yname=yname, tname="period", idname="unit", gname="first_treat", type="event_study",
-                    anticipation=anticipation, min_e=min_e, max_e=max_e)
-    others = {}
-    if "sun_abraham" in estimators:
-        others["Sun–Abraham"] = sun_abraham(df, yname=yname, tname="period", idname="unit", gname="first_treat")
-    if "imputation" in estimators:
-        others["Imputation (BJS)"] = did_imputation(df, yname=yname, tname="period", idname="unit",
-                                                    gname="first_treat", pretrends=False)
-    tr = truth_for(processed, yname, max_e) if processed is not None else None
+        rows["twfe"] = fit("twfe", df, spec)
+        rows["twfe_event_study"] = fit("twfe_event_study", df, spec)
+    for k in ("sun_abraham", "imputation"):
+        if k in estimators:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows[k] = fit(k, df, spec)
+    records = {k: spec_record(k, spec) for k in rows}
+    key = truth_key or ("employer_id" if "employer_id" in df.columns else "cvegeo" if "cvegeo" in df.columns else None)
+    truths, truth_dyn = _truths(df, spec, list(rows), processed, key)
     units = df.drop_duplicates("unit")
-    return EventStudy(outcome=yname, cs=cs, dynamic=dyn, simple=simple, group=grp, twfe_static=tw_s, twfe_es=tw_e,
-                      truth=tr, n_units=int(len(units)), n_treated=int((units.first_treat > 0).sum()),
+    return EventStudy(outcome=yname, spec=spec, cs=cs, dynamic=dyn, simple=simple, group=grp, pre_es=pre_es, rows=rows,
+                      records=records, truths=truths, truth_dynamic=truth_dyn, n_units=int(cs.n),
+                      n_treated=int((units.first_treat > 0).sum()), cells=_cell_counts(cs),
                       settings=dict(control_group=control_group, est_method=est_method, covariates=list(covariates),
-                                    anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed),
-                      others=others)
+                                    anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed,
+                                    weightsname=weightsname, clustervars=clustervars))
 
 
 def raw_trends(df: pd.DataFrame, yname: str, ax=None, max_cohorts: int = 6):
@@ -482,8 +547,9 @@ def all_outcomes(processed: str | Path, *, covariates: list[str], control_group:
               min_e=min_e, max_e=max_e, seed=seed, biters=biters)
     out = {"log_women_jobs": event_study(municipality_sample(processed, "log_women_jobs"), "log_women_jobs", **kw)}
     emp = employer_sample(processed, "eg_days_per_worker")
-    out["eg_days_per_worker"] = event_study(emp, "eg_days_per_worker", weightsname="size0", **kw)
-    out["separation_rate"] = event_study(emp, "separation_rate", weightsname="size0", **kw)
+    # employers are exposed by site, not one by one: cluster by municipality (where exposure is assigned)
+    out["eg_days_per_worker"] = event_study(emp, "eg_days_per_worker", weightsname="size0", clustervars="cvegeo", **kw)
+    out["separation_rate"] = event_study(emp, "separation_rate", weightsname="size0", clustervars="cvegeo", **kw)
     return out
 
 

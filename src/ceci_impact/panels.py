@@ -381,8 +381,9 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
                     "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2),
                     "stats": stats}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        if (raw / "truth.json").exists():
-            shutil.copy2(raw / "truth.json", tmp / "truth.json")
+        for name in ("truth.json", "truth_employer_month.parquet", "truth_mun_month.parquet"):
+            if (raw / name).exists():  # simulated worlds: both worlds' outcomes, for estimand truths
+                shutil.copy2(raw / name, tmp / name)
     say(f"panels written to {out} in {time.perf_counter() - t0:.1f} s")
     return out
 

@@ -376,7 +376,9 @@ def simulate(
     treated_ep = elig_ep & (ep_m >= expo_p[emp[sp]])
     drop_p = spec.effect_absence * k_sp[sp] * treated_ep
     kept1 = rng.random(sp.size) >= drop_p  # observed (CECI) world
-    kept0 = ep_m < endm0[sp]  # counterfactual: every episode, within the shorter spell
+    # counterfactual: every episode within the spell's no-CECI length, and none of workers hired only because of a
+    # CECI (kind 2: their jobs do not exist without it, as in the stock W0)
+    kept0 = (ep_m < endm0[sp]) & (kind[sp] != 2)
     ep_days = 1 + rng.negative_binomial(2, 2 / 8.0, sp.size)  # mean about 7 days
     ep_day = _days(ep_m) + rng.integers(0, 28, sp.size)
     # work risks and maternity
@@ -389,8 +391,8 @@ def simulate(
     sp_ma = np.flatnonzero(mat)
 
     # ---------------------------------------------------------------- truth (observed minus counterfactual)
-    truth = _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1,
-                   kept0, e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun)
+    truth, potential = _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1,
+                              kept0, e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun)
 
     # ---------------------------------------------------------------- write everything atomically
     out = Path(out)
@@ -443,6 +445,7 @@ def simulate(
                           "simulated": True,
                           "generated_by": "ceci_impact.synthetic.simulate"}
         (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
+        _write_potential(tmp, potential, e_id, cvegeo, months)
         (tmp / "README.md").write_text(
             f"SIMULATED data (ceci_impact.synthetic, size={size}, seed={seed}); not real IMSS records.\n"
         )
@@ -524,6 +527,13 @@ def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m
     }
     for v in outcomes.values():
         v.update(_summaries(v["cells"]))
+    potential = {"workers": (W1, W0), "eg_days": (A1, A0), "separations": (S1, S0), "women_jobs": (Fm1, Fm0)}
+    return potential_truth_dict(spec, outcomes), potential
+
+
+def potential_truth_dict(spec, outcomes) -> dict:
+    """``truth.json``: the design facts and the fixed-ring summaries (the estimand truths come from
+    ``truth_*_month.parquet``, see :mod:`ceci_impact.truth`)."""
     return {
         "simulated": True,
         "outcomes": outcomes,
@@ -541,6 +551,25 @@ def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m
             "seasonality": "hiring peaks in November, dips in January",
         },
     }
+
+
+def _write_potential(folder: Path, potential: dict, e_id, cvegeo, months) -> None:
+    """Both worlds' outcome components per unit and month: with CECI (``_1``) and without (``_0``).
+
+    ``truth_employer_month.parquet``: workers at month end, general-illness incapacity days and separations;
+    ``truth_mun_month.parquet``: women's jobs. Every estimand's truth is computed from these for exactly the
+    sample, weights, exposure and aggregation of an estimate (:mod:`ceci_impact.truth`).
+    """
+    T = months.size
+    emp = {"employer_id": np.repeat(e_id, T), "period": np.tile(months, e_id.size).astype(np.int64)}
+    for name in ("workers", "eg_days", "separations"):
+        a1, a0 = potential[name]
+        emp[f"{name}_1"], emp[f"{name}_0"] = a1.ravel(), a0.ravel()
+    pd.DataFrame(emp).to_parquet(folder / "truth_employer_month.parquet", index=False)
+    f1, f0 = potential["women_jobs"]
+    pd.DataFrame({"cvegeo": np.repeat(cvegeo, T), "period": np.tile(months, cvegeo.size).astype(np.int64),
+                  "women_jobs_1": f1.ravel(), "women_jobs_0": f0.ravel()}).to_parquet(
+        folder / "truth_mun_month.parquet", index=False)
 
 
 def _cohort_att(y1, y0, coh, months, valid=None):

@@ -276,8 +276,10 @@ def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             raise CeciError("honest_did needs a universal base period (as R): att_gt(..., base_period='universal'); "
                             f"found base_period={result.params.get('base_period')!r}")
         e, b = np.asarray(result.egt, float), np.asarray(result.att_egt, float)
+        from .bootstrap import gram
+
         inf = np.asarray(result.inf_egt)
-        S = inf.T @ inf / inf.shape[0] ** 2
+        S = gram(inf, result.cluster) / inf.shape[0] ** 2  # clustered as the estimate (sums within clusters)
         keep = ~((b == 0) & (np.diag(S) <= 1e-20))  # the universal base period's normalised zero
         return e[keep], b[keep], S[np.ix_(keep, keep)]
     if isinstance(result, TwfeResult):
@@ -288,9 +290,12 @@ def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         e = np.array([float(n.split("::")[1]) for n in names])
         return e, result.coef[names].to_numpy(), result.vcov.loc[names, names].to_numpy()
     if isinstance(result, EventStudyResult) and result.vcov is not None:
-        e = np.asarray(result.vcov.index, float)
+        binned = {float(v) for v in result.params.get("binned", [])}  # pooled end points: not single event times
+        ev = np.asarray(result.vcov.index, float)
+        keep = np.array([v not in binned for v in ev], bool)
+        e = ev[keep]
         b = result.table.set_index("event_time").att.reindex(e).to_numpy()
-        return e, b, result.vcov.to_numpy()
+        return e, b, result.vcov.to_numpy()[np.ix_(keep, keep)]
     raise CeciError(f"honest_did cannot read {type(result).__name__}; expected a CS dynamic aggregation, an "
                     "event-study TWFE or an EventStudyResult with vcov")
 

@@ -68,9 +68,12 @@ def poisson_event_study(
     Ytot = S.sum(1)
     # regressors by (cohort, period): at most one event-time indicator per cell, plus the period effect
     rel = np.where(cohorts[:, None] > 0, tl[None, :] - cohorts[:, None], np.nan)
+    binned = []  # end points that pool several event times (HonestDiD leaves them out)
     if min_e is not None:
+        binned += [int(min_e)] if (rel < min_e).any() else []
         rel = np.where(rel < min_e, min_e, rel)
     if max_e is not None:
+        binned += [int(max_e)] if (rel > max_e).any() else []
         rel = np.where(rel > max_e, max_e, rel)
     jmap = np.full((C, T), -1)
     cells = []
@@ -193,7 +196,7 @@ def poisson_event_study(
         estimator="Poisson event study (PPML, proportional effects)", table=table, overall_att=overall,
         overall_se=overall_se, alp=alp,
         params=dict(yname=yname, tname=tname, idname=idname, gname=gname, ref_e=ref_e, min_e=min_e, max_e=max_e,
-                    units_used=int(keep.sum()), units_all_zero=int((~keep).sum()),
+                    binned=binned, units_used=int(keep.sum()), units_all_zero=int((~keep).sum()),
                     separated_cells=int((~valid).sum()), cohorts_dropped=[float(cohorts[c]) for c in no_ref]),
         vcov=pd.DataFrame(V_e, index=es, columns=es), extra={"coefficients": coefs},
     )

@@ -1,0 +1,83 @@
+"""True effects on simulated data, for exactly the estimand of an estimate.
+
+A simulated world records both worlds' outcome components per unit and month (with CECI and without, the same
+random numbers; ``truth_employer_month.parquet`` and ``truth_mun_month.parquet``). The unit-level effect of an
+outcome is ``tau_it = y_it(1) - y_it(0)``. Every difference-in-differences estimator in the suite is linear in the
+outcome given its design (units, periods, cohorts, weights, covariates, comparison group), so applying the
+estimator, unchanged, to the outcome ``D_it * tau_it`` (``D`` = the estimator's treated cells) gives the weighted
+average of unit effects that it estimates — with the same sample, weights, exposure rings, window and aggregation
+as the estimate, and no noise. That is the truth shown beside each estimate.
+
+The rest of the effect, ``(1 - D_it) * tau_it`` (effects in cells the estimator treats as untreated: before the
+cohort date, in comparison units), is *contamination*: run through the same estimator it measures the bias that
+effects outside the treated cells add (anticipation, exposure before the ring's cohort date, spill-overs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .panels import manifest
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    return num.where(den > 0) / den.where(den > 0)
+
+
+def _employer(c: pd.DataFrame, outcome: str, k: str) -> pd.Series:
+    if outcome == "eg_days_per_worker":
+        return _ratio(c[f"eg_days_{k}"], c[f"workers_{k}"])
+    prev = c.groupby("employer_id")[f"workers_{k}"].shift(1)
+    return _ratio(c[f"separations_{k}"], prev)
+
+
+# outcome -> (potential-outcome file, unit key, y(k) from the components)
+_OUTCOMES: dict[str, tuple[str, str, Callable[[pd.DataFrame, str], pd.Series]]] = {
+    "log_women_jobs": ("truth_mun_month.parquet", "cvegeo",
+                       lambda c, k: np.log(c[f"women_jobs_{k}"].where(c[f"women_jobs_{k}"] > 0))),
+    "eg_days_per_worker": ("truth_employer_month.parquet", "employer_id", lambda c, k: _employer(c, "eg_days_per_worker", k)),
+    "separation_rate": ("truth_employer_month.parquet", "employer_id", lambda c, k: _employer(c, "separation_rate", k)),
+}
+
+
+def has_truth(outcome: str) -> bool:
+    """Whether the simulator records both worlds for this outcome."""
+    return outcome in _OUTCOMES
+
+
+def unit_effects(processed: str | Path, outcome: str) -> pd.DataFrame | None:
+    """``tau_it = y_it(1) - y_it(0)`` per unit and month, with ``y(1)``; ``None`` on real data or for an outcome
+    without recorded potential outcomes."""
+    if outcome not in _OUTCOMES or not manifest(processed).get("simulated"):
+        return None
+    file, key, f = _OUTCOMES[outcome]
+    p = Path(processed) / file
+    if not p.exists():
+        return None
+    c = pd.read_parquet(p).sort_values([key, "period"], ignore_index=True)
+    y1, y0 = f(c, "1"), f(c, "0")
+    return pd.DataFrame({key: c[key], "period": c["period"], "y1": y1, "tau": y1 - y0})
+
+
+def with_effect_outcome(df: pd.DataFrame, tau: pd.DataFrame, key: str, *, anticipation: int = 0,
+                        gname: str = "first_treat", tname: str = "period") -> pd.DataFrame:
+    """The sample with two added outcomes: ``_effect_treated = D * tau`` and ``_effect_other = (1 - D) * tau``.
+
+    ``D`` marks the estimator's treated cells (``t >= g - anticipation``, ``g > 0``). A sample cell without a
+    defined unit effect (the outcome exists in only one world, e.g. workers hired because of a CECI at an employer
+    with none otherwise) gets effect 0; their number is in ``attrs["cells_without_effect"]``.
+    """
+    m = df[[key, tname]].merge(tau[[key, "period"] + ["tau"]].rename(columns={"period": tname}),
+                               on=[key, tname], how="left")
+    t = m["tau"].to_numpy(float)
+    missing = ~np.isfinite(t)
+    t = np.where(missing, 0.0, t)
+    g = df[gname].to_numpy(float)
+    d = (g > 0) & (df[tname].to_numpy(float) >= g - anticipation)
+    out = df.assign(_effect_treated=np.where(d, t, 0.0), _effect_other=np.where(d, 0.0, t))
+    out.attrs["cells_without_effect"] = int(missing.sum())
+    return out
