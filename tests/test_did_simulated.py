@@ -178,7 +178,7 @@ def test_pretrend_verdict_weighs_wald_against_the_band(mpdta):
     df = mpdta.rename(columns={"year": "period", "countyreal": "unit"})
     es = A.event_study(df, "lemp", covariates=[], est_method="reg", biters=199, min_e=-3, max_e=3)
     base = es.pretrend_verdict()
-    assert "Wald p" in base and "sup-t" in base
+    assert "Wald p" in base and "sup-t" in base and "universal base period" in base
     sup = es.dynamic.pretest("sup_t", seed=1)
     covers = es.dynamic.tidy().query("event_time < 0").pipe(lambda t: ((t.band_low <= 0) & (t.band_high >= 0)).all())
     assert (sup["pvalue"] >= 0.05) == bool(covers)  # the sup-t test and the simultaneous band agree
@@ -189,9 +189,9 @@ def test_pretrend_verdict_weighs_wald_against_the_band(mpdta):
                                else {"W": 2.0, "df": 3, "pvalue": p_sup})
 
     cs = SimpleNamespace(pretest=lambda: {"W": None, "df": 3, "pvalue": None})
-    weak = A.EventStudy(**{**es.__dict__, "n_treated": 12, "cs": cs, "dynamic": fake(0.3)}).pretrend_verdict()
+    weak = A.EventStudy(**{**es.__dict__, "n_treated": 12, "cs": cs, "pre_es": fake(0.3)}).pretrend_verdict()
     assert "should not be read alone" in weak and "therefore weak" in weak
-    strong = A.EventStudy(**{**es.__dict__, "n_treated": 12, "cs": cs, "dynamic": fake(0.01)}).pretrend_verdict()
+    strong = A.EventStudy(**{**es.__dict__, "n_treated": 12, "cs": cs, "pre_es": fake(0.01)}).pretrend_verdict()
     assert "with caution" in strong and "therefore weak" not in strong
-    many = A.EventStudy(**{**es.__dict__, "n_treated": 300, "cs": cs, "dynamic": fake(0.3)}).pretrend_verdict()
+    many = A.EventStudy(**{**es.__dict__, "n_treated": 300, "cs": cs, "pre_es": fake(0.3)}).pretrend_verdict()
     assert "should not be read alone" not in many

@@ -267,3 +267,33 @@ def test_binned_twfe_endpoints_are_left_out(mpdta):
     assert twfe(mpdta, min_e=-4, max_e=3, **kw).params["binned"] == []  # nothing pooled: all periods kept
     e, _, _ = event_study_moments(twfe(mpdta, min_e=-3, max_e=2, **kw))
     assert list(e) == [-2, 0, 1]
+
+
+def test_pooled_poisson_end_points_are_recorded_and_left_out():
+    """The Poisson event study records the end points it pools, so HonestDiD leaves them out (as for TWFE)."""
+    from ceci_impact.did import poisson_event_study
+
+    rng = np.random.default_rng(3)
+    n, T = 300, 12
+    g = np.where(np.arange(n) < 100, 6, np.where(np.arange(n) < 200, 8, 0))
+    df = pd.DataFrame({"id": np.repeat(np.arange(n), T), "t": np.tile(np.arange(1, T + 1), n), "g": np.repeat(g, T)})
+    df["y"] = rng.poisson(np.exp(1 + 0.2 * ((df.g > 0) & (df.t >= df.g))))
+    r = poisson_event_study(df, yname="y", tname="t", idname="id", gname="g", min_e=-3, max_e=2)
+    assert r.params["binned"] == [-3, 2]
+    e, _, _ = event_study_moments(r)
+    assert -3 not in e and 2 not in e and {-2, 0, 1} <= set(e)
+
+
+def test_cs_honest_covariance_is_clustered(mpdta):
+    """HonestDiD reads the CS event study's covariance clustered as the estimate (sums within clusters)."""
+    from ceci_impact.did import att_gt
+
+    d = mpdta.assign(state=mpdta.countyreal // 40)
+    kw = dict(yname="lemp", tname="year", idname="countyreal", gname="first_treat", base_period="universal",
+              bstrap=False, cband=False)
+    a = att_gt(d, **kw).aggte("dynamic")
+    b = att_gt(d, clustervars="state", **kw).aggte("dynamic")
+    _, _, Sa = event_study_moments(a)
+    _, _, Sb = event_study_moments(b)
+    assert not np.allclose(Sa, Sb)
+    np.testing.assert_allclose(np.sqrt(np.diag(Sb)), b.se_egt[b.egt != -1], rtol=1e-10)
