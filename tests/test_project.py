@@ -39,7 +39,7 @@ def test_ruff_clean():
 def test_parameter_validation_messages():
     ok = params.validate("20_absenteeism", {"ring_km": 3, "covariates": []})
     assert ok.ring_km == 3.0 and ok.covariates == []
-    with pytest.raises(CeciError, match=r"parameter ring_km=99.0 is out of range; expected 0.5 <= ring_km <= 20"):
+    with pytest.raises(CeciError, match=r"parameter ring_km=99.0 is out of range; expected 0 <= ring_km <= 20"):
         params.validate("20_absenteeism", {"ring_km": 99})
     with pytest.raises(CeciError, match="item 'ols' is not allowed"):
         params.validate("10_female_employment", {"estimators": ["ols"]})

@@ -52,7 +52,7 @@ def test_cs_truth_is_the_hand_computed_estimand(small_world):
     assert np.allclose(np.asarray(td.att_egt)[np.asarray(td.egt) < 0], 0.0)
     emp = A.employer_sample(proc, "separation_rate")
     es = A.event_study(emp, "separation_rate", processed=proc, covariates=["x_industrial"], est_method="reg", biters=99,
-                       estimators=["callaway_santanna"], weightsname="size0", clustervars="cvegeo")
+                       estimators=["callaway_santanna"], weightsname="size0", clustervars="site_cluster")
     balanced = emp.groupby("unit").separation_rate.transform(lambda s: s.notna().all())
     if balanced.all():  # balanced panel: the same closed form with workforce weights
         hand = _hand_cs_simple(emp, T.unit_effects(proc, "separation_rate"), "employer_id", "size0")
@@ -66,7 +66,7 @@ def test_truth_follows_the_ring_radius(small_world, tmp_path):
     p2 = tmp_path / "p2"
     panels.build_all(raw, p2, ring_km=(2.0, 10.0), quiet=True)
     kw = dict(covariates=["x_industrial"], est_method="reg", biters=99, estimators=["callaway_santanna"],
-              weightsname="size0", clustervars="cvegeo")
+              weightsname="size0", clustervars="site_cluster")
     a = A.event_study(A.employer_sample(small_world / "processed", "eg_days_per_worker"), "eg_days_per_worker",
                       processed=small_world / "processed", **kw)
     b = A.event_study(A.employer_sample(p2, "eg_days_per_worker", 2.0), "eg_days_per_worker", processed=p2, **kw)

@@ -28,6 +28,11 @@ def _ring(text: str) -> tuple[float, float]:
         a, b = (float(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected two radii in km like 3,10; found {text!r}") from None
+    import math
+
+    if not (math.isfinite(a) and math.isfinite(b) and 0 < a < b):
+        raise argparse.ArgumentTypeError(f"expected two finite radii in km with 0 < treated < buffer, like 3,10; "
+                                         f"found {text!r}")
     return a, b
 
 
@@ -63,7 +68,10 @@ def parser() -> argparse.ArgumentParser:
                    help="treated and buffer radii in km around opened CECI, e.g. 3,10 (default)")
     b.add_argument("--exposure", default="municipality", choices=["municipality", "pole"],
                    help="municipality cohort: first opening in the municipality or in its PODECOBI pole")
-    b.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 6GB")
+    b.add_argument("--memory-limit", default=None, help="DuckDB memory limit, e.g. 6GB (at least 256MB)")
+    b.add_argument("--open-data-only", action="store_true",
+                   help="build the municipality panels only (no employer, spell or incapacity files); without it a "
+                        "missing confidential source is an error")
     b.add_argument("--quiet", action="store_true", help="no progress lines")
 
     r = sub.add_parser("render", help="execute the run plan with Papermill and export HTML reports",
@@ -117,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             from .panels import build_all
 
             build_all(args.raw, args.out, ring_km=args.ring_km, exposure=args.exposure,
-                      memory_limit=args.memory_limit, quiet=args.quiet)
+                      memory_limit=args.memory_limit, open_data_only=args.open_data_only, quiet=args.quiet)
         elif args.command == "render":
             from .render import render
 
@@ -136,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             ensure_kernel(quiet=args.quiet)
     except CeciError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # permissions, disk full, read-only folders: the environment, not a bug
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -155,8 +155,8 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
         FROM w LEFT JOIN mun m USING (cvegeo) LEFT JOIN coh c USING (cvegeo)
         ORDER BY cvegeo, period
     """)
-    con.execute(f"COPY mun_month_sex TO '{out / 'mun_month_sex.parquet'}' (FORMAT PARQUET)")
-    con.execute(f"COPY mun_month TO '{out / 'mun_month.parquet'}' (FORMAT PARQUET)")
+    con.execute(f"COPY mun_month_sex TO {_sql_path(out / 'mun_month_sex.parquet')} (FORMAT PARQUET)")
+    con.execute(f"COPY mun_month TO {_sql_path(out / 'mun_month.parquet')} (FORMAT PARQUET)")
     n = con.execute("SELECT COUNT(*), COUNT(DISTINCT cvegeo), SUM(CASE WHEN first_treat > 0 THEN 1 ELSE 0 END) "
                     "FROM mun_month").fetchall()[0]
     say(f"  mun_month: {n[0]:,} rows, {n[1]:,} municipalities, {n[2]:,} treated municipality-months")
@@ -187,7 +187,10 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
                MIN(d.km) AS nearest_km,
                MIN(CASE WHEN d.km <= {r1} THEN d.opening_period END) AS first_open_r1,
                MIN(CASE WHEN d.km <= {r2} THEN d.opening_period END) AS first_open_r2,
-               ARG_MIN(d.site_id, d.km) AS nearest_site
+               ARG_MIN(d.site_id, d.km) AS nearest_site,
+               -- the site whose opening defines the cohort (first opened within the treated radius; ties: nearest)
+               ARG_MIN(CASE WHEN d.km <= {r1} THEN d.site_id END,
+                       CASE WHEN d.km <= {r1} THEN d.opening_period * 100000.0 + d.km END) AS cohort_site
         FROM employers e LEFT JOIN dist d USING (employer_id)
         GROUP BY e.employer_id
     """)
@@ -306,7 +309,8 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
                COALESCE(f.separations, 0) / NULLIF(LAG(s.workers) OVER (PARTITION BY g.employer_id ORDER BY g.period), 0)
                    AS separation_rate,
                s.women / NULLIF(s.workers, 0) AS female_share,
-               n.nearest_open_km, x.nearest_km AS nearest_km_end, x.ring, x.first_treat, x.first_open_r2
+               n.nearest_open_km, x.nearest_km AS nearest_km_end, x.ring, x.first_treat, x.first_open_r2,
+               x.cohort_site
         FROM grid g
         JOIN stock s ON s.employer_id = g.employer_id AND s.period = g.period
         LEFT JOIN flows f ON f.employer_id = g.employer_id AND f.period = g.period
@@ -315,7 +319,7 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
         JOIN exposure2 x ON x.employer_id = g.employer_id
         ORDER BY g.employer_id, g.period
     """)
-    con.execute(f"COPY employer_month TO '{out / 'employer_month.parquet'}' (FORMAT PARQUET)")
+    con.execute(f"COPY employer_month TO {_sql_path(out / 'employer_month.parquet')} (FORMAT PARQUET)")
     con.execute(f"""
         COPY (
             SELECT sp.worker_id, sp.employer_id, sp.sex, sp.birth_year, sp.child_birth, sp.start, sp."end",
@@ -325,7 +329,7 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
                    x.ring, x.first_treat, x.nearest_km AS nearest_km_end, e.cvegeo
             FROM sp JOIN exposure2 x USING (employer_id) JOIN employers e USING (employer_id)
             WHERE sp.z >= {p0 - 1}
-        ) TO '{out / 'spells_exposure.parquet'}' (FORMAT PARQUET)
+        ) TO {_sql_path(out / 'spells_exposure.parquet')} (FORMAT PARQUET)
     """)
     n = con.execute("SELECT COUNT(*), COUNT(DISTINCT employer_id), SUM(CASE WHEN ring='treated' THEN 1 ELSE 0 END) "
                     "FROM employer_month").fetchall()[0]
@@ -335,9 +339,57 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     return {"employer_month_rows": int(n[0]), "spells": int(len(spells)), "employer_panel_seconds": round(secs, 2)}
 
 
+# every file a build writes into its output folder (anything else there is a user's file, never deleted)
+OUTPUT_FILES = frozenset({
+    "mun_month_sex.parquet", "mun_month.parquet", "sites.parquet", "employer_month.parquet", "spells_exposure.parquet",
+    "manifest.json", "truth.json", "truth_employer_month.parquet", "truth_mun_month.parquet", "README.md",
+})
+CONFIDENTIAL = ("employers.parquet", "job_spells.parquet", "incapacidades.parquet")
+_MEMORY = __import__("re").compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", __import__("re").I)
+
+
+def check_memory_limit(text: str | None) -> str | None:
+    """A DuckDB memory limit such as ``6GB``; at least 256 MB (one clear line otherwise)."""
+    if text is None:
+        return None
+    m = _MEMORY.match(str(text))
+    if not m:
+        raise CeciError(f"--memory-limit {text!r}: expected a size such as 6GB or 512MB")
+    scale = {"KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+    if float(m.group(1)) * scale[m.group(2).upper()] < 256e6:
+        raise CeciError(f"--memory-limit {text!r} is too small; expected at least 256MB")
+    return f"{m.group(1)}{m.group(2).upper()}"
+
+
+def check_output_folder(raw: Path, out: Path) -> None:
+    """Refuse an output folder that would destroy data: the raw folder itself, one inside it or above it, or a
+    folder holding files that ``build`` did not write (named in the message)."""
+    r, o = raw.resolve(), out.resolve()
+    if o == r:
+        raise CeciError(f"--out {out} is the raw-data folder; expected a separate folder such as data/processed")
+    if r in o.parents:
+        raise CeciError(f"--out {out} lies inside the raw-data folder {raw}; expected a folder outside it")
+    if o in r.parents:
+        raise CeciError(f"--out {out} contains the raw-data folder {raw}; replacing it would delete the raw data; "
+                        "expected a separate folder such as data/processed")
+    if o.exists() and not o.is_dir():
+        raise CeciError(f"--out {out} is a file; expected a folder")
+    if o.is_dir():
+        foreign = sorted(p.name for p in o.iterdir() if p.name not in OUTPUT_FILES and not p.name.startswith(".duckdb"))
+        if foreign:
+            raise CeciError(f"--out {out} holds files that ceci-impact build did not write ({', '.join(foreign[:5])}"
+                            f"{', ...' if len(foreign) > 5 else ''}); expected an empty folder or earlier panels — "
+                            "move them or choose another --out")
+
+
+def _sql_path(p: Path) -> str:
+    """A path as a SQL string literal (quotes doubled)."""
+    return "'" + str(p).replace("'", "''") + "'"
+
+
 def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", *,
               ring_km: tuple[float, float] = (3.0, 10.0), exposure: Exposure = "municipality",
-              memory_limit: str | None = None, quiet: bool = False) -> Path:
+              memory_limit: str | None = None, open_data_only: bool = False, quiet: bool = False) -> Path:
     """Build every panel from ``raw`` into ``out`` (replaced atomically: a failure leaves ``out`` untouched).
 
     Parameters
@@ -350,7 +402,10 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
     exposure
         Municipality cohort: first opening ``"municipality"`` or anywhere in the municipality's ``"pole"``.
     memory_limit
-        DuckDB memory limit, e.g. ``"6GB"``.
+        DuckDB memory limit, e.g. ``"6GB"`` (at least 256 MB).
+    open_data_only
+        Build the municipality panels only (no confidential sources); without it a missing employer, spell or
+        incapacity file is an error, never a silently smaller set of panels.
     quiet
         Silence progress lines.
     """
@@ -358,11 +413,30 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
     raw, out = Path(raw), Path(out)
     if not raw.is_dir():
         raise CeciError(f"{raw}: raw-data folder not found; run `ceci-impact simulate` or put the sources there")
+    r1, r2 = ring_km
+    if not (np.isfinite(r1) and np.isfinite(r2) and 0 < r1 < r2):
+        raise CeciError(f"--ring-km {r1:g},{r2:g}: expected two finite radii in km with 0 < treated < buffer, such as 3,10")
+    memory_limit = check_memory_limit(memory_limit)
+    check_output_folder(raw, out)
+    have = [f for f in CONFIDENTIAL if (raw / f).exists()]
+    if have and len(have) < len(CONFIDENTIAL) or not have and not open_data_only:
+        missing = [f for f in CONFIDENTIAL if f not in have]
+        raise CeciError(f"{raw}: {', '.join(missing)} not found; the employer panels need {', '.join(CONFIDENTIAL)} "
+                        + ("(found only " + ", ".join(have) + ")" if have else
+                           "— with open data only, build with --open-data-only"))
     say = (lambda *a: None) if quiet else log
+    try:
+        return _build(raw, out, ring_km, exposure, memory_limit, open_data_only, say)
+    except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CeciError(f"{out}: the build could not write its panels ({msg}); the previous panels are untouched") from None
+
+
+def _build(raw: Path, out: Path, ring_km, exposure, memory_limit, open_data_only, say) -> Path:
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
         con = duckdb.connect()
-        con.execute(f"SET temp_directory = '{tmp / '.duckdb_tmp'}'")
+        con.execute(f"SET temp_directory = {_sql_path(tmp / '.duckdb_tmp')}")
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
         say(f"building panels from {raw}")
@@ -370,14 +444,14 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
         p0, p1 = stage_asegurados(raw, con, say)
         build_municipality_panels(con, raw, tmp, p0, p1, exposure, say)
         stats = {"municipality_panels_seconds": round(time.perf_counter() - t_asg, 2)}
-        if (raw / "job_spells.parquet").exists():
+        if not open_data_only:
             stats.update(build_employer_panel(con, raw, tmp, p0, p1, ring_km, say))
         else:
-            say("  no job_spells.parquet: employer panels skipped (open data only)")
+            say("  --open-data-only: municipality panels only (no employer panels)")
         con.close()
         shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
         manifest = {"raw": str(raw.resolve()), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
-                    "ring_km": list(ring_km), "exposure": exposure, "fingerprint": fingerprint(raw),
+                    "ring_km": list(ring_km), "exposure": exposure, "open_data_only": bool(open_data_only), "fingerprint": fingerprint(raw),
                     "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2),
                     "stats": stats}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))

@@ -50,7 +50,7 @@ DID = {
 
 SCHEMAS: dict[str, dict[str, Spec]] = {
     "00_summary": {**COMMON, **{k: DID[k] for k in ("control_group", "est_method", "covariates", "min_e", "max_e")},
-                   "ring_km": Spec(float, 3.0, "treated radius of the employer panels (km)", lo=0.5, hi=20)},
+                   "ring_km": Spec(float, 0.0, "treated radius (km) the employer panels must have; 0 = as built", lo=0, hi=20)},
     "01_data_overview": {**COMMON, "raw": Spec(str, "../data/raw", "raw-data folder (relative to notebooks/)")},
     "10_female_employment": {
         **COMMON, **DID,
@@ -63,7 +63,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         **COMMON, **DID,
         "outcome": Spec(str, "eg_days_per_worker", "employer outcome",
                         choices=("eg_days_per_worker", "share_any_incapacity", "eg_days_per_eligible")),
-        "ring_km": Spec(float, 3.0, "treated radius (km); must match the built panel", lo=0.5, hi=20),
+        "ring_km": Spec(float, 0.0, "treated radius (km) the employer panels must have; 0 = as built", lo=0, hi=20),
     },
     "30_retention": {
         **COMMON, **DID,

@@ -353,7 +353,8 @@ class EventStudyResult:
     def _repr_html_(self) -> str:
         lo, hi = self.overall_ci
         return table_html(self.tidy(), f"{self.estimator}: {self.params.get('yname', '')}",
-                          [f"Overall effect {self.overall_att:.4f} (SE {self.overall_se:.4f}), {100 * (1 - self.alp):g}% CI [{lo:.4f}, {hi:.4f}]."])
+                          [f"Overall effect {self.overall_att:.4f} (SE {self.overall_se:.4f}), "
+                           f"{100 * (1 - self.alp):g}% CI [{lo:.4f}, {hi:.4f}]."])
 
     def to_dict(self) -> dict:
         lo, hi = self.overall_ci
