@@ -76,11 +76,13 @@ def test_cli_missing_column_one_line(tmp_path):
     cols = [c for c in sources.ASG_REQUIRED if c != "ta"]
     (raw / "asegurados" / "asg-2024-01-31.csv").write_text("|".join(cols) + "\n", encoding="latin-1")
     (raw / "crosswalk_imss_municipio_to_inegi.csv").write_text("cve_municipio_imss,cvegeo_inegi\nA01,01001\n")
-    r = run_cli("build", "--quiet", "--raw", raw, "--out", tmp_path / "proc")
+    r = run_cli("build", "--quiet", "--open-data-only", "--raw", raw, "--out", tmp_path / "proc")
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr
     assert "asg-2024-01-31.csv" in lines[0] and "missing column ta" in lines[0]
+    r = run_cli("build", "--quiet", "--raw", raw, "--out", tmp_path / "proc")  # confidential sources missing
+    assert r.returncode == 2 and "job_spells.parquet" in r.stderr and "--open-data-only" in r.stderr
 
 
 def test_cli_registry_bad_date_and_failed_build_keeps_previous(small_world, tmp_path):

@@ -36,13 +36,20 @@ def _ring(text: str) -> tuple[float, float]:
     return a, b
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (``error: ...``, exit status 2) instead of usage plus message."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="ceci-impact", description="Evaluate CECI childcare centres with staggered difference-in-differences.",
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     s = sub.add_parser("simulate", help="write a simulated CECI world in the real sources' formats",
                        description="Write a simulated world (IMSS asg-*.csv files, CECI registry, employers, job "
@@ -72,7 +79,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--open-data-only", action="store_true",
                    help="build the municipality panels only (no employer, spell or incapacity files); without it a "
                         "missing confidential source is an error")
-    b.add_argument("--quiet", action="store_true", help="no progress lines")
+    b.add_argument("--allow-gaps", action="store_true",
+                   help="accept months missing inside the asg window (recorded as a warning)")
+    b.add_argument("--strict", action="store_true",
+                   help="turn warnings (gaps, implausible jumps between months, rows without municipality) into errors")
+    b.add_argument("--quiet", action="store_true", help="no progress lines (warnings and errors are still printed)")
 
     r = sub.add_parser("render", help="execute the run plan with Papermill and export HTML reports",
                        description="Execute every run of the plan (notebook x parameters) in worker processes, "
@@ -125,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             from .panels import build_all
 
             build_all(args.raw, args.out, ring_km=args.ring_km, exposure=args.exposure,
-                      memory_limit=args.memory_limit, open_data_only=args.open_data_only, quiet=args.quiet)
+                      memory_limit=args.memory_limit, open_data_only=args.open_data_only,
+                      allow_gaps=args.allow_gaps, strict=args.strict, quiet=args.quiet)
         elif args.command == "render":
             from .render import render
 

@@ -29,8 +29,7 @@ from .io import atomic_dir, log
 from .sources import (
     asg_files,
     asg_period,
-    attach_cvegeo,
-    read_asegurados_file,
+    check_spells_window,
     read_ceci_sites,
     read_crosswalk,
     read_employers,
@@ -65,41 +64,130 @@ def fingerprint(raw: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log) -> tuple[int, int]:
-    """Read every ``asg`` file through the validating reader into a DuckDB table ``asg``."""
-    files = asg_files(raw / "asegurados" if (raw / "asegurados").is_dir() else raw)
+def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allow_gaps: bool = False,
+                     jump_factor: float = 2.0) -> tuple[int, int, dict]:
+    """Check and stage every ``asg`` file in DuckDB SQL (:mod:`ceci_impact.asg_sql`) into the table ``asg``.
+
+    Returns the first and last period and the quality record (per-file facts and warnings). IMSS keys missing from
+    the crosswalk are an error; rows without a municipality key are excluded with a warning; between months, a
+    municipality whose jobs jump by more than ``jump_factor`` against both neighbouring months, or a national total
+    more than 10 % away from its neighbours, is a warning naming the cells.
+    """
+    from .asg_sql import stage_file
+
+    folder = raw / "asegurados" if (raw / "asegurados").is_dir() else raw
+    files, warn = asg_files(folder, allow_gaps=allow_gaps)
     cw = read_crosswalk(raw / "crosswalk_imss_municipio_to_inegi.csv")
-    con.execute("CREATE OR REPLACE TABLE asg (period BIGINT, cvegeo VARCHAR, cve_municipio VARCHAR, sexo INTEGER, "
-                "ptpd INTEGER, ta BIGINT, ta_sal BIGINT, masa_sal_ta DOUBLE, rows_in BIGINT)")
+    con.execute("CREATE OR REPLACE TABLE asg_raw (period BIGINT, cve_municipio VARCHAR, sexo INTEGER, ptpd INTEGER, "
+                "ta BIGINT, ta_sal BIGINT, masa_sal_ta DOUBLE, rows_in BIGINT)")
     t0 = time.perf_counter()
-    nrows = 0
+    facts = []
     for i, f in enumerate(files):
-        df = read_asegurados_file(f, columns=ASG_KEEP)
-        df = attach_cvegeo(df, cw, source=str(f))
-        nrows += len(df)
-        con.register("asg_in", df)
-        con.execute("""
-            INSERT INTO asg
-            SELECT period, cvegeo, cve_municipio, CAST(sexo AS INTEGER), CASE WHEN ptpd = '1' THEN 1 ELSE 0 END,
-                   SUM(ta), SUM(ta_sal), SUM(masa_sal_ta), COUNT(*)
-            FROM asg_in GROUP BY ALL
-        """)
-        con.unregister("asg_in")
+        facts.append(stage_file(con, f, "asg_raw"))
+        if facts[-1]["rows_without_municipality"]:
+            warn.append(f"{f}: {facts[-1]['rows_without_municipality']:,} rows ({facts[-1]['jobs_without_municipality']:,} "
+                        "jobs) have no IMSS municipality key (cve_municipio empty); excluded from the panels")
         if (i + 1) % 12 == 0 or i + 1 == len(files):
-            say(f"  asegurados: {i + 1}/{len(files)} files, {nrows:,} rows ({time.perf_counter() - t0:.1f} s)")
+            say(f"  asegurados: {i + 1}/{len(files)} files, {sum(x['rows'] for x in facts):,} rows "
+                f"({time.perf_counter() - t0:.1f} s)")
+    con.register("cw", cw)
+    unknown = con.execute("""
+        SELECT a.cve_municipio, MIN(a.period) FROM asg_raw a LEFT JOIN cw ON cw.cve_municipio_imss = a.cve_municipio
+        WHERE a.cve_municipio <> '' AND cw.cvegeo_inegi IS NULL GROUP BY 1 ORDER BY 2, 1
+    """).fetchall()
+    if unknown:
+        first = next(f for f in files if asg_period(f) == unknown[0][1])
+        raise CeciError(f"{first}: column cve_municipio: IMSS key(s) {', '.join(k for k, _ in unknown[:5])} not in the "
+                        "crosswalk; expected keys listed in crosswalk_imss_municipio_to_inegi.csv")
+    con.execute("""
+        CREATE OR REPLACE TABLE asg AS
+        SELECT a.period, cw.cvegeo_inegi AS cvegeo, a.cve_municipio, a.sexo, a.ptpd, a.ta, a.ta_sal, a.masa_sal_ta,
+               a.rows_in
+        FROM asg_raw a JOIN cw ON cw.cve_municipio_imss = a.cve_municipio
+    """)
+    con.unregister("cw")
+    warn += _plausibility(con, jump_factor)
     p = [asg_period(f) for f in files]
-    return min(p), max(p)
+    return min(p), max(p), {"files": facts, "warnings": warn}
+
+
+def _plausibility(con: duckdb.DuckDBPyConnection, factor: float) -> list[str]:
+    """Warnings for municipality × month job counts and national totals that jump against both neighbours."""
+    jumps = con.execute(f"""
+        WITH m AS (SELECT cvegeo, period, SUM(ta) AS jobs FROM asg WHERE ptpd = 0 GROUP BY ALL),
+        w AS (SELECT *, LAG(jobs) OVER (PARTITION BY cvegeo ORDER BY period) AS prev,
+                        LEAD(jobs) OVER (PARTITION BY cvegeo ORDER BY period) AS next FROM m)
+        SELECT cvegeo, period, jobs, prev, next FROM w
+        WHERE prev > 0 AND next > 0 AND abs(jobs - (prev + next) / 2.0) > 100
+          AND (jobs > {factor} * greatest(prev, next) OR jobs * {factor} < least(prev, next))
+        ORDER BY abs(jobs - (prev + next) / 2.0) DESC LIMIT 6
+    """).fetchall()
+    out = []
+    if jumps:
+        cells = "; ".join(f"{c} in {label(p)}: {j:,} jobs against {a:,} and {b:,} in the months around it"
+                          for c, p, j, a, b in jumps[:5])
+        out.append(f"asegurados: municipality job counts jump by more than {factor:g}x against both neighbouring "
+                   f"months ({cells})")
+    nat = con.execute("""
+        WITH n AS (SELECT period, SUM(ta) AS jobs FROM asg WHERE ptpd = 0 GROUP BY period),
+        w AS (SELECT *, LAG(jobs) OVER (ORDER BY period) AS prev, LEAD(jobs) OVER (ORDER BY period) AS next FROM n)
+        SELECT period, jobs, prev, next FROM w
+        WHERE prev > 0 AND next > 0 AND abs(jobs / ((prev + next) / 2.0) - 1) > 0.10 ORDER BY period
+    """).fetchall()
+    if nat:
+        out.append("asegurados: national total of " + "; ".join(
+            f"{label(p)} ({j:,} jobs) departs by more than 10% from the months around it ({a:,}, {b:,})"
+            for p, j, a, b in nat[:5]))
+    return out
+
+
+MAX_SITE_KM = 250.0  # a site farther than this from its municipality's centroid has the wrong key or coordinates
+
+
+def check_keys(raw: Path, mun: pd.DataFrame, sites: pd.DataFrame, cw: pd.DataFrame) -> None:
+    """Every key joins: crosswalk targets, site municipalities and poles exist in ``municipios.csv``; a site lies
+    within :data:`MAX_SITE_KM` of its municipality."""
+    from .geo import haversine_km
+
+    known = set(mun.cvegeo)
+    bad = ~cw.cvegeo_inegi.isin(known)
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise CeciError(f"{raw / 'crosswalk_imss_municipio_to_inegi.csv'}: IMSS key {cw.cve_municipio_imss.iat[i]} maps "
+                        f"to {cw.cvegeo_inegi.iat[i]!r}, expected a municipality listed in municipios.csv")
+    path = raw / "ceci_sites.csv"
+    bad = ~sites.cvegeo.isin(known)
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise CeciError(f"{path}: row {i + 2}, column cvegeo: found {sites.cvegeo.iat[i]!r}, expected a municipality "
+                        "listed in municipios.csv")
+    poles = set(mun.get("polo", pd.Series(dtype=str)).fillna("")) - {""}
+    bad = (sites.pole != "") & ~sites.pole.isin(poles)
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise CeciError(f"{path}: row {i + 2}, column pole: found {sites.pole.iat[i]!r}, expected a PODECOBI pole of "
+                        f"municipios.csv ({', '.join(sorted(poles)[:5])}{', ...' if len(poles) > 5 else ''}) or empty")
+    c = sites.merge(mun[["cvegeo", "lat", "lon"]], on="cvegeo", suffixes=("", "_mun"))
+    km = haversine_km(c.lat.to_numpy(), c.lon.to_numpy(), c.lat_mun.to_numpy(), c.lon_mun.to_numpy())
+    far = km > MAX_SITE_KM
+    if far.any():
+        i = int(far.argmax())
+        raise CeciError(f"{path}: site {c.site_id.iat[i]}: {km[i]:,.0f} km from the centre of its municipality "
+                        f"{c.cvegeo.iat[i]}; expected coordinates within {MAX_SITE_KM:g} km (wrong key or lat/lon?)")
 
 
 def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, exposure: Exposure = "municipality",
                               say=log) -> pd.DataFrame:
     """Municipality × month × sex and municipality × month panels from the staged ``asg`` table."""
     sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
-    sites.to_parquet(out / "sites.parquet", index=False)
-    con.register("sites", sites)
     mun_path = raw / "municipios.csv"
     if mun_path.exists():
-        con.register("mun", read_municipios(mun_path))
+        mun = read_municipios(mun_path)
+        check_keys(raw, mun, sites, read_crosswalk(raw / "crosswalk_imss_municipio_to_inegi.csv"))
+    sites.to_parquet(out / "sites.parquet", index=False)
+    con.register("sites", sites)
+    if mun_path.exists():
+        con.register("mun", mun)
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW mun AS SELECT DISTINCT cvegeo, NULL AS nombre, NULL::DOUBLE AS "
                     "mujeres_15_64, NULL::DOUBLE AS x_industrial, '' AS polo FROM asg")
@@ -172,8 +260,16 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     emp = read_employers(raw / "employers.parquet")
     con.register("employers", emp)
     spells = read_job_spells(raw / "job_spells.parquet", emp)
+    check_spells_window(raw / "job_spells.parquet", spells, p1)
+    if (raw / "municipios.csv").exists():
+        known = set(read_municipios(raw / "municipios.csv").cvegeo)
+        bad = ~emp.cvegeo.isin(known)
+        if bad.any():
+            i = int(bad.to_numpy().argmax())
+            raise CeciError(f"{raw / 'employers.parquet'}: row {i + 1}, column cvegeo: found {emp.cvegeo.iat[i]!r}, "
+                            "expected a municipality listed in municipios.csv")
     con.register("spells_in", spells)
-    con.register("inc_in", read_incapacidades(raw / "incapacidades.parquet"))
+    con.register("inc_in", read_incapacidades(raw / "incapacidades.parquet", spells))
     hv = _haversine_sql("e", "s")
     t0 = time.perf_counter()
     con.execute(f"""
@@ -389,7 +485,8 @@ def _sql_path(p: Path) -> str:
 
 def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", *,
               ring_km: tuple[float, float] = (3.0, 10.0), exposure: Exposure = "municipality",
-              memory_limit: str | None = None, open_data_only: bool = False, quiet: bool = False) -> Path:
+              memory_limit: str | None = None, open_data_only: bool = False, allow_gaps: bool = False,
+              strict: bool = False, quiet: bool = False) -> Path:
     """Build every panel from ``raw`` into ``out`` (replaced atomically: a failure leaves ``out`` untouched).
 
     Parameters
@@ -406,6 +503,11 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
     open_data_only
         Build the municipality panels only (no confidential sources); without it a missing employer, spell or
         incapacity file is an error, never a silently smaller set of panels.
+    allow_gaps
+        Accept months missing inside the ``asg`` window (a warning instead of an error).
+    strict
+        Turn every warning (gaps, implausible jumps, rows without a municipality key) into an error, for scheduled
+        runs. Warnings are printed even with ``quiet`` and recorded in the manifest (``quality``).
     quiet
         Silence progress lines.
     """
@@ -426,13 +528,23 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
                            "— with open data only, build with --open-data-only"))
     say = (lambda *a: None) if quiet else log
     try:
-        return _build(raw, out, ring_km, exposure, memory_limit, open_data_only, say)
+        return _build(raw, out, dict(ring_km=ring_km, exposure=exposure, memory_limit=memory_limit,
+                                     open_data_only=open_data_only, allow_gaps=allow_gaps, strict=strict), say)
     except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CeciError(f"{out}: the build could not write its panels ({msg}); the previous panels are untouched") from None
 
 
-def _build(raw: Path, out: Path, ring_km, exposure, memory_limit, open_data_only, say) -> Path:
+def _warn(msg: str) -> None:
+    """A warning line: printed even in quiet mode (the cron log shows it) and recorded in the manifest."""
+    import sys
+
+    print(f"warning: {msg}", file=sys.stderr, flush=True)
+
+
+def _build(raw: Path, out: Path, o: dict, say) -> Path:
+    ring_km, exposure, memory_limit, open_data_only = o["ring_km"], o["exposure"], o["memory_limit"], o["open_data_only"]
+    allow_gaps, strict, warn = o["allow_gaps"], o["strict"], _warn
     t0 = time.perf_counter()
     with atomic_dir(out) as tmp:
         con = duckdb.connect()
@@ -441,7 +553,11 @@ def _build(raw: Path, out: Path, ring_km, exposure, memory_limit, open_data_only
             con.execute(f"SET memory_limit = '{memory_limit}'")
         say(f"building panels from {raw}")
         t_asg = time.perf_counter()
-        p0, p1 = stage_asegurados(raw, con, say)
+        p0, p1, quality = stage_asegurados(raw, con, say, allow_gaps=allow_gaps)
+        if strict and quality["warnings"]:
+            raise CeciError(f"--strict: {len(quality['warnings'])} warning(s), the first: {quality['warnings'][0]}")
+        for w in quality["warnings"]:
+            warn(w)
         build_municipality_panels(con, raw, tmp, p0, p1, exposure, say)
         stats = {"municipality_panels_seconds": round(time.perf_counter() - t_asg, 2)}
         if not open_data_only:
@@ -451,9 +567,10 @@ def _build(raw: Path, out: Path, ring_km, exposure, memory_limit, open_data_only
         con.close()
         shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
         manifest = {"raw": str(raw.resolve()), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
-                    "ring_km": list(ring_km), "exposure": exposure, "open_data_only": bool(open_data_only), "fingerprint": fingerprint(raw),
+                    "ring_km": list(ring_km), "exposure": exposure, "open_data_only": bool(open_data_only),
+                    "fingerprint": fingerprint(raw),
                     "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2),
-                    "stats": stats}
+                    "stats": stats, "quality": quality}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         for name in ("truth.json", "truth_employer_month.parquet", "truth_mun_month.parquet"):
             if (raw / name).exists():  # simulated worlds: both worlds' outcomes, for estimand truths

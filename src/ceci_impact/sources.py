@@ -26,7 +26,7 @@ ASG_REQUIRED = [
 ]
 ASG_KNOWN_EXTRA = {"periodo_informacion", "rango_ingreso_vsm", "rango_ingreso_uma", "ptpd"}
 ASG_NUMERIC = ASG_REQUIRED[12:]
-ASG_NAME = re.compile(r"asg-(\d{4})-(\d{2})-(\d{2})\.csv$")
+ASG_NAME = re.compile(r"asg-(\d{4})-(\d{2})-(\d{2})\.csv")
 _SIZE_RE = re.compile(r"^tama.{1,3}o_patron$")
 
 
@@ -57,7 +57,7 @@ def normalise_asg_header(cols: Iterable[str]) -> list[str]:
 
 def asg_period(path: str | Path) -> int:
     """Integer period of an ``asg-YYYY-MM-DD.csv`` file from its name."""
-    m = ASG_NAME.search(Path(path).name)
+    m = ASG_NAME.fullmatch(Path(path).name)
     if not m:
         raise _err(path, "file name does not match asg-YYYY-MM-DD.csv; the month is taken from the name")
     y, mo = int(m.group(1)), int(m.group(2))
@@ -128,19 +128,47 @@ def read_asegurados_file(path: str | Path, columns: list[str] | None = None) -> 
     return df
 
 
-def asg_files(folder: str | Path) -> list[Path]:
-    """The ``asg-*.csv`` files in ``folder``, in month order; error if none or a month repeats."""
+def asg_files(folder: str | Path, allow_gaps: bool = False) -> tuple[list[Path], list[str]]:
+    """The ``asg-*.csv`` files in ``folder`` in month order, and warnings.
+
+    Errors: no file; a file named ``asg-*`` that is not ``asg-YYYY-MM-DD.csv`` (upper-case extension, compressed,
+    another suffix); a date that is not the last day of its month; two files for one month; months missing inside
+    the window (unless ``allow_gaps``, which turns the gap into a warning).
+    """
+    import calendar as _cal
+
     folder = Path(folder)
-    files = sorted(folder.glob("asg-*.csv"))
+    cands = sorted(p for p in folder.iterdir() if p.name.lower().startswith("asg-")) if folder.is_dir() else []
+    odd = [p.name for p in cands if not ASG_NAME.fullmatch(p.name)]
+    if odd:
+        raise CeciError(f"{folder}: {', '.join(odd[:3])}: expected monthly files named asg-YYYY-MM-DD.csv "
+                        "(lower-case .csv, uncompressed)")
+    files = [p for p in cands if p.is_file()]
     if not files:
         raise CeciError(f"{folder}: no asg-YYYY-MM-DD.csv files found")
     seen: dict[int, Path] = {}
     for f in files:
-        p = asg_period(f)
+        y, mo, d = (int(x) for x in ASG_NAME.fullmatch(f.name).groups())
+        if not 1 <= mo <= 12:
+            raise _err(f, f"month {mo:02d} in the file name is not a month; expected asg-YYYY-MM-DD.csv")
+        last = _cal.monthrange(y, mo)[1]
+        if d != last:
+            raise _err(f, f"day {d:02d} in the file name: expected the month's last day ({y}-{mo:02d}-{last:02d}), "
+                          "the cut-off of a monthly release")
+        p = period(y, mo)
         if p in seen:
             raise CeciError(f"{f}: month {label(p)} already given by {seen[p].name}")
         seen[p] = f
-    return [seen[p] for p in sorted(seen)]
+    months = sorted(seen)
+    gaps = [label(q) for q in range(months[0], months[-1] + 1) if q not in seen]
+    warnings_ = []
+    if gaps:
+        msg = (f"{folder}: month(s) {', '.join(gaps[:6])}{' ...' if len(gaps) > 6 else ''} missing inside the window "
+               f"{label(months[0])}..{label(months[-1])}")
+        if not allow_gaps:
+            raise CeciError(msg + "; expected one file per month (--allow-gaps accepts a documented gap)")
+        warnings_.append(msg + " (accepted with --allow-gaps)")
+    return [seen[q] for q in months], warnings_
 
 
 def read_asegurados(path_or_paths: str | Path | Iterable[str | Path], crosswalk: pd.DataFrame | None = None,
@@ -159,7 +187,7 @@ def read_asegurados(path_or_paths: str | Path | Iterable[str | Path], crosswalk:
     """
     if isinstance(path_or_paths, (str, Path)):
         p = Path(path_or_paths)
-        files = asg_files(p) if p.is_dir() else [p]
+        files = asg_files(p)[0] if p.is_dir() else [p]
     else:
         files = [Path(f) for f in path_or_paths]
     df = pd.concat([read_asegurados_file(f, columns) for f in files], ignore_index=True)
@@ -214,6 +242,16 @@ def _numeric(df: pd.DataFrame, col: str, path: Path, lo: float | None = None, hi
             i = int(np.flatnonzero(out.to_numpy())[0])
             raise CeciError(f"{path}: row {i + 2}, column {col}: found {num.iat[i]}, expected a value in [{lo}, {hi}]")
     return num
+
+
+def _whole(df: pd.DataFrame, col: str, path: Path) -> pd.Series:
+    """A non-negative whole-number column (places, counts): a decimal is an error, not truncated."""
+    num = _numeric(df, col, path, 0, None)
+    frac = num != np.floor(num)
+    if frac.any():
+        i = int(np.flatnonzero(frac.to_numpy())[0])
+        raise CeciError(f"{path}: row {i + 2}, column {col}: found {df[col].iat[i]!r}, expected a whole number")
+    return num.astype(np.int64)
 
 
 def _dates(df: pd.DataFrame, col: str, path: Path, allow_empty: bool) -> pd.Series:
@@ -277,7 +315,7 @@ def read_ceci_sites(path: str | Path, data_end: int | None = None) -> pd.DataFra
         "cvegeo": df["cvegeo"], "lat": _numeric(df, "lat", path, 14.0, 33.0),
         "lon": _numeric(df, "lon", path, -119.0, -86.0),
         "opening_date": _dates(df, "opening_date", path, allow_empty=True),
-        "capacity": _numeric(df, "capacity", path, 0, None).astype(int),
+        "capacity": _whole(df, "capacity", path),
     })
     op = out["opening_date"]
     out["opening_period"] = np.where(op.isna(), 0, op.dt.year * 12 + op.dt.month - 1).astype(np.int64)
@@ -319,9 +357,12 @@ def _read_parquet(path: Path, required: list[str]) -> pd.DataFrame:
 
 
 def _first_bad(path: Path, df: pd.DataFrame, mask: pd.Series, col: str, expected: str) -> None:
+    mask = np.asarray(mask, dtype=bool)
     if mask.any():
-        i = int(np.flatnonzero(mask.to_numpy())[0])
-        raise CeciError(f"{path}: row {i + 1}, column {col}: found {df[col].iat[i]!r}, expected {expected}")
+        i = int(np.flatnonzero(mask)[0])
+        v = df[col].iat[i]
+        shown = f"{v:%Y-%m-%d}" if isinstance(v, pd.Timestamp) else repr(v)
+        raise CeciError(f"{path}: row {i + 1}, column {col}: found {shown}, expected {expected}")
 
 
 def read_employers(path: str | Path) -> pd.DataFrame:
@@ -347,25 +388,61 @@ def read_job_spells(path: str | Path, employers: pd.DataFrame | None = None) -> 
     _first_bad(path, df, df["start"].isna(), "start", "a start date")
     _first_bad(path, df, df["end"].notna() & (df["end"] < df["start"]), "end", "an end date on or after start")
     _first_bad(path, df, ~df["sex"].isin([1, 2]), "sex", "1 (man) or 2 (woman)")
+    by = pd.to_numeric(df["birth_year"], errors="coerce")
+    _first_bad(path, df, by.isna() | (by < 1900) | (by > pd.Timestamp.now().year - 12), "birth_year",
+               "a birth year of a person of working age")
+    cb = df["child_birth"]
+    _first_bad(path, df, cb.notna() & ((cb.dt.year < by + 12) | (cb.dt.year > by + 75)), "child_birth",
+               "a child born when the parent was 12 to 75 years old")
+    _first_bad(path, df, df.duplicated(["worker_id", "employer_id", "start"]), "start",
+               "one spell per worker, employer and start date (duplicated spell)")
     if employers is not None:
         _first_bad(path, df, ~df["employer_id"].isin(employers["employer_id"]), "employer_id",
                    "an employer listed in employers.parquet")
     return df
 
 
+def check_spells_window(path: Path, df: pd.DataFrame, p1: int) -> None:
+    """Spells must start by the end of the data window (``p1``, an integer period)."""
+    start_p = df["start"].dt.year * 12 + df["start"].dt.month - 1
+    _first_bad(path, df, start_p > p1, "start", f"a start on or before the end of the data window ({label(p1)})")
+
+
 BRANCHES = ("enfermedad_general", "riesgo_trabajo", "maternidad")
 
 
-def read_incapacidades(path: str | Path) -> pd.DataFrame:
-    """Incapacity certificates (confidential layout): worker, employer, start, days, branch."""
+# longest certificate the law allows per branch (days): general illness and work risk 52 weeks, maternity 84 days
+MAX_DAYS = {"enfermedad_general": 364, "riesgo_trabajo": 364, "maternidad": 84}
+
+
+def read_incapacidades(path: str | Path, spells: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Incapacity certificates (confidential layout): worker, employer, start, days, branch.
+
+    Days are whole numbers from 1 to the legal maximum of the branch (:data:`MAX_DAYS`); with ``spells``, every
+    certificate's worker and employer must hold a spell together.
+    """
     path = Path(path)
     df = _read_parquet(path, ["worker_id", "employer_id", "start", "days", "branch"])
     if not pd.api.types.is_datetime64_any_dtype(df["start"]):
         conv = pd.to_datetime(df["start"], errors="coerce")
-        _first_bad(path, df, conv.isna(), "start", "a date")
+        _first_bad(path, df, conv.isna() & df["start"].notna(), "start", "a date")
         df["start"] = conv
-    _first_bad(path, df, df["days"] < 0, "days", "a non-negative number of days")
+    _first_bad(path, df, df["start"].isna(), "start", "a start date")
     _first_bad(path, df, ~df["branch"].isin(BRANCHES), "branch", " | ".join(BRANCHES))
+    days = pd.to_numeric(df["days"], errors="coerce") if not pd.api.types.is_numeric_dtype(df["days"]) else df["days"]
+    _first_bad(path, df, days.isna(), "days", "a number of days")
+    _first_bad(path, df, (days != np.floor(days)) | (days < 1), "days", "a whole number of days, at least 1")
+    limit = df["branch"].map(MAX_DAYS)
+    over = days > limit
+    if over.any():
+        i = int(np.flatnonzero(over.to_numpy())[0])
+        raise CeciError(f"{path}: row {i + 1}, column days: found {days.iat[i]:g} for {df['branch'].iat[i]}, expected at "
+                        f"most {int(limit.iat[i])} (the legal maximum of the branch)")
+    df["days"] = days.astype(np.int64)
+    if spells is not None:
+        pairs = pd.MultiIndex.from_frame(spells[["worker_id", "employer_id"]].drop_duplicates())
+        known = pd.MultiIndex.from_frame(df[["worker_id", "employer_id"]]).isin(pairs)
+        _first_bad(path, df, ~known, "worker_id", "a worker with a job spell at that employer (job_spells.parquet)")
     return df
 
 

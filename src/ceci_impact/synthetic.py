@@ -143,7 +143,10 @@ def _draw_children(rng, n, age, hire_day, eligible_boost=None):
     cb = np.full(n, -1, dtype=np.int64)
     offs = rng.integers(-4 * 365, 2 * 365, n) if eligible_boost is None else rng.integers(-3 * 365, -60, n)
     cb[recent] = hire_day[recent] + offs[recent]
-    cb[older] = hire_day[older] - rng.integers(5 * 365, 15 * 365, older.sum())
+    back = rng.integers(5 * 365, 15 * 365, older.sum())
+    # parents 16 to 55 years old at the birth (the clamp leaves the random stream unchanged)
+    back = np.clip(back, (age[older] - 55) * 365, (age[older] - 16) * 365)
+    cb[older] = hire_day[older] - back
     return cb
 
 
