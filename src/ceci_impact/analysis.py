@@ -547,12 +547,12 @@ def hire_retention(processed: str | Path, near_km: float, far_km: float, horizon
 
 def all_outcomes(processed: str | Path, *, covariates: list[str], control_group: str = "notyettreated",
                  est_method: str = "reg", min_e: int = -12, max_e: int = 12, seed: int = 2026,
-                 biters: int = 999, ring_km: float | None = None) -> dict[str, EventStudy]:
+                 biters: int = 999, ring_km: float | None = None, alpha: float = 0.05) -> dict[str, EventStudy]:
     """The three headline outcomes: women's jobs (municipality), incapacity days and separations (employer).
 
     ``ring_km`` (when given) must equal the treated radius the employer panels were built with."""
     kw = dict(processed=processed, covariates=covariates, control_group=control_group, est_method=est_method,
-              min_e=min_e, max_e=max_e, seed=seed, biters=biters)
+              min_e=min_e, max_e=max_e, seed=seed, biters=biters, alpha=alpha)
     out = {"log_women_jobs": event_study(municipality_sample(processed, "log_women_jobs"), "log_women_jobs", **kw)}
     emp = employer_sample(processed, "eg_days_per_worker", ring_km)
     # employers are exposed by site, not one by one: cluster where exposure is assigned (the site whose opening sets
@@ -625,7 +625,7 @@ def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | No
 
 
 def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, window: int, outcome: str,
-                     n_perm: int = 199, seed: int = 2026) -> dict:
+                     n_perm: int = 199, seed: int = 2026, biters: int = 499, alpha: float = 0.05) -> dict:
     """Local event study: employers within ``radius_km`` of the site vs control-ring employers.
 
     With few treated employers, analytic intervals are unreliable: the function also returns a
@@ -650,7 +650,7 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = att_gt(d, yname=outcome, tname="period", idname="unit", gname="first_treat", control_group="nevertreated",
-                   est_method="reg", bstrap=True, biters=499, seed=seed, weightsname="size0")
+                   est_method="reg", bstrap=True, biters=biters, alp=alpha, seed=seed, weightsname="size0")
         dyn = r.aggte("dynamic", na_rm=True)
         simple = r.aggte("simple", na_rm=True)
     # randomisation inference on the simple post-minus-pre contrast (weighted means)

@@ -98,7 +98,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--force", action="store_true", help="re-run even unchanged runs")
     r.add_argument("--timeout", type=int, default=900, help="per-cell timeout in seconds (default 900)")
     r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                   help="override a parameter in every run, e.g. --set size=small (repeatable)")
+                   help="override a parameter in every run that declares it, e.g. --set biters=199 (repeatable)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
     bt = sub.add_parser("backtest-data", help="rebuild the compact guarderías back-test inputs from the originals",

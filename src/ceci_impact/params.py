@@ -7,6 +7,7 @@ are one line naming the parameter, the value found and what is allowed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -51,7 +52,7 @@ DID = {
 SCHEMAS: dict[str, dict[str, Spec]] = {
     "00_summary": {**COMMON, **{k: DID[k] for k in ("control_group", "est_method", "covariates", "min_e", "max_e")},
                    "ring_km": Spec(float, 0.0, "treated radius (km) the employer panels must have; 0 = as built", lo=0, hi=20)},
-    "01_data_overview": {**COMMON, "raw": Spec(str, "../data/raw", "raw-data folder (relative to notebooks/)")},
+    "01_data_overview": {k: COMMON[k] for k in ("processed", "results_path")},
     "10_female_employment": {
         **COMMON, **DID,
         "outcome": Spec(str, "log_women_jobs", "municipality outcome",
@@ -78,7 +79,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "window": Spec(int, 12, "months before and after opening shown", lo=3, hi=36),
     },
     "60_guarderias_backtest": {
-        **COMMON,
+        **{k: v for k, v in COMMON.items() if k != "processed"},
         "data_dir": Spec(str, "", "back-test inputs: empty = the compact copy shipped with ceci_impact; or a folder "
                                   "with the original files"),
         "control_group": DID["control_group"],
@@ -124,6 +125,8 @@ def _check(name: str, value: Any, spec: Spec) -> Any:
     types = spec.type if isinstance(spec.type, tuple) else (spec.type,)
     if float in types and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CeciError(f"parameter {name}={value!r}: expected a finite number")
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         tn = " or ".join(t.__name__ for t in types)
         raise CeciError(f"parameter {name}={value!r}: expected {tn}, found {type(value).__name__}")

@@ -256,6 +256,73 @@ def export_html(nb_path: Path, title: str, meta: dict) -> str:
 # ----------------------------------------------------------------------------------------- runs
 
 
+def _plain(params: dict) -> dict:
+    """Parameters as valid JSON: a non-finite number (refused as a parameter) is kept as its text."""
+    import math
+
+    return {k: (repr(v) if isinstance(v, float) and not math.isfinite(v) else v) for k, v in params.items()}
+
+
+def _failure_line(exc: BaseException, run: Run, nbdir: Path) -> str:
+    """One line saying why a run failed: the cell of the source notebook (1-based, Papermill's injected
+    parameters cell not counted), the exception and its message."""
+    ename = getattr(exc, "ename", None) or ("CeciError" if run.error else type(exc).__name__)
+    evalue = str(getattr(exc, "evalue", None) or (run.error if run.error else str(exc))).strip()
+    cell = getattr(exc, "cell_index", None)
+    if isinstance(cell, int):
+        with contextlib.suppress(Exception):
+            import nbformat
+
+            src = nbformat.read(nbdir / run.notebook, as_version=4)
+            ip = next(i for i, c in enumerate(src.cells) if "parameters" in c.metadata.get("tags", []))
+            cell -= cell > ip  # the injected-parameters cell follows the parameters cell
+    where = f"cell {cell + 1}: " if isinstance(cell, int) else ""
+    msg = evalue.splitlines()[0] if evalue else ""
+    if not msg and getattr(exc, "traceback", None):  # nbclient's CellExecutionError: the last traceback line
+        tb = [re.sub(r"\x1b\[[0-9;]*m", "", t).strip() for t in exc.traceback if t.strip()]
+        msg = tb[-1].splitlines()[-1] if tb else ""
+    return f"{where}{ename}: {msg}" if msg else f"{where}{ename}"
+
+
+def _worker_init() -> None:
+    """Render workers die with the render process (Linux: parent-death signal), so a killed render never leaves a
+    worker writing reports; their kernels exit when their parent is gone (ipykernel's parent poller)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(Exception):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
+    """Terminate every worker and its kernels (the whole process tree), then wait for them."""
+    import psutil
+
+    procs = []
+    for p in list(getattr(ex, "_processes", {}).values()):
+        with contextlib.suppress(psutil.Error):
+            w = psutil.Process(p.pid)
+            procs += [*w.children(recursive=True), w]
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            p.terminate()
+    _, alive = psutil.wait_procs(procs, timeout=10)
+    for p in alive:
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    psutil.wait_procs(alive, timeout=5)
+    ex.shutdown(wait=False, cancel_futures=True)
+
+
+def _clean_leftovers(reports: Path) -> None:
+    """Temporary files of a killed render (the caller holds the lock)."""
+    for pattern in ("executed/.*.running.ipynb", "results/.*.headline.json", "html/.*.tmp", "results/.*.tmp"):
+        for f in reports.glob(pattern):
+            with contextlib.suppress(FileNotFoundError):
+                f.unlink()
+
+
 def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: str, version: str) -> dict:
     """Worker: execute one run; on success write HTML, executed notebook and sidecar atomically."""
     import papermill as pm
@@ -270,7 +337,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     params = {**run.parameters, "results_path": str(headline_tmp.resolve())}
-    side = {"run": run.name, "notebook": run.notebook, "group": run.group, "parameters": run.parameters,
+    side = {"run": run.name, "notebook": run.notebook, "group": run.group, "parameters": _plain(run.parameters),
             "started": started.isoformat(timespec="seconds"), "key": key, "data_fingerprint": fp,
             "code_version": version}
     with contextlib.suppress(FileNotFoundError):
@@ -282,15 +349,13 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
         pm.execute_notebook(str(nbdir / run.notebook), str(tmp_nb), parameters=params, kernel_name=KERNEL,
                             cwd=str(nbdir), execution_timeout=timeout, progress_bar=False, log_output=False,
                             report_mode=False, **({"kernel_manager_class": km_class} if km_class else {}))
-    except Exception as exc:  # papermill wraps kernel errors; keep one line
-        ename = getattr(exc, "ename", "CeciError" if run.error else type(exc).__name__)
-        evalue = getattr(exc, "evalue", str(exc))
-        line = f"{ename}: {evalue}".strip().splitlines()[0] if evalue else ename
+    except Exception as exc:  # papermill wraps kernel errors; keep one line with the cell and the message
+        line = _failure_line(exc, run, nbdir)
         if tmp_nb.exists():
             os.replace(tmp_nb, reports / "executed" / f"{run.name}.failed.ipynb")
         side.update(status="failed", error=line[:500], duration_s=round(time.perf_counter() - t0, 2))
         with atomic_file(reports / "results" / f"{run.name}.failed.json") as fh:
-            json.dump(side, fh, indent=1)
+            json.dump(side, fh, indent=1, allow_nan=False)
         return side
     headline = {}
     if headline_tmp.exists():
@@ -305,11 +370,39 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
         fh.write(page)
     os.replace(tmp_nb, out_nb)
     with atomic_file(reports / "results" / f"{run.name}.json") as fh:
-        json.dump(side, fh, indent=1)
+        json.dump(side, fh, indent=1, allow_nan=False)
     for stale in (reports / "executed" / f"{run.name}.failed.ipynb", reports / "results" / f"{run.name}.failed.json"):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     return side
+
+
+@contextlib.contextmanager
+def _terminate_on_signal(ex: cf.ProcessPoolExecutor):
+    """SIGTERM and SIGINT stop the workers and their kernels before the render exits (the lock is held until
+    they are gone, and no partial report replaces a good one: every write is a rename of a finished file)."""
+    import signal
+
+    class _Stop(Exception):
+        pass
+
+    def handler(signum, frame):
+        raise _Stop(signal.Signals(signum).name)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+        ex.shutdown(wait=True)
+    except (_Stop, KeyboardInterrupt) as exc:
+        _stop_workers(ex)
+        raise CeciError(f"render stopped by {exc or 'SIGINT'}: workers and kernels ended, finished reports kept, "
+                        "the run in progress left as it was before") from None
+    except BaseException:
+        _stop_workers(ex)
+        raise
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
 
 
 @contextlib.contextmanager
@@ -341,6 +434,7 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
     jobs = jobs or os.cpu_count() or 1
     results: list[dict] = []
     with _lock(reports):
+        _clean_leftovers(reports)
         todo = []
         for r in runs:
             fp = _fingerprint_for(r, nbdir)
@@ -355,7 +449,8 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
                 with atomic_file(reports / "results" / f"{r.name}.skipped.json") as fh:
                     json.dump(side, fh, indent=1)
                 continue
-            if not force and prev.exists():
+            failed_before = (reports / "results" / f"{r.name}.failed.json").exists()
+            if not force and prev.exists() and not failed_before:  # a run that failed last time runs again
                 old = json.loads(prev.read_text())
                 if old.get("key") == key and old.get("status") == "ok" and (reports / old.get("html", "")).exists():
                     results.append({**old, "unchanged": True})
@@ -367,7 +462,9 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
 
             bar = tqdm(total=len(todo), desc="render", unit="run", file=sys.stderr)
         ctx = mp.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1)), mp_context=ctx) as ex:
+        ex = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1)), mp_context=ctx,
+                                    initializer=_worker_init)
+        with _terminate_on_signal(ex):
             futs = {ex.submit(_execute, asdict(r), str(nbdir), str(reports), timeout, key, fp, version): r
                     for r, key, fp in todo}
             for fut in cf.as_completed(futs):

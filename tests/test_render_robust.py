@@ -1,0 +1,156 @@
+"""The renderer under failure: reasons on the command line, reruns after a failure, refused non-finite parameters,
+valid JSON sidecars, and a render that dies with its workers and kernels."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+
+from ceci_impact import params, render
+
+from .conftest import ROOT
+
+
+def _notebook(path: Path, code: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("x = 1  # a parameter\nresults_path = \"\"  # set by the renderer")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(code)]
+    nb.metadata["kernelspec"] = {"name": render.KERNEL, "language": "python", "display_name": "Python (ceci-impact)"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbformat.write(nb, path)
+
+
+def _plan(folder: Path, runs: dict[str, str]) -> Path:
+    text = "".join(f'[[run]]\nname = "{n}"\nnotebook = "{nb}"\ngroup = "G"\n\n' for n, nb in runs.items())
+    (folder / "plan.toml").write_text(text)
+    return folder / "plan.toml"
+
+
+def test_failure_reason_reaches_the_command_line_and_a_rerun_reruns(tmp_path, capsys):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    flag = tmp_path / "fail"
+    flag.write_text("1")
+    _notebook(nbdir / "flaky.ipynb", f"from pathlib import Path\nfrom ceci_impact import CeciError\n"
+                                     f"if Path({str(flag)!r}).exists():\n    raise CeciError('the panel is missing')")
+    plan = _plan(nbdir, {"flaky": "flaky.ipynb"})
+    reports = tmp_path / "reports"
+    assert not render.render(plan, reports, quiet=True, jobs=1)
+    err = capsys.readouterr().err
+    assert "FAILED flaky: cell 2: CeciError: the panel is missing" in err
+    fail = json.loads((reports / "results" / "flaky.failed.json").read_text())
+    assert fail["error"] == "cell 2: CeciError: the panel is missing"
+    assert "the panel is missing" in (reports / "index.html").read_text()
+    flag.unlink()
+    assert render.render(plan, reports, quiet=True, jobs=1)  # the failed run runs again, now successfully
+    assert json.loads((reports / "results" / "flaky.json").read_text())["status"] == "ok"
+    assert not (reports / "results" / "flaky.failed.json").exists()
+    before = (reports / "results" / "flaky.json").read_text()
+    assert render.render(plan, reports, quiet=True, jobs=1)  # and now it is unchanged
+    assert (reports / "results" / "flaky.json").read_text() == before
+
+
+def test_non_finite_parameters_are_refused():
+    from ceci_impact import CeciError
+
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        with pytest.raises(CeciError, match="expected a finite number"):
+            params.check_overrides("20_absenteeism", {"alpha": bad})
+
+
+def test_nan_override_fails_the_run_with_valid_json(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    _notebook(nbdir / "20_absenteeism.ipynb", "pass")
+    plan = _plan(nbdir, {"a": "20_absenteeism.ipynb"})
+    reports = tmp_path / "reports"
+    assert not render.render(plan, reports, quiet=True, jobs=1, overrides=["alpha=NaN"])
+    text = (reports / "results" / "a.failed.json").read_text()
+    json.loads(text, parse_constant=lambda c: pytest.fail(f"invalid JSON constant {c}"))
+    assert "finite" in json.loads(text)["error"]
+
+
+def test_every_declared_parameter_is_used():
+    """Each name of a notebook's parameters cell is read through the validated parameters (``P.name``)."""
+    for nb_path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        nb = nbformat.read(nb_path, as_version=4)
+        cells = [c for c in nb.cells if c.cell_type == "code"]
+        pcell = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
+        names = [ln.split("=")[0].strip() for ln in pcell.source.splitlines() if "=" in ln and not ln.startswith("#")]
+        rest = "\n".join(c.source for c in cells if c is not pcell)
+        unused = [n for n in names if f"P.{n}" not in rest and f"P['{n}']" not in rest]
+        assert not unused, f"{nb_path.name}: parameters declared but never used: {unused}"
+        assert set(names) == set(params.SCHEMAS[nb_path.stem]), nb_path.name
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and process trees: Linux")
+def test_sigterm_stops_workers_and_kernels_and_keeps_reports(tmp_path):
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    _notebook(nbdir / "slow.ipynb", "import time\ntime.sleep(120)")
+    plan = _plan(nbdir, {"slow": "slow.ipynb"})
+    reports = tmp_path / "reports"
+    (reports / "html").mkdir(parents=True)
+    good = reports / "html" / "slow.html"
+    good.write_text("last good report")
+    cli = [str(Path(sys.executable).with_name("ceci-impact")), "render", "--plan", str(plan), "--reports",
+           str(reports), "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    me = psutil.Process(proc.pid)
+    deadline = time.time() + 90
+    kernels = []
+    while time.time() < deadline:  # wait until the worker has started a kernel
+        kids = me.children(recursive=True)
+        kernels = [k for k in kids if "ipykernel" in " ".join(k.cmdline())]
+        if kernels:
+            break
+        time.sleep(0.5)
+    assert kernels, "no kernel started"
+    tree = me.children(recursive=True)
+    time.sleep(2)
+    os.kill(proc.pid, signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "stopped by SIGTERM" in lines[0], err
+    gone, alive = psutil.wait_procs(tree, timeout=20)
+    assert not alive, f"still running after the render stopped: {[p.cmdline() for p in alive]}"
+    assert good.read_text() == "last good report"
+    # the lock is free again, and a new render cleans the killed run's leftovers
+    _notebook(nbdir / "slow.ipynb", "pass")
+    assert render.render(plan, reports, quiet=True, jobs=1)
+    assert not list((reports / "executed").glob(".*.running.ipynb"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
+def test_sigkill_leaves_no_worker_writing_reports(tmp_path):
+    """A render killed outright takes its workers with it (parent-death signal); their kernels then exit."""
+    nbdir = tmp_path / "nb"
+    nbdir.mkdir()
+    _notebook(nbdir / "slow.ipynb", "import time\ntime.sleep(120)")
+    plan = _plan(nbdir, {"slow": "slow.ipynb"})
+    reports = tmp_path / "reports"
+    cli = [str(Path(sys.executable).with_name("ceci-impact")), "render", "--plan", str(plan), "--reports",
+           str(reports), "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    me = psutil.Process(proc.pid)
+    deadline = time.time() + 90
+    while time.time() < deadline and not any("ipykernel" in " ".join(k.cmdline()) for k in me.children(recursive=True)):
+        time.sleep(0.5)
+    tree = me.children(recursive=True)
+    assert tree
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    assert not alive, f"orphans still running: {[p.cmdline() for p in alive]}"
+    assert not (reports / "html" / "slow.html").exists()
