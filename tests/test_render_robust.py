@@ -154,3 +154,55 @@ def test_sigkill_leaves_no_worker_writing_reports(tmp_path):
     _, alive = psutil.wait_procs(tree, timeout=30)
     assert not alive, f"orphans still running: {[p.cmdline() for p in alive]}"
     assert not (reports / "html" / "slow.html").exists()
+
+
+def test_small_cells_stay_suppressed_in_site_profiles(small_world, tmp_path):
+    """A site with fewer than 5 employers around it: the rendered page says so without the number, shows no map
+    of employers and no estimate, and its sidecar carries no count of them."""
+    import re
+
+    import pandas as pd
+
+    from ceci_impact import analysis as A
+
+    proc = small_world / "processed"
+    sites = pd.read_parquet(proc / "sites.parquet")
+    em = pd.read_parquet(proc / "employer_month.parquet")
+    pick = None
+    for sid in sites[sites.opening_period > 0].site_id:
+        for radius in (0.5, 1.0, 2.0):
+            n = int((A.site_employers(proc, A.site_profile(proc, sid), em).km <= radius).sum())
+            if 1 <= n < A.MIN_CELL:
+                pick = (sid, radius, n)
+                break
+        if pick:
+            break
+    assert pick, "the small world has no site with 1-4 employers around it"
+    sid, radius, n = pick
+    nbdir = tmp_path / "nb"
+    shutil_copy = __import__("shutil").copytree
+    shutil_copy(ROOT / "notebooks", nbdir)
+    plan = nbdir / "one.toml"
+    plan.write_text(f'[[run]]\nname = "site"\nnotebook = "40_site_profile.ipynb"\ngroup = "G"\n'
+                    f'parameters = {{ processed = "{proc}", site_id = "{sid}", radius_km = {radius}, biters = 99 }}\n')
+    reports = tmp_path / "reports"
+    assert render.render(plan, reports, quiet=True, jobs=1)
+    page = (reports / "html" / "site.html").read_text()
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert "Fewer than 5 employers" in text and "no count, map or estimate" in text
+    for bad in (rf"\bOnly {n}\b", rf"\bn = {n}\b", rf"\b{n} employers\b", r"employers near\)"):
+        assert not re.search(bad, text), bad
+    assert page.count("<img") == 0  # no map, no event-study figure
+    side = json.loads((reports / "results" / "site.json").read_text())
+    assert side["results"]["local"]["employers near"] == []
+
+
+def test_suppression_hides_linked_counts_and_complements():
+    import pandas as pd
+
+    from ceci_impact import analysis as A
+
+    d = pd.DataFrame({"cohort": ["a", "b", "c"], "employers": [3, 40, 7], "observations": [36, 480, 84]})
+    out = A.suppress_small(d, ["employers"], linked=["observations"])
+    assert out.employers.tolist() == ["<5", 40, "suppressed"]  # one small cell: the next smallest goes too
+    assert out.observations.tolist() == ["suppressed", 480, "suppressed"]  # 36 / 12 months would give 3 back

@@ -35,12 +35,37 @@ OUTCOME_LABELS = {
 MIN_CELL = 5  # confidentiality: employer counts below this are suppressed in published tables
 
 
-def suppress_small(df: pd.DataFrame, cols: list[str], k: int = MIN_CELL) -> pd.DataFrame:
-    """Replace counts below ``k`` by ``"<k"`` in the named columns (statistical disclosure control)."""
+def suppress_small(df: pd.DataFrame, cols: list[str], k: int = MIN_CELL, *, linked: list[str] = (),
+                   secondary: bool = True) -> pd.DataFrame:
+    """Statistical disclosure control: counts below ``k`` in ``cols`` become ``"<k"``.
+
+    ``linked`` columns (observation counts, totals of the same units) are blanked in the suppressed rows, since
+    they would give the suppressed count back (observations / months). With ``secondary``, a column with exactly one
+    suppressed cell also suppresses its next smallest cell, so the suppressed count cannot be recovered as a
+    published total minus the visible cells.
+    """
     out = df.copy()
+    hide = pd.Series(False, index=df.index)
     for c in cols:
-        out[c] = out[c].astype(object).where(out[c] >= k, f"<{k}")
+        small = df[c] < k
+        if secondary and int(small.sum()) == 1 and len(df) > 1:
+            small.loc[df.loc[~small, c].idxmin()] = True
+        hide |= small
+        out[c] = out[c].astype(object).where(~small, f"<{k}")
+        out.loc[small & (df[c] >= k), c] = "suppressed"
+    for c in linked:
+        out[c] = out[c].astype(object).where(~hide, "suppressed")
     return out
+
+
+def publishable(n: int, k: int = MIN_CELL) -> bool:
+    """Whether a count of confidential units may be published (and an estimate on them shown)."""
+    return int(n) >= k
+
+
+def count_text(n: int, what: str, k: int = MIN_CELL) -> str:
+    """``"12 employers"``, or ``"fewer than 5 employers"`` for a count that must stay suppressed."""
+    return f"{int(n):,} {what}" if publishable(n, k) else f"fewer than {k} {what}"
 
 
 def municipality_sample(processed: str | Path, outcome: str, scheme: str = "both", pole: str = "") -> pd.DataFrame:
@@ -95,7 +120,7 @@ def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False, lab
     g = df.groupby("first_treat").agg(units=("unit", "nunique"), observations=("unit", "size")).reset_index()
     g.insert(0, "cohort", [labeler(v) for v in g.first_treat])
     g = g.drop(columns="first_treat").rename(columns={"units": unit_label})
-    return suppress_small(g, [unit_label]) if suppress else g
+    return suppress_small(g, [unit_label], linked=["observations"]) if suppress else g
 
 
 @dataclass(frozen=True, eq=False)
@@ -824,3 +849,31 @@ def choose_specification(overlap: pd.DataFrame, covariates: list[str], max_bad_s
     return [], (f"Propensity overlap fails for {n_bad} of {n} cohorts, holding {share:.0%} of the treated units (singular "
                 "propensity models or scores near 1): with covariates their cells become NA or rest on a few comparison "
                 "units, so the headline is the unconditional specification and the covariate one is reported beside it.")
+
+
+def employer_density_map(emp: pd.DataFrame, site: pd.Series, radius_km: float, ax=None, k: int = MIN_CELL):
+    """Where employers are around a site, without showing any one of them: employer counts on a grid of squares
+    (half the radius wide, three radii around the site); squares with fewer than ``k`` employers are left blank,
+    and no marker is sized by an employer's workforce."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    kx = 111.32 * np.cos(np.radians(site.lat))
+    x = (emp.lon.to_numpy() - site.lon) * kx
+    y = (emp.lat.to_numpy() - site.lat) * 110.57
+    span, step = 3 * radius_km, radius_km / 2
+    edges = np.arange(-span, span + step, step)
+    H, _, _ = np.histogram2d(x, y, bins=[edges, edges])
+    shown = np.ma.masked_where(H < k, H)
+    mesh = ax.pcolormesh(edges, edges, shown.T, cmap="Blues", vmin=0)
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(radius_km * np.cos(t), radius_km * np.sin(t), color="#b7410e", lw=1, label=f"{radius_km:g} km")
+    ax.scatter([0], [0], marker="^", s=120, color="#b7410e", label=str(site.site_id), zorder=3)
+    ax.set_aspect("equal")
+    ax.set_xlabel("km east of the site")
+    ax.set_ylabel("km north of the site")
+    ax.set_title(f"Employers around {site.site_id} (squares with fewer than {k} employers left blank)", fontsize=9)
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    plt.colorbar(mesh, ax=ax, label="employers per square", shrink=0.8)
+    return ax
