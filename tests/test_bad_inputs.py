@@ -192,6 +192,19 @@ def _far_site(df):
     return df
 
 
+def _copy_month(src: str, dst: str):
+    def mutate(raw: Path, *_):
+        a, b = _asg(raw, src), _asg(raw, dst)
+        _rewrite(b, a.read_bytes())
+    return mutate
+
+
+def _cert_before_spell(df):
+    df = df.copy()
+    df.loc[df.index[0], "start"] = df.start.iat[0] - pd.Timedelta(days=4000)
+    return df
+
+
 def _drop(name: str):
     def mutate(raw: Path, *_):
         (raw / name).unlink()
@@ -248,6 +261,10 @@ CASES: list[tuple[str, Callable, tuple, str, str]] = [
     ("incapacity days as text", _parquet("incapacidades.parquet", _days("siete")), (), E, "column days"),
     ("incapacity of an unknown worker", _parquet("incapacidades.parquet", lambda d: _row(d, "worker_id", "T9999999999")), (), E, "job spell"),
     ("job spells missing", _drop("job_spells.parquet"), (), E, "job_spells.parquet not found"),
+    ("July's file under June's name", _copy_month("2024-07", "2024-06"), (), E, "same rows, jobs and wage mass"),
+    ("certificate outside its spell and the window", _parquet("incapacidades.parquet", _cert_before_spell), (), W, "outside their worker's spell"),
+    ("certificate outside the window", _parquet("incapacidades.parquet", _cert_before_spell), (), W, "outside the data window"),
+    ("certificate outside its spell under --strict", _parquet("incapacidades.parquet", _cert_before_spell), ("--strict",), E, "--strict"),
 ]
 
 

@@ -133,7 +133,7 @@ def test_spell_and_certificate_errors(small_world, tmp_path):
     inc = pd.read_parquet(small_world / "raw" / "incapacidades.parquet")
     inc.loc[0, "days"] = -2
     inc.to_parquet(tmp_path / "incapacidades.parquet")
-    with pytest.raises(CeciError, match="non-negative number of days"):
+    with pytest.raises(CeciError, match="found -2, expected a whole number of days, at least 1"):
         sources.read_incapacidades(tmp_path / "incapacidades.parquet")
 
 

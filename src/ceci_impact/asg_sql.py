@@ -222,4 +222,5 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str = "asg") -
     con.unregister("asg_file")
     nokey = df[df.cve_municipio == ""]
     return {"file": path.name, "period": period, "encoding": enc, "rows": rows, "jobs": int(df.ta.sum()),
+            "wage_mass": round(float(df.masa_sal_ta.sum()), 2),
             "rows_without_municipality": int(nokey.rows_in.sum()), "jobs_without_municipality": int(nokey.ta.sum())}

@@ -90,6 +90,13 @@ def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allo
         if (i + 1) % 12 == 0 or i + 1 == len(files):
             say(f"  asegurados: {i + 1}/{len(files)} files, {sum(x['rows'] for x in facts):,} rows "
                 f"({time.perf_counter() - t0:.1f} s)")
+    seen: dict[tuple, str] = {}
+    for f, x in zip(files, facts, strict=True):
+        sig = (x["rows"], x["jobs"], x["wage_mass"])
+        if sig in seen:
+            raise CeciError(f"{f}: the same rows, jobs and wage mass as {seen[sig]} (a month's file copied under "
+                            "another month's name?); expected each month's own release")
+        seen[sig] = f.name
     con.register("cw", cw)
     unknown = con.execute("""
         SELECT a.cve_municipio, MIN(a.period) FROM asg_raw a LEFT JOIN cw ON cw.cve_municipio_imss = a.cve_municipio
@@ -270,6 +277,7 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
                             "expected a municipality listed in municipios.csv")
     con.register("spells_in", spells)
     con.register("inc_in", read_incapacidades(raw / "incapacidades.parquet", spells))
+    warnings_ = _certificate_warnings(con, raw / "incapacidades.parquet", p0, p1)
     hv = _haversine_sql("e", "s")
     t0 = time.perf_counter()
     con.execute(f"""
@@ -432,7 +440,27 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     secs = time.perf_counter() - t0
     say(f"  employer_month: {n[0]:,} rows, {n[1]:,} employers, {n[2] // max(p1 - p0 + 1, 1):,} in the treated ring "
         f"({secs:.1f} s)")
-    return {"employer_month_rows": int(n[0]), "spells": int(len(spells)), "employer_panel_seconds": round(secs, 2)}
+    return {"employer_month_rows": int(n[0]), "spells": int(len(spells)), "employer_panel_seconds": round(secs, 2),
+            "warnings": warnings_}
+
+
+def _certificate_warnings(con, path: Path, p0: int, p1: int) -> list[str]:
+    """Certificates dated outside their worker's spell at that employer, or outside the data window (excluded)."""
+    out_spell, out_window = con.execute(f"""
+        SELECT COUNT(*) FILTER (WHERE NOT EXISTS (
+                   SELECT 1 FROM spells_in s WHERE s.worker_id = i.worker_id AND s.employer_id = i.employer_id
+                   AND i.start >= s.start AND (s."end" IS NULL OR i.start <= s."end"))),
+               COUNT(*) FILTER (WHERE year(i.start) * 12 + month(i.start) - 1 NOT BETWEEN {p0} AND {p1})
+        FROM inc_in i
+    """).fetchone()
+    w = []
+    if out_spell:
+        w.append(f"{path}: {out_spell:,} certificates start outside their worker's spell at that employer (kept, "
+                 "attributed to the employer and month of their start)")
+    if out_window:
+        w.append(f"{path}: {out_window:,} certificates start outside the data window {label(p0)}..{label(p1)} "
+                 "(excluded from the panels)")
+    return w
 
 
 # every file a build writes into its output folder (anything else there is a user's file, never deleted)
@@ -561,7 +589,14 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
         build_municipality_panels(con, raw, tmp, p0, p1, exposure, say)
         stats = {"municipality_panels_seconds": round(time.perf_counter() - t_asg, 2)}
         if not open_data_only:
-            stats.update(build_employer_panel(con, raw, tmp, p0, p1, ring_km, say))
+            emp_stats = build_employer_panel(con, raw, tmp, p0, p1, ring_km, say)
+            extra = emp_stats.pop("warnings")
+            if strict and extra:
+                raise CeciError(f"--strict: {len(extra)} warning(s), the first: {extra[0]}")
+            for w in extra:
+                warn(w)
+            quality["warnings"] += extra
+            stats.update(emp_stats)
         else:
             say("  --open-data-only: municipality panels only (no employer panels)")
         con.close()

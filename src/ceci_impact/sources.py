@@ -361,6 +361,7 @@ def _first_bad(path: Path, df: pd.DataFrame, mask: pd.Series, col: str, expected
     if mask.any():
         i = int(np.flatnonzero(mask)[0])
         v = df[col].iat[i]
+        v = v.item() if isinstance(v, np.generic) else v
         shown = f"{v:%Y-%m-%d}" if isinstance(v, pd.Timestamp) else repr(v)
         raise CeciError(f"{path}: row {i + 1}, column {col}: found {shown}, expected {expected}")
 

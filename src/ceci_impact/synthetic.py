@@ -383,12 +383,12 @@ def simulate(
     # CECI (kind 2: their jobs do not exist without it, as in the stock W0)
     kept0 = (ep_m < endm0[sp]) & (kind[sp] != 2)
     ep_days = 1 + rng.negative_binomial(2, 2 / 8.0, sp.size)  # mean about 7 days
-    ep_day = _days(ep_m) + rng.integers(0, 28, sp.size)
+    ep_day = np.maximum(_days(ep_m) + rng.integers(0, 28, sp.size), start_day[sp])  # never before the job starts
     # work risks and maternity
     n_rt = rng.poisson(0.004 * n_mon)
     sp_rt = np.repeat(np.arange(N), n_rt)
     rt_m = act_from[sp_rt] + np.floor(rng.random(sp_rt.size) * n_mon[sp_rt]).astype(np.int64)
-    rt_day = _days(rt_m) + rng.integers(0, 28, sp_rt.size)
+    rt_day = np.maximum(_days(rt_m) + rng.integers(0, 28, sp_rt.size), start_day[sp_rt])
     rt_days = 1 + rng.negative_binomial(1, 1 / 20.0, sp_rt.size)
     mat = female & (child >= start_day + 42) & (child < end_day) & (child - 42 >= _days(p0)) & (child - 42 <= _days(p1 + 1) - 1)
     sp_ma = np.flatnonzero(mat)
