@@ -78,14 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as ex:
         futs = {s: ex.submit(one_world, a.size, s) for s in a.seeds}
+        failed = []
         for i, (s, f) in enumerate(futs.items(), 1):
-            rows += f.result()
-            print(f"[{time.perf_counter() - t0:6.0f}s] world {i}/{len(a.seeds)} (seed {s}) done", file=sys.stderr)
+            try:
+                rows += f.result()
+            except Exception as exc:  # a world that cannot be built or estimated is a finding, not a crash
+                failed.append((s, f"{type(exc).__name__}: {exc}"))
+            print(f"[{time.perf_counter() - t0:6.0f}s] world {i}/{len(a.seeds)} (seed {s}) "
+                  f"{'FAILED' if failed and failed[-1][0] == s else 'done'}", file=sys.stderr)
     df = pd.DataFrame(rows)
     tab = summarise(df)
     pd.set_option("display.width", 200)
     print(f"{a.size} worlds, seeds {a.seeds[0]}..{a.seeds[-1]} ({len(a.seeds)}), {time.perf_counter() - t0:.0f} s")
     print(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for s, msg in failed:
+        print(f"world {s} failed: {msg}")
     if a.json:
         out = {y: {r.estimator: {k: (None if pd.isna(v) else float(v)) for k, v in r._asdict().items()
                                  if k not in ("outcome", "estimator", "Index")}

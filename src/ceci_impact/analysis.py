@@ -201,7 +201,10 @@ class EventStudy:
         sig = "distinguishable from zero" if (lo > 0 or hi < 0) else "not distinguishable from zero"
         level = f"{100 * (1 - self.spec.alpha):g}%"
         na = self.cells.get("not_estimable", 0)
-        cells = f"; {na} of {self.cells.get('post', 0) + na} post-opening cohort-months could not be estimated" if na else ""
+        which = self.cells.get("cohorts_with_na_cells", [])
+        named = f" (cohorts {', '.join(which[:5])}{', ...' if len(which) > 5 else ''})" if which else ""
+        cells = (f"; {na} of {self.cells.get('post', 0) + na} post-opening cohort-months could not be estimated{named}"
+                 if na else "")
         return (f"Averaged over exposed units and post-opening months, CECI exposure changed {lab} by "
                 f"{est:+.4g}{unit} ({level} CI {lo:+.4g} to {hi:+.4g}{unit}; Callaway–Sant'Anna, "
                 f"{self.spec.control_group} controls, {self.n_treated} exposed of {self.n_units} units used{cells}); "
@@ -312,7 +315,8 @@ def _cell_counts(cs) -> dict:
     na = ~np.isfinite(np.asarray(cs.att, float))
     g = np.asarray(cs.group)
     return {"post": int((post & ~na).sum()), "not_estimable": int((post & na).sum()),
-            "cohorts_without_estimate": int(len(set(g[post]) - set(g[post & ~na])))}
+            "cohorts_with_na_cells": [label(v) for v in sorted(set(g[post & na]))],
+            "cohorts_without_estimate": [label(v) for v in sorted(set(g[post]) - set(g[post & ~na]))]}
 
 
 def _truths(df: pd.DataFrame, spec: Specification, names: list[str], processed, key: str | None):

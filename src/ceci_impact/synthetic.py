@@ -132,10 +132,13 @@ def _piecewise_duration(L, s, a, b, c0, c1):
 
 
 def _draw_children(rng, n, age, hire_day, eligible_boost=None):
-    """Youngest child's birth day (or -1): some born in the past, some during the job."""
+    """Youngest child's birth day (or -1): some born in the past, some during the job.
+
+    ``age`` is the parent's age on ``hire_day`` (the reference day of the draw), so parents are 15 to 55 years old
+    at a birth: recent births only to parents up to 50 on that day."""
     young = (age >= 19) & (age <= 44)
     u = rng.random(n)
-    p_recent = np.where(young, 0.42, 0.03)
+    p_recent = np.where(young, 0.42, np.where(age <= 50, 0.03, 0.0))
     if eligible_boost is not None:
         p_recent = np.where(eligible_boost, 0.85, p_recent)
     recent = u < p_recent
@@ -333,7 +336,9 @@ def simulate(
                          _days(smon) + rng.integers(0, 27, N))
     age = np.clip(18 + rng.gamma(2.2, 8.0, N), 18, 70).astype(int)
     birth_year = (pd.DatetimeIndex(_dates(start_day)).year.to_numpy() - age).astype(np.int16)
-    child = _draw_children(rng, N, age, np.where(kind == 0, _days(p0), start_day))
+    ref_day = np.where(kind == 0, _days(p0), start_day)  # stock workers: children drawn around the window start
+    age_ref = age + (ref_day - start_day) / 365.25  # the parent's age on that day
+    child = _draw_children(rng, N, age_ref, ref_day)
     ind = kind == 2
     if ind.any():  # effect-induced hires are mostly mothers of young children
         child[ind] = _draw_children(rng, int(ind.sum()), np.clip(age[ind], 22, 40), start_day[ind],
