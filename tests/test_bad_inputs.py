@@ -71,43 +71,24 @@ def _first_working_row(header, rows) -> int:
     return next(k for k, r in enumerate(rows) if int(r.split("|")[i]) > 0)
 
 
-def _bump_ta(header, rows):
-    h = [x.lower() for x in header]
-    k = _first_working_row(header, rows)
-    f = rows[k].split("|")
-    f[h.index("ta")] = str(int(f[h.index("ta")]) + 1)
-    rows[k] = "|".join(f)
-    return rows
+def _working_row(change: Callable[[dict], dict]):
+    """Edit the first row with jobs: ``change`` maps its fields (by lower-case name) to the new values."""
+    def fn(header, rows):
+        h = [x.lower() for x in header]
+        k = _first_working_row(header, rows)
+        f = dict(zip(h, rows[k].split("|"), strict=True))
+        f.update(change(f))
+        rows[k] = "|".join(f[c] for c in h)
+        return rows
+    return fn
 
 
-def _salaried_above_jobs(header, rows):
-    h = [x.lower() for x in header]
-    k = _first_working_row(header, rows)
-    f = rows[k].split("|")
-    f[h.index("ta_sal")] = str(int(f[h.index("ta")]) + 1)
-    rows[k] = "|".join(f)
-    return rows
-
-
-def _negative_teu(header, rows):
-    h = [x.lower() for x in header]
-    k = _first_working_row(header, rows)
-    f = rows[k].split("|")
-    f[h.index("teu")] = "-1"
-    rows[k] = "|".join(f)
-    return rows
-
-
-def _huge_cell(header, rows):
-    h = [x.lower() for x in header]
-    k = _first_working_row(header, rows)
-    f = rows[k].split("|")
-    for c in ("ta", "teu", "ta_sal", "teu_sal"):
-        f[h.index(c)] = str(int(f[h.index(c)]) + 100_000)
-    f[h.index("tec")] = f[h.index("tpu")] = f[h.index("tpc")] = "0"
-    f[h.index("teu")] = f[h.index("ta")]
-    rows[k] = "|".join(f)
-    return rows
+_bump_ta = _working_row(lambda f: {"ta": str(int(f["ta"]) + 1)})
+_salaried_above_jobs = _working_row(lambda f: {"ta_sal": str(int(f["ta"]) + 1)})
+_negative_teu = _working_row(lambda f: {"teu": "-1"})
+_huge_cell = _working_row(lambda f: {"ta": str(int(f["ta"]) + 100_000), "teu": str(int(f["ta"]) + 100_000),
+                                     "tec": "0", "tpu": "0", "tpc": "0",
+                                     "ta_sal": str(int(f["ta_sal"]) + 100_000), "teu_sal": str(int(f["ta_sal"]) + 100_000)})
 
 
 def _truncate(raw: Path, *_):

@@ -93,41 +93,43 @@ def test_every_declared_parameter_is_used():
         assert set(names) == set(params.SCHEMAS[nb_path.stem]), nb_path.name
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and process trees: Linux")
-def test_sigterm_stops_workers_and_kernels_and_keeps_reports(tmp_path):
+def _slow_render(tmp_path: Path, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, list, Path, Path]:
+    """Start ``ceci-impact render`` on a notebook that sleeps; return it once its kernel runs, with its process
+    tree, the plan and the reports folder."""
     nbdir = tmp_path / "nb"
     nbdir.mkdir()
     _notebook(nbdir / "slow.ipynb", "import time\ntime.sleep(120)")
     plan = _plan(nbdir, {"slow": "slow.ipynb"})
     reports = tmp_path / "reports"
     (reports / "html").mkdir(parents=True)
-    good = reports / "html" / "slow.html"
-    good.write_text("last good report")
     cli = [str(Path(sys.executable).with_name("ceci-impact")), "render", "--plan", str(plan), "--reports",
            str(reports), "--jobs", "1", "--quiet"]
-    proc = subprocess.Popen(cli, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
     me = psutil.Process(proc.pid)
     deadline = time.time() + 90
-    kernels = []
-    while time.time() < deadline:  # wait until the worker has started a kernel
-        kids = me.children(recursive=True)
-        kernels = [k for k in kids if "ipykernel" in " ".join(k.cmdline())]
-        if kernels:
-            break
+    while time.time() < deadline and not any("ipykernel" in " ".join(k.cmdline()) for k in me.children(recursive=True)):
         time.sleep(0.5)
-    assert kernels, "no kernel started"
     tree = me.children(recursive=True)
+    assert any("ipykernel" in " ".join(k.cmdline()) for k in tree), "no kernel started"
+    return proc, tree, plan, reports
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and process trees: Linux")
+def test_sigterm_stops_workers_and_kernels_and_keeps_reports(tmp_path):
+    proc, tree, plan, reports = _slow_render(tmp_path, stderr=subprocess.PIPE)
+    good = reports / "html" / "slow.html"
+    good.write_text("last good report")
     time.sleep(2)
     os.kill(proc.pid, signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "stopped by SIGTERM" in lines[0], err
-    gone, alive = psutil.wait_procs(tree, timeout=20)
+    _, alive = psutil.wait_procs(tree, timeout=20)
     assert not alive, f"still running after the render stopped: {[p.cmdline() for p in alive]}"
     assert good.read_text() == "last good report"
     # the lock is free again, and a new render cleans the killed run's leftovers
-    _notebook(nbdir / "slow.ipynb", "pass")
+    _notebook(plan.parent / "slow.ipynb", "pass")
     assert render.render(plan, reports, quiet=True, jobs=1)
     assert not list((reports / "executed").glob(".*.running.ipynb"))
 
@@ -135,20 +137,7 @@ def test_sigterm_stops_workers_and_kernels_and_keeps_reports(tmp_path):
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal: Linux")
 def test_sigkill_leaves_no_worker_writing_reports(tmp_path):
     """A render killed outright takes its workers with it (parent-death signal); their kernels then exit."""
-    nbdir = tmp_path / "nb"
-    nbdir.mkdir()
-    _notebook(nbdir / "slow.ipynb", "import time\ntime.sleep(120)")
-    plan = _plan(nbdir, {"slow": "slow.ipynb"})
-    reports = tmp_path / "reports"
-    cli = [str(Path(sys.executable).with_name("ceci-impact")), "render", "--plan", str(plan), "--reports",
-           str(reports), "--jobs", "1", "--quiet"]
-    proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    me = psutil.Process(proc.pid)
-    deadline = time.time() + 90
-    while time.time() < deadline and not any("ipykernel" in " ".join(k.cmdline()) for k in me.children(recursive=True)):
-        time.sleep(0.5)
-    tree = me.children(recursive=True)
-    assert tree
+    proc, tree, _, reports = _slow_render(tmp_path)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     _, alive = psutil.wait_procs(tree, timeout=30)
