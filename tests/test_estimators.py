@@ -274,3 +274,22 @@ def test_honest_did_smoothness_matches_R(mpdta):
         honest_did(tw, e=7)
     with pytest.raises(CeciError, match="is not allowed"):
         honest_did(tw, type="relative_magnitudes")
+
+
+@pytest.mark.parametrize("name", ["att_gt", "twfe", "sun_abraham", "did_imputation", "poisson_event_study",
+                                  "bacon_decomposition"])
+def test_every_estimator_applies_the_same_panel_checks(mpdta, name):
+    """Duplicated unit-period rows and a cohort that varies within a unit are refused with one line by every
+    event-study estimator, as by att_gt."""
+    import ceci_impact.did as D
+
+    fn = getattr(D, name)
+    df = mpdta.assign(emp=np.exp(mpdta.lemp).round())
+    kw = dict(KW, yname="emp" if name == "poisson_event_study" else "lemp")
+    dup = pd.concat([df, df.iloc[[3]]], ignore_index=True)
+    with pytest.raises(CeciError, match=r"duplicated \(countyreal, year\) rows.*expected one row per unit and period"):
+        fn(dup, **kw)
+    vary = df.copy()
+    vary.loc[(vary.countyreal == vary.countyreal.iat[0]) & (vary.year == 2007), "first_treat"] = 2006
+    with pytest.raises(CeciError, match="'first_treat' must be constant within each unit"):
+        fn(vary, **kw)

@@ -74,6 +74,9 @@ def bacon_decomposition(data: pd.DataFrame, *, yname: str, tname: str, idname: s
     variance of the two-way demeaned treatment, so they sum to one and the weighted sum of the 2x2
     estimates equals the static TWFE coefficient.
     """
+    from .design import check_panel
+
+    check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname)
     df = data[[yname, tname, idname, gname]].dropna(subset=[yname]).copy()
     df[gname] = df[gname].fillna(0)
     T_list = np.sort(df[tname].unique())

@@ -84,3 +84,37 @@ def covariate_design(xformla: str | None, data: pd.DataFrame, idname: str, tname
         cols.append(dummies * Xc[:, [j]])
         names += [f"{tname}::{p:g}:{name}" for p in periods[1:]]
     return np.column_stack(cols), names
+
+
+def check_panel(data: pd.DataFrame, *, yname: str, tname: str, idname: str, gname: str,
+                clustervars: tuple[str, ...] | list[str] = ()) -> None:
+    """The panel checks every estimator applies (one line each): the columns exist, period and cohort are numeric,
+    one row per unit and period, a cohort (and any cluster variable) constant within each unit, cohorts 0 (never
+    treated) or positive."""
+    if not isinstance(data, pd.DataFrame):
+        raise CeciError(f"data must be a pandas DataFrame, found {type(data).__name__}")
+    needed = list(dict.fromkeys([yname, tname, idname, gname, *clustervars]))
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        raise CeciError(f"column(s) {', '.join(missing)} not found in data; available: {', '.join(map(str, data.columns))}")
+    for col in (yname, tname, gname):
+        if not (pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col])):
+            raise CeciError(f"column {col!r} must be numeric, found dtype {data[col].dtype}")
+    dup = data.duplicated([idname, tname])
+    if dup.any():
+        i = int(np.flatnonzero(dup.to_numpy())[0])
+        raise CeciError(f"{int(dup.sum())} duplicated ({idname}, {tname}) rows, e.g. {idname}={data[idname].iat[i]}, "
+                        f"{tname}={data[tname].iat[i]}; expected one row per unit and period")
+    uc = pd.factorize(data[idname])[0]
+    for col, what in [(gname, "must be constant within each unit")] + [
+            (c, "is a cluster variable and must be time-invariant") for c in clustervars]:
+        v = pd.factorize(data[col].fillna(0) if col == gname else data[col])[0]
+        first = np.full(uc.max() + 1, -1)
+        first[uc[::-1]] = v[::-1]
+        varies = first[uc] != v
+        if varies.any():
+            raise CeciError(f"{col!r} {what} ({idname}); it varies for {int(np.unique(uc[varies]).size)} units, "
+                            f"e.g. {data[idname].iat[int(np.flatnonzero(varies)[0])]}")
+    g = data[gname].fillna(0).to_numpy(float)
+    if (g < 0).any():
+        raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {g.min()}")

@@ -136,9 +136,10 @@ def did_imputation(
     ``first_stage = ~ 0 | id + year + year[x]``). ``anticipation`` months before ``gname`` count as treated
     (excluded from the first stage; event times start at ``-anticipation``).
     """
-    for c in (yname, tname, idname, gname):
-        if c not in data.columns:
-            raise CeciError(f"column {c!r} not found in data")
+    from .design import check_panel
+
+    check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
+                clustervars=[clustervars] if clustervars else [])
     df = data.dropna(subset=[yname]).reset_index(drop=True)
     y = df[yname].to_numpy(float)
     t = df[tname].to_numpy(float)

@@ -37,9 +37,9 @@ def poisson_event_study(
     cohort-size weights. ``overall_att`` is the average proportional effect over post-treatment cohort
     × period cells weighted by units. Requires a balanced panel.
     """
-    for c in (yname, tname, idname, gname):
-        if c not in data.columns:
-            raise CeciError(f"column {c!r} not found in data")
+    from .design import check_panel
+
+    check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname)
     y_all = data[yname].to_numpy(float)
     if (y_all[np.isfinite(y_all)] < 0).any():
         raise CeciError(f"{yname!r} must be a non-negative count for the Poisson model")

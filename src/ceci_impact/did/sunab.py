@@ -37,9 +37,10 @@ def sun_abraham(
     Standard errors are clustered (fixest's small-sample correction) and propagated by the delta method.
     """
     check_option("control_group", control_group, SunabControl)
-    for c in (yname, tname, idname, gname):
-        if c not in data.columns:
-            raise CeciError(f"column {c!r} not found in data")
+    from .design import check_panel
+
+    check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
+                clustervars=[clustervars] if clustervars else [])
     df = data.dropna(subset=[yname]).copy()
     df[gname] = df[gname].fillna(0)
     if control_group == "lasttreated":

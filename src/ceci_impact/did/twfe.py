@@ -164,10 +164,10 @@ def twfe(
         Cluster variable (default: the unit).
     """
     check_option("type", type, TwfeType)
-    cols = [yname, tname, idname, gname] + ([clustervars] if clustervars else [])
-    miss = [c for c in cols if c not in data.columns]
-    if miss:
-        raise CeciError(f"column(s) {', '.join(miss)} not found in data")
+    from .design import check_panel
+
+    check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
+                clustervars=[clustervars] if clustervars else [])
     df = data.dropna(subset=[yname]).copy()
     g = df[gname].fillna(0).to_numpy(float)
     t = df[tname].to_numpy(float)
