@@ -55,3 +55,37 @@ def test_cli_help_is_usable():
     r = subprocess.run([sys.executable, "-m", "ceci_impact.cli", "simulate", "--size", "huge"], capture_output=True,
                        text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_no_import_cycle_in_src():
+    """No module imports, directly or through others, a module that imports it back (lazy imports included;
+    the package ``__init__`` re-exports are left out)."""
+    import ast
+
+    root = ROOT / "src"
+    mods = {}
+    for f in root.rglob("*.py"):
+        name = ".".join(f.relative_to(root).with_suffix("").parts)
+        mods[name.removesuffix(".__init__")] = f
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, f in mods.items():
+        pkg = m if f.name == "__init__.py" else m.rsplit(".", 1)[0]
+        for n in ast.walk(ast.parse(f.read_text())):
+            if isinstance(n, ast.ImportFrom) and n.level:
+                base = pkg.split(".")[: len(pkg.split(".")) - (n.level - 1)]
+                tgt = ".".join(base + ([n.module] if n.module else []))
+                graph[m] |= {c for c in [tgt, *(f"{tgt}.{a.name}" for a in n.names)] if c in mods and c != m}
+    inits = {m for m, f in mods.items() if f.name == "__init__.py"}
+    state: dict[str, int] = {}
+
+    def visit(u, path):
+        state[u] = 1
+        for v in graph[u] - inits:
+            assert state.get(v) != 1, "import cycle: " + " -> ".join([*path[path.index(v):], v])
+            if v not in state:
+                visit(v, [*path, v])
+        state[u] = 2
+
+    for m in sorted(set(graph) - inits):
+        if m not in state:
+            visit(m, [m])

@@ -7,18 +7,20 @@
 - ``honest_did``, ``honest_breakdown`` (Rambachan–Roth sensitivity: smoothness and relative magnitudes)
 """
 
+from .aggte import aggte
 from .att_gt import DidWarning, att_gt
+from .attgt_result import AttGtResult
 from .bacon import BaconResult, bacon_decomposition
 from .compare import Comparison, compare, triple_differences
 from .honest import HonestResult, honest_breakdown, honest_did
 from .imputation import did_imputation
 from .poisson import poisson_event_study
-from .results import AggteResult, AttGtResult, EventStudyResult
+from .results import AggteResult, EventStudyResult
 from .sunab import sun_abraham
 from .twfe import TwfeResult, twfe
 
 __all__ = [
-    "att_gt", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
+    "att_gt", "aggte", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
     "triple_differences", "honest_did", "honest_breakdown", "HonestResult", "AttGtResult", "AggteResult", "TwfeResult",
     "EventStudyResult", "BaconResult", "Comparison", "DidWarning",
 ]

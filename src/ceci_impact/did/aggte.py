@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats
 
 from .._options import CeciError, check_option
 from .bootstrap import cluster_sums, mboot
+from .results import AggteResult
 
-if TYPE_CHECKING:
-    from .results import AggteResult, AttGtResult
+# ``res`` below is an ``AttGtResult`` (ceci_impact.did.attgt_result, which imports this module: no import back)
+AttGtResult = Any
 
 AggType = Literal["simple", "group", "dynamic", "calendar"]
 _TINY = np.sqrt(np.finfo(float).eps) * 10
@@ -91,8 +92,6 @@ def compute_aggte(
     alp: float | None = None,
 ) -> AggteResult:
     """Aggregate ATT(g,t) into an overall effect and a profile; see ``AttGtResult.aggte``."""
-    from .results import AggteResult
-
     check_option("type", type, AggType)
     p = res.params
     bstrap = p["bstrap"] if bstrap is None else bstrap
@@ -209,3 +208,10 @@ def compute_aggte(
     att_t = np.asarray(att_t)
     infs = np.column_stack(infs)
     return finish(float(att_t.mean()), infs.mean(axis=1), tl, att_t, infs, "time")
+
+
+def aggte(res: AttGtResult, type: str = "group", **kwargs) -> AggteResult:
+    """R's verb: aggregate an ``att_gt`` result (``"simple"``, ``"group"``, ``"dynamic"``, ``"calendar"``); the
+    keyword arguments are those of R ``did::aggte`` (``min_e``, ``max_e``, ``balance_e``, ``na_rm``, ``bstrap``,
+    ``biters``, ``cband``, ``alp``). ``res.aggte(...)`` is the same call."""
+    return compute_aggte(res, type, **kwargs)

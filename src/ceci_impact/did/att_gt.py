@@ -10,10 +10,10 @@ import pandas as pd
 from scipy import sparse, stats
 
 from .._options import CeciError, check_option
+from .attgt_result import AttGtResult
 from .bootstrap import cluster_sums, mboot
 from .design import design_matrix, formula_vars
 from .drdid import PANEL_BATCH, RC_ESTIMATORS, EstimationFailure, ill_conditioned, logit_fit
-from .results import AttGtResult
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]

@@ -1,0 +1,133 @@
+"""The result of ``att_gt``: ATT(g,t) cells with their influence functions, then ``aggte`` / ``tidy`` / ``plot``.
+
+It sits above :mod:`ceci_impact.did.aggte` (which it calls) and :mod:`ceci_impact.did.results` (the aggregation's
+result and the shared helpers), so the package has no import cycle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from .aggte import compute_aggte
+from .bootstrap import gram
+from .plotting import event_study_plot
+from .results import AggteResult, _json, table_html
+
+
+@dataclass(frozen=True, eq=False)
+class AttGtResult:
+    """Group-time ATT estimates (R ``MP`` object). Estimate once, then aggregate and plot."""
+
+    group: np.ndarray
+    t: np.ndarray
+    att: np.ndarray
+    se: np.ndarray
+    crit_val: float
+    inffunc: sparse.csc_matrix = field(repr=False)
+    cluster_analytic: bool
+    n: int
+    analytic_na: np.ndarray = field(repr=False)
+    unit_weights: np.ndarray = field(repr=False)
+    unit_group: np.ndarray = field(repr=False)
+    cluster: np.ndarray | None = field(repr=False)
+    glist: np.ndarray
+    tlist: np.ndarray
+    params: dict
+
+    @cached_property
+    def V(self) -> np.ndarray:
+        """Analytic covariance of sqrt(n)-scaled ATT(g,t) (R's ``V_analytical``), computed on first use."""
+        return gram(self.inffunc, self.cluster if self.cluster_analytic else None) / self.n
+
+    def aggte(self, type: str = "group", *, min_e: float = -np.inf, max_e: float = np.inf,
+              balance_e: int | None = None, na_rm: bool = False, bstrap: bool | None = None,
+              biters: int | None = None, cband: bool | None = None, alp: float | None = None) -> AggteResult:
+        """Aggregate ATT(g,t): ``"simple"``, ``"group"``, ``"dynamic"`` (event study) or ``"calendar"``.
+
+        Arguments as in R ``did::aggte``; inference options default to those of ``att_gt``.
+        """
+        return compute_aggte(self, type, min_e=min_e, max_e=max_e, balance_e=balance_e, na_rm=na_rm,
+                             bstrap=bstrap, biters=biters, cband=cband, alp=alp)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per (group, time): event time, att, se, pointwise CI, uniform band, post flag."""
+        z = stats.norm.ppf(1 - self.params["alp"] / 2)
+        out = pd.DataFrame({"group": self.group, "time": self.t, "event_time": self.t - self.group,
+                            "att": self.att, "se": self.se})
+        out["ci_low"] = out.att - z * out.se
+        out["ci_high"] = out.att + z * out.se
+        out["band_low"] = out.att - self.crit_val * out.se
+        out["band_high"] = out.att + self.crit_val * out.se
+        out["post"] = out.time >= out.group
+        return out
+
+    @cached_property
+    def _wald(self) -> tuple[float | None, float | None, int]:
+        pre = np.flatnonzero((self.group > self.t) & ~self.analytic_na)
+        if pre.size == 0:
+            return None, None, 0
+        preV = gram(self.inffunc[:, pre], self.cluster if self.cluster_analytic else None) / self.n
+        if not np.all(np.isfinite(preV)) or np.linalg.cond(preV) > 1 / np.finfo(float).eps:
+            return None, None, int(pre.size)
+        a = self.att[pre]
+        W = float(self.n * a @ np.linalg.solve(preV, a))
+        return W, float(round(1 - stats.chi2.cdf(W, pre.size), 5)), int(pre.size)
+
+    @property
+    def wald_stat(self) -> float | None:
+        """Wald statistic of the pre-test (computed on first use)."""
+        return self._wald[0]
+
+    @property
+    def wald_pvalue(self) -> float | None:
+        """P-value of the pre-test, rounded to 5 digits as R does."""
+        return self._wald[1]
+
+    def pretest(self) -> dict:
+        """Wald test that all pre-treatment ATT(g,t) are zero (R's ``W``, ``Wpval``)."""
+        W, p, df = self._wald
+        return {"W": W, "df": df, "pvalue": p}
+
+    def summary(self) -> str:
+        """Plain-text summary in the style of R ``summary.MP``."""
+        p = self.params
+        pt = self.pretest()
+        band = "simultaneous" if (p["bstrap"] and p["cband"]) else "pointwise"
+        lines = [
+            f"Group-time ATT (Callaway & Sant'Anna) — outcome {p['yname']}, {p['n_units']} units, "
+            f"{len(self.glist)} cohorts, {len(self.tlist)} periods",
+            self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+            f"Control group: {p['control_group']}; estimation: {p['est_method']}; base period: "
+            f"{p['base_period']}; anticipation: {p['anticipation']}; {band} band (critical value "
+            f"{self.crit_val:.3f})",
+        ]
+        if pt["W"] is not None:
+            lines.append(f"P-value for pre-test of parallel trends: {pt['pvalue']:.5f} "
+                         f"(W = {pt['W']:.3f}, df = {pt['df']})")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        p = self.params
+        pt = self.pretest()
+        notes = [f"Control group: {p['control_group']}; method: {p['est_method']}; base period: {p['base_period']}."]
+        if pt["W"] is not None:
+            notes.append(f"Pre-test of parallel trends: W = {pt['W']:.3f}, df = {pt['df']}, p = {pt['pvalue']:.4f}.")
+        return table_html(self.tidy(), f"ATT(g,t) for {p['yname']}", notes)
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary: estimates, pre-test and settings."""
+        return _json({"estimator": "att_gt", "params": self.params, "crit_val": self.crit_val,
+                      "pretest": self.pretest(), "table": self.tidy().to_dict(orient="list")})
+
+    def plot(self, ax=None, title: str | None = None):
+        """ATT(g,t) by event time, one marker series per cohort."""
+        return event_study_plot(self.tidy(), x="event_time", ax=ax, by="group",
+                                title=title or f"ATT(g,t): {self.params['yname']}")
