@@ -329,7 +329,7 @@ def _truths(df: pd.DataFrame, spec: Specification, names: list[str], processed, 
     tau = unit_effects(processed, spec.yname)
     if tau is None:
         return None, None
-    d = with_effect_outcome(df, tau, key, anticipation=spec.anticipation)
+    d = with_effect_outcome(df, tau, key, anticipation=spec.anticipation, yname=spec.yname)
     out = {}
     cs = {c: _cs(d, spec, yname=c, inference=False, seed=0, biters=1) for c in ("_effect_treated", "_effect_other")}
     for k in names:

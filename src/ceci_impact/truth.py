@@ -64,12 +64,14 @@ def unit_effects(processed: str | Path, outcome: str) -> pd.DataFrame | None:
 
 
 def with_effect_outcome(df: pd.DataFrame, tau: pd.DataFrame, key: str, *, anticipation: int = 0,
-                        gname: str = "first_treat", tname: str = "period") -> pd.DataFrame:
+                        gname: str = "first_treat", tname: str = "period", yname: str | None = None) -> pd.DataFrame:
     """The sample with two added outcomes: ``_effect_treated = D * tau`` and ``_effect_other = (1 - D) * tau``.
 
-    ``D`` marks the estimator's treated cells (``t >= g - anticipation``, ``g > 0``). A sample cell without a
-    defined unit effect (the outcome exists in only one world, e.g. workers hired because of a CECI at an employer
-    with none otherwise) gets effect 0; their number is in ``attrs["cells_without_effect"]``.
+    ``D`` marks the estimator's treated cells (``t >= g - anticipation``, ``g > 0``). Both are missing exactly where
+    the observed outcome ``yname`` is missing, so the estimator sees the same rows (an unbalanced panel stays
+    unbalanced in the same way). A cell with an observed outcome but no defined unit effect (the outcome exists in
+    only one world, e.g. workers hired because of a CECI at an employer with none otherwise) gets effect 0; their
+    number is in ``attrs["cells_without_effect"]``.
     """
     m = df[[key, tname]].merge(tau[[key, "period"] + ["tau"]].rename(columns={"period": tname}),
                                on=[key, tname], how="left")
@@ -78,6 +80,8 @@ def with_effect_outcome(df: pd.DataFrame, tau: pd.DataFrame, key: str, *, antici
     t = np.where(missing, 0.0, t)
     g = df[gname].to_numpy(float)
     d = (g > 0) & (df[tname].to_numpy(float) >= g - anticipation)
-    out = df.assign(_effect_treated=np.where(d, t, 0.0), _effect_other=np.where(d, 0.0, t))
-    out.attrs["cells_without_effect"] = int(missing.sum())
+    seen = df[yname].notna().to_numpy() if yname else np.ones(len(df), bool)
+    out = df.assign(_effect_treated=np.where(seen, np.where(d, t, 0.0), np.nan),
+                    _effect_other=np.where(seen, np.where(d, 0.0, t), np.nan))
+    out.attrs["cells_without_effect"] = int((missing & seen).sum())
     return out
