@@ -688,6 +688,7 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
         non["rango_uma"] = "NA"
         non["asegurados"] = nt
         non["no_trabajadores"] = nt
+        non = non[nt > 0]  # a cell of nobody is not published (the draws above stay as they were)
         tab = pd.concat([tab, non], ignore_index=True)
         extended = t >= PLATFORM_BREAK
         if extended:  # platform workers (about 90 % men) enter, flagged by ptpd
