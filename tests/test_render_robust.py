@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,11 +87,14 @@ def test_every_declared_parameter_is_used():
         nb = nbformat.read(nb_path, as_version=4)
         cells = [c for c in nb.cells if c.cell_type == "code"]
         pcell = next(c for c in cells if "parameters" in c.metadata.get("tags", []))
-        names = [ln.split("=")[0].strip() for ln in pcell.source.splitlines() if "=" in ln and not ln.startswith("#")]
+        names = [ln.split("=")[0].split(":")[0].strip() for ln in pcell.source.splitlines()
+                 if "=" in ln and not ln.startswith("#")]
         rest = "\n".join(c.source for c in cells if c is not pcell)
         unused = [n for n in names if f"P.{n}" not in rest and f"P['{n}']" not in rest]
         assert not unused, f"{nb_path.name}: parameters declared but never used: {unused}"
         assert set(names) == set(params.SCHEMAS[nb_path.stem]), nb_path.name
+        typed = [ln for ln in pcell.source.splitlines() if "=" in ln and not ln.startswith("#")]
+        assert all(re.match(r"^\w+: [\w\[\] |]+ = ", ln) for ln in typed), f"{nb_path.name}: annotate every parameter"
 
 
 def _slow_render(tmp_path: Path, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, list, Path, Path]:
