@@ -97,7 +97,8 @@ def real_size(work: Path, months: int, mb: float) -> None:
     shutil.copy2(raw / "crosswalk_imss_municipio_to_inegi.csv", bad)
     f = sorted((raw / "asegurados").glob("asg-*.csv"))[0]
     with open(f, "rb") as src, open(bad / "asegurados" / f.name, "wb") as dst:
-        dst.write(src.read(f.stat().st_size // 2 + 17))  # truncated mid-row
+        half = src.read(f.stat().st_size // 2)
+        dst.write(half[: half.rfind(b"\n") + 12])  # truncated mid-row: the last row keeps a few of its fields
     t = time.perf_counter()
     r = subprocess.run([sys.executable, "-m", "ceci_impact.cli", "build", "--quiet", "--open-data-only", "--raw", str(bad),
                         "--out", str(work / "realsize_bad_out")], capture_output=True, text=True)
