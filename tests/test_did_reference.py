@@ -1,7 +1,7 @@
 """att_gt and aggte against R `did` 2.5.1 on mpdta.
 
 Reference values: tests/reference/mpdta_R_did_grid.json (copied from
-shared/reference/mpdta_R_peers.json, produced by R 4.2.2, did 2.5.1, DRDID 1.2.3) and
+the project peer-output file mpdta_R_peers.json (tests/reference/PROVENANCE.md), produced by R 4.2.2, did 2.5.1, DRDID 1.2.3) and
 tests/reference/mpdta_R_did_reference.csv (d2cml-ai/csdid's R reference script, did 2.5.x).
 
 Tolerances: 1e-8 on ATT(g,t), analytic standard errors, aggregates and the Wald statistic.

@@ -448,7 +448,7 @@ def read_incapacidades(path: str | Path, spells: pd.DataFrame | None = None) -> 
 
 
 # ------------------------------------------------------------------------------------ historical back-test
-# Real public data of the guarderías back-test (shared/data/real; described in shared/data/README.md).
+# Real public data of the guarderías back-test (original files; provenance in reference_data/guarderias/PROVENANCE.md).
 
 GUARDERIA_COLS = ["clave_guarderia", "nombre_guarderia", "capacidad_instalada", "inicio_operacion",
                   "esquema_contratacion", "cve_ent_inegi", "cvegeo_inegi_match", "match_method"]

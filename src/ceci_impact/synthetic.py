@@ -45,7 +45,7 @@ Size = Literal["small", "default", "national"]
 ASG_COLUMNS = ASG_REQUIRED
 PLATFORM_BREAK = 2025 * 12 + 6  # July 2025: platform workers enter the open data
 
-# The 15 first-stage PODECOBI poles (shared/data/podecobi_ceci_anchors.csv, press reports 2025).
+# The 15 first-stage PODECOBI poles (the project compilation podecobi_ceci_anchors.csv of 2025 press reports).
 POLES = [
     ("04012", "Seybaplaya"), ("08037", "Ciudad Juárez"), ("10005", "Durango"), ("15058", "Nezahualcóyotl"),
     ("11007", "Celaya"), ("13076", "Tula"), ("15120", "AIFA"), ("16053", "Morelia"),
