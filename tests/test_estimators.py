@@ -1,7 +1,7 @@
 """TWFE, Goodman-Bacon, Sun–Abraham, imputation, Poisson, compare and triple differences.
 
-Reference values: tests/reference/mpdta_R_peers_other.json (from the project peer-output file mpdta_R_peers.json, see tests/reference/PROVENANCE.md:
-fixest 0.14.2, bacondecomp 0.1.1, didimputation 0.5.0 on mpdta, R 4.2.2). Tolerances: 1e-8 for
+Reference values: tests/reference/mpdta_R_peers_other.json (from the project peer-output file mpdta_R_peers.json,
+see tests/reference/PROVENANCE.md: fixest 0.14.2, bacondecomp 0.1.1, didimputation 0.5.0 on mpdta, R 4.2.2). Tolerances: 1e-8 for
 regression-based estimates (exact algebra); 1e-7 for the imputation estimator, whose unit and
 period effects are fitted by alternating projections to 1e-13.
 """
