@@ -2,7 +2,8 @@
 
 Reference values
 - tests/reference/mpdta_R_peers_other.json, ``R_HonestDiD`` (copied from the project peer-output file
-  mpdta_R_peers.json, tests/reference/PROVENANCE.md; HonestDiD 0.2.6, R 4.2.2): relative-magnitude C-LF intervals for Mbar = 0, 0.5, 1, 1.5, 2 of the TWFE and the
+  mpdta_R_peers.json, tests/reference/PROVENANCE.md; HonestDiD 0.2.6, R 4.2.2): relative-magnitude C-LF intervals
+  for Mbar = 0, 0.5, 1, 1.5, 2 of the TWFE and the
   Callaway–Sant'Anna (not-yet-treated, universal base) event studies on mpdta. The issue asks for 1e-4; the
   intervals are grid values (step 4.4e-4), so agreement means every grid decision at the ends matches R.
 - tests/reference/honestdid_R_extra.json: further cases computed for this repository with HonestDiD's own R
