@@ -112,7 +112,7 @@ def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allo
                a.rows_in
         FROM asg_raw a JOIN cw ON cw.cve_municipio_imss = a.cve_municipio
     """)
-    con.unregister("cw")
+    # ``cw`` stays registered: the key checks of the municipality panels read it
     warn += _plausibility(con, jump_factor)
     p = [asg_period(f) for f in files]
     return min(p), max(p), {"files": facts, "warnings": warn}
@@ -190,7 +190,7 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
     mun_path = raw / "municipios.csv"
     if mun_path.exists():
         mun = read_municipios(mun_path)
-        check_keys(raw, mun, sites, read_crosswalk(raw / "crosswalk_imss_municipio_to_inegi.csv"))
+        check_keys(raw, mun, sites, con.execute("SELECT * FROM cw").df())
     sites.to_parquet(out / "sites.parquet", index=False)
     con.register("sites", sites)
     if mun_path.exists():
@@ -269,7 +269,7 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     spells = read_job_spells(raw / "job_spells.parquet", emp)
     check_spells_window(raw / "job_spells.parquet", spells, p1)
     if (raw / "municipios.csv").exists():
-        known = set(read_municipios(raw / "municipios.csv").cvegeo)
+        known = set(con.execute("SELECT cvegeo FROM mun").df().cvegeo)  # registered by the municipality panels
         bad = ~emp.cvegeo.isin(known)
         if bad.any():
             i = int(bad.to_numpy().argmax())
