@@ -4,6 +4,8 @@
 - ``twfe`` (static / event study), ``bacon_decomposition``
 - ``sun_abraham``, ``did_imputation`` (Borusyak–Jaravel–Spiess), ``poisson_event_study`` (PPML)
 - ``compare`` (several estimators, one table and figure), ``triple_differences``
+- ``synthdid`` (synthetic DiD, synthetic control, DiD for one or a few treated units; placebo, jackknife,
+  bootstrap and conformal inference)
 - ``honest_did``, ``honest_breakdown`` (Rambachan–Roth sensitivity: smoothness and relative magnitudes)
 """
 
@@ -17,10 +19,12 @@ from .imputation import did_imputation
 from .poisson import poisson_event_study
 from .results import AggteResult, EventStudyResult
 from .sunab import sun_abraham
+from .synthdid import synthdid
+from .synthdid_result import SynthDidResult
 from .twfe import TwfeResult, twfe
 
 __all__ = [
     "att_gt", "aggte", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
     "triple_differences", "honest_did", "honest_breakdown", "HonestResult", "AttGtResult", "AggteResult", "TwfeResult",
-    "EventStudyResult", "BaconResult", "Comparison", "DidWarning",
+    "EventStudyResult", "BaconResult", "Comparison", "DidWarning", "synthdid", "SynthDidResult",
 ]

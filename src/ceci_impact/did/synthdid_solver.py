@@ -1,0 +1,170 @@
+"""Weights of synthetic control and synthetic difference-in-differences (R ``synthdid`` 0.0.9 semantics).
+
+The unit weights ``omega`` and time weights ``lambda`` solve penalised least-squares problems on the simplex by
+Frank–Wolfe with exact line search, as in Arkhangelsky, Athey, Hirshberg, Imbens & Wager (2021, AER 111(12)) and the
+authors' R package: a first run of at most 100 iterations, the weights at or below a quarter of the largest set to
+zero ("sparsify"), then a second run from the sparsified weights of at most ``max_iter`` iterations. A run stops when
+the objective falls by less than ``min_decrease**2`` in an iteration.
+
+Everything here works on one block: the outcome matrix ``Y`` (units × periods) with the ``N0`` comparison units in the
+first rows and the ``T0`` pre-periods in the first columns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BlockOptions:
+    """The regularisation and stopping rules of one block (R ``synthdid_estimate``'s ``opts``)."""
+
+    zeta_omega: float
+    zeta_lambda: float
+    omega_intercept: bool
+    lambda_intercept: bool
+    update_omega: bool
+    update_lambda: bool
+    min_decrease: float
+    max_iter: int = 10_000
+    max_iter_pre_sparsify: int = 100
+    sparsify: bool = True
+
+
+def noise_level(Y: np.ndarray, N0: int, T0: int) -> float:
+    """Standard deviation of the first differences of the comparison units' pre-period outcomes."""
+    d = np.diff(Y[:N0, :T0], axis=1)
+    return float(np.std(d, ddof=1)) if d.size > 1 else 0.0
+
+
+def default_options(method: str, Y: np.ndarray, N0: int, T0: int) -> BlockOptions:
+    """R's defaults: ``eta.omega = ((N1 T1))^(1/4)`` for SDID, ``1e-6`` for SC; ``eta.lambda = 1e-6``; both scaled
+    by the noise level; ``min.decrease = 1e-5 * noise.level``."""
+    N, T = Y.shape
+    sigma = noise_level(Y, N0, T0)
+    eta_omega = ((N - N0) * (T - T0)) ** 0.25 if method == "sdid" else 1e-6
+    return BlockOptions(
+        zeta_omega=eta_omega * sigma, zeta_lambda=1e-6 * sigma, omega_intercept=method != "sc",
+        lambda_intercept=True, update_omega=method != "did", update_lambda=method == "sdid",
+        min_decrease=1e-5 * sigma)
+
+
+def collapsed(Y: np.ndarray, N0: int, T0: int) -> np.ndarray:
+    """``(N0 + 1) x (T0 + 1)``: comparison units and the treated mean; pre-periods and the post mean (the last two
+    axes of ``Y``; leading axes are a stack of blocks)."""
+    top = np.concatenate([Y[..., :N0, :T0], Y[..., :N0, T0:].mean(axis=-1, keepdims=True)], axis=-1)
+    tr_pre = Y[..., N0:, :T0].mean(axis=-2, keepdims=True)
+    tr_post = Y[..., N0:, T0:].mean(axis=(-2, -1))[..., None, None]
+    bottom = np.concatenate([tr_pre, tr_post], axis=-1)
+    return np.concatenate([top, bottom], axis=-2)
+
+
+def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, min_decrease: float,
+             max_iter: int) -> np.ndarray:
+    """Frank–Wolfe for ``zeta^2 |x|^2 + |A x - b|^2 / n`` over the simplex, ``[A, b] = Y`` (R ``sc.weight.fw``),
+    for a stack of problems of one shape at once: ``Y`` is ``R x n x (k + 1)``, ``x`` the ``R x k`` starting
+    weights (uniform when ``None``). Each problem stops by its own rule, exactly as if it were solved alone."""
+    R, n, k = Y.shape[0], Y.shape[1], Y.shape[2] - 1
+    if intercept:
+        Y = Y - Y.mean(axis=1, keepdims=True)
+    A, b = Y[:, :, :k], Y[:, :, k]
+    x = np.full((R, k), 1.0 / k) if x is None else np.array(x, float).reshape(R, k)
+    eta = n * zeta**2
+    Ax = np.einsum("rnk,rk->rn", A, x)
+    tol = min_decrease**2
+    prev = np.full(R, np.inf)
+    cur = np.full(R, np.inf)
+    active = np.ones(R, bool)
+    rows = np.arange(R)
+    for t in range(max_iter):
+        if t >= 2:
+            active &= prev - cur > tol
+            if not active.any():
+                break
+        half_grad = np.einsum("rn,rnk->rk", Ax - b, A) + eta * x
+        i = np.argmin(half_grad, axis=1)
+        d_x = -x
+        d_x[rows, i] += 1.0
+        d_err = A[rows, :, i] - Ax
+        den = np.einsum("rn,rn->r", d_err, d_err) + eta * np.einsum("rk,rk->r", d_x, d_x)
+        num = -np.einsum("rk,rk->r", half_grad, d_x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(active & (den > 0), np.clip(num / den, 0.0, 1.0), 0.0)
+        x = x + step[:, None] * d_x
+        Ax = Ax + step[:, None] * d_err
+        r = Ax - b
+        val = zeta**2 * np.einsum("rk,rk->r", x, x) + np.einsum("rn,rn->r", r, r) / n
+        prev = np.where(active, cur, prev)
+        cur = np.where(active, val, cur)
+    return x
+
+
+def _sparsify(v: np.ndarray) -> np.ndarray:
+    v = np.where(v <= v.max(axis=-1, keepdims=True) / 4, 0.0, v)
+    return v / v.sum(axis=-1, keepdims=True)
+
+
+def _weights(Y: np.ndarray, zeta: float, intercept: bool, init: np.ndarray | None, o: BlockOptions) -> np.ndarray:
+    x = fw_batch(Y, zeta, intercept, init, o.min_decrease, o.max_iter_pre_sparsify)
+    if o.sparsify:
+        x = fw_batch(Y, zeta, intercept, _sparsify(x), o.min_decrease, o.max_iter)
+    return x
+
+
+def sum_normalize(x: np.ndarray) -> np.ndarray:
+    """``x / sum(x)``, or uniform weights when the sum is zero (R ``sum_normalize``)."""
+    s = x.sum()
+    return x / s if s != 0 else np.full(x.size, 1.0 / x.size)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fitted block: the estimate, the weights and the options that produced them."""
+
+    tau: float
+    omega: np.ndarray
+    lam: np.ndarray
+    opts: BlockOptions
+
+
+def fit_stack(Y: np.ndarray, N0: int, T0: int, opts: BlockOptions, omega: np.ndarray | None = None,
+              lam: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimates and weights of a stack of blocks of one shape (``Y``: ``R x N x T``); the weights are
+    re-optimised from ``omega`` (``R x N0``) and ``lam`` (``R x T0``) where the options say so, else used as given
+    (uniform when ``None``). Returns ``tau`` (``R``), ``omega`` and ``lam``."""
+    R = Y.shape[0]
+    Yc = collapsed(Y, N0, T0)
+    if opts.update_lambda:
+        lam = _weights(Yc[:, :N0, :], opts.zeta_lambda, opts.lambda_intercept, lam, opts)
+    elif lam is None:
+        lam = np.full((R, T0), 1.0 / T0)
+    if opts.update_omega:
+        omega = _weights(np.swapaxes(Yc[:, :, :T0], 1, 2), opts.zeta_omega, opts.omega_intercept, omega, opts)
+    elif omega is None:
+        omega = np.full((R, N0), 1.0 / N0)
+    lam = np.broadcast_to(lam, (R, T0))
+    omega = np.broadcast_to(omega, (R, N0))
+    treated = Y[:, N0:, :]
+    post_tr = treated[:, :, T0:].mean(axis=(1, 2))
+    pre_tr = np.einsum("rnt,rt->r", treated[:, :, :T0], lam) / treated.shape[1]
+    post_c = np.einsum("rn,rnt->r", omega, Y[:, :N0, T0:]) / (Y.shape[2] - T0)
+    pre_c = np.einsum("rn,rnt,rt->r", omega, Y[:, :N0, :T0], lam)
+    return post_tr - pre_tr - post_c + pre_c, np.array(omega), np.array(lam)
+
+
+def fit_block(Y: np.ndarray, N0: int, T0: int, opts: BlockOptions, omega: np.ndarray | None = None,
+              lam: np.ndarray | None = None) -> Block:
+    """One block (``Y``: ``N x T``); see :func:`fit_stack`."""
+    tau, om, la = fit_stack(Y[None], N0, T0, opts, None if omega is None else omega[None],
+                            None if lam is None else lam[None])
+    return Block(tau=float(tau[0]), omega=om[0], lam=la[0], opts=opts)
+
+
+def fit_method(method: str, Y: np.ndarray, N0: int, T0: int) -> Block:
+    """A block fitted with R's defaults for ``method`` (``"sdid"``, ``"sc"`` or ``"did"``)."""
+    opts = default_options(method, Y, N0, T0)
+    if method == "did":
+        return fit_block(Y, N0, T0, opts, np.full(N0, 1.0 / N0), np.full(T0, 1.0 / T0))
+    return fit_block(Y, N0, T0, opts, None, np.zeros(T0) if method == "sc" else None)
