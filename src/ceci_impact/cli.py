@@ -1,4 +1,4 @@
-"""Command line: ``ceci-impact simulate | build | render | kernel``.
+"""Command line: ``ceci-impact simulate | build | render | design | backtest-data | kernel``.
 
 User errors (bad files, parameters) print one line ``error: ...`` and exit with status 2,
 without a traceback.
@@ -110,9 +110,103 @@ def parser() -> argparse.ArgumentParser:
     bt.add_argument("--out", default=None, help="output folder (default: the copy inside the package)")
     bt.add_argument("--quiet", action="store_true", help="no progress lines")
 
+    _design_parser(sub)
+
     k = sub.add_parser("kernel", help="register the project's Jupyter kernel (ceci-impact)")
     k.add_argument("--quiet", action="store_true")
     return p
+
+
+def _design_parser(sub) -> None:
+    d = sub.add_parser("design", help="evaluation design: minimum detectable effects, optimal and randomised "
+                                      "roll-out schedules")
+    ds = d.add_subparsers(dest="design_command", required=True, parser_class=_Parser)
+    m = ds.add_parser("mde", help="minimum detectable effect of a panel DiD (Burlig-Preonas-Woerman eq. 2)")
+    m.add_argument("--units", type=float, help="number of units J (default with --panel: the panel's units)")
+    m.add_argument("--treated-share", type=float, required=True, help="share of units treated, P")
+    m.add_argument("--pre", type=int, required=True, help="pre-treatment periods m")
+    m.add_argument("--post", type=int, required=True, help="post-treatment periods r")
+    m.add_argument("--sigma2", type=float, help="residual variance (or take it from --panel)")
+    m.add_argument("--psi-pre", type=float, default=None, help="average covariance of two pre-period errors")
+    m.add_argument("--psi-post", type=float, default=None, help="average covariance of two post-period errors")
+    m.add_argument("--psi-cross", type=float, default=None, help="average pre/post error covariance")
+    m.add_argument("--alpha", type=float, default=0.05)
+    m.add_argument("--power", type=float, default=0.8)
+    m.add_argument("--df", type=float, default=None, help="degrees of freedom of the t quantiles (default: units)")
+    m.add_argument("--panel", default=None, help="a built panel (Parquet) to take the variance components from")
+    m.add_argument("--outcome", default=None, help="outcome column of --panel")
+    m.add_argument("--idname", default=None, help="unit column of --panel (default: employer_id or cvegeo)")
+    m.add_argument("--tname", default="period", help="period column of --panel")
+    m.add_argument("--quiet", action="store_true")
+    a = ds.add_parser("assign", help="stratified randomised assignment of sites to opening waves")
+    a.add_argument("--sites", required=True, help="CSV or Parquet, one row per planned site")
+    a.add_argument("--waves", required=True, help="LABEL:COUNT,... in opening order, e.g. 2026:200,2027:250")
+    a.add_argument("--strata", default="", help="comma-separated stratum columns, e.g. pole,scheme")
+    a.add_argument("--seed", type=int, required=True)
+    a.add_argument("--id", dest="id_col", default=None, help="site identifier column (default: the first)")
+    a.add_argument("--out", required=True, help="assignment file to write (CSV)")
+    a.add_argument("--quiet", action="store_true")
+    r = ds.add_parser("rollout", help="T-optimal cumulative treated shares and sites per wave")
+    r.add_argument("--periods", type=int, required=True)
+    r.add_argument("--carryover", type=int, default=0)
+    r.add_argument("--sites", type=int, default=None, help="number of units to schedule")
+    r.add_argument("--quiet", action="store_true")
+
+
+def _design(args) -> None:
+    from . import design
+
+    if args.design_command == "mde":
+        kw = {}
+        units = args.units
+        if args.panel:
+            import pandas as pd
+
+            if not args.outcome:
+                raise CeciError("--panel needs --outcome (the outcome column whose variance components to use)")
+            try:
+                df = pd.read_parquet(args.panel)
+            except Exception as exc:
+                raise CeciError(f"--panel {args.panel}: could not be read as Parquet ({type(exc).__name__})") from None
+            idn = args.idname or next((c for c in ("employer_id", "cvegeo") if c in df.columns), None)
+            if idn is None:
+                raise CeciError(f"--panel {args.panel}: no unit column; give --idname")
+            g = "first_treat" if "first_treat" in df.columns else None
+            vc = design.variance_components(df, args.outcome, idn, args.tname, args.pre, args.post, gname=g)
+            kw = {"sigma2": vc.sigma2, "psi_pre": vc.psi_pre, "psi_post": vc.psi_post, "psi_cross": vc.psi_cross}
+            units = units or df[idn].nunique()
+            print(f"variance components of {args.outcome} ({vc.n_units} units, periods {vc.periods[0]} to "
+                  f"{vc.periods[-1]}): sigma2 {vc.sigma2:.6g}, psi_pre {vc.psi_pre:.6g}, psi_post {vc.psi_post:.6g}, "
+                  f"psi_cross {vc.psi_cross:.6g}")
+        elif args.sigma2 is None:
+            raise CeciError("give --sigma2 (and optionally --psi-pre/--psi-post/--psi-cross), or --panel and --outcome")
+        for k in ("sigma2", "psi_pre", "psi_post", "psi_cross"):
+            if getattr(args, k) is not None:
+                kw[k] = getattr(args, k)
+        if units is None:
+            raise CeciError("give --units (the number of units J)")
+        mde = design.mde_panel(units, args.treated_share, args.pre, args.post, alpha=args.alpha, power=args.power,
+                               df=args.df, **kw)
+        print(f"MDE {mde:.6g} (J={units:g}, P={args.treated_share:g}, m={args.pre}, r={args.post}, "
+              f"alpha={args.alpha:g}, power={args.power:g})")
+    elif args.design_command == "assign":
+        from .design.assignment import file_sha256, read_sites
+
+        sites = read_sites(args.sites)
+        strata = [s.strip() for s in args.strata.split(",") if s.strip()]
+        res = design.assign_waves(sites, design.parse_waves(args.waves), strata, args.seed, id_col=args.id_col,
+                                  source=args.sites, sha256=file_sha256(args.sites))
+        res.write(args.out)
+        if not args.quiet:
+            print(res.balance.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+            print(f"assignment written to {args.out} (sites SHA-256 {res.meta['sites_sha256'][:12]}..., "
+                  f"seed {args.seed})", file=sys.stderr)
+    else:
+        w = design.optimal_rollout(args.periods, args.carryover)
+        line = " ".join(f"{x:.4f}" for x in w)
+        print(f"cumulative treated shares: {line}")
+        if args.sites:
+            print("units opening per period: " + " ".join(str(n) for n in design.sites_per_wave(w, args.sites)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             out = write_compact(args.source, args.out or SHIPPED)
             if not args.quiet:
                 print(f"back-test inputs written to {out}", file=sys.stderr)
+        elif args.command == "design":
+            _design(args)
         elif args.command == "kernel":
             from .render import ensure_kernel
 
