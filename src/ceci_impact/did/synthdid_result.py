@@ -11,6 +11,7 @@ from scipy import stats
 
 from .conformal import conformal_test
 from .results import _json, table_html
+from .synthdid_solver import default_options
 
 LABELS = {"sdid": "synthetic difference-in-differences", "sc": "synthetic control", "did": "difference-in-differences"}
 POOR_FIT = 1.0  # pre-period RMSE above this multiple of the treated series' typical period-to-period change
@@ -99,17 +100,23 @@ class SynthDidResult:
         return bool(self.fit["poor_fit"].any())
 
     def conformal(self, theta0: float = 0.0, alp: float | None = None, grid: np.ndarray | None = None,
-                  q: float = 1.0) -> dict:
+                  q: float = 1.0, model: str | None = None, n_grid: int = 241) -> dict:
         """Conformal inference (Chernozhukov, Wüthrich & Zhu 2021) for one cohort's treated mean series: the
         p-value of "the effect is ``theta0`` in every post-period" and the ``1 - alp`` interval by test inversion;
-        see :func:`ceci_impact.did.conformal.conformal_test`."""
+        see :func:`ceci_impact.did.conformal.conformal_test`. ``model`` is the counterfactual model of the test
+        (default: this result's method; ``"sc"``, without an intercept, has more power when the pre- and
+        post-periods are of similar length, because an intercept fitted under the null absorbs part of a shift)."""
         p, cohorts = self._data
         if len(cohorts) != 1:
             raise ValueError("conformal inference is for one cohort; fit one cohort at a time")
         c = cohorts[0]
-        return conformal_test(p.Y[: p.n_controls], p.Y[c.rows].mean(axis=0), c.T0, self.method, c.block.opts,
-                              theta0=theta0, alp=self.alp if alp is None else alp, grid=grid, q=q,
-                              estimate=self.estimate, se=self.se)
+        model = model or self.method
+        opts = c.block.opts if model == self.method else default_options(model, p.Y[np.r_[: p.n_controls, c.rows]],
+                                                                          p.n_controls, c.T0)
+        out = conformal_test(p.Y[: p.n_controls], p.Y[c.rows].mean(axis=0), c.T0, model, opts, theta0=theta0,
+                             alp=self.alp if alp is None else alp, grid=grid, q=q, estimate=self.estimate,
+                             se=self.se, n_grid=n_grid)
+        return {**out, "model": model}
 
     # ------------------------------------------------------------------ presentation
     def tidy(self) -> pd.DataFrame:
