@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .synthdid_solver import BlockOptions, fw_batch
+from .synthdid_solver import BlockOptions, weights
 
 
 def _residuals(Y0: np.ndarray, ytr: np.ndarray, T0: int, method: str, opts: BlockOptions,
@@ -28,11 +28,7 @@ def _residuals(Y0: np.ndarray, ytr: np.ndarray, T0: int, method: str, opts: Bloc
         w = np.full((thetas.size, Y0.shape[0]), 1.0 / Y0.shape[0])
     else:
         M = np.concatenate([X, yadj[:, :, None]], axis=2)
-        w = fw_batch(M, opts.zeta_omega, intercept, None, opts.min_decrease, opts.max_iter_pre_sparsify)
-        if opts.sparsify:
-            v = np.where(w <= w.max(axis=1, keepdims=True) / 4, 0.0, w)
-            w = fw_batch(M, opts.zeta_omega, intercept, v / v.sum(axis=1, keepdims=True), opts.min_decrease,
-                         opts.max_iter)
+        w = weights(M, opts.zeta_omega, intercept, None, opts)
     fitted = np.einsum("rtn,rn->rt", X, w)
     u = yadj - fitted
     if intercept:

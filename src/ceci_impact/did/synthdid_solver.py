@@ -106,7 +106,8 @@ def _sparsify(v: np.ndarray) -> np.ndarray:
     return v / v.sum(axis=-1, keepdims=True)
 
 
-def _weights(Y: np.ndarray, zeta: float, intercept: bool, init: np.ndarray | None, o: BlockOptions) -> np.ndarray:
+def weights(Y: np.ndarray, zeta: float, intercept: bool, init: np.ndarray | None, o: BlockOptions) -> np.ndarray:
+    """R's two-round solve: at most ``max_iter_pre_sparsify`` iterations, sparsify, then up to ``max_iter``."""
     x = fw_batch(Y, zeta, intercept, init, o.min_decrease, o.max_iter_pre_sparsify)
     if o.sparsify:
         x = fw_batch(Y, zeta, intercept, _sparsify(x), o.min_decrease, o.max_iter)
@@ -137,11 +138,11 @@ def fit_stack(Y: np.ndarray, N0: int, T0: int, opts: BlockOptions, omega: np.nda
     R = Y.shape[0]
     Yc = collapsed(Y, N0, T0)
     if opts.update_lambda:
-        lam = _weights(Yc[:, :N0, :], opts.zeta_lambda, opts.lambda_intercept, lam, opts)
+        lam = weights(Yc[:, :N0, :], opts.zeta_lambda, opts.lambda_intercept, lam, opts)
     elif lam is None:
         lam = np.full((R, T0), 1.0 / T0)
     if opts.update_omega:
-        omega = _weights(np.swapaxes(Yc[:, :, :T0], 1, 2), opts.zeta_omega, opts.omega_intercept, omega, opts)
+        omega = weights(np.swapaxes(Yc[:, :, :T0], 1, 2), opts.zeta_omega, opts.omega_intercept, omega, opts)
     elif omega is None:
         omega = np.full((R, N0), 1.0 / N0)
     lam = np.broadcast_to(lam, (R, T0))
