@@ -129,6 +129,24 @@ def test_site_profiles_expand_to_opened_sites(rendered):
     assert all(r.parameters["site_id"] in r.name for r in runs)
 
 
+def test_pole_profiles_expand_to_poles_with_opened_sites(rendered):
+    import pandas as pd
+
+    plan = rendered["nbdir"] / "expand_poles.toml"
+    plan.write_text(f'[defaults]\nprocessed = "{rendered["proc"]}"\n[[run]]\nname = "45_pole_{{pole_slug}}"\n'
+                    'notebook = "45_pole_profile.ipynb"\nexpand = "opened_poles"\n')
+    runs, _ = render.load_plan(plan)
+    sites = pd.read_parquet(rendered["proc"] / "sites.parquet")
+    poles = set(sites.loc[(sites.opening_period > 0) & (sites.pole.fillna("") != ""), "pole"])
+    assert {r.parameters["pole"] for r in runs} == poles and poles
+    assert all(re.fullmatch(r"45_pole_[a-z0-9_]+", r.name) for r in runs)
+    side = json.loads((rendered["reports"] / "results" / "45_pole_profile.json").read_text())["results"]
+    assert side["pole"] in poles and set(side["synthetic"]) == {"log_women_jobs", "female_share",
+                                                                  "eg_days_per_worker", "separation_rate"}
+    site = json.loads(next((rendered["reports"] / "results").glob("40_site_profile.json")).read_text())["results"]
+    assert set(site["synthetic"]) <= {"female_share", "eg_days_per_worker", "separation_rate"}
+
+
 def test_notebooks_committed_clean():
     for nb in NOTEBOOKS:
         n = nbformat.read(ROOT / "notebooks" / nb, as_version=4)

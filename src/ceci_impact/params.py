@@ -78,6 +78,12 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "radius_km": Spec(float, 5.0, "surroundings radius (km)", lo=0.5, hi=50),
         "window": Spec(int, 12, "months before and after opening shown", lo=3, hi=36),
     },
+    "45_pole_profile": {
+        **COMMON,
+        "pole": Spec(str, "", "PODECOBI pole (empty = the first pole with an opened site)"),
+        "pre": Spec(int, 24, "months before the pole's first opening used for employer outcomes", lo=6, hi=120),
+        "reps": Spec(int, 50, "placebo replications of the standard errors", lo=10, hi=2000),
+    },
     "60_guarderias_backtest": {
         **{k: v for k, v in COMMON.items() if k != "processed"},
         "data_dir": Spec(str, "", "back-test inputs: empty = the compact copy shipped with ceci_impact; or a folder "

@@ -166,8 +166,11 @@ def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[lis
                    requires=r.get("requires"), error=error)
         if r.get("expand") == "opened_sites":
             runs.extend(_expand_sites(base, nbdir))
+        elif r.get("expand") == "opened_poles":
+            runs.extend(_expand_poles(base, nbdir))
         elif r.get("expand"):
-            raise CeciError(f"{plan}: run {r['name']!r}: unknown expand {r['expand']!r}; expected 'opened_sites'")
+            raise CeciError(f"{plan}: run {r['name']!r}: unknown expand {r['expand']!r}; expected 'opened_sites' "
+                            "or 'opened_poles'")
         else:
             runs.append(base)
     unused = sorted(set(ov) - used)
@@ -192,6 +195,25 @@ def _expand_sites(base: Run, nbdir: Path) -> list[Run]:
     return [Run(name=base.name.format(site_id=s), notebook=base.notebook, group=base.group,
                 parameters={**base.parameters, "site_id": s}, requires=base.requires, error=base.error)
             for s in opened.site_id]
+
+
+def _expand_poles(base: Run, nbdir: Path) -> list[Run]:
+    import unicodedata
+
+    from .site_synth import opened_poles
+
+    processed = (nbdir / base.parameters.get("processed", "../data/processed")).resolve()
+    if not (processed / "sites.parquet").exists():
+        raise CeciError(f"{processed / 'sites.parquet'}: site list not found; run `ceci-impact build` before "
+                        "rendering pole profiles")
+
+    def slug(name: str) -> str:
+        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_") or "pole"
+
+    return [Run(name=base.name.format(pole_slug=slug(p)), notebook=base.notebook, group=base.group,
+                parameters={**base.parameters, "pole": p}, requires=base.requires, error=base.error)
+            for p in opened_poles(processed)]
 
 
 def _fingerprint_for(run: Run, nbdir: Path) -> str:

@@ -1,11 +1,15 @@
-"""Synthetic control and synthetic DiD for one CECI site: the employers around it against a synthetic comparison.
+"""Synthetic control and synthetic DiD for one CECI site or one PODECOBI pole against a synthetic comparison.
 
-The treated series is the workforce-weighted mean outcome of the employers within ``radius_km`` of the site (weights
-= each employer's workers in the first month of the window, as in the local event studies). Donors are the
-employers beyond the buffer of every CECI (ring ``control``), aggregated by municipality the same way, so each
-donor is a municipality's far-from-any-CECI employers; a municipality with fewer than ``MIN_CELL`` such employers
-is left out (no small cell enters a weight table). The estimate, placebo standard error and conformal inference
-come from :func:`ceci_impact.did.synthdid`.
+Employer outcomes: the treated series is the workforce-weighted mean outcome of the treated employers (those
+within ``radius_km`` of a site; for a pole, the employers in the treated ring of any of its sites), weights = each
+employer's workers in the first month of the window, as in the local event studies. Donors are the employers
+beyond the buffer of every CECI (ring ``control``), aggregated by municipality the same way, so each donor is a
+municipality's far-from-any-CECI employers; a municipality with fewer than ``MIN_CELL`` such employers is left out
+(no small cell enters a weight table).
+
+Women's jobs of a pole: the pole's municipalities summed into one series (log of women's jobs) against the
+municipalities never exposed to a CECI. The estimate, placebo standard error and conformal inference come from
+:func:`ceci_impact.did.synthdid`.
 """
 
 from __future__ import annotations
@@ -13,33 +17,63 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._options import CeciError
 from .analysis import MIN_CELL, load, site_employers
+from .calendar import label
 from .did import synthdid
 
+EMPLOYER_OUTCOMES = ("female_share", "eg_days_per_worker", "separation_rate")
 
-def site_series(processed, site: pd.Series, radius_km: float, window: int, outcome: str) -> tuple[pd.DataFrame, int]:
-    """Long panel (unit, period, outcome, first_treat) of the site's treated series and the donor
-    municipalities; and the number of employers behind the treated series."""
-    em = load("employer_month", processed)
-    emp = site_employers(processed, site, em)
-    near = set(emp.loc[emp.km <= radius_km, "employer_id"])
-    g = int(site.opening_period)
-    d = em[em.period.between(g - window, g + window) & (em.employer_id.isin(near) | (em.ring == "control"))]
+
+def employer_series(em: pd.DataFrame, treated: set, g: int, lo: int, hi: int, outcome: str) -> tuple[pd.DataFrame, int]:
+    """Long panel (unit, period, outcome, first_treat): one treated series of the ``treated`` employers and one
+    donor per municipality (its control-ring employers); and the number of employers behind the treated series."""
+    d = em[em.period.between(lo, hi) & (em.employer_id.isin(treated) | (em.ring == "control"))]
     d = d[["employer_id", "period", "cvegeo", "workers", outcome]].dropna(subset=[outcome])
     first = d.sort_values("period").groupby("employer_id")["workers"].transform("first")
     d = d.assign(w=first.astype(float)).loc[lambda x: x.w > 0]
-    d["unit"] = np.where(d.employer_id.isin(near), "site", "mun " + d.cvegeo.astype(str))
+    d["unit"] = np.where(d.employer_id.isin(treated), "treated", "mun " + d.cvegeo.astype(str))
     n_emp = d.groupby("unit")["employer_id"].nunique()
-    keep = n_emp.index[(n_emp >= MIN_CELL) | (n_emp.index == "site")]
+    keep = n_emp.index[(n_emp >= MIN_CELL) | (n_emp.index == "treated")]
     d = d[d.unit.isin(keep)]
     d["yw"] = d[outcome] * d.w
     agg = d.groupby(["unit", "period"], as_index=False)[["yw", "w"]].sum()
     agg[outcome] = agg.yw / agg.w
-    agg["first_treat"] = np.where(agg.unit == "site", g, 0)
-    periods = agg.period.nunique()
-    complete = agg.groupby("unit").period.transform("size") == periods
-    agg = agg[complete | (agg.unit == "site")]
-    return agg[["unit", "period", outcome, "first_treat"]], int(n_emp.get("site", 0))
+    agg["first_treat"] = np.where(agg.unit == "treated", g, 0)
+    complete = agg.groupby("unit").period.transform("size") == agg.period.nunique()
+    agg = agg[complete | (agg.unit == "treated")]
+    return agg[["unit", "period", outcome, "first_treat"]], int(n_emp.get("treated", 0))
+
+
+def site_series(processed, site: pd.Series, radius_km: float, window: int, outcome: str) -> tuple[pd.DataFrame, int]:
+    """:func:`employer_series` for the employers within ``radius_km`` of one site, ``window`` months around
+    its opening."""
+    em = load("employer_month", processed)
+    emp = site_employers(processed, site, em)
+    near = set(emp.loc[emp.km <= radius_km, "employer_id"])
+    g = int(site.opening_period)
+    return employer_series(em, near, g, g - window, g + window, outcome)
+
+
+def _fit(panel: pd.DataFrame, outcome: str, n_t: int, *, min_treated: int, method: str, reps: int, seed: int,
+         alpha: float, n_grid: int) -> dict:
+    n_d = int(panel.loc[panel.first_treat == 0, "unit"].nunique())
+    out = {"n_treated": n_t, "n_donors": n_d, "result": None, "conformal": None, "reason": ""}
+    if n_t < min_treated:
+        out["reason"] = f"fewer than {min_treated} treated units behind the series"
+        return out
+    if n_d < 3:
+        out["reason"] = f"{n_d} donors; expected at least 3"
+        return out
+    try:
+        r = synthdid(panel, outcome, "period", "unit", "first_treat", method=method, se="placebo", reps=reps,
+                     seed=seed, alp=alpha)
+    except CeciError as exc:
+        out["reason"] = str(exc).removeprefix("synthdid: ")
+        return out
+    out["result"] = r
+    out["conformal"] = r.conformal(theta0=0.0, alp=alpha, model="sc", n_grid=n_grid)
+    return out
 
 
 def site_synthetic(processed, site: pd.Series, radius_km: float, window: int, outcome: str, *, method: str = "sdid",
@@ -54,24 +88,62 @@ def site_synthetic(processed, site: pd.Series, radius_km: float, window: int, ou
     when the site has fewer than ``MIN_CELL`` employers, an incomplete treated series, or too few donors.
     """
     panel, n_t = site_series(processed, site, radius_km, window, outcome)
-    n_d = int(panel.loc[panel.first_treat == 0, "unit"].nunique())
-    out = {"n_treated": n_t, "n_donors": n_d, "result": None, "conformal": None, "reason": ""}
-    if n_t < MIN_CELL:
-        out["reason"] = f"fewer than {MIN_CELL} employers near the site"
-        return out
-    if n_d < 3:
-        out["reason"] = f"{n_d} donor municipalities with at least {MIN_CELL} far employers"
-        return out
-    from ._options import CeciError
+    return _fit(panel, outcome, n_t, min_treated=MIN_CELL, method=method, reps=reps, seed=seed, alpha=alpha,
+                n_grid=n_grid)
 
-    try:
-        r = synthdid(panel, outcome, "period", "unit", "first_treat", method=method, se="placebo", reps=reps,
-                     seed=seed, alp=alpha)
-    except CeciError as exc:
-        out["reason"] = str(exc).removeprefix("synthdid: ")
-        return out
-    out["result"] = r
-    out["conformal"] = r.conformal(theta0=0.0, alp=alpha, model="sc", n_grid=n_grid)
+
+def opened_poles(processed) -> list[str]:
+    """PODECOBI poles with at least one opened site, in order of their first opening."""
+    s = pd.read_parquet(f"{processed}/sites.parquet")
+    s = s[(s.opening_period > 0) & s.pole.fillna("").astype(str).str.strip().ne("")]
+    return s.groupby("pole").opening_period.min().sort_values(kind="stable").index.tolist()
+
+
+def pole_sites(processed, pole: str = "") -> pd.DataFrame:
+    """The opened sites of one pole (the first pole to open when ``pole`` is empty), with opening months."""
+    poles = opened_poles(processed)
+    if not poles:
+        raise CeciError("no PODECOBI pole has an opened CECI site")
+    pole = pole or poles[0]
+    if pole not in poles:
+        raise CeciError(f"pole={pole!r} has no opened CECI site; poles with opened sites: {', '.join(poles)}")
+    s = pd.read_parquet(f"{processed}/sites.parquet")
+    s = s[(s.pole == pole) & (s.opening_period > 0)].sort_values(["opening_period", "site_id"])
+    return s.assign(opening_month=[label(p) for p in s.opening_period])
+
+
+def pole_women_panel(processed, pole: str, sites: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The pole's municipalities summed into one series of log women's jobs against never-exposed
+    municipalities; and the number of the pole's municipalities."""
+    m = load("mun_month", processed)
+    muns = set(m.loc[m.pole == pole, "cvegeo"]) | set(sites.cvegeo)
+    g = int(sites.opening_period.min())
+    tr = m[m.cvegeo.isin(muns)].groupby("period", as_index=False).jobs_women.sum()
+    tr = tr.assign(unit="pole", log_women_jobs=np.log(tr.jobs_women.where(tr.jobs_women > 0)), first_treat=g)
+    donors = m[(m.first_treat == 0) & ~m.cvegeo.isin(muns)]
+    donors = donors.assign(unit="mun " + donors.cvegeo.astype(str), first_treat=0)
+    cols = ["unit", "period", "log_women_jobs", "first_treat"]
+    panel = pd.concat([tr[cols], donors[cols]], ignore_index=True).dropna(subset=["log_women_jobs"])
+    complete = panel.groupby("unit").period.transform("size") == panel.period.nunique()
+    return panel[complete | (panel.unit == "pole")], len(muns)
+
+
+def pole_synthetic(processed, pole: str, *, pre: int = 24, method: str = "sdid", reps: int = 50, seed: int = 2026,
+                   alpha: float = 0.05, n_grid: int = 41) -> dict:
+    """Synthetic DiD of women's jobs (municipalities) and of the employer outcomes (employers in the treated
+    ring of the pole's sites) for one pole, from its first opening; ``pre`` months before it for employers."""
+    sites = pole_sites(processed, pole)
+    g = int(sites.opening_period.min())
+    out = {"sites": sites, "pole": sites.pole.iloc[0], "first_opening": label(g)}
+    panel, n_mun = pole_women_panel(processed, out["pole"], sites)
+    out["log_women_jobs"] = _fit(panel, "log_women_jobs", n_mun, min_treated=1, method=method, reps=reps, seed=seed,
+                                 alpha=alpha, n_grid=n_grid)
+    em = load("employer_month", processed)
+    treated = set(em.loc[(em.ring == "treated") & em.cohort_site.isin(sites.site_id), "employer_id"])
+    for y in EMPLOYER_OUTCOMES:
+        p, n_t = employer_series(em, treated, g, g - pre, int(em.period.max()), y)
+        out[y] = _fit(p, y, n_t, min_treated=MIN_CELL, method=method, reps=reps, seed=seed, alpha=alpha,
+                      n_grid=n_grid)
     return out
 
 
@@ -90,3 +162,9 @@ def synth_table(results: dict) -> pd.DataFrame:
                      "donors": s["n_donors"], "pre-opening RMSE": fit.pre_rmse,
                      "fit": "too poor to trust" if fit.poor_fit else "acceptable", "note": ""})
     return pd.DataFrame(rows)
+
+
+def synth_record(results: dict) -> dict:
+    """Sidecar entries: each result's ``to_dict()`` with its conformal inference, or the reason it is absent."""
+    return {y: (s["result"].to_dict() | {"conformal": s["conformal"], "n_treated": s["n_treated"]})
+            if s["result"] is not None else {"reason": s["reason"]} for y, s in results.items()}
