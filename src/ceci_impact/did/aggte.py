@@ -46,13 +46,33 @@ def _combine(res: AttGtResult, which: np.ndarray, wts: np.ndarray, att: np.ndarr
 class _SE:
     def __init__(self, res: AttGtResult, bstrap: bool, biters: int, alp: float, rng):
         self.res, self.bstrap, self.biters, self.alp, self.rng = res, bstrap, biters, alp, rng
+        self.df = None  # Welch degrees of freedom of the last analytic SEs (small_cluster="welch")
 
     def _analytic(self, infs: np.ndarray) -> np.ndarray:
         n = self.res.n
+        self.df = None
         if self.res.cluster is not None:
             S = cluster_sums(infs, self.res.cluster)
+            if self.res.params.get("small_cluster", "none") == "welch":
+                return self._welch(S) / n
             return np.sqrt((S**2).sum(axis=0)) / n
         return np.sqrt((infs**2).mean(axis=0) / n)
+
+    def _welch(self, S: np.ndarray) -> np.ndarray:
+        """Cluster-robust SEs (times n) with a ``G/(G-1)`` factor on the clusters with and without treated units;
+        sets ``self.df``, the Welch–Satterthwaite degrees of freedom of each column."""
+        uc, codes = np.unique(self.res.cluster, return_inverse=True)
+        treated = np.bincount(codes, weights=(self.res.unit_group > 0).astype(float), minlength=uc.size) > 0
+        parts, dfs = [], []
+        for m in (treated, ~treated):
+            G = int(m.sum())
+            v = (S[m] ** 2).sum(axis=0) * (G / (G - 1) if G > 1 else 1.0)
+            parts.append(v)
+            dfs.append(max(G - 1, 1))
+        V = parts[0] + parts[1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.df = np.where(V > 0, V**2 / (parts[0] ** 2 / dfs[0] + parts[1] ** 2 / dfs[1]), np.nan)
+        return np.sqrt(V)
 
     def se_and_crit(self, infs: np.ndarray, cband: bool, band_cols: int | None = None) -> tuple[np.ndarray, float, bool]:
         """Standard errors of the columns of ``infs`` (n x m) and the critical value of the first
@@ -119,15 +139,18 @@ def compute_aggte(
     mask[sel] = True
 
     def finish(overall, overall_inf, egt=None, att_e=None, infs=None, label=None):
-        se_e = crit = None
+        se_e = crit = df_e = None
         used_band = False
         if infs is None:
             ose = se_of.se_and_crit(overall_inf[:, None], False)[0][0]
+            df_o = None if se_of.df is None or bstrap else float(se_of.df[0])
         else:
             se_all, crit, used_band = se_of.se_and_crit(np.column_stack([infs, overall_inf]), cband,
                                                         band_cols=infs.shape[1])
             se_e, ose = se_all[:-1], se_all[-1]
-        return AggteResult(
+            df_o = None if se_of.df is None or bstrap else float(se_of.df[-1])
+            df_e = None if se_of.df is None or bstrap else np.asarray(se_of.df[:-1], float)
+        return AggteResult(df_overall=df_o, df_egt=df_e,
             type=type, overall_att=float(overall), overall_se=float(ose), egt=egt, att_egt=att_e,
             se_egt=se_e, crit_val=crit, cband=used_band, alp=alp, label=label,
             inf_overall=overall_inf, inf_egt=infs, min_e=min_e, max_e=max_e, balance_e=balance_e,

@@ -18,6 +18,7 @@ from .drdid import PANEL_BATCH, RC_ESTIMATORS, EstimationFailure, ill_conditione
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
+SmallCluster = Literal["none", "welch"]
 
 _TINY = np.sqrt(np.finfo(float).eps) * 10
 
@@ -177,6 +178,7 @@ def att_gt(
     cband: bool = True,
     alp: float = 0.05,
     seed: int | None = None,
+    small_cluster: SmallCluster = "none",
 ) -> AttGtResult:
     """Group-time average treatment effects of Callaway and Sant'Anna (2021).
 
@@ -212,6 +214,11 @@ def att_gt(
     bstrap, biters, cband, alp
         Multiplier bootstrap (Mammen weights) with ``biters`` draws; simultaneous bands
         when ``cband``; significance level ``alp``.
+    small_cluster
+        ``"none"`` (R): normal intervals. ``"welch"``: with a cluster variable, the aggregations' analytic
+        cluster-robust variance is split into the part from clusters with treated units and the rest, each with
+        its ``G/(G-1)`` factor, and intervals use Student-t quantiles with the Welch–Satterthwaite degrees of
+        freedom of the two parts (about ``G1 - 1`` when the few treated clusters dominate). An extension of R.
     seed
         Seed of the bootstrap; ``None`` means seed 0, so results are reproducible.
 
@@ -223,6 +230,7 @@ def att_gt(
     check_option("control_group", control_group, ControlGroup)
     check_option("est_method", est_method, EstMethod)
     check_option("base_period", base_period, BasePeriod)
+    check_option("small_cluster", small_cluster, SmallCluster)
     if not (0 < alp < 1):
         raise CeciError(f"alp={alp} must lie strictly between 0 and 1")
     if int(biters) < 1:
@@ -518,7 +526,7 @@ def att_gt(
             control_group=control_group, est_method=est_method, anticipation=int(anticipation),
             base_period=base_period, allow_unbalanced_panel=bool(allow_unbalanced_panel),
             panel=panel, clustervars=clustervars, weightsname=weightsname, bstrap=bool(bstrap),
-            biters=int(biters), cband=bool(cband), alp=float(alp), seed=seed,
+            biters=int(biters), cband=bool(cband), alp=float(alp), seed=seed, small_cluster=small_cluster,
             n_units=int(n), n_obs=int(len(df)), covariates=xnames,
         ),
     )

@@ -81,11 +81,20 @@ class AggteResult:
     params: dict
     parent_tidy: Any = field(default=None, repr=False)
     cluster: np.ndarray | None = field(default=None, repr=False)  # cluster of each influence-function row
+    df_overall: float | None = None  # Student-t degrees of freedom of the overall interval (small_cluster="welch")
+    df_egt: np.ndarray | None = None  # and of each profile element
+
+    @property
+    def overall_crit(self) -> float:
+        """Critical value of the overall interval: normal, or Student-t with ``df_overall`` degrees of freedom."""
+        if self.df_overall is not None and np.isfinite(self.df_overall):
+            return float(stats.t.ppf(1 - self.alp / 2, self.df_overall))
+        return float(stats.norm.ppf(1 - self.alp / 2))
 
     @property
     def overall_ci(self) -> tuple[float, float]:
         """Pointwise ``1 - alp`` interval of the overall effect."""
-        z = stats.norm.ppf(1 - self.alp / 2)
+        z = self.overall_crit
         return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
 
     def tidy(self) -> pd.DataFrame:
@@ -96,7 +105,10 @@ class AggteResult:
                 {"term": ["overall"], "att": [self.overall_att], "se": [self.overall_se], "ci_low": [lo], "ci_high": [hi]}
             )
         z = stats.norm.ppf(1 - self.alp / 2)
-        c = self.crit_val if self.crit_val is not None else z
+        if self.df_egt is not None:
+            z = np.where(np.isfinite(self.df_egt), stats.t.ppf(1 - self.alp / 2, np.nan_to_num(self.df_egt, nan=1.0)),
+                         z)
+        c = np.maximum(self.crit_val if self.crit_val is not None else z, z)
         out = pd.DataFrame({self.label: self.egt, "att": self.att_egt, "se": self.se_egt})
         out["ci_low"] = out.att - z * out.se
         out["ci_high"] = out.att + z * out.se
@@ -178,7 +190,7 @@ class AggteResult:
         lo, hi = self.overall_ci
         d = {"estimator": "callaway_santanna", "type": self.type, "overall_att": self.overall_att,
              "overall_se": self.overall_se, "ci_low": lo, "ci_high": hi, "alp": self.alp,
-             "crit_val": self.crit_val, "cband": self.cband, "params": self.params}
+             "crit_val": self.crit_val, "cband": self.cband, "df": self.df_overall, "params": self.params}
         if self.egt is not None:
             d["table"] = self.tidy().to_dict(orient="list")
         return _json(d)
