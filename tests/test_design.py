@@ -174,3 +174,48 @@ def test_mde_cli():
     r = subprocess.run([sys.executable, "-m", "ceci_impact.cli", "design", "mde", "--units", "100", "--treated-share",
                         "0", "--pre", "1", "--post", "1", "--sigma2", "1"], capture_output=True, text=True)
     assert r.returncode == 2 and "treated_share" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_power_simulation_exact_shift_and_reproducible(small_world):
+    from ceci_impact.analysis import load
+    from ceci_impact.design import power as pw
+    from ceci_impact.did import att_gt
+
+    mun = load("mun_month", small_world / "processed")
+    h = pw.history(mun, "log_women_jobs", "cvegeo", "period")
+    assert (h.first_treat == 0).all() and h.period.max() < mun.first_treat[mun.first_treat > 0].min()
+    h = h.assign(_unit=pd.factorize(h.cvegeo)[0] + 1)
+    H = h.period.nunique()
+    pre, fu = max(2, H // 2), H - max(2, H // 2)
+    d = pw._draw(h, pw.Schedule(3, 2, 1, fu, pre), "log_women_jobs", "_unit", "period", "random",
+                 np.random.default_rng(1))
+    kw = dict(tname="period", idname="_unit", gname="first_treat", control_group="notyettreated", est_method="reg",
+              bstrap=False, cband=False, clustervars="_unit")
+    a0 = att_gt(d, yname="log_women_jobs", **kw).aggte("simple", na_rm=True)
+    shifted = d.assign(log_women_jobs=d.log_women_jobs + 0.07 * ((d.first_treat > 0) & (d.period >= d.first_treat)))
+    a1 = att_gt(shifted, yname="log_women_jobs", **kw).aggte("simple", na_rm=True)
+    assert a1.overall_att == pytest.approx(a0.overall_att + 0.07, abs=1e-10)
+    assert a1.overall_se == pytest.approx(a0.overall_se, rel=1e-9)
+    args = dict(sites_per_wave=[3], follow_up=[fu], effects=[0.0, 0.05], waves=2, spacing=1, pre=pre, reps=6, seed=3,
+                progress=False)
+    r1 = pw.simulate_power(mun, "log_women_jobs", "cvegeo", **args)
+    r2 = pw.simulate_power(mun, "log_women_jobs", "cvegeo", **args)
+    pd.testing.assert_frame_equal(r1, r2)
+    assert r1.power.between(0, 1).all() and (r1.draws > 0).all()
+    with pytest.raises(CeciError, match="periods of history"):
+        pw.simulate_power(mun, "log_women_jobs", "cvegeo", **{**args, "follow_up": [400]})
+
+
+def test_needs_assessment_adds_up_and_suppresses(small_world):
+    from ceci_impact.analysis import MIN_CELL
+    from ceci_impact.design import needs_assessment
+
+    n = needs_assessment(small_world / "processed", radius_km=5.0)
+    emp, poles = n["employers"], n["poles"]
+    for _, row in poles.dropna(subset=["eligible_parents"]).iterrows():
+        assert row.eligible_parents == emp.loc[emp.pole == row.pole, "eligible_parents"].sum()
+        assert row.employers >= MIN_CELL
+    s = n["sites"]
+    assert s.loc[s.employers_near < MIN_CELL, "eligible_parents_near"].isna().all()
+    assert set(s.flag) <= {"", "demand exceeds capacity", "capacity far from eligible parents",
+                           "suppressed (fewer than 5 employers near)"}

@@ -79,10 +79,20 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "window": Spec(int, 12, "months before and after opening shown", lo=3, hi=36),
     },
     "45_pole_profile": {
-        **COMMON,
+        **{k: v for k, v in COMMON.items() if k != "biters"},
         "pole": Spec(str, "", "PODECOBI pole (empty = the first pole with an opened site)"),
         "pre": Spec(int, 24, "months before the pole's first opening used for employer outcomes", lo=6, hi=120),
         "reps": Spec(int, 50, "placebo replications of the standard errors", lo=10, hi=2000),
+    },
+    "50_rollout_design": {
+        **{k: v for k, v in COMMON.items() if k not in ("biters",)},
+        "waves": Spec(str, "200,250,200,200,150", "announced sites per year, in order (comma-separated)"),
+        "months": Spec(int, 60, "months of the evaluation horizon", lo=12, hi=240),
+        "pre": Spec(int, 12, "pre-opening months of the MDE calculation", lo=1, hi=120),
+        "post": Spec(int, 12, "post-opening months of the MDE calculation", lo=1, hi=120),
+        "reps": Spec(int, 40, "simulated roll-outs per configuration", lo=5, hi=2000),
+        "radius_km": Spec(float, 5.0, "radius of the needs assessment (km)", lo=0.5, hi=50),
+        "power": Spec(float, 0.8, "target power", lo=0.5, hi=0.99),
     },
     "60_guarderias_backtest": {
         **{k: v for k, v in COMMON.items() if k != "processed"},

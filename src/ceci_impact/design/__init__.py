@@ -11,7 +11,10 @@ auditable randomised phase-in.
 
 from .assignment import Assignment, assign_waves, parse_waves
 from .mde import VarianceComponents, mde_panel, variance_components
+from .needs import needs_assessment, needs_figure
+from .power import simulate_power
 from .rollout import optimal_rollout, rollout_precision, sites_per_wave
 
 __all__ = ["mde_panel", "variance_components", "VarianceComponents", "optimal_rollout", "rollout_precision",
-           "sites_per_wave", "assign_waves", "parse_waves", "Assignment"]
+           "sites_per_wave", "assign_waves", "parse_waves", "Assignment", "simulate_power", "needs_assessment",
+           "needs_figure"]

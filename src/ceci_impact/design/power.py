@@ -1,0 +1,160 @@
+"""Power by simulation on the project's own panels, with Callaway–Sant'Anna estimated as the reports do.
+
+The history of a built panel (the months before any CECI opened, and only units never exposed, so no real effect
+is in it) is the stage. A proposed schedule — ``waves`` waves of ``sites_per_wave`` units each, ``spacing`` periods
+apart, observed for ``follow_up`` periods after the first opening — is drawn on it: units are chosen at random
+(``selection="random"``) or, to show what placement does, among those whose outcome grew fastest before the
+first opening (``selection="growth"``: the steepest linear pre-opening trends). Each draw is estimated with
+:func:`ceci_impact.did.att_gt` (not-yet-treated
+controls, outcome regression, the reports' covariates, analytic SEs clustered by unit) and aggregated to the simple
+ATT.
+
+A constant effect ``delta`` added to every treated post-opening cell moves the simple ATT by exactly ``delta`` and
+leaves its standard error unchanged (the estimator is linear in the outcome and the aggregation weights do not
+depend on it; ``tests/test_design.py`` checks it), so one fit per draw gives the rejection rate of every effect size:
+reject when ``|est_0 + delta| > c * se``. The MDE is the smallest ``delta > 0`` with power at least ``power``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._options import CeciError
+from ..did import att_gt
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A staggered schedule on the history: ``waves`` waves of ``sites_per_wave`` units, ``spacing`` apart."""
+
+    sites_per_wave: int
+    waves: int
+    spacing: int
+    follow_up: int
+    pre: int
+
+
+def history(panel: pd.DataFrame, yname: str, idname: str, tname: str, gname: str = "first_treat") -> pd.DataFrame:
+    """Never-exposed units before the first real opening, with a complete outcome series."""
+    for c in (yname, idname, tname, gname):
+        if c not in panel.columns:
+            raise CeciError(f"power simulation: column {c!r} not in the panel")
+    g = pd.to_numeric(panel[gname], errors="coerce").fillna(0)
+    first = g[g > 0].min() if (g > 0).any() else np.inf
+    h = panel[(g == 0) & (panel[tname] < first)].dropna(subset=[yname])
+    n_t = h[tname].nunique()
+    h = h[h.groupby(idname)[tname].transform("size") == n_t]
+    return h
+
+
+def _draw(h: pd.DataFrame, s: Schedule, yname: str, idname: str, tname: str, selection: str,
+          rng: np.random.Generator) -> pd.DataFrame:
+    periods = np.sort(h[tname].unique())
+    start = periods[-(s.pre + s.follow_up)]
+    window = periods[periods >= start]
+    d = h[h[tname].isin(window)]
+    g0 = window[s.pre]
+    units = np.sort(d[idname].unique())
+    n = s.sites_per_wave * s.waves
+    if selection == "growth":
+        w = d.pivot_table(index=idname, columns=tname, values=yname).reindex(units)[window[: s.pre]].to_numpy()
+        t = np.arange(s.pre) - (s.pre - 1) / 2
+        growth = (w - w.mean(axis=1, keepdims=True)) @ t / (t @ t)  # pre-opening linear trend of each unit
+        pool = units[np.argsort(-growth, kind="stable")[: max(2 * n, n)]]
+        chosen = rng.choice(pool, n, replace=False)
+    else:
+        chosen = rng.choice(units, n, replace=False)
+    opening = {u: g0 + (k // s.sites_per_wave) * s.spacing for k, u in enumerate(rng.permutation(chosen))}
+    gmap = pd.Series(opening, dtype=float)
+    d = d.assign(first_treat=d[idname].map(gmap).fillna(0.0).to_numpy())
+    # a wave opening after the window is never treated within it
+    d.loc[d.first_treat > window[-1], "first_treat"] = 0.0
+    return d
+
+
+def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "period", *,
+                   sites_per_wave: list[int], follow_up: list[int], effects: list[float], waves: int = 3,
+                   spacing: int = 12, pre: int = 12, reps: int = 100, seed: int = 2026, alpha: float = 0.05,
+                   power: float = 0.8, covariates: list[str] | None = None, selection: str = "random",
+                   progress: bool = True) -> pd.DataFrame:
+    """Rejection rates and MDE over sites per wave × follow-up, by simulation on the panel's history.
+
+    Returns one row per (sites_per_wave, follow_up, effect) with ``power``, and per configuration the ``mde``
+    (NaN when even the largest effect of the search is not detected), the mean null estimate (``bias``; zero in
+    expectation under random selection), its spread over draws (``sd_estimate``) and the number of draws that
+    could be estimated.
+    """
+    if selection not in ("random", "growth"):
+        raise CeciError(f"selection={selection!r} is not allowed; expected one of 'random', 'growth'")
+    h = history(panel, yname, idname, tname)
+    h = h.assign(_unit=pd.factorize(h[idname])[0] + 1)
+    idname = "_unit"
+    T = h[tname].nunique()
+    xf = "~ " + " + ".join(covariates) if covariates else None
+    rng = np.random.default_rng(seed)
+    rows = []
+    configs = [(k, f) for k in sites_per_wave for f in follow_up]
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(configs) * reps, disable=not progress, desc="power draws")
+    for k, f in configs:
+        if pre + f > T:
+            raise CeciError(f"follow_up={f} with pre={pre} needs {pre + f} periods of history; the panel has {T}")
+        if k * waves > h[idname].nunique():
+            raise CeciError(f"sites_per_wave={k} × waves={waves} exceeds the {h[idname].nunique()} units available")
+        s = Schedule(k, waves, spacing, f, pre)
+        est, se, crit = [], [], []
+        for _ in range(reps):
+            d = _draw(h, s, yname, idname, tname, selection, rng)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                try:
+                    a = att_gt(d, yname=yname, tname=tname, idname=idname, gname="first_treat", xformla=xf,
+                               control_group="notyettreated", est_method="reg", bstrap=False, cband=False,
+                               clustervars=idname, alp=alpha).aggte("simple", na_rm=True)
+                except (CeciError, np.linalg.LinAlgError):
+                    bar.update(1)
+                    continue
+            est.append(a.overall_att)
+            se.append(a.overall_se)
+            crit.append(a.overall_crit)
+            bar.update(1)
+        e, sd, c = np.array(est), np.array(se), np.array(crit)
+        ok = np.isfinite(e) & np.isfinite(sd)
+        e, sd, c = e[ok], sd[ok], c[ok]
+
+        def rate(delta, e=e, sd=sd, c=c):
+            return float(np.mean(np.abs(e + delta) > c * sd)) if e.size else float("nan")
+
+        mde = _mde(rate, power, float(np.nanmax(c * sd)) * 4 if e.size else np.nan)
+        for delta in effects:
+            rows.append({"sites_per_wave": k, "follow_up": f, "effect": float(delta), "power": rate(delta),
+                         "mde": mde, "bias": float(e.mean()) if e.size else np.nan,
+                         "sd_estimate": float(e.std(ddof=1)) if e.size > 1 else np.nan, "draws": int(e.size)})
+    bar.close()
+    return pd.DataFrame(rows)
+
+
+def _mde(rate, power: float, upper: float) -> float:
+    """Smallest positive effect with rejection rate >= power (bisection; the rate is monotone for large effects)."""
+    if not np.isfinite(upper) or rate(upper) < power:
+        return float("nan")
+    lo, hi = 0.0, upper
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if rate(mid) >= power:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def analytic_power(mde: float, effect: float, alpha: float = 0.05, power: float = 0.8, df: float = 1e6) -> float:
+    """Power against ``effect`` of a design whose MDE (at ``alpha``, ``power``) is ``mde``."""
+    se = mde / (stats.t.ppf(power, df) + stats.t.ppf(1 - alpha / 2, df))
+    return float(stats.t.cdf(abs(effect) / se - stats.t.ppf(1 - alpha / 2, df), df))
