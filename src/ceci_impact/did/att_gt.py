@@ -227,284 +227,32 @@ def att_gt(
     AttGtResult
         Frozen result: ``tidy()``, ``aggte()``, ``pretest()``, ``plot()``, ``summary()``.
     """
-    check_option("control_group", control_group, ControlGroup)
-    check_option("est_method", est_method, EstMethod)
-    check_option("base_period", base_period, BasePeriod)
-    check_option("small_cluster", small_cluster, SmallCluster)
-    if not (0 < alp < 1):
-        raise CeciError(f"alp={alp} must lie strictly between 0 and 1")
-    if int(biters) < 1:
-        raise CeciError(f"biters={biters} must be a positive integer")
-    if isinstance(clustervars, str):
-        clustervars = [clustervars]
-    clustervars = [c for c in (clustervars or []) if c != idname]
-    if len(clustervars) > 1:
-        raise CeciError(f"clustervars={clustervars!r}: at most one cluster variable beyond {idname!r} is supported")
-
+    clustervars = _check_args(control_group, est_method, base_period, small_cluster, alp, biters, clustervars,
+                              idname)
     df, tlist, glist, uc, tc, g_unit = _prepare(
         data, yname, tname, idname, gname, xformla, weightsname, clustervars, anticipation, control_group
     )
     T = len(tlist)
-    counts = np.bincount(uc)
-    balanced = bool((counts == T).all())
-    panel = True
-    if not balanced:
-        if allow_unbalanced_panel:
-            panel = False
-        else:
-            _warn(f"{int((counts != T).sum())} units are missing in some periods. "
-                  "Converting to balanced panel by dropping them.")
-            keep = (counts == T)[uc]
-            df, uc, tc = df.loc[keep], uc[keep], tc[keep]
-            present = np.zeros(g_unit.size, bool)
-            present[uc] = True
-            uc = (np.cumsum(present) - 1)[uc]
-            g_unit = g_unit[present]
-            if df.empty:
-                raise CeciError("all units dropped while balancing the panel; set allow_unbalanced_panel=True")
-    T = len(tlist)
+    df, uc, tc, g_unit, panel = _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel)
     if not panel:
         order = np.lexsort((tc, uc))
         df, uc, tc = df.iloc[order].reset_index(drop=True), uc[order], tc[order]
-    X_all = Xfirst = None
-    if panel:
-        # covariates constant within units (the usual case): build the design on first-period rows only
-        first_rows = np.flatnonzero(tc == 0)
-        xv = formula_vars(xformla, df.columns)
-        const = True
-        for v in xv:
-            col = df[v].to_numpy()
-            if not pd.api.types.is_numeric_dtype(df[v]):
-                const = False
-                break
-            first = np.empty(int(uc.max()) + 1, dtype=col.dtype)
-            first[uc[first_rows]] = col[first_rows]
-            if not np.array_equal(col, first[uc]):
-                const = False
-                break
-        if const:
-            Xf, xnames = design_matrix(xformla, df.iloc[first_rows])
-            Xfirst = np.empty_like(Xf)
-            Xfirst[uc[first_rows]] = Xf
-    if Xfirst is None:
-        X_all, xnames = design_matrix(xformla, df)
+    Xfirst, X_all, xnames = _covariates(df, uc, tc, xformla, panel)
     w_all = df[weightsname].to_numpy(float) if weightsname else None
-
-    # unit-level facts (units in order of first appearance; rows scattered into unit x period arrays)
-    ucode, tcode = uc, tc
     n = g_unit.size
-    if w_all is None:
-        w_unit = np.ones(n)
-    elif panel:
-        w_unit = np.empty(n)
-        w_unit[ucode[tcode == 0]] = w_all[tcode == 0]
-    else:
-        w_unit = np.bincount(ucode, weights=w_all) / np.bincount(ucode)
-    cluster = None
-    if clustervars:
-        cluster = np.empty(n, dtype=df[clustervars[0]].to_numpy().dtype)
-        cluster[ucode] = df[clustervars[0]].to_numpy()
-
-    # small groups (R: fewer than number of covariates + 5 units)
-    req = len(xnames) - 1 + 5
-    sizes = pd.Series(g_unit).value_counts()
-    small = sizes[sizes < req]
-    if len(small):
-        _warn("Some groups have very few units, which may cause estimation problems; check groups: "
-              + ", ".join(f"{g:g} ({c} units)" for g, c in small.items()))
-        if 0 in small.index and control_group == "nevertreated":
-            raise CeciError(
-                f"the never-treated group has {int(small[0])} units, too few to serve as control "
-                f"(need at least {req}); try control_group='notyettreated'"
-            )
-
-    tfac = 0 if base_period == "universal" else 1
-    tlen = T if base_period == "universal" else T - 1
-    nevertreated = control_group == "nevertreated"
-
+    w_unit, cluster = _unit_facts(df, uc, tc, n, w_all, panel, clustervars)
+    _check_group_sizes(g_unit, xnames, control_group)
+    cells = _cells(glist, tlist, base_period, anticipation, control_group)
+    fit = _CellFit(cells, tlist, g_unit, n)
     if panel:
-        Y = np.empty((n, T))
-        Y[ucode, tcode] = df[yname].to_numpy(float)
-        k = len(xnames)
-        x_const = Xfirst is not None
-        Xp = None
-        if not x_const:
-            Xfirst = np.empty((n, k))
-            Xfirst[ucode[tcode == 0]] = X_all[tcode == 0]
-            x_const = bool(np.all(X_all[:, 1:] == Xfirst[ucode, 1:])) if k > 1 else True
-        if not x_const:
-            Xp = np.empty((n, T, k))
-            Xp[ucode, tcode] = X_all
-        w_const = w_all is None or bool(np.all(w_all == w_unit[ucode]))
-        Wp = None
-        if not w_const:
-            _warn(f"Time-varying weights in {weightsname!r}: each 2x2 comparison uses the weights of its earlier "
-                  "period and aggregation uses first-period weights, as R did does.")
-            Wp = np.empty((n, T))
-            Wp[ucode, tcode] = w_all
-        del X_all
+        arrays = _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, len(xnames))
+        fit.panel(arrays, est_method, xformla)
     else:
-        t_all = df[tname].to_numpy()
-        y_all = df[yname].to_numpy(float)
-        g_all = g_unit[ucode]
-        if w_all is None:
-            w_all = np.ones(len(df))
-
-    # the (g, t) cells in R's order
-    cells = []
-    for g in glist:
-        idx_g = np.flatnonzero(tlist + anticipation < g)
-        pret_g = int(idx_g[-1]) if idx_g.size else None
-        for t0 in range(tlen):
-            tcur = t0 + tfac
-            pret = pret_g if (base_period == "universal" or g <= tlist[tcur]) else t0
-            if pret is None:
-                _warn(f"There are no pre-treatment periods for the group first treated at {g:g}; "
-                      "units from this group are dropped.")
-                break
-            thr = None if nevertreated else tlist[max(t0, pret) + tfac] + anticipation
-            cells.append({"g": g, "tcur": tcur, "pret": pret, "thr": thr,
-                          "ref": base_period == "universal" and pret == tcur})
-    k_cells = len(cells)
-    group = np.array([c["g"] for c in cells], float)
-    tt = np.array([tlist[c["tcur"]] for c in cells], float)
-    att = np.full(k_cells, np.nan)
-    att[[j for j, c in enumerate(cells) if c["ref"]]] = 0.0
-    col_rows: list = [np.empty(0, np.int64)] * k_cells
-    col_vals: list = [np.empty(0)] * k_cells  # per column: a contiguous view into its batch block
-    failures: dict[tuple, list] = {}
-    cohorts = np.unique(g_unit[g_unit > 0])
-
-    def control_mask(g, thr):
-        if thr is None:
-            return g_unit == 0
-        return (g_unit == 0) | ((g_unit > thr) & (g_unit != g))
-
-    def fail(js, why):
-        for j in js:
-            failures.setdefault((cells[j]["g"], why), []).append(tt[j])
-            col_rows[j] = np.arange(n)
-            col_vals[j] = np.full(n, np.nan)
-
-    if panel:
-        est = PANEL_BATCH[est_method]
-        batches: dict[tuple, list] = {}
-        for j, c in enumerate(cells):
-            if c["ref"]:
-                continue
-            ckey = None if c["thr"] is None else tuple(cohorts[(cohorts > c["thr"]) & (cohorts != c["g"])])
-            e_idx = min(c["tcur"], c["pret"])
-            batches.setdefault((c["g"], ckey, 0 if x_const else e_idx, 0 if w_const else e_idx), []).append(j)
-        ps_cache: dict = {}
-        for (g, ckey, xk, wk), js in batches.items():
-            Gfull = g_unit == g
-            kept = np.flatnonzero(Gfull | control_mask(g, cells[js[0]]["thr"]))
-            D = Gfull[kept].astype(float)
-            try:
-                if D.sum() == 0 or D.sum() == D.size:
-                    raise EstimationFailure("no treated or no control units")
-                X = Xfirst[kept] if x_const else Xp[kept, xk, :]
-                w = w_unit[kept] if w_const else Wp[kept, wk]
-                ps = None
-                if est_method in ("dr", "ipw"):
-                    pkey = (g, ckey, xk, wk)
-                    ps = ps_cache.get(pkey)
-                    if ps is None:
-                        ps = ps_cache[pkey] = logit_fit(X, D, w / w.mean())
-                    if ps.max() >= 0.999:
-                        raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
-                if est_method in ("dr", "reg"):
-                    if ill_conditioned((X.T * (1 - D)) @ X):
-                        raise EstimationFailure(f"covariate matrix of control units is singular (collinear "
-                                                f"covariates in {xformla!r}?)")
-                tc = np.array([cells[j]["tcur"] for j in js])
-                tp = np.array([cells[j]["pret"] for j in js])
-                Yk = Y[kept]
-                DY = Yk[:, tc]
-                DY -= Yk[:, tp]
-                del Yk
-                a, inf = est(DY, D, X, w, ps)
-            except EstimationFailure as exc:
-                fail(js, str(exc))
-                continue
-            inf = np.asfortranarray(inf)
-            inf *= n / kept.size
-            for i, j in enumerate(js):
-                if not np.isfinite(a[i]):
-                    fail([j], "estimate is not finite")
-                    continue
-                att[j] = a[i]
-                col_rows[j] = kept
-                col_vals[j] = inf[:, i]
-    else:
-        est = RC_ESTIMATORS[est_method]
-        for j, c in enumerate(cells):
-            if c["ref"]:
-                continue
-            g, thr = c["g"], c["thr"]
-            try:
-                tp, tq = tlist[c["tcur"]], tlist[c["pret"]]
-                Gr = g_all == g
-                Cr = (g_all == 0) if thr is None else ((g_all == 0) | ((g_all > thr) & (g_all != g)))
-                ridx = np.flatnonzero(((t_all == tp) | (t_all == tq)) & (Gr | Cr))
-                D = Gr[ridx].astype(float)
-                post = (t_all[ridx] == tp).astype(float)
-                if min((D * post).sum(), (D * (1 - post)).sum(), ((1 - D) * post).sum(),
-                       ((1 - D) * (1 - post)).sum()) == 0:
-                    raise EstimationFailure("no treated or no control units in one of the two periods")
-                X = X_all[ridx]
-                if est_method in ("dr", "ipw"):
-                    ps = logit_fit(X, D, w_all[ridx] / w_all[ridx].mean())
-                    if ps.max() >= 0.999:
-                        raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
-                a, inf_rows = est(y_all[ridx], post, D, X, w_all[ridx])
-                if not np.isfinite(a):
-                    raise EstimationFailure("estimate is not finite")
-            except EstimationFailure as exc:
-                fail([j], str(exc))
-                continue
-            codes = ucode[ridx]
-            rows = np.unique(codes)
-            att[j] = a
-            col_rows[j] = rows
-            col_vals[j] = np.bincount(codes, weights=inf_rows * (n / ridx.size), minlength=n)[rows]
-
-    for (g, why), times in failures.items():
-        ng = int((g_unit == g).sum())
-        _warn(f"ATT(g,t) set to NA for group {g:g} ({ng} units) in {len(times)} period(s) "
-              f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""))
-    k = k_cells
-    sizes = np.array([r.size for r in col_rows], dtype=np.int64)
-    indptr = np.r_[0, np.cumsum(sizes)]
-    idx_dtype = np.int32 if n < 2**31 else np.int64
-    live = [j for j in range(k) if sizes[j]]
-    data_if = np.concatenate([col_vals[j] for j in live]) if live else np.empty(0)
-    indices = np.concatenate([col_rows[j] for j in live]).astype(idx_dtype, copy=False) if live else \
-        np.empty(0, idx_dtype)
-    sumsq = np.array([col_vals[j] @ col_vals[j] if sizes[j] else 0.0 for j in range(k)])
-    col_rows = col_vals = None
-    IF = sparse.csc_matrix((data_if, indices, indptr.astype(idx_dtype)), shape=(n, k))
-
-    # analytic variance: diagonal here; the full matrix only where needed (pre-test), in row blocks
-    if cluster is not None and not bstrap:
-        Sc = cluster_sums(IF, cluster)
-        var = (Sc**2).sum(axis=0) / n
-    else:
-        var = sumsq / n
-    se = np.sqrt(var / n)
-    se[~(se > _TINY)] = np.nan
-    na_cells = np.isnan(se)
-    rng = np.random.default_rng(0 if seed is None else seed)
-    crit = stats.norm.ppf(1 - alp / 2)
-    if bstrap:
-        bout = mboot(IF, biters=biters, alp=alp, rng=rng, cluster=cluster)
-        se = np.where(na_cells, np.nan, bout.se)
-        se[~(se > _TINY)] = np.nan
-        if cband and T > 2:
-            crit = bout.crit_val
-            if crit >= 7:
-                _warn("Simultaneous critical value is arguably too large to be reliable "
-                      "(few observations per group or little variation in outcomes).")
+        fit.repeated_cross_sections(df, uc, tname, yname, X_all, w_all, est_method)
+    fit.warn_failures()
+    IF, sumsq = fit.influence_matrix()
+    se, crit, na_cells = _inference(IF, sumsq, n, T, cluster, bstrap, biters, cband, alp, seed)
+    group, tt, att = fit.group, fit.tt, fit.att
 
     return AttGtResult(
         group=group,
@@ -530,3 +278,304 @@ def att_gt(
             n_units=int(n), n_obs=int(len(df)), covariates=xnames,
         ),
     )
+
+
+def _check_args(control_group, est_method, base_period, small_cluster, alp, biters, clustervars, idname) -> list:
+    check_option("control_group", control_group, ControlGroup)
+    check_option("est_method", est_method, EstMethod)
+    check_option("base_period", base_period, BasePeriod)
+    check_option("small_cluster", small_cluster, SmallCluster)
+    if not (0 < alp < 1):
+        raise CeciError(f"alp={alp} must lie strictly between 0 and 1")
+    if int(biters) < 1:
+        raise CeciError(f"biters={biters} must be a positive integer")
+    if isinstance(clustervars, str):
+        clustervars = [clustervars]
+    clustervars = [c for c in (clustervars or []) if c != idname]
+    if len(clustervars) > 1:
+        raise CeciError(f"clustervars={clustervars!r}: at most one cluster variable beyond {idname!r} is supported")
+    return clustervars
+
+
+def _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel):
+    """Balanced panel (units missing a period dropped, as R does), or the repeated-cross-section path."""
+    counts = np.bincount(uc)
+    if bool((counts == T).all()):
+        return df, uc, tc, g_unit, True
+    if allow_unbalanced_panel:
+        return df, uc, tc, g_unit, False
+    _warn(f"{int((counts != T).sum())} units are missing in some periods. "
+          "Converting to balanced panel by dropping them.")
+    keep = (counts == T)[uc]
+    df, uc, tc = df.loc[keep], uc[keep], tc[keep]
+    present = np.zeros(g_unit.size, bool)
+    present[uc] = True
+    uc = (np.cumsum(present) - 1)[uc]
+    g_unit = g_unit[present]
+    if df.empty:
+        raise CeciError("all units dropped while balancing the panel; set allow_unbalanced_panel=True")
+    return df, uc, tc, g_unit, True
+
+
+def _covariates(df, uc, tc, xformla, panel):
+    """The covariate design: on first-period rows when covariates are constant within units (``Xfirst``, one row
+    per unit), else on every row (``X_all``)."""
+    X_all = Xfirst = None
+    xnames = None
+    if panel:
+        first_rows = np.flatnonzero(tc == 0)
+        const = True
+        for v in formula_vars(xformla, df.columns):
+            col = df[v].to_numpy()
+            if not pd.api.types.is_numeric_dtype(df[v]):
+                const = False
+                break
+            first = np.empty(int(uc.max()) + 1, dtype=col.dtype)
+            first[uc[first_rows]] = col[first_rows]
+            if not np.array_equal(col, first[uc]):
+                const = False
+                break
+        if const:
+            Xf, xnames = design_matrix(xformla, df.iloc[first_rows])
+            Xfirst = np.empty_like(Xf)
+            Xfirst[uc[first_rows]] = Xf
+    if Xfirst is None:
+        X_all, xnames = design_matrix(xformla, df)
+    return Xfirst, X_all, xnames
+
+
+def _unit_facts(df, uc, tc, n, w_all, panel, clustervars):
+    """Each unit's (first-period) weight and cluster."""
+    if w_all is None:
+        w_unit = np.ones(n)
+    elif panel:
+        w_unit = np.empty(n)
+        w_unit[uc[tc == 0]] = w_all[tc == 0]
+    else:
+        w_unit = np.bincount(uc, weights=w_all) / np.bincount(uc)
+    cluster = None
+    if clustervars:
+        cluster = np.empty(n, dtype=df[clustervars[0]].to_numpy().dtype)
+        cluster[uc] = df[clustervars[0]].to_numpy()
+    return w_unit, cluster
+
+
+def _check_group_sizes(g_unit, xnames, control_group) -> None:
+    """R's warning for groups with fewer units than covariates + 5 (an error for a too-small never-treated group)."""
+    req = len(xnames) - 1 + 5
+    sizes = pd.Series(g_unit).value_counts()
+    small = sizes[sizes < req]
+    if len(small):
+        _warn("Some groups have very few units, which may cause estimation problems; check groups: "
+              + ", ".join(f"{g:g} ({c} units)" for g, c in small.items()))
+        if 0 in small.index and control_group == "nevertreated":
+            raise CeciError(
+                f"the never-treated group has {int(small[0])} units, too few to serve as control "
+                f"(need at least {req}); try control_group='notyettreated'"
+            )
+
+
+def _cells(glist, tlist, base_period, anticipation, control_group) -> list[dict]:
+    """The (g, t) cells in R's order, with their base period and not-yet-treated threshold."""
+    tfac = 0 if base_period == "universal" else 1
+    tlen = len(tlist) if base_period == "universal" else len(tlist) - 1
+    cells = []
+    for g in glist:
+        idx_g = np.flatnonzero(tlist + anticipation < g)
+        pret_g = int(idx_g[-1]) if idx_g.size else None
+        for t0 in range(tlen):
+            tcur = t0 + tfac
+            pret = pret_g if (base_period == "universal" or g <= tlist[tcur]) else t0
+            if pret is None:
+                _warn(f"There are no pre-treatment periods for the group first treated at {g:g}; "
+                      "units from this group are dropped.")
+                break
+            thr = None if control_group == "nevertreated" else tlist[max(t0, pret) + tfac] + anticipation
+            cells.append({"g": g, "tcur": tcur, "pret": pret, "thr": thr,
+                          "ref": base_period == "universal" and pret == tcur})
+    return cells
+
+
+def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, k) -> dict:
+    """Outcomes (units x periods), covariates and weights of a balanced panel, constant or by period."""
+    Y = np.empty((n, T))
+    Y[uc, tc] = df[yname].to_numpy(float)
+    x_const = Xfirst is not None
+    Xp = None
+    if not x_const:
+        Xfirst = np.empty((n, k))
+        Xfirst[uc[tc == 0]] = X_all[tc == 0]
+        x_const = bool(np.all(X_all[:, 1:] == Xfirst[uc, 1:])) if k > 1 else True
+    if not x_const:
+        Xp = np.empty((n, T, k))
+        Xp[uc, tc] = X_all
+    w_const = w_all is None or bool(np.all(w_all == w_unit[uc]))
+    Wp = None
+    if not w_const:
+        _warn(f"Time-varying weights in {weightsname!r}: each 2x2 comparison uses the weights of its earlier "
+              "period and aggregation uses first-period weights, as R did does.")
+        Wp = np.empty((n, T))
+        Wp[uc, tc] = w_all
+    return {"Y": Y, "Xfirst": Xfirst, "Xp": Xp, "x_const": x_const, "w_unit": w_unit, "Wp": Wp, "w_const": w_const}
+
+
+class _CellFit:
+    """ATT(g,t) and the influence-function column of every cell (sparse: a column holds only the units used)."""
+
+    def __init__(self, cells, tlist, g_unit, n):
+        self.cells, self.tlist, self.g_unit, self.n = cells, tlist, g_unit, n
+        k = len(cells)
+        self.group = np.array([c["g"] for c in cells], float)
+        self.tt = np.array([tlist[c["tcur"]] for c in cells], float)
+        self.att = np.full(k, np.nan)
+        self.att[[j for j, c in enumerate(cells) if c["ref"]]] = 0.0
+        self.col_rows: list = [np.empty(0, np.int64)] * k
+        self.col_vals: list = [np.empty(0)] * k  # per column: a contiguous view into its batch block
+        self.failures: dict[tuple, list] = {}
+        self.cohorts = np.unique(g_unit[g_unit > 0])
+
+    def control_mask(self, g, thr):
+        if thr is None:
+            return self.g_unit == 0
+        return (self.g_unit == 0) | ((self.g_unit > thr) & (self.g_unit != g))
+
+    def fail(self, js, why):
+        for j in js:
+            self.failures.setdefault((self.cells[j]["g"], why), []).append(self.tt[j])
+            self.col_rows[j] = np.arange(self.n)
+            self.col_vals[j] = np.full(self.n, np.nan)
+
+    def _batches(self, x_const, w_const) -> dict:
+        """Cells sharing cohort, comparison set and covariate/weight period: one 2x2 design, many outcomes."""
+        batches: dict[tuple, list] = {}
+        for j, c in enumerate(self.cells):
+            if c["ref"]:
+                continue
+            ckey = None if c["thr"] is None else tuple(self.cohorts[(self.cohorts > c["thr"]) & (self.cohorts != c["g"])])
+            e_idx = min(c["tcur"], c["pret"])
+            batches.setdefault((c["g"], ckey, 0 if x_const else e_idx, 0 if w_const else e_idx), []).append(j)
+        return batches
+
+    def panel(self, a: dict, est_method: str, xformla) -> None:
+        est = PANEL_BATCH[est_method]
+        ps_cache: dict = {}
+        for (g, ckey, xk, wk), js in self._batches(a["x_const"], a["w_const"]).items():
+            Gfull = self.g_unit == g
+            kept = np.flatnonzero(Gfull | self.control_mask(g, self.cells[js[0]]["thr"]))
+            D = Gfull[kept].astype(float)
+            try:
+                if D.sum() == 0 or D.sum() == D.size:
+                    raise EstimationFailure("no treated or no control units")
+                X = a["Xfirst"][kept] if a["x_const"] else a["Xp"][kept, xk, :]
+                w = a["w_unit"][kept] if a["w_const"] else a["Wp"][kept, wk]
+                ps = None
+                if est_method in ("dr", "ipw"):
+                    pkey = (g, ckey, xk, wk)
+                    ps = ps_cache.get(pkey)
+                    if ps is None:
+                        ps = ps_cache[pkey] = logit_fit(X, D, w / w.mean())
+                    if ps.max() >= 0.999:
+                        raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
+                if est_method in ("dr", "reg") and ill_conditioned((X.T * (1 - D)) @ X):
+                    raise EstimationFailure(f"covariate matrix of control units is singular (collinear "
+                                            f"covariates in {xformla!r}?)")
+                tc = np.array([self.cells[j]["tcur"] for j in js])
+                tp = np.array([self.cells[j]["pret"] for j in js])
+                Yk = a["Y"][kept]
+                DY = Yk[:, tc]
+                DY -= Yk[:, tp]
+                del Yk
+                att, inf = est(DY, D, X, w, ps)
+            except EstimationFailure as exc:
+                self.fail(js, str(exc))
+                continue
+            inf = np.asfortranarray(inf)
+            inf *= self.n / kept.size
+            for i, j in enumerate(js):
+                if not np.isfinite(att[i]):
+                    self.fail([j], "estimate is not finite")
+                    continue
+                self.att[j] = att[i]
+                self.col_rows[j] = kept
+                self.col_vals[j] = inf[:, i]
+
+    def repeated_cross_sections(self, df, ucode, tname, yname, X_all, w_all, est_method) -> None:
+        est = RC_ESTIMATORS[est_method]
+        t_all = df[tname].to_numpy()
+        y_all = df[yname].to_numpy(float)
+        g_all = self.g_unit[ucode]
+        w_all = np.ones(len(df)) if w_all is None else w_all
+        for j, c in enumerate(self.cells):
+            if c["ref"]:
+                continue
+            g, thr = c["g"], c["thr"]
+            try:
+                tp, tq = self.tlist[c["tcur"]], self.tlist[c["pret"]]
+                Gr = g_all == g
+                Cr = (g_all == 0) if thr is None else ((g_all == 0) | ((g_all > thr) & (g_all != g)))
+                ridx = np.flatnonzero(((t_all == tp) | (t_all == tq)) & (Gr | Cr))
+                D = Gr[ridx].astype(float)
+                post = (t_all[ridx] == tp).astype(float)
+                if min((D * post).sum(), (D * (1 - post)).sum(), ((1 - D) * post).sum(),
+                       ((1 - D) * (1 - post)).sum()) == 0:
+                    raise EstimationFailure("no treated or no control units in one of the two periods")
+                X = X_all[ridx]
+                if est_method in ("dr", "ipw"):
+                    ps = logit_fit(X, D, w_all[ridx] / w_all[ridx].mean())
+                    if ps.max() >= 0.999:
+                        raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
+                a, inf_rows = est(y_all[ridx], post, D, X, w_all[ridx])
+                if not np.isfinite(a):
+                    raise EstimationFailure("estimate is not finite")
+            except EstimationFailure as exc:
+                self.fail([j], str(exc))
+                continue
+            codes = ucode[ridx]
+            rows = np.unique(codes)
+            self.att[j] = a
+            self.col_rows[j] = rows
+            self.col_vals[j] = np.bincount(codes, weights=inf_rows * (self.n / ridx.size), minlength=self.n)[rows]
+
+    def warn_failures(self) -> None:
+        for (g, why), times in self.failures.items():
+            ng = int((self.g_unit == g).sum())
+            _warn(f"ATT(g,t) set to NA for group {g:g} ({ng} units) in {len(times)} period(s) "
+                  f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""))
+
+    def influence_matrix(self):
+        """The sparse n x cells influence-function matrix and each column's sum of squares."""
+        k, n = len(self.cells), self.n
+        sizes = np.array([r.size for r in self.col_rows], dtype=np.int64)
+        indptr = np.r_[0, np.cumsum(sizes)]
+        idx_dtype = np.int32 if n < 2**31 else np.int64
+        live = [j for j in range(k) if sizes[j]]
+        data_if = np.concatenate([self.col_vals[j] for j in live]) if live else np.empty(0)
+        indices = np.concatenate([self.col_rows[j] for j in live]).astype(idx_dtype, copy=False) if live else \
+            np.empty(0, idx_dtype)
+        sumsq = np.array([self.col_vals[j] @ self.col_vals[j] if sizes[j] else 0.0 for j in range(k)])
+        self.col_rows = self.col_vals = None
+        return sparse.csc_matrix((data_if, indices, indptr.astype(idx_dtype)), shape=(n, k)), sumsq
+
+
+def _inference(IF, sumsq, n, T, cluster, bstrap, biters, cband, alp, seed):
+    """Pointwise SEs (analytic, clustered analytic, or multiplier bootstrap) and the band's critical value."""
+    if cluster is not None and not bstrap:
+        Sc = cluster_sums(IF, cluster)
+        var = (Sc**2).sum(axis=0) / n
+    else:
+        var = sumsq / n
+    se = np.sqrt(var / n)
+    se[~(se > _TINY)] = np.nan
+    na_cells = np.isnan(se)
+    rng = np.random.default_rng(0 if seed is None else seed)
+    crit = stats.norm.ppf(1 - alp / 2)
+    if bstrap:
+        bout = mboot(IF, biters=biters, alp=alp, rng=rng, cluster=cluster)
+        se = np.where(na_cells, np.nan, bout.se)
+        se[~(se > _TINY)] = np.nan
+        if cband and T > 2:
+            crit = bout.crit_val
+            if crit >= 7:
+                _warn("Simultaneous critical value is arguably too large to be reliable "
+                      "(few observations per group or little variation in outcomes).")
+    return se, crit, na_cells
