@@ -95,3 +95,21 @@ def test_specification_records_what_an_estimator_could_not_honour():
     assert spec_record("callaway_santanna", spec)["not_honoured"] == []
     imp = spec_record("imputation", spec)
     assert "covariates" not in imp["not_honoured"] and "weights" in imp["not_honoured"]
+
+
+def test_employer_panel_stocks_and_flows_add_up(small_world):
+    """The named SQL steps of the employer panel (ceci_impact.panel_sql) agree with the spells they come from."""
+    em = pd.read_parquet(small_world / "processed" / "employer_month.parquet")
+    sp = pd.read_parquet(small_world / "processed" / "spells_exposure.parquet")
+    p0, p1 = int(em.period.min()), int(em.period.max())
+    assert (em.women <= em.workers).all() and (em.eligible <= em.workers).all()
+    assert (em.eligible_women <= em.eligible).all() and (em[["workers", "hires", "separations"]] >= 0).all().all()
+    # hires and separations in the window are the spells that start / end in it
+    assert em.hires.sum() == sp.start_period.between(p0, p1).sum()
+    assert em.separations.sum() == sp.sep_period.between(p0, p1).sum()
+    # the month-end stock is the number of spells active at that month's end (last month checked for every employer)
+    last = pd.Timestamp(year=p1 // 12, month=p1 % 12 + 1, day=1) + pd.offsets.MonthEnd(0)
+    active = sp[(sp.start <= last) & (sp["end"].isna() | (sp["end"] >= last))].groupby("employer_id").size()
+    got = em[em.period == p1].set_index("employer_id").workers
+    assert (got.reindex(active.index).to_numpy() == active.to_numpy()).all()
+    assert got.drop(active.index).eq(0).all()

@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from . import panel_sql
 from ._options import CeciError, check_option
 from .calendar import label
 from .io import atomic_dir, log
@@ -278,163 +279,13 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     con.register("spells_in", spells)
     con.register("inc_in", read_incapacidades(raw / "incapacidades.parquet", spells))
     warnings_ = _certificate_warnings(con, raw / "incapacidades.parquet", p0, p1)
-    hv = _haversine_sql("e", "s")
     t0 = time.perf_counter()
-    con.execute(f"""
-        CREATE OR REPLACE TABLE dist AS
-        SELECT e.employer_id, s.site_id, s.opening_period, s.scheme, {hv} AS km
-        FROM employers e CROSS JOIN (SELECT * FROM sites WHERE opening_period > 0) s
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE exposure AS
-        SELECT e.employer_id,
-               MIN(d.km) AS nearest_km,
-               MIN(CASE WHEN d.km <= {r1} THEN d.opening_period END) AS first_open_r1,
-               MIN(CASE WHEN d.km <= {r2} THEN d.opening_period END) AS first_open_r2,
-               ARG_MIN(d.site_id, d.km) AS nearest_site,
-               -- the site whose opening defines the cohort (first opened within the treated radius; ties: nearest)
-               ARG_MIN(CASE WHEN d.km <= {r1} THEN d.site_id END,
-                       CASE WHEN d.km <= {r1} THEN d.opening_period * 100000.0 + d.km END) AS cohort_site
-        FROM employers e LEFT JOIN dist d USING (employer_id)
-        GROUP BY e.employer_id
-    """)
-    con.execute("""
-        CREATE OR REPLACE TABLE exposure2 AS
-        SELECT *,
-               CASE WHEN first_open_r1 IS NOT NULL THEN 'treated'
-                    WHEN first_open_r2 IS NOT NULL THEN 'buffer' ELSE 'control' END AS ring,
-               CASE WHEN first_open_r1 IS NOT NULL THEN first_open_r1 ELSE 0 END AS first_treat
-        FROM exposure
-    """)
-    # spells in periods: first active month-end, last active month-end; eligibility window
-    con.execute("""
-        CREATE OR REPLACE TABLE sp AS
-        SELECT worker_id, employer_id, sex, birth_year, child_birth, start, "end",
-               year(start) * 12 + month(start) - 1 AS a,
-               CASE WHEN "end" IS NULL THEN 1000000000
-                    WHEN "end" = last_day("end") THEN year("end") * 12 + month("end") - 1
-                    ELSE year("end") * 12 + month("end") - 2 END AS z,
-               CASE WHEN child_birth IS NULL THEN NULL
-                    ELSE year(child_birth + INTERVAL 43 DAY) * 12 + month(child_birth + INTERVAL 43 DAY) - 1 END AS ea,
-               CASE WHEN child_birth IS NULL THEN NULL
-                    ELSE year(child_birth + INTERVAL 4 YEAR) * 12 + month(child_birth + INTERVAL 4 YEAR) - 2 END AS ez,
-               CASE WHEN "end" IS NULL THEN NULL ELSE year("end") * 12 + month("end") - 1 END AS sep_period
-        FROM spells_in
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE ev AS
-        WITH base AS (
-            SELECT employer_id, sex, a, z, GREATEST(a, COALESCE(ea, 1000000000)) AS ea2, LEAST(z, COALESCE(ez, -1)) AS ez2
-            FROM sp
-        ), raw_ev AS (
-            SELECT employer_id, a AS p, 1 AS w, CASE WHEN sex = 2 THEN 1 ELSE 0 END AS f, 0 AS el, 0 AS elf FROM base
-            UNION ALL
-            SELECT employer_id, z + 1, -1, CASE WHEN sex = 2 THEN -1 ELSE 0 END, 0, 0 FROM base
-            UNION ALL
-            SELECT employer_id, ea2, 0, 0, 1, CASE WHEN sex = 2 THEN 1 ELSE 0 END FROM base WHERE ea2 <= ez2
-            UNION ALL
-            SELECT employer_id, ez2 + 1, 0, 0, -1, CASE WHEN sex = 2 THEN -1 ELSE 0 END FROM base WHERE ea2 <= ez2
-        )
-        SELECT employer_id, GREATEST(p, {p0}) AS period, SUM(w) AS dw, SUM(f) AS df, SUM(el) AS del, SUM(elf) AS delf
-        FROM raw_ev WHERE p <= {p1}
-        GROUP BY employer_id, GREATEST(p, {p0})
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE flows AS
-        SELECT employer_id, period, SUM(hire) AS hires, SUM(sep) AS separations,
-               SUM(sep_f) AS separations_women, SUM(sep_el) AS separations_eligible
-        FROM (
-            SELECT employer_id, a AS period, 1 AS hire, 0 AS sep, 0 AS sep_f, 0 AS sep_el FROM sp
-            UNION ALL
-            SELECT employer_id, sep_period, 0, 1, CASE WHEN sex = 2 THEN 1 ELSE 0 END,
-                   CASE WHEN ea IS NOT NULL AND sep_period BETWEEN ea AND ez THEN 1 ELSE 0 END
-            FROM sp WHERE sep_period IS NOT NULL
-        ) x WHERE period BETWEEN {p0} AND {p1}
-        GROUP BY employer_id, period
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE inc AS
-        WITH c AS (
-            SELECT i.worker_id, i.employer_id, i.days, i.branch,
-                   year(i.start) * 12 + month(i.start) - 1 AS period,
-                   CASE WHEN s.child_birth IS NOT NULL AND i.start >= s.child_birth + INTERVAL 43 DAY
-                             AND i.start < s.child_birth + INTERVAL 4 YEAR THEN 1 ELSE 0 END AS eligible,
-                   s.sex
-            FROM inc_in i LEFT JOIN sp s ON s.worker_id = i.worker_id AND s.employer_id = i.employer_id
-        )
-        SELECT employer_id, period,
-               SUM(CASE WHEN branch = 'enfermedad_general' THEN days ELSE 0 END) AS eg_days,
-               COUNT(DISTINCT CASE WHEN branch = 'enfermedad_general' THEN worker_id END) AS eg_workers,
-               SUM(CASE WHEN branch = 'enfermedad_general' AND eligible = 1 THEN days ELSE 0 END) AS eg_days_eligible,
-               COUNT(DISTINCT CASE WHEN branch = 'enfermedad_general' AND eligible = 1 THEN worker_id END)
-                   AS eg_workers_eligible,
-               SUM(CASE WHEN branch = 'enfermedad_general' AND eligible = 0 THEN days ELSE 0 END) AS eg_days_other,
-               SUM(CASE WHEN branch = 'riesgo_trabajo' THEN days ELSE 0 END) AS rt_days,
-               SUM(CASE WHEN branch = 'maternidad' THEN days ELSE 0 END) AS maternity_days
-        FROM c WHERE period BETWEEN {p0} AND {p1}
-        GROUP BY employer_id, period
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE nearest_open AS
-        SELECT g.employer_id, g.period, MIN(d.km) AS nearest_open_km
-        FROM (SELECT employer_id, range AS period FROM employers CROSS JOIN range({p0}, {p1 + 1})) g
-        JOIN (SELECT * FROM dist WHERE km <= 50) d
-          ON d.employer_id = g.employer_id AND d.opening_period <= g.period
-        GROUP BY g.employer_id, g.period
-    """)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE employer_month AS
-        WITH grid AS (
-            SELECT e.employer_id, e.cvegeo, e.sector, e.size_band, e.lat, e.lon, m.range AS period
-            FROM employers e CROSS JOIN range({p0}, {p1 + 1}) m
-        ), stock AS (
-            SELECT g.employer_id, g.period,
-                   SUM(COALESCE(ev.dw, 0)) OVER w AS workers,
-                   SUM(COALESCE(ev.df, 0)) OVER w AS women,
-                   SUM(COALESCE(ev.del, 0)) OVER w AS eligible,
-                   SUM(COALESCE(ev.delf, 0)) OVER w AS eligible_women
-            FROM grid g LEFT JOIN ev ON ev.employer_id = g.employer_id AND ev.period = g.period
-            WINDOW w AS (PARTITION BY g.employer_id ORDER BY g.period ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-        )
-        SELECT g.employer_id, g.period, g.cvegeo, g.sector, g.size_band, g.lat, g.lon,
-               s.workers, s.women, s.eligible, s.eligible_women, s.workers - s.eligible AS not_eligible,
-               COALESCE(f.hires, 0) AS hires, COALESCE(f.separations, 0) AS separations,
-               COALESCE(f.separations_women, 0) AS separations_women,
-               COALESCE(f.separations_eligible, 0) AS separations_eligible,
-               COALESCE(i.eg_days, 0) AS eg_days, COALESCE(i.eg_workers, 0) AS eg_workers,
-               COALESCE(i.eg_days_eligible, 0) AS eg_days_eligible,
-               COALESCE(i.eg_workers_eligible, 0) AS eg_workers_eligible,
-               COALESCE(i.eg_days_other, 0) AS eg_days_other,
-               COALESCE(i.rt_days, 0) AS rt_days, COALESCE(i.maternity_days, 0) AS maternity_days,
-               COALESCE(i.eg_days, 0) / NULLIF(s.workers, 0) AS eg_days_per_worker,
-               COALESCE(i.eg_workers, 0) / NULLIF(s.workers, 0) AS share_any_incapacity,
-               COALESCE(i.eg_days_eligible, 0) / NULLIF(s.eligible, 0) AS eg_days_per_eligible,
-               COALESCE(i.eg_days_other, 0) / NULLIF(s.workers - s.eligible, 0) AS eg_days_per_other,
-               COALESCE(f.separations, 0) / NULLIF(LAG(s.workers) OVER (PARTITION BY g.employer_id ORDER BY g.period), 0)
-                   AS separation_rate,
-               s.women / NULLIF(s.workers, 0) AS female_share,
-               n.nearest_open_km, x.nearest_km AS nearest_km_end, x.ring, x.first_treat, x.first_open_r2,
-               x.cohort_site
-        FROM grid g
-        JOIN stock s ON s.employer_id = g.employer_id AND s.period = g.period
-        LEFT JOIN flows f ON f.employer_id = g.employer_id AND f.period = g.period
-        LEFT JOIN inc i ON i.employer_id = g.employer_id AND i.period = g.period
-        LEFT JOIN nearest_open n ON n.employer_id = g.employer_id AND n.period = g.period
-        JOIN exposure2 x ON x.employer_id = g.employer_id
-        ORDER BY g.employer_id, g.period
-    """)
+    fill = {"r1": r1, "r2": r2, "p0": p0, "p1": p1, "p1_next": p1 + 1, "p0_prev": p0 - 1, "hv": _haversine_sql("e", "s")}
+    for _name, sql in panel_sql.STEPS:
+        con.execute(sql.format(**fill))
     con.execute(f"COPY employer_month TO {_sql_path(out / 'employer_month.parquet')} (FORMAT PARQUET)")
-    con.execute(f"""
-        COPY (
-            SELECT sp.worker_id, sp.employer_id, sp.sex, sp.birth_year, sp.child_birth, sp.start, sp."end",
-                   sp.a AS start_period, sp.sep_period,
-                   CASE WHEN sp.ea IS NOT NULL AND sp.a BETWEEN sp.ea AND sp.ez THEN 1 ELSE 0 END AS eligible_at_start,
-                   sp.ea AS eligible_from, sp.ez AS eligible_to,
-                   x.ring, x.first_treat, x.nearest_km AS nearest_km_end, e.cvegeo
-            FROM sp JOIN exposure2 x USING (employer_id) JOIN employers e USING (employer_id)
-            WHERE sp.z >= {p0 - 1}
-        ) TO {_sql_path(out / 'spells_exposure.parquet')} (FORMAT PARQUET)
-    """)
+    con.execute(f"COPY ({panel_sql.SPELLS_EXPOSURE.format(**fill).strip()}) TO "
+                f"{_sql_path(out / 'spells_exposure.parquet')} (FORMAT PARQUET)")
     n = con.execute("SELECT COUNT(*), COUNT(DISTINCT employer_id), SUM(CASE WHEN ring='treated' THEN 1 ELSE 0 END) "
                     "FROM employer_month").fetchall()[0]
     secs = time.perf_counter() - t0
