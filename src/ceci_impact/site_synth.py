@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from ._options import CeciError
-from .analysis import MIN_CELL, load, site_employers
 from .calendar import label
+from .confidentiality import MIN_CELL
 from .did import synthdid
+from .panels import load
+from .sites import site_employers
 
 EMPLOYER_OUTCOMES = ("female_share", "eg_days_per_worker", "separation_rate")
 

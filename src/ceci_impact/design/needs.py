@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..analysis import MIN_CELL, load
+from ..confidentiality import MIN_CELL
 from ..geo import haversine_km
+from ..panels import load
 
 
 def eligible_by_employer(processed: str | Path, ref: int | None = None) -> pd.DataFrame:

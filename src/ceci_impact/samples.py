@@ -1,0 +1,66 @@
+"""Estimation samples: the municipality and employer panels as the event studies use them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._options import CeciError
+from .calendar import label
+from .confidentiality import suppress_small
+from .panels import load, manifest
+
+
+def municipality_sample(processed: str | Path, outcome: str, scheme: str = "both", pole: str = "") -> pd.DataFrame:
+    """Municipality × month estimation sample: unit code, period, cohort (by scheme), covariates."""
+    df = load("mun_month", processed)
+    if outcome not in df.columns:
+        raise CeciError(f"outcome {outcome!r} not in mun_month; available: {', '.join(df.columns)}")
+    gcol = {"both": "first_treat", "IMSS": "first_treat_imss", "Empresa": "first_treat_empresa"}[scheme]
+    df = df.assign(first_treat=df[gcol].astype(float))
+    if scheme != "both":  # municipalities whose first site is of the other scheme are dropped (not clean controls)
+        other = df["first_treat_imss" if scheme == "Empresa" else "first_treat_empresa"] > 0
+        df = df[~(other & (df.first_treat == 0))]
+    if pole:
+        if pole not in set(df.pole):
+            raise CeciError(f"pole={pole!r} not found; poles in the data: {', '.join(sorted(set(df.pole) - {''}))}")
+        df = df[(df.pole == pole) | (df.first_treat == 0)]
+    df = df.dropna(subset=[outcome])
+    df["unit"] = pd.factorize(df["cvegeo"])[0] + 1
+    return df.reset_index(drop=True)
+
+def employer_sample(processed: str | Path, outcome: str, ring_km: float | None = None,
+                    min_workers: int = 1) -> pd.DataFrame:
+    """Employer × month sample: treated ring vs controls (buffer ring dropped), unit code, covariates.
+
+    ``ring_km``: the treated radius the panels must have been built with (``None`` or 0: whatever they were built
+    with; the manifest records it and every truth follows it)."""
+    m = manifest(processed)
+    if ring_km and abs(m["ring_km"][0] - ring_km) > 1e-9:
+        raise CeciError(f"ring_km={ring_km} but the panels were built with {m['ring_km'][0]} km; rebuild with "
+                        f"`ceci-impact build --ring-km {ring_km},{m['ring_km'][1]}`")
+    df = load("employer_month", processed)
+    if outcome not in df.columns:
+        raise CeciError(f"outcome {outcome!r} not in employer_month")
+    df = df[df.ring != "buffer"].copy()
+    base = df.groupby("employer_id")["workers"].transform("first")
+    df = df[base >= min_workers]
+    mun = load("mun_month", processed)[["cvegeo", "x_industrial"]].drop_duplicates("cvegeo")
+    df = df.merge(mun, on="cvegeo", how="left")
+    df["manufacturing"] = (df["sector"] == "3").astype(float)
+    df["size0"] = df.groupby("employer_id")["workers"].transform("first").astype(float)
+    df["log_size0"] = np.log1p(df["size0"])
+    df["first_treat"] = df["first_treat"].astype(float)
+    df["unit"] = pd.factorize(df["employer_id"])[0] + 1
+    # exposure is assigned by site: employers in a site's treated ring form one cluster, others their own
+    df["site_cluster"] = df["cohort_site"].where(df["cohort_site"].notna(), df["employer_id"])
+    return df.reset_index(drop=True)
+
+def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False, labeler=label) -> pd.DataFrame:
+    """Units and observations by cohort (``never`` = 0), labelled by ``labeler`` (default ``YYYY-MM``)."""
+    g = df.groupby("first_treat").agg(units=("unit", "nunique"), observations=("unit", "size")).reset_index()
+    g.insert(0, "cohort", [labeler(v) for v in g.first_treat])
+    g = g.drop(columns="first_treat").rename(columns={"units": unit_label})
+    return suppress_small(g, [unit_label], linked=["observations"]) if suppress else g

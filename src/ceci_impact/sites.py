@@ -1,0 +1,120 @@
+"""One CECI site: its facts, the employers around it, its local event study and density map."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ._options import CeciError
+from .calendar import label
+from .confidentiality import MIN_CELL
+from .did import att_gt
+from .panels import load
+
+
+def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
+    """Facts about one CECI site (the first opened site when ``site_id`` is empty)."""
+    sites = pd.read_parquet(Path(processed) / "sites.parquet")
+    opened = sites[sites.opening_period > 0].sort_values(["opening_period", "site_id"])
+    if not site_id:
+        if opened.empty:
+            raise CeciError("no opened CECI site in the registry")
+        site_id = opened.site_id.iloc[0]
+    row = sites[sites.site_id == site_id]
+    if row.empty:
+        raise CeciError(f"site_id={site_id!r} not in the registry; opened sites include "
+                        f"{', '.join(opened.site_id.head(5))}")
+    s = row.iloc[0].copy()
+    s["opening_month"] = label(s.opening_period)
+    return s
+
+def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Employers with their distance to the site (one row per employer, first month's workforce)."""
+    from .geo import haversine_km
+
+    em = load("employer_month", processed) if em is None else em
+    first = em.sort_values("period").drop_duplicates("employer_id")
+    first["km"] = haversine_km(site.lat, site.lon, first.lat.to_numpy(), first.lon.to_numpy())
+    return first
+
+def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, window: int, outcome: str,
+                     n_perm: int = 199, seed: int = 2026, biters: int = 499, alpha: float = 0.05) -> dict:
+    """Local event study: employers within ``radius_km`` of the site vs control-ring employers.
+
+    With few treated employers, analytic intervals are unreliable: the function also returns a
+    randomisation-inference p-value (the site's opening reassigned to random sets of control
+    employers of the same size, ``n_perm`` times).
+    """
+    em = load("employer_month", processed)
+    emp = site_employers(processed, site, em)
+    near = set(emp.loc[(emp.km <= radius_km), "employer_id"])
+    ctrl = set(em.loc[em.ring == "control", "employer_id"])
+    g = int(site.opening_period)
+    d = em[em.employer_id.isin(near | ctrl) & em.period.between(g - window, g + window)].copy()
+    d["first_treat"] = np.where(d.employer_id.isin(near), g, 0).astype(float)
+    d = d.dropna(subset=[outcome])
+    d["unit"] = pd.factorize(d.employer_id)[0] + 1
+    d["size0"] = d.groupby("employer_id")["workers"].transform("first").astype(float)
+    d = d[d.size0 > 0]
+    n_t = int(d.loc[d.first_treat > 0, "unit"].nunique())
+    n_c = int(d.loc[d.first_treat == 0, "unit"].nunique())
+    if n_t == 0:
+        return {"n_treated": 0, "n_control": n_c, "result": None, "perm_p": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = att_gt(d, yname=outcome, tname="period", idname="unit", gname="first_treat", control_group="nevertreated",
+                   est_method="reg", bstrap=True, biters=biters, alp=alpha, seed=seed, weightsname="size0")
+        dyn = r.aggte("dynamic", na_rm=True)
+        simple = r.aggte("simple", na_rm=True)
+    # randomisation inference on the simple post-minus-pre contrast (weighted means)
+    wide = d.pivot_table(index="unit", columns="period", values=outcome)
+    w0 = d.drop_duplicates("unit").set_index("unit")["size0"].reindex(wide.index)
+    post_cols = [c for c in wide.columns if c >= g]
+    pre_cols = [c for c in wide.columns if c < g]
+    delta = (wide[post_cols].mean(axis=1) - wide[pre_cols].mean(axis=1)).fillna(0)
+    treated = d.drop_duplicates("unit").set_index("unit")["first_treat"].reindex(wide.index) > 0
+
+    def contrast(mask):
+        return np.average(delta[mask], weights=w0[mask]) - np.average(delta[~mask], weights=w0[~mask])
+
+    obs = contrast(treated.to_numpy())
+    rng = np.random.default_rng(seed)
+    pool = np.flatnonzero(~treated.to_numpy())
+    draws = []
+    for _ in range(n_perm):
+        m = np.zeros(len(wide), bool)
+        m[rng.choice(pool, min(n_t, pool.size - 1), replace=False)] = True
+        draws.append(contrast(m))
+    perm_p = float((1 + np.sum(np.abs(draws) >= abs(obs))) / (1 + n_perm))
+    return {"n_treated": n_t, "n_control": n_c, "result": r, "dynamic": dyn, "simple": simple,
+            "perm_contrast": float(obs), "perm_p": perm_p}
+
+def employer_density_map(emp: pd.DataFrame, site: pd.Series, radius_km: float, ax=None, k: int = MIN_CELL):
+    """Where employers are around a site, without showing any one of them: employer counts on a grid of squares
+    (half the radius wide, three radii around the site); squares with fewer than ``k`` employers are left blank,
+    and no marker is sized by an employer's workforce."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 5))
+    kx = 111.32 * np.cos(np.radians(site.lat))
+    x = (emp.lon.to_numpy() - site.lon) * kx
+    y = (emp.lat.to_numpy() - site.lat) * 110.57
+    span, step = 3 * radius_km, radius_km / 2
+    edges = np.arange(-span, span + step, step)
+    H, _, _ = np.histogram2d(x, y, bins=[edges, edges])
+    shown = np.ma.masked_where(H < k, H)
+    mesh = ax.pcolormesh(edges, edges, shown.T, cmap="Blues", vmin=0)
+    t = np.linspace(0, 2 * np.pi, 200)
+    ax.plot(radius_km * np.cos(t), radius_km * np.sin(t), color="#b7410e", lw=1, label=f"{radius_km:g} km")
+    ax.scatter([0], [0], marker="^", s=120, color="#b7410e", label=str(site.site_id), zorder=3)
+    ax.set_aspect("equal")
+    ax.set_xlabel("km east of the site")
+    ax.set_ylabel("km north of the site")
+    ax.set_title(f"Employers around {site.site_id} (squares with fewer than {k} employers left blank)", fontsize=9)
+    ax.legend(frameon=False, fontsize=8, loc="upper right")
+    plt.colorbar(mesh, ax=ax, label="employers per square", shrink=0.8)
+    return ax

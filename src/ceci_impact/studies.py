@@ -1,0 +1,383 @@
+"""Event studies of one outcome (every registered estimator on one specification), their comparisons,
+robustness grids and sensitivity."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._options import CeciError
+from .calendar import label
+from .did import att_gt
+from .did.results import _json, table_html
+from .outcomes import OUTCOME_LABELS
+from .panels import load
+from .samples import employer_sample, municipality_sample
+from .specification import ESTIMATORS, Specification, fit, spec_record
+
+
+@dataclass(frozen=True, eq=False)
+class EventStudy:
+    """Everything one outcome notebook reports: CS estimates and aggregations, the comparison estimators run on
+    the same specification, the universal-base pre-trend event study and, on simulated data, each estimate's truth.
+
+    ``rows`` maps registry names (:data:`ceci_impact.specification.ESTIMATORS`) to results; ``records`` to the
+    specification each ran under; ``truths`` to ``{"truth", "contamination"}`` (see :mod:`ceci_impact.truth`).
+    """
+
+    outcome: str
+    spec: Specification
+    cs: Any
+    dynamic: Any
+    simple: Any
+    group: Any
+    pre_es: Any  # universal-base dynamic aggregation (pre-trend reading, HonestDiD)
+    rows: dict
+    records: dict
+    truths: dict | None
+    truth_dynamic: Any | None  # the CS dynamic aggregation of the effect outcome (truth by event time)
+    n_units: int
+    n_treated: int
+    cells: dict = field(default_factory=dict)  # ATT(g,t) cells estimated / not estimable
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def twfe_static(self):
+        return self.rows.get("twfe")
+
+    @property
+    def twfe_es(self):
+        return self.rows.get("twfe_event_study")
+
+    @property
+    def others(self) -> dict:
+        """Comparison estimators other than CS and TWFE, by label."""
+        return {ESTIMATORS[k].label: r for k, r in self.rows.items()
+                if k not in ("callaway_santanna", "callaway_santanna_dynamic", "twfe", "twfe_event_study")}
+
+    def comparison(self) -> pd.DataFrame:
+        """One row per estimator: overall effect, SE, interval, what it could not honour (and truth on simulated
+        data: the truth of that estimator's estimand, and the contamination from effects outside its treated cells)."""
+        rows = []
+        for k, r in self.rows.items():
+            lo, hi = r.overall_ci
+            rec = self.records[k]
+            note = "; ".join(rec["instead"].values()) or "as specified"
+            row = {"estimator": ESTIMATORS[k].label, "estimate": r.overall_att, "se": r.overall_se, "ci_low": lo,
+                   "ci_high": hi, "specification": note}
+            if self.truths is not None:
+                row.update(truth=self.truths[k]["truth"], contamination=self.truths[k]["contamination"])
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def comparison_records(self) -> list[dict]:
+        """The comparison as records, each with the full ``specification`` it ran under (for sidecars)."""
+        tab = self.comparison()
+        return [{**row, "specification": self.records[k]} for k, row in zip(self.rows, tab.to_dict("records"), strict=True)]
+
+    def headline(self) -> dict:
+        lo, hi = self.simple.overall_ci
+        d = {"outcome": self.outcome, "label": OUTCOME_LABELS.get(self.outcome, self.outcome),
+             "estimator": "callaway_santanna_simple", "estimate": self.simple.overall_att,
+             "se": self.simple.overall_se, "ci_low": lo, "ci_high": hi, "alpha": self.spec.alpha,
+             "n_units": self.n_units, "n_treated_units": self.n_treated, "cells": self.cells,
+             "pretest_p": self.pretest()["pvalue"], "specification": self.records["callaway_santanna"],
+             "truth": None if self.truths is None else self.truths["callaway_santanna"]["truth"],
+             "contamination": None if self.truths is None else self.truths["callaway_santanna"]["contamination"]}
+        return _json(d)
+
+    def sentence(self, scale: float = 1.0, unit: str = "") -> str:
+        """The aggregated effect in a sentence a reviewer can quote."""
+        h = self.headline()
+        lab = h["label"]
+        est, lo, hi = (h["estimate"] * scale, h["ci_low"] * scale, h["ci_high"] * scale)
+        sig = "distinguishable from zero" if (lo > 0 or hi < 0) else "not distinguishable from zero"
+        level = f"{100 * (1 - self.spec.alpha):g}%"
+        na = self.cells.get("not_estimable", 0)
+        which = self.cells.get("cohorts_with_na_cells", [])
+        named = f" (cohorts {', '.join(which[:5])}{', ...' if len(which) > 5 else ''})" if which else ""
+        cells = (f"; {na} of {self.cells.get('post', 0) + na} post-opening cohort-months could not be estimated{named}"
+                 if na else "")
+        return (f"Averaged over exposed units and post-opening months, CECI exposure changed {lab} by "
+                f"{est:+.4g}{unit} ({level} CI {lo:+.4g} to {hi:+.4g}{unit}; Callaway–Sant'Anna, "
+                f"{self.spec.control_group} controls, {self.n_treated} exposed of {self.n_units} units used{cells}); "
+                f"the effect is {sig} at the {100 * self.spec.alpha:g}% level.")
+
+    def pretest(self) -> dict:
+        """Wald test that the universal-base pre-period event-time effects are zero (each relative to month -1)."""
+        return {**self.pre_es.pretest(), "level": f"event times {self.spec.min_e}..-2, universal base period"}
+
+    def pretrend_verdict(self) -> str:
+        """The pre-trend evidence in words: the Wald test and the bootstrap sup-t test over pre-periods.
+
+        Both read the universal-base event study, whose pre-period coefficients are levels relative to the month
+        before opening (a varying base turns them into month-on-month changes, which hides a steady trend). With few
+        treated units per restriction the Wald statistic's chi-squared approximation over-rejects (its covariance is
+        estimated from those units; benchmarks/pretest_size.py); the sup-t test needs no covariance inversion, so
+        the verdict reports both and says when the Wald test should not be read alone.
+        """
+        pt = self.pretest()
+        p = pt["pvalue"]
+        if p is None:
+            return "No pre-treatment periods were available for a pre-trend test."
+        seed = self.settings.get("seed")
+        sup = self.pre_es.pretest("sup_t", seed=2026 if seed is None else seed)
+        band = ""
+        if sup["pvalue"] is not None:
+            band = (f" The bootstrap sup-t test over pre-periods {'rejects' if sup['pvalue'] < 0.05 else 'does not reject'} "
+                    f"(p = {sup['pvalue']:.3f}; the simultaneous 95% band "
+                    f"{'excludes zero in some pre-period' if sup['pvalue'] < 0.05 else 'covers zero in every pre-period'}).")
+        few = self.n_treated < 5 * max(pt["df"], 1)
+        caution = (f" With {self.n_treated} treated units for {pt['df']} restrictions the Wald test's chi-squared "
+                   "approximation over-rejects, so it should not be read alone." if few else "")
+        if p < 0.05:
+            verdict = (f"The pre-trend test on {pt['level']} rejects parallel pre-trends (Wald p = {p:.3f}, "
+                       f"{pt['df']} restrictions).")
+            if few and sup["pvalue"] is not None and sup["pvalue"] >= 0.05:
+                return verdict + caution + band + " The evidence against parallel pre-trends is therefore weak."
+            return verdict + caution + band + " Read the post-period estimates with caution."
+        return (f"The pre-trend test on {pt['level']} does not reject parallel pre-trends (Wald p = {p:.3f}, "
+                f"{pt['df']} restrictions).{band}")
+
+    def truth_verdict(self) -> str:
+        """On simulated data: does the headline interval cover the truth of its estimand, and what explains a miss."""
+        if self.truths is None:
+            return ""
+        h = self.headline()
+        t, c = h["truth"], h["contamination"]
+        covers = h["ci_low"] <= t <= h["ci_high"]
+        z = (h["estimate"] - t) / h["se"] if h["se"] else float("nan")
+        out = (f"Simulated truth of this estimand (same units, weights, exposure ring and aggregation): {t:+.4g}; the "
+               f"interval {'covers' if covers else 'misses'} it (estimate − truth = {z:+.2f} standard errors).")
+        if c is not None and abs(c) > 0.5 * h["se"]:
+            out += (f" Effects outside the estimator's treated cells (exposure before the ring's cohort date, or in "
+                    f"comparison units) shift this estimator by {c:+.4g} ({c / h['se']:+.2f} SE): a known source of "
+                    "bias in this design, not chance.")
+        elif not covers:
+            out += (" Contamination from effects outside the treated cells is negligible here, so a miss of this size "
+                    "is chance or a failure of conditional parallel trends; benchmarks/truth_recovery.py measures "
+                    "how often the interval covers the truth over many simulated worlds.")
+        return out
+
+    def plot(self, ax=None, truth: bool = True):
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4.2))
+        self.dynamic.plot(ax=ax, title=f"Event study: {OUTCOME_LABELS.get(self.outcome, self.outcome)}")
+        if truth and self.truth_dynamic is not None:
+            td = self.truth_dynamic
+            ax.plot(td.egt, td.att_egt, color="black", ls=":", marker="x", label="truth of this estimand (simulated)")
+            ax.legend(frameon=False, fontsize=8)
+        return ax
+
+    def plot_comparison(self, ax=None):
+        """Overlay of the event studies of every estimator (as in did2s::event_study)."""
+        import matplotlib.pyplot as plt
+
+        from .did.plotting import event_study_plot
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(8, 4.2))
+        event_study_plot(self.dynamic.tidy().drop(columns=["band_low", "band_high"]), ax=ax,
+                         label="Callaway–Sant'Anna", color="#1f4e79", offset=-0.12)
+        lo_e, hi_e = self.dynamic.egt.min(), self.dynamic.egt.max()
+        series = [(ESTIMATORS[k].label + ("" if not self.records[k]["not_honoured"] else
+                                          f" ({'; '.join(self.records[k]['instead'].values())})"), r)
+                  for k, r in self.rows.items() if k in ("twfe_event_study", "sun_abraham", "imputation")]
+        colors = ["#c0392b", "#2e8b57", "#8e44ad", "#7f7f7f"]
+        for i, (name, r) in enumerate(series):
+            es = r.tidy()
+            es = es[(es.event_time >= lo_e) & (es.event_time <= hi_e)]
+            event_study_plot(es, ax=ax, label=name, color=colors[i % 4], offset=0.12 * (i + 1))
+        ax.set_title("Estimator comparison")
+        return ax
+
+    def to_dict(self) -> dict:
+        return _json({"outcome": self.outcome, "headline": self.headline(), "comparison": self.comparison_records(),
+                      "dynamic": self.dynamic.to_dict(), "pretest": self.pretest(), "settings": self.settings,
+                      "specification": self.spec.to_dict()})
+
+    def _repr_html_(self) -> str:
+        return table_html(self.comparison(), f"Estimates for {OUTCOME_LABELS.get(self.outcome, self.outcome)}")
+
+def _cell_counts(cs) -> dict:
+    """ATT(g,t) cells of a CS result: post-opening cells estimated and not estimable (NA)."""
+    post = np.asarray(cs.t) >= np.asarray(cs.group)
+    na = ~np.isfinite(np.asarray(cs.att, float))
+    g = np.asarray(cs.group)
+    return {"post": int((post & ~na).sum()), "not_estimable": int((post & na).sum()),
+            "cohorts_with_na_cells": [label(v) for v in sorted(set(g[post & na]))],
+            "cohorts_without_estimate": [label(v) for v in sorted(set(g[post]) - set(g[post & ~na]))]}
+
+def _truths(df: pd.DataFrame, spec: Specification, names: list[str], processed, key: str | None):
+    """Truth and contamination of every estimator's estimand (None on real data)."""
+    from .specification import _cs
+    from .truth import unit_effects, with_effect_outcome
+
+    if processed is None or key is None:
+        return None, None
+    tau = unit_effects(processed, spec.yname)
+    if tau is None:
+        return None, None
+    d = with_effect_outcome(df, tau, key, anticipation=spec.anticipation, yname=spec.yname)
+    out = {}
+    cs = {c: _cs(d, spec, yname=c, inference=False, seed=0, biters=1) for c in ("_effect_treated", "_effect_other")}
+    for k in names:
+        vals = []
+        for c in ("_effect_treated", "_effect_other"):
+            if k == "callaway_santanna":
+                vals.append(cs[c].aggte("simple", na_rm=True).overall_att)
+            elif k == "callaway_santanna_dynamic":
+                vals.append(cs[c].aggte("dynamic", min_e=spec.min_e, max_e=spec.max_e, na_rm=True).overall_att)
+            else:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    vals.append(fit(k, d, spec, yname=c, inference=False).overall_att)
+        out[k] = {"truth": float(vals[0]), "contamination": float(vals[1])}
+    truth_dyn = cs["_effect_treated"].aggte("dynamic", min_e=spec.min_e, max_e=spec.max_e, na_rm=True)
+    return out, truth_dyn
+
+def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = None, covariates: list[str] = (),
+                control_group: str = "notyettreated", est_method: str = "dr", anticipation: int = 0,
+                min_e: int = -12, max_e: int = 12, estimators: list[str] = ("callaway_santanna", "twfe"),
+                seed: int = 2026, biters: int = 999, alpha: float = 0.05,
+                weightsname: str | None = None, clustervars: str | None = None,
+                truth_key: str | None = None) -> EventStudy:
+    """Estimate CS ATT(g,t) once, aggregate (simple, group, dynamic), run the comparison estimators on the same
+    specification, the universal-base pre-trend event study, and (simulated data) every estimate's truth.
+
+    ``truth_key`` names the unit key of the sample's rows in the simulator's potential outcomes (``"cvegeo"`` or
+    ``"employer_id"``); default: ``employer_id`` when present, else ``cvegeo``.
+    """
+    from .specification import _cs
+
+    spec = Specification(yname=yname, covariates=tuple(covariates), control_group=control_group,
+                         anticipation=anticipation, est_method=est_method, weightsname=weightsname,
+                         clustervars=clustervars, min_e=min_e, max_e=max_e, alpha=alpha)
+    cs = _cs(df, spec, yname=yname, inference=True, seed=seed, biters=biters)
+    dyn = cs.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    simple = cs.aggte("simple", na_rm=True)
+    grp = cs.aggte("group", na_rm=True)
+    pre = _cs(df, spec, yname=yname, inference=True, seed=seed, biters=biters, base_period="universal")
+    pre_es = pre.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    rows = {"callaway_santanna": simple, "callaway_santanna_dynamic": dyn}
+    if "twfe" in estimators:
+        rows["twfe"] = fit("twfe", df, spec)
+        rows["twfe_event_study"] = fit("twfe_event_study", df, spec)
+    for k in ("sun_abraham", "imputation"):
+        if k in estimators:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rows[k] = fit(k, df, spec)
+    records = {k: spec_record(k, spec) for k in rows}
+    key = truth_key or ("employer_id" if "employer_id" in df.columns else "cvegeo" if "cvegeo" in df.columns else None)
+    truths, truth_dyn = _truths(df, spec, list(rows), processed, key)
+    units = df.drop_duplicates("unit")
+    return EventStudy(outcome=yname, spec=spec, cs=cs, dynamic=dyn, simple=simple, group=grp, pre_es=pre_es, rows=rows,
+                      records=records, truths=truths, truth_dynamic=truth_dyn, n_units=int(cs.n),
+                      n_treated=int((units.first_treat > 0).sum()), cells=_cell_counts(cs),
+                      settings=dict(control_group=control_group, est_method=est_method, covariates=list(covariates),
+                                    anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed,
+                                    weightsname=weightsname, clustervars=clustervars))
+
+def robustness(df: pd.DataFrame, yname: str, *, covariates: list[str], est_method: str = "reg",
+               anticipation: int = 0, weightsname: str | None = None, clustervars: str | None = None,
+               seed: int = 2026) -> pd.DataFrame:
+    """Overall effect under alternative specifications: control group × with/without covariates × anticipation."""
+    rows = []
+    specs = [(cg, cov, an) for cg in ("notyettreated", "nevertreated") for cov in (list(covariates), [])
+             for an in sorted({anticipation, anticipation + 2})]
+    for cg, cov, an in specs:
+        xf = "~ " + " + ".join(cov) if cov else None
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
+                           control_group=cg, est_method=est_method, anticipation=an, bstrap=False, cband=False,
+                           weightsname=weightsname, clustervars=clustervars, seed=seed)
+                a = r.aggte("simple", na_rm=True)
+            lo, hi = a.overall_ci
+            rows.append((cg, ", ".join(cov) or "none", an, a.overall_att, a.overall_se, lo, hi))
+        except CeciError as exc:
+            rows.append((cg, ", ".join(cov) or "none", an, np.nan, np.nan, np.nan, np.nan))
+            warnings.warn(f"robustness spec failed: {exc}", stacklevel=2)
+    return pd.DataFrame(rows, columns=["control_group", "covariates", "anticipation", "estimate", "se", "ci_low",
+                                       "ci_high"])
+
+def triple_difference(df: pd.DataFrame, y_eligible: str, y_other: str, **kw) -> EventStudy:
+    """Triple differences: CS event study of (eligible − ineligible) outcomes within each employer-month."""
+    d = df.dropna(subset=[y_eligible, y_other]).copy()
+    d["ddd_gap"] = d[y_eligible] - d[y_other]
+    kw.setdefault("estimators", ["callaway_santanna"])
+    return event_study(d, "ddd_gap", **kw)
+
+def all_outcomes(processed: str | Path, *, covariates: list[str], control_group: str = "notyettreated",
+                 est_method: str = "reg", min_e: int = -12, max_e: int = 12, seed: int = 2026,
+                 biters: int = 999, ring_km: float | None = None, alpha: float = 0.05) -> dict[str, EventStudy]:
+    """The three headline outcomes: women's jobs (municipality), incapacity days and separations (employer).
+
+    ``ring_km`` (when given) must equal the treated radius the employer panels were built with."""
+    kw = dict(processed=processed, covariates=covariates, control_group=control_group, est_method=est_method,
+              min_e=min_e, max_e=max_e, seed=seed, biters=biters, alpha=alpha)
+    out = {"log_women_jobs": event_study(municipality_sample(processed, "log_women_jobs"), "log_women_jobs", **kw)}
+    emp = employer_sample(processed, "eg_days_per_worker", ring_km)
+    # employers are exposed by site, not one by one: cluster where exposure is assigned (the site whose opening sets
+    # the cohort; employers beyond every ring are their own cluster)
+    kw_e = dict(weightsname="size0", clustervars="site_cluster", **kw)
+    out["eg_days_per_worker"] = event_study(emp, "eg_days_per_worker", **kw_e)
+    out["separation_rate"] = event_study(emp, "separation_rate", **kw_e)
+    return out
+
+def summary_table(results: dict[str, EventStudy]) -> pd.DataFrame:
+    """One row per outcome × estimator: effect, interval, truth (simulated) and whether the interval covers it."""
+    rows = []
+    for y, es in results.items():
+        comp = es.comparison()
+        comp.insert(0, "outcome", OUTCOME_LABELS.get(y, y))
+        rows.append(comp)
+    tab = pd.concat(rows, ignore_index=True)
+    if "truth" in tab:
+        tab["covers_truth"] = (tab.ci_low <= tab.truth) & (tab.truth <= tab.ci_high)
+    return tab
+
+def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e: int = 12):
+    """PPML event study of an employer × month count (treated ring vs controls; buffer ring excluded)."""
+    from .did import poisson_event_study
+
+    df = load("employer_month", processed)
+    df = df[df.ring != "buffer"]
+    if count not in df.columns:
+        raise CeciError(f"count {count!r} not in employer_month")
+    return poisson_event_study(df, yname=count, tname="period", idname="employer_id", gname="first_treat",
+                               min_e=min_e, max_e=max_e)
+
+def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], control_group: str = "notyettreated",
+                       est_method: str = "reg", min_e: int = -12, max_e: int = 12, weightsname: str | None = None,
+                       e: int | str = 0, n_m: int = 6, type: str = "smoothness", Mbarvec=(0.0, 0.5, 1.0, 1.5, 2.0),
+                       biasDirection: str | None = None):
+    """Rambachan–Roth sensitivity of the CS event study (universal base period, as HonestDiD requires).
+
+    ``type="smoothness"``: M from 0 to one standard error of the target (``n_m`` values);
+    ``type="relative_magnitude"``: the ``Mbarvec`` grid (C-LF intervals); ``biasDirection`` adds a known sign of
+    the post-treatment trend difference (relative magnitudes only). Pre-periods are limited to
+    ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
+    """
+    from .did import honest_did
+
+    xf = "~ " + " + ".join(covariates) if covariates else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
+                   control_group=control_group, est_method=est_method, base_period="universal", bstrap=False,
+                   cband=False, weightsname=weightsname)
+        dyn = r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    if type == "relative_magnitude":
+        return honest_did(dyn, e=e, type="relative_magnitude", Mbarvec=list(Mbarvec), biasDirection=biasDirection)
+    se = float(dyn.se_egt[list(dyn.egt).index(0)]) if 0 in set(dyn.egt) else float(np.nanmean(dyn.se_egt))
+    return honest_did(dyn, e=e, Mvec=np.linspace(0, se, n_m))
