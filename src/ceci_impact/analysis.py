@@ -27,7 +27,7 @@ from .narrative import (  # noqa: F401
     robustness_verdict,
     simulated_banner,
 )
-from .outcomes import OUTCOME_LABELS  # noqa: F401
+from .outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
 from .panels import load, manifest  # noqa: F401
 from .retention import cox_time_varying, hire_retention, kaplan_meier, survival_frame  # noqa: F401
 from .samples import employer_sample, municipality_sample, sample_counts  # noqa: F401
@@ -38,6 +38,7 @@ from .studies import (  # noqa: F401
     _truths,
     all_outcomes,
     event_study,
+    headline_samples,
     honest_sensitivity,
     poisson_counts,
     robustness,

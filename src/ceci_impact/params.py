@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._options import CeciError
+from .outcomes import family as outcome_family
 
 
 @dataclass(frozen=True)
@@ -56,19 +57,19 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     "10_female_employment": {
         **COMMON, **DID,
         "outcome": Spec(str, "log_women_jobs", "municipality outcome",
-                        choices=("log_women_jobs", "women_jobs_per_1000", "female_share", "log_jobs")),
+                        choices=outcome_family("women")),
         "scheme": Spec(str, "both", "CECI scheme defining exposure", choices=("both", "IMSS", "Empresa")),
         "pole": Spec(str, "", "restrict to one PODECOBI pole (empty = all)"),
     },
     "20_absenteeism": {
         **COMMON, **DID,
         "outcome": Spec(str, "eg_days_per_worker", "employer outcome",
-                        choices=("eg_days_per_worker", "share_any_incapacity", "eg_days_per_eligible")),
+                        choices=outcome_family("absenteeism")),
         "ring_km": Spec(float, 0.0, "treated radius (km) the employer panels must have; 0 = as built", lo=0, hi=20),
     },
     "30_retention": {
         **COMMON, **DID,
-        "outcome": Spec(str, "separation_rate", "employer outcome", choices=("separation_rate",)),
+        "outcome": Spec(str, "separation_rate", "employer outcome", choices=outcome_family("retention")),
         "near_km": Spec(float, 3.0, "'near' radius for survival curves (km)", lo=0.5, hi=20),
         "far_km": Spec(float, 10.0, "'far' beyond this distance (km)", lo=1, hi=200),
     },

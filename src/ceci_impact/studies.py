@@ -15,7 +15,7 @@ from ._options import CeciError
 from .calendar import label
 from .did import att_gt
 from .did.results import _json, table_html
-from .outcomes import OUTCOME_LABELS
+from .outcomes import OUTCOME_LABELS, headlines
 from .panels import load
 from .samples import employer_sample, municipality_sample
 from .specification import ESTIMATORS, Specification, fit, spec_record
@@ -317,22 +317,35 @@ def triple_difference(df: pd.DataFrame, y_eligible: str, y_other: str, **kw) -> 
     kw.setdefault("estimators", ["callaway_santanna"])
     return event_study(d, "ddd_gap", **kw)
 
+def headline_samples(processed: str | Path, ring_km: float | None = None) -> list[tuple]:
+    """``(outcome, sample, weights, cluster)`` for every headline outcome of the registry
+    (:data:`ceci_impact.outcomes.OUTCOMES`); employer outcomes share one employer sample."""
+    cache: dict = {}
+    out = []
+    for o in headlines():
+        if o.panel == "municipality":
+            df = municipality_sample(processed, o.name)
+        else:
+            if "employer" not in cache:
+                cache["employer"] = employer_sample(processed, o.name, ring_km)
+            df = cache["employer"]
+        out.append((o.name, df, o.weights, o.cluster))
+    return out
+
+
 def all_outcomes(processed: str | Path, *, covariates: list[str], control_group: str = "notyettreated",
                  est_method: str = "reg", min_e: int = -12, max_e: int = 12, seed: int = 2026,
                  biters: int = 999, ring_km: float | None = None, alpha: float = 0.05) -> dict[str, EventStudy]:
-    """The three headline outcomes: women's jobs (municipality), incapacity days and separations (employer).
+    """The headline outcomes of the registry (women's jobs by municipality; incapacity days and separations by
+    employer), each with its weights and the cluster where exposure is assigned (municipality; the site whose
+    opening sets an employer's cohort, employers beyond every ring being their own cluster).
 
     ``ring_km`` (when given) must equal the treated radius the employer panels were built with."""
     kw = dict(processed=processed, covariates=covariates, control_group=control_group, est_method=est_method,
               min_e=min_e, max_e=max_e, seed=seed, biters=biters, alpha=alpha)
-    out = {"log_women_jobs": event_study(municipality_sample(processed, "log_women_jobs"), "log_women_jobs", **kw)}
-    emp = employer_sample(processed, "eg_days_per_worker", ring_km)
-    # employers are exposed by site, not one by one: cluster where exposure is assigned (the site whose opening sets
-    # the cohort; employers beyond every ring are their own cluster)
-    kw_e = dict(weightsname="size0", clustervars="site_cluster", **kw)
-    out["eg_days_per_worker"] = event_study(emp, "eg_days_per_worker", **kw_e)
-    out["separation_rate"] = event_study(emp, "separation_rate", **kw_e)
-    return out
+    return {y: event_study(df, y, weightsname=w, clustervars=cl, **kw)
+            for y, df, w, cl in headline_samples(processed, ring_km)}
+
 
 def summary_table(results: dict[str, EventStudy]) -> pd.DataFrame:
     """One row per outcome × estimator: effect, interval, truth (simulated) and whether the interval covers it."""
