@@ -17,7 +17,7 @@ from .compare import Comparison, compare, triple_differences
 from .honest import HonestResult, honest_breakdown, honest_did
 from .imputation import did_imputation
 from .poisson import poisson_event_study
-from .results import AggteResult, EventStudyResult
+from .results import AggteResult, EventStudyMoments, EventStudyResult, ResultProtocol
 from .sunab import sun_abraham
 from .synthdid import synthdid
 from .synthdid_result import SynthDidResult
@@ -26,5 +26,6 @@ from .twfe import TwfeResult, twfe
 __all__ = [
     "att_gt", "aggte", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
     "triple_differences", "honest_did", "honest_breakdown", "HonestResult", "AttGtResult", "AggteResult", "TwfeResult",
-    "EventStudyResult", "BaconResult", "Comparison", "DidWarning", "synthdid", "SynthDidResult",
+    "EventStudyResult", "BaconResult", "Comparison", "DidWarning", "synthdid", "SynthDidResult", "EventStudyMoments",
+    "ResultProtocol",
 ]

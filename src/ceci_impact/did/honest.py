@@ -261,43 +261,17 @@ _METHODS = {"smoothness": ("FLCI", "C-LF", "Conditional"), "relative_magnitude":
 
 
 def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(event_times, betahat, sigma)`` of an event-study result without its reference period.
-
-    Accepts a Callaway–Sant'Anna dynamic aggregation (covariance from the influence functions),
-    an event-study ``twfe`` result, or an ``EventStudyResult`` carrying ``vcov`` (Sun–Abraham, Poisson).
-    """
-    from .results import AggteResult, EventStudyResult
-    from .twfe import TwfeResult
-
-    if isinstance(result, AggteResult):
-        if result.type != "dynamic":
-            raise CeciError("honest_did needs the dynamic aggregation: result.aggte('dynamic')")
-        if result.params.get("base_period", "universal") != "universal":
-            raise CeciError("honest_did needs a universal base period (as R): att_gt(..., base_period='universal'); "
-                            f"found base_period={result.params.get('base_period')!r}")
-        e, b = np.asarray(result.egt, float), np.asarray(result.att_egt, float)
-        from .bootstrap import gram
-
-        inf = np.asarray(result.inf_egt)
-        S = gram(inf, result.cluster) / inf.shape[0] ** 2  # clustered as the estimate (sums within clusters)
-        keep = ~((b == 0) & (np.diag(S) <= 1e-20))  # the universal base period's normalised zero
-        return e[keep], b[keep], S[np.ix_(keep, keep)]
-    if isinstance(result, TwfeResult):
-        if result.type != "event_study":
-            raise CeciError("honest_did needs an event-study TWFE (type='event_study')")
-        binned = set(result.params.get("binned", []))  # pooled endpoints are not single event times: left out
-        names = [n for n in result.coef.index if n.startswith("rel::") and int(n.split("::")[1]) not in binned]
-        e = np.array([float(n.split("::")[1]) for n in names])
-        return e, result.coef[names].to_numpy(), result.vcov.loc[names, names].to_numpy()
-    if isinstance(result, EventStudyResult) and result.vcov is not None:
-        binned = {float(v) for v in result.params.get("binned", [])}  # pooled end points: not single event times
-        ev = np.asarray(result.vcov.index, float)
-        keep = np.array([v not in binned for v in ev], bool)
-        e = ev[keep]
-        b = result.table.set_index("event_time").att.reindex(e).to_numpy()
-        return e, b, result.vcov.to_numpy()[np.ix_(keep, keep)]
-    raise CeciError(f"honest_did cannot read {type(result).__name__}; expected a CS dynamic aggregation, an "
-                    "event-study TWFE or an EventStudyResult with vcov")
+    """``(event_times, betahat, sigma)`` of any result that follows the event-study protocol
+    (``result.event_study()``: a Callaway–Sant'Anna dynamic aggregation, an event-study ``twfe``, an
+    ``EventStudyResult`` with ``vcov`` such as Sun–Abraham, imputation or Poisson)."""
+    if not callable(getattr(result, "event_study", None)):
+        raise CeciError(f"honest_did cannot read {type(result).__name__}; expected a result with event_study() "
+                        "(a CS dynamic aggregation, an event-study TWFE or an EventStudyResult with vcov)")
+    try:
+        m = result.event_study()
+    except TypeError as exc:
+        raise CeciError(f"honest_did cannot read {type(result).__name__}: {exc}") from None
+    return m.event_time, m.estimate, m.vcov
 
 
 def _check_consecutive(ev: np.ndarray) -> None:

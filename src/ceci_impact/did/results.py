@@ -54,8 +54,32 @@ def _json(x: Any) -> Any:
     return x
 
 
+@dataclass(frozen=True)
+class EventStudyMoments:
+    """The event-study protocol: event times (reference period left out), estimates, their covariance, and the
+    end points that pool several event times (not single periods, so HonestDiD leaves them out)."""
+
+    event_time: np.ndarray
+    estimate: np.ndarray
+    vcov: np.ndarray
+    pooled: tuple = ()
+
+
+class ResultProtocol:
+    """What every event-study-like result offers (``overall_att``, ``overall_se`` and ``alp`` are fields):
+    ``alpha``, ``overall_ci`` and ``event_study()``. HonestDiD, comparisons and reports read only these."""
+
+    @property
+    def alpha(self) -> float:
+        """Significance level (``alp``, R's name, in the constructors)."""
+        return float(self.alp)
+
+    def event_study(self) -> EventStudyMoments:
+        raise TypeError(f"{type(self).__name__} has no event-study moments")
+
+
 @dataclass(frozen=True, eq=False)
-class AggteResult:
+class AggteResult(ResultProtocol):
     """An aggregation of ATT(g,t) (R ``AGGTEobj``): overall effect plus a profile.
 
     ``tidy()`` gives one row per element of the profile (event time, group or period) with
@@ -96,6 +120,23 @@ class AggteResult:
         """Pointwise ``1 - alp`` interval of the overall effect."""
         z = self.overall_crit
         return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
+
+    def event_study(self) -> EventStudyMoments:
+        """Event-time effects and their covariance from the influence functions, clustered as the estimate
+        (dynamic aggregation with a universal base period, as HonestDiD requires)."""
+        from .._options import CeciError
+        from .bootstrap import gram
+
+        if self.type != "dynamic":
+            raise CeciError("honest_did needs the dynamic aggregation: result.aggte('dynamic')")
+        if self.params.get("base_period", "universal") != "universal":
+            raise CeciError("honest_did needs a universal base period (as R): att_gt(..., base_period='universal'); "
+                            f"found base_period={self.params.get('base_period')!r}")
+        e, b = np.asarray(self.egt, float), np.asarray(self.att_egt, float)
+        inf = np.asarray(self.inf_egt)
+        S = gram(inf, self.cluster) / inf.shape[0] ** 2  # clustered as the estimate (sums within clusters)
+        keep = ~((b == 0) & (np.diag(S) <= 1e-20))  # the universal base period's normalised zero
+        return EventStudyMoments(e[keep], b[keep], S[np.ix_(keep, keep)])
 
     def tidy(self) -> pd.DataFrame:
         """Profile as a DataFrame (``event_time``/``group``/``time``, att, se, ci, band)."""
@@ -202,7 +243,7 @@ class AggteResult:
 
 
 @dataclass(frozen=True, eq=False)
-class EventStudyResult:
+class EventStudyResult(ResultProtocol):
     """Event-study estimates of any estimator (Sun–Abraham, imputation, Poisson, ...).
 
     ``tidy()`` has ``event_time, att, se, ci_low, ci_high, post``; ``overall_att``/``overall_se`` are the
@@ -223,6 +264,19 @@ class EventStudyResult:
     def overall_ci(self) -> tuple[float, float]:
         z = stats.norm.ppf(1 - self.alp / 2)
         return self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se
+
+    def event_study(self) -> EventStudyMoments:
+        """Event-time estimates with the estimator's covariance (``vcov``), pooled end points left out."""
+        from .._options import CeciError
+
+        if self.vcov is None:
+            raise CeciError(f"{self.estimator} provides no covariance of its event-time estimates")
+        binned = {float(v) for v in self.params.get("binned", [])}
+        ev = np.asarray(self.vcov.index, float)
+        keep = np.array([v not in binned for v in ev], bool)
+        e = ev[keep]
+        b = self.table.set_index("event_time").att.reindex(e).to_numpy()
+        return EventStudyMoments(e, b, self.vcov.to_numpy()[np.ix_(keep, keep)], tuple(sorted(binned)))
 
     def tidy(self) -> pd.DataFrame:
         z = stats.norm.ppf(1 - self.alp / 2)

@@ -16,7 +16,7 @@ from scipy import stats
 
 from .._options import CeciError, check_option
 from .plotting import event_study_plot
-from .results import _json, table_html
+from .results import EventStudyMoments, ResultProtocol, _json, table_html
 
 TwfeType = Literal["static", "event_study"]
 
@@ -76,7 +76,7 @@ def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, c
 
 
 @dataclass(frozen=True, eq=False)
-class TwfeResult:
+class TwfeResult(ResultProtocol):
     """Static or event-study TWFE estimates; ``tidy()`` has ``event_time, att, se, ci_low, ci_high``."""
 
     type: str
@@ -88,6 +88,16 @@ class TwfeResult:
     params: dict
     overall_att: float
     overall_se: float
+
+    def event_study(self) -> EventStudyMoments:
+        """Event-time coefficients and their clustered covariance; binned end points left out."""
+        if self.type != "event_study":
+            raise CeciError("honest_did needs an event-study TWFE (type='event_study')")
+        binned = set(self.params.get("binned", []))  # pooled endpoints are not single event times: left out
+        names = [n for n in self.coef.index if n.startswith("rel::") and int(n.split("::")[1]) not in binned]
+        e = np.array([float(n.split("::")[1]) for n in names])
+        return EventStudyMoments(e, self.coef[names].to_numpy(), self.vcov.loc[names, names].to_numpy(),
+                                 tuple(sorted(binned)))
 
     def tidy(self) -> pd.DataFrame:
         z = stats.norm.ppf(1 - self.alp / 2)
