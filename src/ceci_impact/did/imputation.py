@@ -5,71 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError
+from .fixed_effects import TwoWayFE, fe_fit_untreated, v_untreated, within_ols
 from .results import EventStudyResult
-from .twfe import within_ols
-
-
-class _TwoWayFE:
-    """Normal equations of unit + period effects on a subset of observations, solved exactly.
-
-    Eliminating the unit effects leaves a small period x period system (Schur complement), so any
-    right-hand side is solved in O(observations): used both to fit the untreated outcomes and to
-    compute BJS's imputation weights ``v = -Z0 (Z0'Z0)^{-1} Z1' w1``.
-    """
-
-    def __init__(self, uid: np.ndarray, tid: np.ndarray, subset: np.ndarray):
-        from scipy import sparse
-
-        self.nu, self.nt = int(uid.max()) + 1, int(tid.max()) + 1
-        self.u0, self.t0 = uid[subset], tid[subset]
-        self.cu = np.bincount(self.u0, minlength=self.nu).astype(float)
-        self.ct = np.bincount(self.t0, minlength=self.nt).astype(float)
-        B = sparse.csr_matrix((np.ones(self.u0.size), (self.u0, self.t0)), shape=(self.nu, self.nt))
-        self.B = B
-        inv_cu = np.where(self.cu > 0, 1 / np.where(self.cu > 0, self.cu, 1), 0.0)
-        S = np.diag(self.ct) - (B.T @ sparse.diags(inv_cu) @ B).toarray()
-        self.inv_cu = inv_cu
-        # one normalisation (first period effect = 0) removes the null space of the two-way design
-        live = np.flatnonzero(self.ct > 0)
-        self.live, S_red = live[1:], S[np.ix_(live[1:], live[1:])]
-        if np.linalg.matrix_rank(S_red) < S_red.shape[0]:
-            raise CeciError("unit and period effects are not identified on the untreated observations "
-                            "(the panel splits into disconnected groups)")
-        self.S_inv = np.linalg.inv(S_red)
-
-    def solve(self, b_u: np.ndarray, b_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Unit effects ``a`` and period effects ``lam`` from the sums ``b_u`` (per unit) and ``b_t`` (per period)."""
-        lam = self.period_effects(b_t - self.B.T @ (b_u * self.inv_cu))
-        a = (b_u - self.B @ lam) * self.inv_cu
-        return a, lam
-
-    def period_effects(self, rhs: np.ndarray) -> np.ndarray:
-        """Period effects for many right-hand sides at once: ``rhs = b_t - B'(b_u / n_u)`` (periods x columns)."""
-        lam = np.zeros(rhs.shape)
-        lam[self.live] = self.S_inv @ rhs[self.live]
-        return lam
-
-
-def _fe_fit_untreated(y, uid, tid, untreated, fe: _TwoWayFE):
-    """Unit and period effects fitted on untreated observations; returns fitted values for all rows."""
-    if (fe.cu[np.unique(uid[~untreated])] == 0).any():
-        raise CeciError("some treated units have no untreated observation: their unit effect cannot be imputed "
-                        "(units treated in the first period?)")
-    if (fe.ct[np.unique(tid[~untreated])] == 0).any():
-        raise CeciError("some periods have no untreated observation: their period effect cannot be imputed "
-                        "(all units treated by then; drop those periods)")
-    y0 = y[untreated]
-    a, lam = fe.solve(np.bincount(fe.u0, weights=y0, minlength=fe.nu), np.bincount(fe.t0, weights=y0, minlength=fe.nt))
-    return a[uid] + lam[tid]
-
-
-def _v_untreated(w_treated, uid, tid, untreated, fe: _TwoWayFE):
-    """BJS eq. (6): v = -Z0 (Z0'Z0)^{-1} Z1' w1 for untreated rows."""
-    b_u = np.bincount(uid[~untreated], weights=w_treated, minlength=fe.nu)
-    b_t = np.bincount(tid[~untreated], weights=w_treated, minlength=fe.nt)
-    a, lam = fe.solve(b_u, b_t)
-    return -(a[fe.u0] + lam[fe.t0])
 
 
 class _FirstStage:
@@ -79,11 +16,11 @@ class _FirstStage:
     two-way fit of ``y - X beta``; BJS's weights become ``v0 = v0_FE - Xt (Xt'Xt)^{-1} (X1'w1 + X0'v0_FE)``.
     """
 
-    def __init__(self, X, uid, tid, untreated, fe: _TwoWayFE):
+    def __init__(self, X, uid, tid, untreated, fe: TwoWayFE):
         self.uid, self.tid, self.untreated, self.fe = uid, tid, untreated, fe
         self.X = X
         if X.shape[1]:
-            Xt0 = np.column_stack([X[untreated, j] - _fe_fit_untreated(X[:, j], uid, tid, untreated, fe)[untreated]
+            Xt0 = np.column_stack([X[untreated, j] - fe_fit_untreated(X[:, j], uid, tid, untreated, fe)[untreated]
                                    for j in range(X.shape[1])])
             keep = np.abs(Xt0).max(axis=0) > 1e-10  # columns absorbed by the effects (or empty) drop out
             self.X, self.Xt0 = X[:, keep], Xt0[:, keep]
@@ -92,15 +29,15 @@ class _FirstStage:
     def fit(self, y: np.ndarray) -> np.ndarray:
         """Fitted untreated outcome for every row."""
         if not self.X.shape[1]:
-            return _fe_fit_untreated(y, self.uid, self.tid, self.untreated, self.fe)
+            return fe_fit_untreated(y, self.uid, self.tid, self.untreated, self.fe)
         y0 = y[self.untreated]
         beta = self.XtX_inv @ (self.Xt0.T @ y0)
         xb = self.X @ beta
-        return xb + _fe_fit_untreated(y - xb, self.uid, self.tid, self.untreated, self.fe)
+        return xb + fe_fit_untreated(y - xb, self.uid, self.tid, self.untreated, self.fe)
 
     def v_untreated(self, w1: np.ndarray) -> np.ndarray:
         """BJS imputation weights of the untreated rows for treated weights ``w1``."""
-        v0 = _v_untreated(w1, self.uid, self.tid, self.untreated, self.fe)
+        v0 = v_untreated(w1, self.uid, self.tid, self.untreated, self.fe)
         if not self.X.shape[1]:
             return v0
         r = self.X[~self.untreated].T @ w1 + self.X[self.untreated].T @ v0
@@ -148,7 +85,7 @@ def did_imputation(
     untreated = ~treated
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
-    fe = _TwoWayFE(uid, tid, untreated)
+    fe = TwoWayFE(uid, tid, untreated)
     from .design import covariate_design
 
     Xc, _ = covariate_design(xformla, df, idname, tname)

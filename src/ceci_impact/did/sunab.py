@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .._options import CeciError, check_option
-from .imputation import _fe_fit_untreated, _TwoWayFE
+from .fixed_effects import TwoWayFE, fe_fit_untreated
 from .results import EventStudyResult
 
 SunabControl = Literal["nevertreated", "lasttreated"]
@@ -160,7 +160,7 @@ def _sunab_sparse(y, uid, tid, cell, J, cl, block: int = 20_000):
 
     n = y.size
     everyone = np.ones(n, bool)
-    fe = _TwoWayFE(uid, tid, everyone)
+    fe = TwoWayFE(uid, tid, everyone)
     nu, nt = fe.nu, fe.nt
     tr = cell >= 0
     iu, it, ic = uid[tr], tid[tr], cell[tr]
@@ -176,7 +176,7 @@ def _sunab_sparse(y, uid, tid, cell, J, cl, block: int = 20_000):
     XtX = (XtX + XtX.T) / 2
 
     def fitted_fe(v):  # projection on unit and period effects (all observations are "untreated" here)
-        return _fe_fit_untreated(v, uid, tid, everyone, fe)
+        return fe_fit_untreated(v, uid, tid, everyone, fe)
 
     XtY = np.bincount(ic, weights=y[tr] - fitted_fe(y)[tr], minlength=J)
     keep = np.diag(XtX) > 1e-10 * max(1.0, np.abs(np.diag(XtX)).max())

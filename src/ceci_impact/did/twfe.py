@@ -15,64 +15,15 @@ import pandas as pd
 from scipy import stats
 
 from .._options import CeciError, check_option
+from .fixed_effects import demean_twoway, within_ols  # noqa: F401  (re-exported)
 from .plotting import event_study_plot
 from .results import EventStudyMoments, ResultProtocol, _json, table_html
 
 TwfeType = Literal["static", "event_study"]
 
 
-def demean_twoway(M: np.ndarray, uid: np.ndarray, tid: np.ndarray, tol: float = 1e-12, maxit: int = 10_000):
-    """Remove unit and period means from the columns of ``M`` (alternating projections; one sweep is exact
-    for a balanced panel). Group means are sparse indicator products, so many columns cost little more than one."""
-    from scipy import sparse
-
-    M = np.array(M, dtype=float, copy=True)
-    n = M.shape[0]
-    ops = []
-    for ids in (uid, tid):
-        ng = int(ids.max()) + 1
-        B = sparse.csr_matrix((np.ones(n), (np.arange(n), ids)), shape=(n, ng))
-        cnt = np.asarray(B.sum(axis=0)).ravel()
-        ops.append((B, B.T.tocsr(), 1.0 / np.maximum(cnt, 1)))
-    for _ in range(maxit):
-        delta = 0.0
-        for B, Bt, inv in ops:
-            step = B @ ((Bt @ M) * inv[:, None])
-            M -= step
-            delta = max(delta, float(np.abs(step).max()) if step.size else 0.0)
-        if delta < tol:
-            break
-    return M
 
 
-def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, cluster: np.ndarray,
-               return_scores: bool = False):
-    """OLS of ``y`` on ``X`` with unit and period effects absorbed, clustered covariance.
-
-    Columns of ``X`` that vanish after demeaning (collinear with the effects) are dropped. The
-    covariance uses fixest's default small-sample correction ``G/(G-1) * (n-1)/(n-K)``, ``K`` =
-    slopes + period levels (unit effects nested in the clusters). Returns ``(beta, V, kept_columns)``;
-    with ``return_scores`` also the per-observation influence of each row on ``beta`` (``(X'X)^-1 x_i u_i``,
-    summed within clusters they give ``V`` up to the small-sample factor) and that factor.
-    """
-    M = demean_twoway(np.column_stack([y, X]), uid, tid)
-    yd, Xd = M[:, 0], M[:, 1:]
-    keep = np.abs(Xd).max(axis=0) > 1e-10
-    Xd = Xd[:, keep]
-    XtX_inv = np.linalg.pinv(Xd.T @ Xd)
-    beta = XtX_inv @ Xd.T @ yd
-    u = yd - Xd @ beta
-    cl = pd.factorize(cluster)[0]
-    G = cl.max() + 1
-    S = np.zeros((G, Xd.shape[1]))
-    np.add.at(S, cl, Xd * u[:, None])
-    n = len(y)
-    K = Xd.shape[1] + (tid.max() + 1)
-    ssc = (G / (G - 1)) * ((n - 1) / (n - K))
-    V = XtX_inv @ (S.T @ S) @ XtX_inv * ssc
-    if return_scores:
-        return beta, V, keep, (Xd * u[:, None]) @ XtX_inv, ssc
-    return beta, V, keep
 
 
 @dataclass(frozen=True, eq=False)
