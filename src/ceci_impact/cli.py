@@ -164,6 +164,9 @@ def _design(args) -> None:
 
             if not args.outcome:
                 raise CeciError("--panel needs --outcome (the outcome column whose variance components to use)")
+            if not Path(args.panel).is_file():
+                raise CeciError(f"--panel {args.panel}: file not found; expected a built panel such as "
+                                "data/processed/employer_month.parquet")
             try:
                 df = pd.read_parquet(args.panel)
             except Exception as exc:
