@@ -34,7 +34,7 @@ import numpy as np
 from ._options import CeciError, check_option
 from .calendar import label, last_complete_month, parse_month
 from .io import atomic_dir, log
-from .synthetic_stages import (  # noqa: F401
+from .synthetic_stages import (
     _stage_certificates,
     _stage_employers,
     _stage_exposure,
@@ -42,29 +42,10 @@ from .synthetic_stages import (  # noqa: F401
     _stage_municipalities,
     _stage_sites,
 )
-from .synthetic_world import (  # noqa: F401
-    ASG_COLUMNS,
-    DEFAULT_END,
-    MIN_WAGE,
-    PLATFORM_BREAK,
-    POLES,
-    SECTOR_FEMALE,
-    SECTOR_P,
-    SECTOR_WAGE,
-    SECTORS,
-    SIZES,
-    UMA,
-    WAVES,
-    Size,
-    WorldSpec,
-    _dates,
-    _days,
-    _draw_children,
-    _month_of_day,
-    _piecewise_duration,
-    _size_band,
-)
-from .synthetic_write import _truth, _write_world, potential_truth_dict  # noqa: F401
+from .synthetic_world import DEFAULT_END, POLES, SIZES, WAVES, Size, WorldSpec
+from .synthetic_write import _truth, _write_world, potential_truth_dict
+
+__all__ = ["simulate", "potential_truth_dict", "DEFAULT_END", "POLES", "SIZES", "WAVES", "Size", "WorldSpec"]
 
 
 def simulate(

@@ -9,21 +9,11 @@ import pandas as pd
 
 from .calendar import label
 from .geo import haversine_km
-from .synthetic_world import (  # noqa: F401
-    ASG_COLUMNS,
-    DEFAULT_END,
-    MIN_WAGE,
-    PLATFORM_BREAK,
+from .synthetic_world import (
     POLES,
     SECTOR_FEMALE,
     SECTOR_P,
-    SECTOR_WAGE,
-    SECTORS,
-    SIZES,
-    UMA,
     WAVES,
-    Size,
-    WorldSpec,
     _dates,
     _days,
     _draw_children,

@@ -12,27 +12,15 @@ import pandas as pd
 
 from .calendar import label
 from .geo import haversine_km
-from .synthetic_world import (  # noqa: F401
+from .synthetic_world import (
     ASG_COLUMNS,
-    DEFAULT_END,
     MIN_WAGE,
     PLATFORM_BREAK,
     POLES,
-    SECTOR_FEMALE,
-    SECTOR_P,
     SECTOR_WAGE,
     SECTORS,
-    SIZES,
     UMA,
-    WAVES,
-    Size,
-    WorldSpec,
     _dates,
-    _days,
-    _draw_children,
-    _month_of_day,
-    _piecewise_duration,
-    _size_band,
 )
 
 
