@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._options import CeciError
 from ..did import att_gt
@@ -152,9 +151,3 @@ def _mde(rate, power: float, upper: float) -> float:
         else:
             lo = mid
     return hi
-
-
-def analytic_power(mde: float, effect: float, alpha: float = 0.05, power: float = 0.8, df: float = 1e6) -> float:
-    """Power against ``effect`` of a design whose MDE (at ``alpha``, ``power``) is ``mde``."""
-    se = mde / (stats.t.ppf(power, df) + stats.t.ppf(1 - alpha / 2, df))
-    return float(stats.t.cdf(abs(effect) / se - stats.t.ppf(1 - alpha / 2, df), df))
