@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SIZE ?= default
 JOBS ?=
 
-.PHONY: report test lab lint data panels render bench clean-reports
+.PHONY: report test venv lab lint data panels render bench clean-reports
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/ceci-impact kernel --quiet
 	@touch $(STAMP)
+
+## venv: the project's virtual environment only (.ci/run adds the [spark] extra to it)
+venv: $(STAMP)
 
 ## report: simulate the default world (if data/raw is empty), build panels, render every report
 report: $(STAMP)

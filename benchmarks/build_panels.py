@@ -1,9 +1,11 @@
 """Benchmark: build the panels from the `default` and `national` simulated worlds, and ingest real-size `asg` months.
 
-Prints, per world, rows per second of the employer × month panel and the peak resident memory of the
-build process (DuckDB included). Usage:
+Prints, per world and engine, the wall time of the whole build, rows per second of the employer × month panel and
+the peak resident memory of the build's process tree (sampled from /proc every 0.2 s: the Python process with
+DuckDB and, for ``--engine spark``, the Spark JVM in local mode). Usage:
 
-    .venv/bin/python benchmarks/build_panels.py [--sizes default national] [--work /tmp/ceci-bench] [--memory-limit 6GB]
+    .venv/bin/python benchmarks/build_panels.py [--sizes default national] [--engine duckdb spark] [--work /tmp/ceci-bench]
+                                               [--memory-limit 6GB] [--spark-memory 8g]
     .venv/bin/python benchmarks/build_panels.py --real-size [--months 12] [--mb 390]
 
 ``--real-size`` writes real-size months (about 390 MB and 4.4 M rows each, by replicating a default world's rows,
@@ -105,11 +107,51 @@ def real_size(work: Path, months: int, mb: float) -> None:
     print(f"  malformed real-size month: exit {r.returncode} after {time.perf_counter() - t:.1f} s: {r.stderr.strip()}")
 
 
+def _tree_rss_kib(pid: int) -> int:
+    """Resident memory (KiB) of a process and all its descendants, from /proc."""
+    kids: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            status = (d / "status").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        kids.setdefault(ppid, []).append(int(d.name))
+        rss[int(d.name)] = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
+    todo, total = [pid], 0
+    while todo:
+        p = todo.pop()
+        total += rss.get(p, 0)
+        todo += kids.get(p, [])
+    return total
+
+
+def _run_sampled(cmd: list[str]) -> tuple[float, float, str]:
+    """Run ``cmd``; wall seconds, peak GiB of its process tree, stderr."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.2)
+    err = proc.stderr.read()
+    if proc.returncode:
+        raise SystemExit(f"build failed ({' '.join(cmd)}): {err.strip().splitlines()[-1] if err.strip() else proc.returncode}")
+    return time.perf_counter() - t, peak / 2**20, err
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", nargs="+", default=["default", "national"])
     ap.add_argument("--work", default="/tmp/ceci-bench")
     ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory limit for the build")
+    ap.add_argument("--engine", nargs="+", default=["duckdb"], choices=["duckdb", "spark"],
+                    help="engines to build with, each in one run (default duckdb)")
+    ap.add_argument("--spark-memory", default="8g", help="Spark driver memory in local mode (default 8g)")
     ap.add_argument("--real-size", action="store_true", help="ingest real-size asg months instead (see above)")
     ap.add_argument("--months", type=int, default=12, help="with --real-size: number of months (default 12)")
     ap.add_argument("--mb", type=float, default=390, help="with --real-size: MB per month (default 390)")
@@ -125,20 +167,20 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "ceci_impact.cli", "simulate", "--quiet", "--size", size,
                             "--out", str(raw)], check=True)
             print(f"{size}: simulated in {time.perf_counter() - t:.0f} s")
-        t = time.perf_counter()
-        code = ("import resource, sys; from ceci_impact.cli import main; "
-                f"rc = main(['build', '--quiet', '--raw', {str(raw)!r}, '--out', {str(out)!r}, "
-                f"'--memory-limit', {args.memory_limit!r}]); "
-                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
-        r = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
-        wall = time.perf_counter() - t
-        peak_kb = int(r.stdout.strip().splitlines()[-1])
-        m = json.loads((out / "manifest.json").read_text())
-        st = m["stats"]
-        rows, secs = st["employer_month_rows"], st["employer_panel_seconds"]
-        peak = peak_kb / 2**20
-        print(f"{size}: {st['spells']:,} job spells -> employer_month {rows:,} rows in {secs:.1f} s "
-              f"({rows / secs:,.0f} rows/s); whole build {wall:.1f} s; peak memory of the build {peak:.2f} GiB")
+        for engine in args.engine:
+            dest = out.with_name(f"{out.name}_{engine}")
+            cmd = [sys.executable, "-m", "ceci_impact.cli", "build", "--quiet", "--raw", str(raw), "--out", str(dest),
+                   "--memory-limit", args.memory_limit, "--engine", engine]
+            if engine == "spark":
+                cmd = [sys.executable, "-c", "import os, sys; os.environ.setdefault('PYSPARK_SUBMIT_ARGS', "
+                       f"'--driver-memory {args.spark_memory} pyspark-shell'); from ceci_impact.cli import main; "
+                       "sys.exit(main(sys.argv[1:]))", *cmd[3:]]
+            wall, peak, _ = _run_sampled(cmd)
+            st = json.loads((dest / "manifest.json").read_text())["stats"]
+            rows, secs = st["employer_month_rows"], st["employer_panel_seconds"]
+            print(f"{size} [{engine}]: {st['spells']:,} job spells -> employer_month {rows:,} rows in {secs:.1f} s "
+                  f"({rows / secs:,.0f} rows/s); whole build {wall:.1f} s; peak memory of the build (process tree) "
+                  f"{peak:.2f} GiB", flush=True)
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="replace a folder that holds data not simulated by us")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
 
-    b = sub.add_parser("build", help="build the Parquet panels from the raw sources (DuckDB)",
+    b = sub.add_parser("build", help="build the Parquet panels from the raw sources (DuckDB or Spark)",
                        description="Validate every raw source and build municipality x month, employer x month and "
                                    "spell panels into --out. A failed build leaves --out untouched.")
     b.add_argument("--raw", default="data/raw", help="raw-data folder (default data/raw)")
@@ -84,6 +84,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--strict", action="store_true",
                    help="turn warnings (gaps, implausible jumps between months, rows without municipality) into errors")
     b.add_argument("--quiet", action="store_true", help="no progress lines (warnings and errors are still printed)")
+    b.add_argument("--engine", default="duckdb", choices=["duckdb", "spark"],
+                   help="where the panel SQL runs: duckdb (embedded, default) or spark (the [spark] extra and Java)")
+    b.add_argument("--spark-master", default=None,
+                   help="Spark master URL, e.g. local[*], spark://host:7077, yarn (default: SPARK_MASTER or local[*])")
 
     r = sub.add_parser("render", help="execute the run plan with Papermill and export HTML reports",
                        description="Execute every run of the plan (notebook x parameters) in worker processes, "
@@ -234,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
 
             build_all(args.raw, args.out, ring_km=args.ring_km, exposure=args.exposure,
                       memory_limit=args.memory_limit, open_data_only=args.open_data_only,
-                      allow_gaps=args.allow_gaps, strict=args.strict, quiet=args.quiet)
+                      allow_gaps=args.allow_gaps, strict=args.strict, quiet=args.quiet, engine=args.engine,
+                      spark_master=args.spark_master)
         elif args.command == "render":
             from .render import render
 

@@ -1,21 +1,78 @@
-"""The SQL of the employer panel, one named step each, run in order by ``panels.build_employer_panel``.
+"""The SQL of the panels, one named ``SELECT`` per step, run in order by :mod:`ceci_impact.panels` on either engine.
 
-Each step is a template filled with ``r1``/``r2`` (treated and buffer radii, km), ``p0``/``p1`` (the window's
-first and last period), ``p1_next`` (``p1 + 1``), ``p0_prev`` (``p0 - 1``) and ``hv`` (the haversine expression).
+Written once in DuckDB's dialect and kept portable (:func:`ceci_impact.engines.check_portable`): month indices are
+``year * 12 + month - 1`` integers, the months of the window come from the registered table ``periods`` (one
+column ``period``), casts are ``CAST(x AS type)``. Each step of the employer panel is a template filled with
+``r1``/``r2`` (treated and buffer radii, km), ``p0``/``p1`` (the window's first and last period), ``p0_prev``
+(``p0 - 1``) and ``hv`` (the haversine expression); the engine materialises it as the table named in
+:data:`STEPS`. The written panels are :data:`WRITES` (file name, ``SELECT`` with its ``ORDER BY``).
 """
 
 from __future__ import annotations
 
+# municipality x month x sex from the staged asg table (platform workers, ptpd = 1, counted apart)
+MUN_MONTH_SEX = """
+        SELECT cvegeo, period, sexo AS sex,
+               SUM(CASE WHEN ptpd = 0 THEN ta ELSE 0 END) AS jobs,
+               SUM(CASE WHEN ptpd = 0 THEN ta_sal ELSE 0 END) AS jobs_sal,
+               SUM(CASE WHEN ptpd = 0 THEN masa_sal_ta ELSE 0 END) AS wage_mass,
+               SUM(CASE WHEN ptpd = 0 THEN masa_sal_ta ELSE 0 END)
+                 / NULLIF(SUM(CASE WHEN ptpd = 0 THEN ta_sal ELSE 0 END), 0) AS avg_daily_wage,
+               SUM(CASE WHEN ptpd = 1 THEN ta ELSE 0 END) AS platform_jobs
+        FROM asg WHERE period BETWEEN {p0} AND {p1}
+        GROUP BY cvegeo, period, sexo
+    """
+
+# the municipalities when municipios.csv is absent (open data only): keys from the asg files, no covariates
+MUN_FROM_ASG = """
+        SELECT DISTINCT cvegeo, CAST(NULL AS VARCHAR) AS nombre, CAST(NULL AS DOUBLE) AS mujeres_15_64,
+               CAST(NULL AS DOUBLE) AS x_industrial, '' AS polo
+        FROM asg
+    """
+
+# municipality x month: jobs by sex, wages, cohorts (first opening in the municipality or its pole: {pole_join})
+MUN_MONTH = """
+        WITH w AS (
+            SELECT cvegeo, period,
+                   SUM(jobs) AS jobs_total,
+                   SUM(CASE WHEN sex = 2 THEN jobs ELSE 0 END) AS jobs_women,
+                   SUM(CASE WHEN sex = 1 THEN jobs ELSE 0 END) AS jobs_men,
+                   SUM(CASE WHEN sex = 2 THEN wage_mass ELSE 0 END)
+                     / NULLIF(SUM(CASE WHEN sex = 2 THEN jobs_sal ELSE 0 END), 0) AS avg_wage_women,
+                   SUM(CASE WHEN sex = 1 THEN wage_mass ELSE 0 END)
+                     / NULLIF(SUM(CASE WHEN sex = 1 THEN jobs_sal ELSE 0 END), 0) AS avg_wage_men,
+                   SUM(platform_jobs) AS platform_jobs
+            FROM mun_month_sex GROUP BY cvegeo, period
+        ),
+        coh AS (
+            SELECT m.cvegeo,
+                   MIN(CASE WHEN s.opening_period > 0 THEN s.opening_period END) AS first_open,
+                   COUNT(CASE WHEN s.opening_period > 0 THEN 1 END) AS n_sites_open,
+                   COUNT(s.site_id) AS n_sites_registry,
+                   MIN(CASE WHEN s.opening_period > 0 AND s.scheme = 'IMSS' THEN s.opening_period END) AS first_open_imss,
+                   MIN(CASE WHEN s.opening_period > 0 AND s.scheme = 'Empresa' THEN s.opening_period END) AS first_open_empresa
+            FROM mun m LEFT JOIN sites s ON {pole_join}
+            GROUP BY m.cvegeo
+        )
+        SELECT w.*, w.jobs_women / NULLIF(w.jobs_total, 0) AS female_share,
+               ln(NULLIF(w.jobs_women, 0)) AS log_women_jobs, ln(NULLIF(w.jobs_total, 0)) AS log_jobs,
+               1000.0 * w.jobs_women / NULLIF(m.mujeres_15_64, 0) AS women_jobs_per_1000,
+               COALESCE(c.first_open, 0) AS first_treat,
+               COALESCE(c.first_open_imss, 0) AS first_treat_imss,
+               COALESCE(c.first_open_empresa, 0) AS first_treat_empresa,
+               COALESCE(c.n_sites_open, 0) AS n_sites_open, COALESCE(c.n_sites_registry, 0) AS n_sites_registry,
+               {xcol} AS x_industrial, COALESCE({polecol}, '') AS pole, m.mujeres_15_64
+        FROM w LEFT JOIN mun m USING (cvegeo) LEFT JOIN coh c USING (cvegeo)
+    """
+
 # distance (km) of every employer to every opened site
 DIST = """
-        CREATE OR REPLACE TABLE dist AS
         SELECT e.employer_id, s.site_id, s.opening_period, s.scheme, {hv} AS km
         FROM employers e CROSS JOIN (SELECT * FROM sites WHERE opening_period > 0) s
     """
 
 # per employer: nearest site, first opening within the treated and buffer radii, the cohort's site
 EXPOSURE = """
-        CREATE OR REPLACE TABLE exposure AS
         SELECT e.employer_id,
                MIN(d.km) AS nearest_km,
                MIN(CASE WHEN d.km <= {r1} THEN d.opening_period END) AS first_open_r1,
@@ -30,7 +87,6 @@ EXPOSURE = """
 
 # ring (treated / buffer / control) and cohort (first opening within the treated radius)
 EXPOSURE_RING = """
-        CREATE OR REPLACE TABLE exposure2 AS
         SELECT *,
                CASE WHEN first_open_r1 IS NOT NULL THEN 'treated'
                     WHEN first_open_r2 IS NOT NULL THEN 'buffer' ELSE 'control' END AS ring,
@@ -40,7 +96,6 @@ EXPOSURE_RING = """
 
 # spells in periods: first and last active month-ends, the child's eligibility window
 SPELL_PERIODS = """
-        CREATE OR REPLACE TABLE sp AS
         SELECT worker_id, employer_id, sex, birth_year, child_birth, start, "end",
                year(start) * 12 + month(start) - 1 AS a,
                CASE WHEN "end" IS NULL THEN 1000000000
@@ -56,7 +111,6 @@ SPELL_PERIODS = """
 
 # +1/-1 events of workers, women, eligible parents (running sums give month-end stocks)
 STOCK_EVENTS = """
-        CREATE OR REPLACE TABLE ev AS
         WITH base AS (
             SELECT employer_id, sex, a, z, GREATEST(a, COALESCE(ea, 1000000000)) AS ea2, LEAST(z, COALESCE(ez, -1)) AS ez2
             FROM sp
@@ -76,7 +130,6 @@ STOCK_EVENTS = """
 
 # hires and separations (women, eligible parents) per employer and month
 FLOWS = """
-        CREATE OR REPLACE TABLE flows AS
         SELECT employer_id, period, SUM(hire) AS hires, SUM(sep) AS separations,
                SUM(sep_f) AS separations_women, SUM(sep_el) AS separations_eligible
         FROM (
@@ -91,7 +144,6 @@ FLOWS = """
 
 # incapacity days by branch per employer and month (eligible parents apart)
 INCAPACITY = """
-        CREATE OR REPLACE TABLE inc AS
         WITH c AS (
             SELECT i.worker_id, i.employer_id, i.days, i.branch,
                    year(i.start) * 12 + month(i.start) - 1 AS period,
@@ -115,9 +167,8 @@ INCAPACITY = """
 
 # distance to the nearest site open in each month
 NEAREST_OPEN = """
-        CREATE OR REPLACE TABLE nearest_open AS
         SELECT g.employer_id, g.period, MIN(d.km) AS nearest_open_km
-        FROM (SELECT employer_id, range AS period FROM employers CROSS JOIN range({p0}, {p1_next})) g
+        FROM (SELECT employer_id, period FROM employers CROSS JOIN periods) g
         JOIN (SELECT * FROM dist WHERE km <= 50) d
           ON d.employer_id = g.employer_id AND d.opening_period <= g.period
         GROUP BY g.employer_id, g.period
@@ -125,10 +176,9 @@ NEAREST_OPEN = """
 
 # the employer x month panel: stocks, flows, incapacity, rates, exposure
 EMPLOYER_MONTH = """
-        CREATE OR REPLACE TABLE employer_month AS
         WITH grid AS (
-            SELECT e.employer_id, e.cvegeo, e.sector, e.size_band, e.lat, e.lon, m.range AS period
-            FROM employers e CROSS JOIN range({p0}, {p1_next}) m
+            SELECT e.employer_id, e.cvegeo, e.sector, e.size_band, e.lat, e.lon, m.period
+            FROM employers e CROSS JOIN periods m
         ), stock AS (
             SELECT g.employer_id, g.period,
                    SUM(COALESCE(ev.dw, 0)) OVER w AS workers,
@@ -163,21 +213,21 @@ EMPLOYER_MONTH = """
         LEFT JOIN inc i ON i.employer_id = g.employer_id AND i.period = g.period
         LEFT JOIN nearest_open n ON n.employer_id = g.employer_id AND n.period = g.period
         JOIN exposure2 x ON x.employer_id = g.employer_id
-        ORDER BY g.employer_id, g.period
     """
 
-# spells with their employer's exposure (COPY target)
+# spells with their employer's exposure (written, not materialised)
 SPELLS_EXPOSURE = """
-            SELECT sp.worker_id, sp.employer_id, sp.sex, sp.birth_year, sp.child_birth, sp.start, sp."end",
+        SELECT sp.worker_id, sp.employer_id, sp.sex, sp.birth_year, sp.child_birth, sp.start, sp."end",
                    sp.a AS start_period, sp.sep_period,
                    CASE WHEN sp.ea IS NOT NULL AND sp.a BETWEEN sp.ea AND sp.ez THEN 1 ELSE 0 END AS eligible_at_start,
                    sp.ea AS eligible_from, sp.ez AS eligible_to,
                    x.ring, x.first_treat, x.nearest_km AS nearest_km_end, e.cvegeo
             FROM sp JOIN exposure2 x USING (employer_id) JOIN employers e USING (employer_id)
-            WHERE sp.z >= {p0_prev}
+        WHERE sp.z >= {p0_prev}
+        ORDER BY sp.employer_id, sp.worker_id, sp.start
     """
 
-# tables created in this order (the last, spells_exposure, is written with COPY)
+# tables of the employer panel, created in this order
 STEPS = [  # (table created, its SQL)
     ("dist", DIST),
     ("exposure", EXPOSURE),
@@ -188,4 +238,14 @@ STEPS = [  # (table created, its SQL)
     ("inc", INCAPACITY),
     ("nearest_open", NEAREST_OPEN),
     ("employer_month", EMPLOYER_MONTH),
+]
+
+# the panels written, in this order: (file, SELECT with the row order of the file)
+MUN_WRITES = [
+    ("mun_month_sex.parquet", "SELECT * FROM mun_month_sex ORDER BY cvegeo, period, sex"),
+    ("mun_month.parquet", "SELECT * FROM mun_month ORDER BY cvegeo, period"),
+]
+EMPLOYER_WRITES = [
+    ("employer_month.parquet", "SELECT * FROM employer_month ORDER BY employer_id, period"),
+    ("spells_exposure.parquet", SPELLS_EXPOSURE),
 ]

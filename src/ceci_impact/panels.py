@@ -26,6 +26,7 @@ import pandas as pd
 from . import panel_sql
 from ._options import CeciError, check_option
 from .calendar import label
+from .engines import DuckDBEngine, EngineName, make_engine
 from .io import atomic_dir, log
 from .sources import (
     asg_files,
@@ -185,112 +186,81 @@ def check_keys(raw: Path, mun: pd.DataFrame, sites: pd.DataFrame, cw: pd.DataFra
 
 
 def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, exposure: Exposure = "municipality",
-                              say=log) -> pd.DataFrame:
-    """Municipality × month × sex and municipality × month panels from the staged ``asg`` table."""
+                              say=log, engine=None) -> pd.DataFrame:
+    """Municipality × month × sex and municipality × month panels from the staged ``asg`` table.
+
+    ``con`` is the build's DuckDB connection (staging and checks); the panel SQL runs on ``engine``
+    (:mod:`ceci_impact.engines`; default: DuckDB on ``con``).
+    """
+    engine = engine or DuckDBEngine(con)
     sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
     mun_path = raw / "municipios.csv"
-    if mun_path.exists():
-        mun = read_municipios(mun_path)
+    mun = read_municipios(mun_path) if mun_path.exists() else None
+    if mun is not None:
         check_keys(raw, mun, sites, con.execute("SELECT * FROM cw").df())
     sites.to_parquet(out / "sites.parquet", index=False)
     con.register("sites", sites)
-    if mun_path.exists():
-        con.register("mun", mun)
+    if engine.name != "duckdb":  # the staged asg aggregate (municipality x sex x platform flag x month) is small
+        engine.register("asg", con.execute("SELECT * FROM asg").df())
+    engine.register("sites", sites)
+    if mun is not None:
+        engine.register("mun", mun)
     else:
-        con.execute("CREATE OR REPLACE TEMP VIEW mun AS SELECT DISTINCT cvegeo, NULL AS nombre, NULL::DOUBLE AS "
-                    "mujeres_15_64, NULL::DOUBLE AS x_industrial, '' AS polo FROM asg")
-    con.execute(f"""
-        CREATE OR REPLACE TABLE mun_month_sex AS
-        SELECT cvegeo, period, sexo AS sex,
-               SUM(CASE WHEN ptpd = 0 THEN ta ELSE 0 END) AS jobs,
-               SUM(CASE WHEN ptpd = 0 THEN ta_sal ELSE 0 END) AS jobs_sal,
-               SUM(CASE WHEN ptpd = 0 THEN masa_sal_ta ELSE 0 END) AS wage_mass,
-               SUM(CASE WHEN ptpd = 0 THEN masa_sal_ta ELSE 0 END)
-                 / NULLIF(SUM(CASE WHEN ptpd = 0 THEN ta_sal ELSE 0 END), 0) AS avg_daily_wage,
-               SUM(CASE WHEN ptpd = 1 THEN ta ELSE 0 END) AS platform_jobs
-        FROM asg WHERE period BETWEEN {p0} AND {p1}
-        GROUP BY cvegeo, period, sexo
-        ORDER BY cvegeo, period, sex
-    """)
-    pole_join = "m.polo <> '' AND s.pole = m.polo" if exposure == "pole" else "s.cvegeo = m.cvegeo"
-    mcols = {r[0] for r in con.execute("DESCRIBE mun").fetchall()}
-    xcol = "m.x_industrial" if "x_industrial" in mcols else "NULL::DOUBLE"
-    polecol = "m.polo" if "polo" in mcols else "''"
-    con.execute(f"""
-        CREATE OR REPLACE TABLE mun_month AS
-        WITH w AS (
-            SELECT cvegeo, period,
-                   SUM(jobs) AS jobs_total,
-                   SUM(CASE WHEN sex = 2 THEN jobs ELSE 0 END) AS jobs_women,
-                   SUM(CASE WHEN sex = 1 THEN jobs ELSE 0 END) AS jobs_men,
-                   SUM(CASE WHEN sex = 2 THEN wage_mass ELSE 0 END)
-                     / NULLIF(SUM(CASE WHEN sex = 2 THEN jobs_sal ELSE 0 END), 0) AS avg_wage_women,
-                   SUM(CASE WHEN sex = 1 THEN wage_mass ELSE 0 END)
-                     / NULLIF(SUM(CASE WHEN sex = 1 THEN jobs_sal ELSE 0 END), 0) AS avg_wage_men,
-                   SUM(platform_jobs) AS platform_jobs
-            FROM mun_month_sex GROUP BY cvegeo, period
-        ),
-        coh AS (
-            SELECT m.cvegeo,
-                   MIN(CASE WHEN s.opening_period > 0 THEN s.opening_period END) AS first_open,
-                   COUNT(CASE WHEN s.opening_period > 0 THEN 1 END) AS n_sites_open,
-                   COUNT(s.site_id) AS n_sites_registry,
-                   MIN(CASE WHEN s.opening_period > 0 AND s.scheme = 'IMSS' THEN s.opening_period END) AS first_open_imss,
-                   MIN(CASE WHEN s.opening_period > 0 AND s.scheme = 'Empresa' THEN s.opening_period END) AS first_open_empresa
-            FROM mun m LEFT JOIN sites s ON {pole_join}
-            GROUP BY m.cvegeo
-        )
-        SELECT w.*, w.jobs_women / NULLIF(w.jobs_total, 0) AS female_share,
-               ln(NULLIF(w.jobs_women, 0)) AS log_women_jobs, ln(NULLIF(w.jobs_total, 0)) AS log_jobs,
-               1000.0 * w.jobs_women / NULLIF(m.mujeres_15_64, 0) AS women_jobs_per_1000,
-               COALESCE(c.first_open, 0) AS first_treat,
-               COALESCE(c.first_open_imss, 0) AS first_treat_imss,
-               COALESCE(c.first_open_empresa, 0) AS first_treat_empresa,
-               COALESCE(c.n_sites_open, 0) AS n_sites_open, COALESCE(c.n_sites_registry, 0) AS n_sites_registry,
-               {xcol} AS x_industrial, COALESCE({polecol}, '') AS pole, m.mujeres_15_64
-        FROM w LEFT JOIN mun m USING (cvegeo) LEFT JOIN coh c USING (cvegeo)
-        ORDER BY cvegeo, period
-    """)
-    con.execute(f"COPY mun_month_sex TO {_sql_path(out / 'mun_month_sex.parquet')} (FORMAT PARQUET)")
-    con.execute(f"COPY mun_month TO {_sql_path(out / 'mun_month.parquet')} (FORMAT PARQUET)")
-    n = con.execute("SELECT COUNT(*), COUNT(DISTINCT cvegeo), SUM(CASE WHEN first_treat > 0 THEN 1 ELSE 0 END) "
-                    "FROM mun_month").fetchall()[0]
+        engine.create("mun", panel_sql.MUN_FROM_ASG)
+    mcols = set(engine.columns("mun"))
+    fill = {"p0": p0, "p1": p1,
+            "pole_join": "m.polo <> '' AND s.pole = m.polo" if exposure == "pole" else "s.cvegeo = m.cvegeo",
+            "xcol": "m.x_industrial" if "x_industrial" in mcols else "CAST(NULL AS DOUBLE)",
+            "polecol": "m.polo" if "polo" in mcols else "''"}
+    engine.create("mun_month_sex", panel_sql.MUN_MONTH_SEX.format(**fill))
+    engine.create("mun_month", panel_sql.MUN_MONTH.format(**fill))
+    for fname, select in panel_sql.MUN_WRITES:
+        engine.write(fname.removesuffix(".parquet"), select, out / fname)
+    n = engine.fetch("SELECT COUNT(*), COUNT(DISTINCT cvegeo), SUM(CASE WHEN first_treat > 0 THEN 1 ELSE 0 END) "
+                     "FROM mun_month")[0]
     say(f"  mun_month: {n[0]:,} rows, {n[1]:,} municipalities, {n[2]:,} treated municipality-months")
     return sites
 
 
 def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: tuple[float, float] = (3.0, 10.0),
-                         say=log) -> dict:
-    """Employer × month panel and spells with exposure; ring radii ``(treated, buffer)`` in km."""
+                         say=log, engine=None) -> dict:
+    """Employer × month panel and spells with exposure; ring radii ``(treated, buffer)`` in km.
+
+    The inputs are read and checked on the build's DuckDB connection ``con``; the panel SQL
+    (:data:`ceci_impact.panel_sql.STEPS`) runs on ``engine`` (default: DuckDB on ``con``).
+    """
+    engine = engine or DuckDBEngine(con)
     r1, r2 = ring_km
     if not 0 < r1 < r2:
         raise CeciError(f"ring_km={ring_km}: expected 0 < treated radius < buffer radius")
     emp = read_employers(raw / "employers.parquet")
-    con.register("employers", emp)
     spells = read_job_spells(raw / "job_spells.parquet", emp)
     check_spells_window(raw / "job_spells.parquet", spells, p1)
     if (raw / "municipios.csv").exists():
-        known = set(con.execute("SELECT cvegeo FROM mun").df().cvegeo)  # registered by the municipality panels
+        known = set(read_municipios(raw / "municipios.csv").cvegeo)
         bad = ~emp.cvegeo.isin(known)
         if bad.any():
             i = int(bad.to_numpy().argmax())
             raise CeciError(f"{raw / 'employers.parquet'}: row {i + 1}, column cvegeo: found {emp.cvegeo.iat[i]!r}, "
                             "expected a municipality listed in municipios.csv")
-    con.register("spells_in", spells)
-    con.register("inc_in", read_incapacidades(raw / "incapacidades.parquet", spells))
+    inc = read_incapacidades(raw / "incapacidades.parquet", spells)
+    for name, df in (("employers", emp), ("spells_in", spells), ("inc_in", inc)):
+        con.register(name, df)
     warnings_ = _certificate_warnings(con, raw / "incapacidades.parquet", p0, p1)
     t0 = time.perf_counter()
-    fill = {"r1": r1, "r2": r2, "p0": p0, "p1": p1, "p1_next": p1 + 1, "p0_prev": p0 - 1, "hv": _haversine_sql("e", "s")}
-    for _name, sql in panel_sql.STEPS:
-        con.execute(sql.format(**fill))
-    con.execute(f"COPY employer_month TO {_sql_path(out / 'employer_month.parquet')} (FORMAT PARQUET)")
-    con.execute(f"COPY ({panel_sql.SPELLS_EXPOSURE.format(**fill).strip()}) TO "
-                f"{_sql_path(out / 'spells_exposure.parquet')} (FORMAT PARQUET)")
-    n = con.execute("SELECT COUNT(*), COUNT(DISTINCT employer_id), SUM(CASE WHEN ring='treated' THEN 1 ELSE 0 END) "
-                    "FROM employer_month").fetchall()[0]
+    for name, df in (("employers", emp), ("spells_in", spells), ("inc_in", inc),
+                     ("periods", pd.DataFrame({"period": np.arange(p0, p1 + 1, dtype="int64")}))):
+        engine.register(name, df)
+    fill = {"r1": r1, "r2": r2, "p0": p0, "p1": p1, "p0_prev": p0 - 1, "hv": _haversine_sql("e", "s")}
+    for name, sql in panel_sql.STEPS:
+        engine.create(name, sql.format(**fill))
+    for fname, select in panel_sql.EMPLOYER_WRITES:
+        engine.write(fname.removesuffix(".parquet"), select.format(**fill), out / fname)
+    n = engine.fetch("SELECT COUNT(*), COUNT(DISTINCT employer_id), SUM(CASE WHEN ring='treated' THEN 1 ELSE 0 END) "
+                     "FROM employer_month")[0]
     secs = time.perf_counter() - t0
     say(f"  employer_month: {n[0]:,} rows, {n[1]:,} employers, {n[2] // max(p1 - p0 + 1, 1):,} in the treated ring "
-        f"({secs:.1f} s)")
+        f"({secs:.1f} s, {engine.name})")
     return {"employer_month_rows": int(n[0]), "spells": int(len(spells)), "employer_panel_seconds": round(secs, 2),
             "warnings": warnings_}
 
@@ -303,7 +273,7 @@ def _certificate_warnings(con, path: Path, p0: int, p1: int) -> list[str]:
                    AND i.start >= s.start AND (s."end" IS NULL OR i.start <= s."end"))),
                COUNT(*) FILTER (WHERE year(i.start) * 12 + month(i.start) - 1 NOT BETWEEN {p0} AND {p1})
         FROM inc_in i
-    """).fetchone()
+    """).fetchall()[0]
     w = []
     if out_spell:
         w.append(f"{path}: {out_spell:,} certificates start outside their worker's spell at that employer (kept, "
@@ -365,7 +335,8 @@ def _sql_path(p: Path) -> str:
 def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", *,
               ring_km: tuple[float, float] = (3.0, 10.0), exposure: Exposure = "municipality",
               memory_limit: str | None = None, open_data_only: bool = False, allow_gaps: bool = False,
-              strict: bool = False, quiet: bool = False) -> Path:
+              strict: bool = False, quiet: bool = False, engine: EngineName = "duckdb",
+              spark_master: str | None = None) -> Path:
     """Build every panel from ``raw`` into ``out`` (replaced atomically: a failure leaves ``out`` untouched).
 
     Parameters
@@ -389,8 +360,14 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
         runs. Warnings are printed even with ``quiet`` and recorded in the manifest (``quality``).
     quiet
         Silence progress lines.
+    engine
+        Where the panel SQL runs: ``"duckdb"`` (embedded, the default) or ``"spark"`` (Apache Spark; the extra
+        ``pip install -e '.[spark]'`` and a Java runtime). The inputs are read and checked in DuckDB either way.
+    spark_master
+        Spark master URL (``local[*]``, ``spark://host:7077``, ``yarn``); default ``SPARK_MASTER`` or ``local[*]``.
     """
     check_option("exposure", exposure, Exposure)
+    check_option("engine", engine, EngineName)
     raw, out = Path(raw), Path(out)
     if not raw.is_dir():
         raise CeciError(f"{raw}: raw-data folder not found; run `ceci-impact simulate` or put the sources there")
@@ -408,7 +385,8 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
     say = (lambda *a: None) if quiet else log
     try:
         return _build(raw, out, dict(ring_km=ring_km, exposure=exposure, memory_limit=memory_limit,
-                                     open_data_only=open_data_only, allow_gaps=allow_gaps, strict=strict), say)
+                                     open_data_only=open_data_only, allow_gaps=allow_gaps, strict=strict,
+                                     engine=engine, spark_master=spark_master), say)
     except (OSError, duckdb.IOException, duckdb.OutOfMemoryException) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CeciError(f"{out}: the build could not write its panels ({msg}); the previous panels are untouched") from None
@@ -430,17 +408,18 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
         con.execute(f"SET temp_directory = {_sql_path(tmp / '.duckdb_tmp')}")
         if memory_limit:
             con.execute(f"SET memory_limit = '{memory_limit}'")
-        say(f"building panels from {raw}")
+        engine = make_engine(o["engine"], con, spark_master=o["spark_master"])
+        say(f"building panels from {raw} (engine: {engine.name})")
         t_asg = time.perf_counter()
         p0, p1, quality = stage_asegurados(raw, con, say, allow_gaps=allow_gaps)
         if strict and quality["warnings"]:
             raise CeciError(f"--strict: {len(quality['warnings'])} warning(s), the first: {quality['warnings'][0]}")
         for w in quality["warnings"]:
             warn(w)
-        build_municipality_panels(con, raw, tmp, p0, p1, exposure, say)
+        build_municipality_panels(con, raw, tmp, p0, p1, exposure, say, engine)
         stats = {"municipality_panels_seconds": round(time.perf_counter() - t_asg, 2)}
         if not open_data_only:
-            emp_stats = build_employer_panel(con, raw, tmp, p0, p1, ring_km, say)
+            emp_stats = build_employer_panel(con, raw, tmp, p0, p1, ring_km, say, engine)
             extra = emp_stats.pop("warnings")
             if strict and extra:
                 raise CeciError(f"--strict: {len(extra)} warning(s), the first: {extra[0]}")
@@ -450,10 +429,11 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
             stats.update(emp_stats)
         else:
             say("  --open-data-only: municipality panels only (no employer panels)")
+        engine.close()
         con.close()
         shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
         manifest = {"raw": str(raw.resolve()), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
-                    "ring_km": list(ring_km), "exposure": exposure, "open_data_only": bool(open_data_only),
+                    "ring_km": list(ring_km), "exposure": exposure, "engine": engine.name, "open_data_only": bool(open_data_only),
                     "fingerprint": fingerprint(raw),
                     "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2),
                     "stats": stats, "quality": quality}
