@@ -23,6 +23,7 @@ from .narrative import (  # noqa: F401
     MONTE_CARLO,
     honest_verdict,
     monte_carlo_note,
+    outcome_intro,
     record,
     robustness_verdict,
     simulated_banner,
@@ -30,7 +31,7 @@ from .narrative import (  # noqa: F401
 from .outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
 from .panels import load, manifest  # noqa: F401
 from .retention import cox_time_varying, hire_retention, kaplan_meier, survival_frame  # noqa: F401
-from .samples import employer_sample, municipality_sample, sample_counts  # noqa: F401
+from .samples import employer_sample, municipality_sample, outcome_sample, sample_counts  # noqa: F401
 from .sites import employer_density_map, site_employers, site_event_study, site_profile  # noqa: F401
 from .studies import (  # noqa: F401
     EventStudy,

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .did.results import _json
 from .io import atomic_file
-from .outcomes import OUTCOME_LABELS
+from .outcomes import OUTCOME_LABELS, OUTCOMES
 from .panels import manifest
 
 
@@ -81,6 +81,25 @@ def record(results_path: str, payload: dict) -> None:
         return
     with atomic_file(results_path) as fh:
         json.dump(_json(payload), fh, indent=1)
+
+def outcome_intro(outcome: str) -> str:
+    """The design of an outcome's report, from its registry entry: what it measures, unit, exposure, comparison,
+    weights, clustering and the identifying assumption."""
+    o = OUTCOMES[outcome]
+    if o.panel == "municipality":
+        unit = ("Unit: the municipality and month (IMSS open data). A municipality is exposed from the month its "
+                "first CECI opens; municipalities not yet exposed are the comparison.")
+    else:
+        unit = ("Unit: the employer and month (job spells and incapacity certificates). An employer is exposed from "
+                "the month the first CECI within the treated radius opens; employers in the buffer ring are left "
+                "out, those beyond it are the comparison. Employers are weighted by their workforce in the first "
+                "month.")
+    cl = {"cvegeo": "the municipality", "site_cluster": "the site whose opening sets the employer's cohort"}
+    return (f"**{o.label[0].upper() + o.label[1:]}.** {o.note}\n\n{unit} Standard errors are clustered by "
+            f"{cl.get(o.cluster, o.cluster)}, where exposure is assigned. Identifying assumption: without CECI, "
+            "exposed and comparison units would have followed parallel trends given the covariates, with no "
+            "anticipation before opening and no spill-over onto the comparison units.")
+
 
 def simulated_banner(processed: str | Path) -> str | None:
     """An HTML banner saying plainly that the data are simulated (None on real data)."""

@@ -202,6 +202,7 @@ EMPLOYER_MONTH = """
                COALESCE(i.eg_workers, 0) / NULLIF(s.workers, 0) AS share_any_incapacity,
                COALESCE(i.eg_days_eligible, 0) / NULLIF(s.eligible, 0) AS eg_days_per_eligible,
                COALESCE(i.eg_days_other, 0) / NULLIF(s.workers - s.eligible, 0) AS eg_days_per_other,
+               COALESCE(i.rt_days, 0) / NULLIF(s.workers, 0) AS rt_days_per_worker,
                COALESCE(f.separations, 0) / NULLIF(LAG(s.workers) OVER (PARTITION BY g.employer_id ORDER BY g.period), 0)
                    AS separation_rate,
                s.women / NULLIF(s.workers, 0) AS female_share,

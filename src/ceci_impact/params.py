@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import Any
 
 from ._options import CeciError
+from .outcomes import OUTCOMES
 from .outcomes import family as outcome_family
 
 
@@ -72,6 +73,12 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "outcome": Spec(str, "separation_rate", "employer outcome", choices=outcome_family("retention")),
         "near_km": Spec(float, 3.0, "'near' radius for survival curves (km)", lo=0.5, hi=20),
         "far_km": Spec(float, 10.0, "'far' beyond this distance (km)", lo=1, hi=200),
+    },
+    "70_outcome_report": {
+        **COMMON, **DID,
+        "outcome": Spec(str, "avg_wage_women", "any registered outcome (ceci_impact.outcomes.OUTCOMES)",
+                        choices=tuple(OUTCOMES)),
+        "ring_km": Spec(float, 0.0, "treated radius (km) the employer panels must have; 0 = as built", lo=0, hi=20),
     },
     "40_site_profile": {
         **COMMON,

@@ -10,6 +10,7 @@ import pandas as pd
 from ._options import CeciError
 from .calendar import label
 from .confidentiality import suppress_small
+from .outcomes import OUTCOMES
 from .panels import load, manifest
 
 
@@ -57,6 +58,16 @@ def employer_sample(processed: str | Path, outcome: str, ring_km: float | None =
     # exposure is assigned by site: employers in a site's treated ring form one cluster, others their own
     df["site_cluster"] = df["cohort_site"].where(df["cohort_site"].notna(), df["employer_id"])
     return df.reset_index(drop=True)
+
+def outcome_sample(processed: str | Path, outcome: str, ring_km: float | None = None) -> pd.DataFrame:
+    """The estimation sample of a registered outcome (:data:`ceci_impact.outcomes.OUTCOMES`): the municipality
+    sample for a municipality outcome, the employer sample (treated ring against controls) for an employer one."""
+    if outcome not in OUTCOMES:
+        raise CeciError(f"outcome={outcome!r}: not a registered outcome; expected one of {', '.join(OUTCOMES)}")
+    if OUTCOMES[outcome].panel == "municipality":
+        return municipality_sample(processed, outcome)
+    return employer_sample(processed, outcome, ring_km)
+
 
 def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False, labeler=label) -> pd.DataFrame:
     """Units and observations by cohort (``never`` = 0), labelled by ``labeler`` (default ``YYYY-MM``)."""

@@ -17,7 +17,7 @@ from .did import att_gt
 from .did.results import _json, table_html
 from .outcomes import OUTCOME_LABELS, headlines
 from .panels import load
-from .samples import employer_sample, municipality_sample
+from .samples import outcome_sample
 from .specification import ESTIMATORS, Specification, fit, spec_record
 
 
@@ -323,13 +323,10 @@ def headline_samples(processed: str | Path, ring_km: float | None = None) -> lis
     cache: dict = {}
     out = []
     for o in headlines():
-        if o.panel == "municipality":
-            df = municipality_sample(processed, o.name)
-        else:
-            if "employer" not in cache:
-                cache["employer"] = employer_sample(processed, o.name, ring_km)
-            df = cache["employer"]
-        out.append((o.name, df, o.weights, o.cluster))
+        key = o.name if o.panel == "municipality" else "employer"
+        if key not in cache:
+            cache[key] = outcome_sample(processed, o.name, ring_km)
+        out.append((o.name, cache[key], o.weights, o.cluster))
     return out
 
 
@@ -373,8 +370,10 @@ def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e
 def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], control_group: str = "notyettreated",
                        est_method: str = "reg", min_e: int = -12, max_e: int = 12, weightsname: str | None = None,
                        e: int | str = 0, n_m: int = 6, type: str = "smoothness", Mbarvec=(0.0, 0.5, 1.0, 1.5, 2.0),
-                       biasDirection: str | None = None):
+                       biasDirection: str | None = None, clustervars: str | None = None):
     """Rambachan–Roth sensitivity of the CS event study (universal base period, as HonestDiD requires).
+
+    ``clustervars``: the cluster where exposure is assigned (the event-study covariance is then cluster-robust).
 
     ``type="smoothness"``: M from 0 to one standard error of the target (``n_m`` values);
     ``type="relative_magnitude"``: the ``Mbarvec`` grid (C-LF intervals); ``biasDirection`` adds a known sign of
@@ -388,7 +387,7 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
         warnings.simplefilter("ignore")
         r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
                    control_group=control_group, est_method=est_method, base_period="universal", bstrap=False,
-                   cband=False, weightsname=weightsname)
+                   cband=False, weightsname=weightsname, clustervars=clustervars)
         dyn = r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
     if type == "relative_magnitude":
         return honest_did(dyn, e=e, type="relative_magnitude", Mbarvec=list(Mbarvec), biasDirection=biasDirection)

@@ -129,7 +129,8 @@ def simulate(
     sp = w.sp
     # ---------------------------------------------------------------- truth (observed minus counterfactual)
     truth, potential = _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1,
-                              kept0, e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun)
+                              kept0, e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun,
+                              rt=(w.sp_rt, w.rt_m, w.rt_days))
 
     # ---------------------------------------------------------------- write everything atomically
     out = Path(out)

@@ -350,6 +350,7 @@ def _stage_certificates(w: SimpleNamespace) -> None:
     w.kept1 = kept1
     w.rt_day = rt_day
     w.rt_days = rt_days
+    w.rt_m = rt_m
     w.sp = sp
     w.sp_ma = sp_ma
     w.sp_rt = sp_rt

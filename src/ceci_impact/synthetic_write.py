@@ -25,7 +25,8 @@ from .synthetic_world import (
 
 
 def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m, ep_days, kept1, kept0,
-           e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun, ring_km: float = 3.0) -> dict:
+           e_mun, e_lat, e_lon, s_lat, s_lon, open_p, opened, n_m, site_mun, ring_km: float = 3.0,
+           rt: tuple | None = None) -> dict:
     """Exact effects: the observed world minus its counterfactual simulated with the same random numbers.
 
     Estimands match the panels' definitions: municipality cohort = month of the first CECI opening in
@@ -55,6 +56,14 @@ def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m
     A1, A0 = np.zeros((E, T)), np.zeros((E, T))
     np.add.at(A1, (emp[sp[kept1]], ep_m[kept1] - p0), ep_days[kept1])
     np.add.at(A0, (emp[sp[kept0]], ep_m[kept0] - p0), ep_days[kept0])
+    # work-risk days: CECI has no direct effect on them; without CECI a certificate exists only inside the
+    # spell's no-CECI length and never for a worker hired because of a CECI (as general illness above)
+    R1, R0 = np.zeros((E, T)), np.zeros((E, T))
+    if rt is not None:
+        sp_rt, rt_m, rt_days = rt
+        keep0 = (rt_m < endm0[sp_rt]) & real[sp_rt]
+        np.add.at(R1, (emp[sp_rt], rt_m - p0), rt_days)
+        np.add.at(R0, (emp[sp_rt[keep0]], rt_m[keep0] - p0), rt_days[keep0])
 
     # municipality: log women's jobs
     Fm1, Fm0 = np.zeros((n_m, T)), np.zeros((n_m, T))
@@ -98,7 +107,8 @@ def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m
     }
     for v in outcomes.values():
         v.update(_summaries(v["cells"]))
-    potential = {"workers": (W1, W0), "eg_days": (A1, A0), "separations": (S1, S0), "women_jobs": (Fm1, Fm0)}
+    potential = {"workers": (W1, W0), "eg_days": (A1, A0), "separations": (S1, S0), "rt_days": (R1, R0),
+                 "women_jobs": (Fm1, Fm0)}
     return potential_truth_dict(spec, outcomes), potential
 
 
@@ -127,20 +137,23 @@ def potential_truth_dict(spec, outcomes) -> dict:
 def _write_potential(folder: Path, potential: dict, e_id, cvegeo, months) -> None:
     """Both worlds' outcome components per unit and month: with CECI (``_1``) and without (``_0``).
 
-    ``truth_employer_month.parquet``: workers at month end, general-illness incapacity days and separations;
-    ``truth_mun_month.parquet``: women's jobs. Every estimand's truth is computed from these for exactly the
-    sample, weights, exposure and aggregation of an estimate (:mod:`ceci_impact.truth`).
+    ``truth_employer_month.parquet``: workers at month end, general-illness and work-risk incapacity days and
+    separations; ``truth_mun_month.parquet``: women's and men's jobs and their daily wage mass (platform workers
+    apart, as in the panels). Every estimand's truth is computed from these for exactly the sample, weights,
+    exposure and aggregation of an estimate (:mod:`ceci_impact.truth`).
     """
     T = months.size
     emp = {"employer_id": np.repeat(e_id, T), "period": np.tile(months, e_id.size).astype(np.int64)}
-    for name in ("workers", "eg_days", "separations"):
+    for name in ("workers", "eg_days", "separations", "rt_days"):
         a1, a0 = potential[name]
         emp[f"{name}_1"], emp[f"{name}_0"] = a1.ravel(), a0.ravel()
     pd.DataFrame(emp).to_parquet(folder / "truth_employer_month.parquet", index=False)
-    f1, f0 = potential["women_jobs"]
-    pd.DataFrame({"cvegeo": np.repeat(cvegeo, T), "period": np.tile(months, cvegeo.size).astype(np.int64),
-                  "women_jobs_1": f1.ravel(), "women_jobs_0": f0.ravel()}).to_parquet(
-        folder / "truth_mun_month.parquet", index=False)
+    mun = {"cvegeo": np.repeat(cvegeo, T), "period": np.tile(months, cvegeo.size).astype(np.int64)}
+    for name in ("women_jobs", "men_jobs", "wage_mass_women", "wage_mass_men"):
+        if name in potential:
+            a1, a0 = potential[name]
+            mun[f"{name}_1"], mun[f"{name}_0"] = a1.ravel(), a0.ravel()
+    pd.DataFrame(mun).to_parquet(folder / "truth_mun_month.parquet", index=False)
 
 
 def _cohort_att(y1, y0, coh, months, valid=None):
@@ -184,8 +197,13 @@ def _age_band(age):
 
 
 def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key, e_sec_i, e_band, keys,
-               key_mun, states, say):
-    """Aggregate month-end jobs into IMSS open-data files, one per month."""
+               key_mun, states, say, counterfactual: tuple | None = None) -> dict:
+    """Aggregate month-end jobs into IMSS open-data files, one per month.
+
+    With ``counterfactual = (endm0, real, e_mun, n_m)`` also returns both worlds' men's jobs and women's and men's
+    daily wage mass per municipality and month (``{name: (with CECI, without)}``, arrays municipalities × months):
+    each job keeps its wage, so CECI moves the average wage only through who holds a job.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     N = emp.size
     wage = rng.lognormal(np.log(SECTOR_WAGE[e_sec_i[emp]]) - 0.12 * female, 0.45)
@@ -200,6 +218,7 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
     deleg = kstate * 1 + 0
     sex = np.where(female, 2, 1)
     total = 0
+    pot = _wage_potential(months, emp, female, s_eff, endm, wage, counterfactual)
     for t in months:
         act = (s_eff <= t) & (endm > t)
         idx = np.flatnonzero(act)
@@ -290,6 +309,24 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
                    lineterminator="\n")
         total += len(tab)
     say(f"  wrote {months.size} asegurados files ({total:,} rows)")
+    return pot
+
+
+def _wage_potential(months, emp, female, s_eff, endm, wage, counterfactual) -> dict:
+    """Men's jobs and women's and men's wage mass by municipality × month, with CECI and without."""
+    if counterfactual is None:
+        return {}
+    endm0, real, e_mun, n_m = counterfactual
+    mun = e_mun[emp]
+    out = {k: (np.zeros((n_m, months.size)), np.zeros((n_m, months.size)))
+           for k in ("men_jobs", "wage_mass_women", "wage_mass_men")}
+    for ti, t in enumerate(months):
+        for world, act in enumerate(((s_eff <= t) & (endm > t), (s_eff <= t) & (endm0 > t) & real)):
+            for name, sel, wts in (("men_jobs", ~female, None), ("wage_mass_women", female, wage),
+                                   ("wage_mass_men", ~female, wage)):
+                m = act & sel
+                out[name][world][:, ti] = np.bincount(mun[m], weights=None if wts is None else wts[m], minlength=n_m)
+    return out
 
 
 def _key_rows(kidx, deleg, kstate, keys) -> pd.DataFrame:
@@ -350,8 +387,9 @@ def _write_world(tmp: Path, w: SimpleNamespace, truth: dict, potential, size: st
     start_day = w.start_day
     states = w.states
     x_ind = w.x_ind
-    _write_asg(tmp / "asegurados", rng, months, emp, female, s_eff, endm1, birth_year, e_key, e_sec_i, e_band,
-               keys, key_mun, states, say)
+    potential = potential | _write_asg(tmp / "asegurados", rng, months, emp, female, s_eff, endm1, birth_year, e_key,
+                                       e_sec_i, e_band, keys, key_mun, states, say,
+                                       counterfactual=(w.endm0, w.kind != 2, e_mun, n_m))
     pd.DataFrame({
         "cve_municipio_imss": keys, "nombre_imss": [f"MUNICIPIO {k}" for k in keys],
         "descripcion_municipio": [f"MUNICIPIO {k}" for k in keys], "cvegeo_inegi": cvegeo[key_mun],

@@ -15,51 +15,34 @@ effects outside the treated cells add (anticipation, exposure before the ring's 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .outcomes import OUTCOMES
 from .panels import manifest
 
 
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    return num.where(den > 0) / den.where(den > 0)
-
-
-def _employer(c: pd.DataFrame, outcome: str, k: str) -> pd.Series:
-    if outcome == "eg_days_per_worker":
-        return _ratio(c[f"eg_days_{k}"], c[f"workers_{k}"])
-    prev = c.groupby("employer_id")[f"workers_{k}"].shift(1)
-    return _ratio(c[f"separations_{k}"], prev)
-
-
-# outcome -> (potential-outcome file, unit key, y(k) from the components)
-_OUTCOMES: dict[str, tuple[str, str, Callable[[pd.DataFrame, str], pd.Series]]] = {
-    "log_women_jobs": ("truth_mun_month.parquet", "cvegeo",
-                       lambda c, k: np.log(c[f"women_jobs_{k}"].where(c[f"women_jobs_{k}"] > 0))),
-    "eg_days_per_worker": ("truth_employer_month.parquet", "employer_id", lambda c, k: _employer(c, "eg_days_per_worker", k)),
-    "separation_rate": ("truth_employer_month.parquet", "employer_id", lambda c, k: _employer(c, "separation_rate", k)),
-}
-
-
 def has_truth(outcome: str) -> bool:
-    """Whether the simulator records both worlds for this outcome."""
-    return outcome in _OUTCOMES
+    """Whether the simulator records both worlds for this outcome (its registry entry has a ``truth`` formula)."""
+    return outcome in OUTCOMES and OUTCOMES[outcome].truth is not None
 
 
 def unit_effects(processed: str | Path, outcome: str) -> pd.DataFrame | None:
     """``tau_it = y_it(1) - y_it(0)`` per unit and month, with ``y(1)``; ``None`` on real data or for an outcome
     without recorded potential outcomes."""
-    if outcome not in _OUTCOMES or not manifest(processed).get("simulated"):
+    if not has_truth(outcome) or not manifest(processed).get("simulated"):
         return None
-    file, key, f = _OUTCOMES[outcome]
-    p = Path(processed) / file
+    o = OUTCOMES[outcome]
+    p, key = Path(processed) / o.truth_file, o.unit_key
     if not p.exists():
         return None
     c = pd.read_parquet(p).sort_values([key, "period"], ignore_index=True)
-    y1, y0 = f(c, "1"), f(c, "0")
+    try:
+        y1, y0 = o.truth(c, "1"), o.truth(c, "0")
+    except KeyError:  # a world simulated before this outcome's components were recorded
+        return None
     return pd.DataFrame({key: c[key], "period": c["period"], "y1": y1, "tau": y1 - y0})
 
 
