@@ -58,8 +58,8 @@ def _real_size_months(work: Path, months: int, mb: float) -> Path:
 _INGEST = """
 import json, resource, sys, time, duckdb
 from pathlib import Path
-from ceci_impact import panels
-from ceci_impact.asg_sql import detect_encoding, read_header, _read_csv_sql
+from ceci_impact.data import panels
+from ceci_impact.data.asg_sql import detect_encoding, read_header, _read_csv_sql
 raw, mode = Path(sys.argv[1]), sys.argv[2]
 con = duckdb.connect()
 files = sorted((raw / "asegurados").glob("asg-*.csv"))

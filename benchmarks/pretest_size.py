@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-import ceci_impact.synthetic as syn
+import ceci_impact.data.synthetic as syn
 from ceci_impact.did import att_gt
 
 

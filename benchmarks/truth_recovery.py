@@ -1,8 +1,8 @@
 """End-to-end recovery of the simulated truth over many worlds: coverage, bias and RMSE per outcome × estimator.
 
-Each seed simulates a world (``ceci_impact.synthetic``), builds its panels (``panels.build_all``) and runs the
+Each seed simulates a world (``ceci_impact.data.synthetic``), builds its panels (``panels.build_all``) and runs the
 headline estimators for the three outcomes exactly as the summary report does (``analysis.all_outcomes`` with the
-00_summary defaults). Every estimate is compared with the truth of its own estimand (``ceci_impact.truth``: the
+00_summary defaults). Every estimate is compared with the truth of its own estimand (``ceci_impact.data.truth``: the
 same estimator run on the noise-free effect outcome). Prints, per outcome × estimator, the number of worlds, the
 coverage of the 95 % interval, the mean of (estimate − truth) / SE, the RMSE, and the mean contamination (effects
 outside the estimator's treated cells, in SE units).
@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ceci_impact import analysis, panels, params, synthetic
+from ceci_impact.data import panels, synthetic
+from ceci_impact.report import params
+from ceci_impact.study import analysis
 
 
 def one_world(size: str, seed: int) -> list[dict]:

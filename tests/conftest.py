@@ -39,7 +39,7 @@ def original_real_data() -> Path:
 @pytest.fixture(scope="session")
 def small_world(tmp_path_factory) -> Path:
     """Simulate the `small` world once per session and build its panels."""
-    from ceci_impact import panels, synthetic
+    from ceci_impact.data import panels, synthetic
 
     root = tmp_path_factory.mktemp("world")
     raw, proc = root / "raw", root / "processed"

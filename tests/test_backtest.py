@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ceci_impact import CeciError, panels, sources
+from ceci_impact import CeciError
+from ceci_impact.data import panels, sources
 
 
 def test_readers_on_real_files(original_real_data):
@@ -30,7 +31,7 @@ def test_readers_on_real_files(original_real_data):
 def test_shipped_inputs_are_the_rebuild_of_the_originals(original_real_data, tmp_path):
     import hashlib
 
-    from ceci_impact import backtest_data
+    from ceci_impact.data import backtest_data
 
     backtest_data.write_compact(original_real_data, tmp_path / "bt")
     for f in backtest_data.FILES:
@@ -44,7 +45,7 @@ def test_shipped_inputs_are_the_rebuild_of_the_originals(original_real_data, tmp
 
 
 def test_shipped_inputs_are_small_and_documented():
-    from ceci_impact import backtest_data
+    from ceci_impact.data import backtest_data
 
     total = sum((backtest_data.SHIPPED / f).stat().st_size for f in backtest_data.FILES)
     assert total < 3 * 2**20

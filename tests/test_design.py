@@ -177,9 +177,9 @@ def test_mde_cli():
 
 
 def test_power_simulation_exact_shift_and_reproducible(small_world):
-    from ceci_impact.analysis import load
     from ceci_impact.design import power as pw
     from ceci_impact.did import att_gt
+    from ceci_impact.study.analysis import load
 
     mun = load("mun_month", small_world / "processed")
     h = pw.history(mun, "log_women_jobs", "cvegeo", "period")
@@ -207,8 +207,8 @@ def test_power_simulation_exact_shift_and_reproducible(small_world):
 
 
 def test_needs_assessment_adds_up_and_suppresses(small_world):
-    from ceci_impact.analysis import MIN_CELL
     from ceci_impact.design import needs_assessment
+    from ceci_impact.study.analysis import MIN_CELL
 
     n = needs_assessment(small_world / "processed", radius_km=5.0)
     emp, poles = n["employers"], n["poles"]

@@ -173,7 +173,7 @@ def test_weights():
 
 def test_pretrend_verdict_weighs_wald_against_the_band(mpdta):
     """With few treated units per restriction a rejecting Wald test is read together with the sup-t test."""
-    from ceci_impact import analysis as A
+    from ceci_impact.study import analysis as A
 
     df = mpdta.rename(columns={"year": "period", "countyreal": "unit"})
     es = A.event_study(df, "lemp", covariates=[], est_method="reg", biters=199, min_e=-3, max_e=3)

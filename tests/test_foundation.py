@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ceci_impact import CeciError, panels, sources, synthetic
+from ceci_impact import CeciError
+from ceci_impact.data import panels, sources, synthetic
 
 CLI = [sys.executable, "-m", "ceci_impact.cli"]
 

@@ -163,8 +163,8 @@ def test_honest_did_relative_magnitude_options_and_errors(mpdta):
 
 
 def test_breakdown_and_verdict_for_relative_magnitudes():
-    from ceci_impact.analysis import honest_verdict
     from ceci_impact.did.honest import HonestResult
+    from ceci_impact.study.analysis import honest_verdict
 
     table = pd.DataFrame({"M": [0.0, 0.5, 1.0], "lb": [0.01, 0.002, -0.01], "ub": [0.05, 0.06, 0.07], "method": "C-LF"})
     h = HonestResult(table=table, original=(0.012, 0.048), target="effect at event time 0", alpha=0.05,
@@ -205,8 +205,8 @@ def test_honest_breakdown_brackets_the_switch(mpdta):
 
 
 def test_verdict_when_robust_intervals_move_away_from_zero():
-    from ceci_impact.analysis import honest_verdict
     from ceci_impact.did.honest import HonestResult
+    from ceci_impact.study.analysis import honest_verdict
 
     table = pd.DataFrame({"M": [0.0, 0.001], "lb": [-0.016, -0.017], "ub": [-0.002, -0.001], "method": "FLCI"})
     h = HonestResult(table=table, original=(-0.012, 0.0015), target="effect at event time 0", alpha=0.05,

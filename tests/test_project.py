@@ -6,10 +6,12 @@ import shutil
 import subprocess
 import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
-from ceci_impact import CeciError, params
+from ceci_impact import CeciError
+from ceci_impact.report import params
 
 from .conftest import ROOT
 
@@ -57,9 +59,8 @@ def test_cli_help_is_usable():
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
 
-def test_no_import_cycle_in_src():
-    """No module imports, directly or through others, a module that imports it back (lazy imports included;
-    the package ``__init__`` re-exports are left out)."""
+def _import_graph() -> tuple[dict[str, set[str]], dict[str, Path]]:
+    """Module -> the package modules it imports (relative imports, lazy ones included)."""
     import ast
 
     root = ROOT / "src"
@@ -75,6 +76,31 @@ def test_no_import_cycle_in_src():
                 base = pkg.split(".")[: len(pkg.split(".")) - (n.level - 1)]
                 tgt = ".".join(base + ([n.module] if n.module else []))
                 graph[m] |= {c for c in [tgt, *(f"{tgt}.{a.name}" for a in n.names)] if c in mods and c != m}
+    return graph, mods
+
+
+# the layers, lowest first: a module may import its own layer and the layers below it (docs/architecture.md)
+LAYERS = ["foundation", "data", "did", "design", "study", "report", "cli"]
+
+
+def _layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1 or parts[1] not in LAYERS:
+        return "cli" if parts[-1] == "cli" else "foundation"
+    return parts[1]
+
+
+def test_each_layer_imports_only_the_layers_below_it():
+    graph, _ = _import_graph()
+    bad = [f"{m} ({_layer(m)}) imports {t} ({_layer(t)})" for m, ts in graph.items() for t in ts
+           if t != "ceci_impact" and LAYERS.index(_layer(t)) > LAYERS.index(_layer(m))]
+    assert not bad, "; ".join(sorted(bad))
+
+
+def test_no_import_cycle_in_src():
+    """No module imports, directly or through others, a module that imports it back (lazy imports included;
+    the package ``__init__`` re-exports are left out)."""
+    graph, mods = _import_graph()
     inits = {m for m, f in mods.items() if f.name == "__init__.py"}
     state: dict[str, int] = {}
 

@@ -11,8 +11,9 @@ import sys
 import nbformat
 import pytest
 
-from ceci_impact import CeciError, params, render
-from ceci_impact.outcomes import headlines
+from ceci_impact import CeciError
+from ceci_impact.data.outcomes import headlines
+from ceci_impact.report import params, render
 
 from .conftest import ROOT
 
@@ -194,7 +195,7 @@ def test_overlapping_renders_are_refused(rendered):
 
 def test_kernels_talk_over_private_unix_sockets():
     """Rendering kernels use IPC sockets, one path per kernel (parallel workers must never share them)."""
-    from ceci_impact.render import _ipc_kernel_manager
+    from ceci_impact.report.render import _ipc_kernel_manager
 
     km_class = _ipc_kernel_manager()
     a, b = km_class(kernel_name="ceci-impact"), km_class(kernel_name="ceci-impact")

@@ -16,7 +16,7 @@ import nbformat
 import psutil
 import pytest
 
-from ceci_impact import params, render
+from ceci_impact.report import params, render
 
 from .conftest import ROOT
 
@@ -156,7 +156,7 @@ def test_small_cells_stay_suppressed_in_site_profiles(small_world, tmp_path):
 
     import pandas as pd
 
-    from ceci_impact import analysis as A
+    from ceci_impact.study import analysis as A
 
     proc = small_world / "processed"
     sites = pd.read_parquet(proc / "sites.parquet")
@@ -193,7 +193,7 @@ def test_small_cells_stay_suppressed_in_site_profiles(small_world, tmp_path):
 def test_suppression_hides_linked_counts_and_complements():
     import pandas as pd
 
-    from ceci_impact import analysis as A
+    from ceci_impact.study import analysis as A
 
     d = pd.DataFrame({"cohort": ["a", "b", "c"], "employers": [3, 40, 7], "observations": [36, 480, 84]})
     out = A.suppress_small(d, ["employers"], linked=["observations"])

@@ -14,8 +14,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ceci_impact import engines, panel_sql, panels
 from ceci_impact._options import CeciError
+from ceci_impact.data import engines, panel_sql, panels
 
 HAVE_SPARK = importlib.util.find_spec("pyspark") is not None and shutil.which("java") is not None
 PANELS = ["mun_month_sex", "mun_month", "employer_month", "spells_exposure", "sites"]

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ceci_impact import analysis as A
-from ceci_impact import panels
-from ceci_impact import truth as T
-from ceci_impact.outcomes import OUTCOMES
-from ceci_impact.specification import Specification, spec_record
+from ceci_impact.data import panels
+from ceci_impact.data import truth as T
+from ceci_impact.data.outcomes import OUTCOMES
+from ceci_impact.study import analysis as A
+from ceci_impact.study.specification import Specification, spec_record
 
 
 @pytest.mark.parametrize("outcome", [k for k, o in OUTCOMES.items() if o.truth is not None])
@@ -102,7 +102,7 @@ def test_specification_records_what_an_estimator_could_not_honour():
 
 
 def test_employer_panel_stocks_and_flows_add_up(small_world):
-    """The named SQL steps of the employer panel (ceci_impact.panel_sql) agree with the spells they come from."""
+    """The named SQL steps of the employer panel (ceci_impact.data.panel_sql) agree with the spells they come from."""
     em = pd.read_parquet(small_world / "processed" / "employer_month.parquet")
     sp = pd.read_parquet(small_world / "processed" / "spells_exposure.parquet")
     p0, p1 = int(em.period.min()), int(em.period.max())

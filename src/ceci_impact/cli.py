@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     _io.QUIET = bool(args.quiet)
     try:
         if args.command == "simulate":
-            from .synthetic import simulate
+            from .data.synthetic import simulate
 
             out = Path(args.out)
             has_data = out.is_dir() and any(p.name != "README.md" for p in out.iterdir())
@@ -234,20 +234,20 @@ def main(argv: list[str] | None = None) -> int:
                                 "use another --out or --force to replace it")
             simulate(args.size, args.seed, out, end=args.end, first_wave=args.first_wave, quiet=args.quiet)
         elif args.command == "build":
-            from .panels import build_all
+            from .data.panels import build_all
 
             build_all(args.raw, args.out, ring_km=args.ring_km, exposure=args.exposure,
                       memory_limit=args.memory_limit, open_data_only=args.open_data_only,
                       allow_gaps=args.allow_gaps, strict=args.strict, quiet=args.quiet, engine=args.engine,
                       spark_master=args.spark_master)
         elif args.command == "render":
-            from .render import render
+            from .report.render import render
 
             ok = render(args.plan, args.reports, jobs=args.jobs, only=args.only, force=args.force,
                         timeout=args.timeout, overrides=args.set, quiet=args.quiet)
             return 0 if ok else 1
         elif args.command == "backtest-data":
-            from .backtest_data import SHIPPED, write_compact
+            from .data.backtest_data import SHIPPED, write_compact
 
             out = write_compact(args.source, args.out or SHIPPED)
             if not args.quiet:
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "design":
             _design(args)
         elif args.command == "kernel":
-            from .render import ensure_kernel
+            from .report.render import ensure_kernel
 
             ensure_kernel(quiet=args.quiet)
     except CeciError as exc:

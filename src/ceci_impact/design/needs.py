@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from ..confidentiality import MIN_CELL
+from ..data.panels import load
 from ..geo import haversine_km
-from ..panels import load
 
 
 def eligible_by_employer(processed: str | Path, ref: int | None = None) -> pd.DataFrame:

@@ -66,16 +66,72 @@ class EventStudyMoments:
 
 
 class ResultProtocol:
-    """What every event-study-like result offers (``overall_att``, ``overall_se`` and ``alp`` are fields):
-    ``alpha``, ``overall_ci`` and ``event_study()``. HonestDiD, comparisons and reports read only these."""
+    """What every event-study-like result offers, from one mixin (``overall_att``, ``overall_se``, ``alp`` and
+    ``params`` are fields of the result): ``alpha``, ``overall_crit``, ``overall_ci``, ``event_study()``, the shared
+    interval columns of ``tidy()`` (:meth:`with_ci`), ``summary()``, ``__str__``, ``_repr_html_`` and
+    ``to_dict()``. HonestDiD, comparisons and reports read only these. A result names itself with
+    ``estimator_name`` and ``caption``, and puts its own rows in ``tidy()``.
+    """
+
+    estimator_name = "estimator"
 
     @property
     def alpha(self) -> float:
         """Significance level (``alp``, R's name, in the constructors)."""
         return float(self.alp)
 
+    @property
+    def overall_crit(self) -> float:
+        """Critical value of the overall interval (normal unless a result sets degrees of freedom)."""
+        return float(stats.norm.ppf(1 - self.alp / 2))
+
+    @property
+    def overall_ci(self) -> tuple[float, float]:
+        """Pointwise ``1 - alp`` interval of the overall effect."""
+        z = self.overall_crit
+        return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
+
+    def with_ci(self, table: pd.DataFrame, crit: float | np.ndarray | None = None) -> pd.DataFrame:
+        """``table`` (columns ``att``, ``se``) with the pointwise interval columns ``ci_low``/``ci_high``."""
+        z = stats.norm.ppf(1 - self.alp / 2) if crit is None else crit
+        return table.assign(ci_low=table.att - z * table.se, ci_high=table.att + z * table.se)
+
     def event_study(self) -> EventStudyMoments:
         raise TypeError(f"{type(self).__name__} has no event-study moments")
+
+    @property
+    def caption(self) -> str:
+        """Title of the result's tables."""
+        return f"{self.estimator_name}: {self.params.get('yname', '')}"
+
+    def notes(self) -> list[str]:
+        """Lines under the HTML table (the overall effect with its interval)."""
+        lo, hi = self.overall_ci
+        return [f"Overall effect {self.overall_att:.4f} (SE {self.overall_se:.4f}), "
+                f"{100 * (1 - self.alp):g}% CI [{lo:.4f}, {hi:.4f}]."]
+
+    def summary(self) -> str:
+        """Plain-text summary: the overall effect with its interval, then the table."""
+        lo, hi = self.overall_ci
+        return (f"{self.caption} — overall {self.overall_att:.4f} (SE {self.overall_se:.4f}), "
+                f"{100 * (1 - self.alp):g}% CI [{lo:.4f}, {hi:.4f}]\n"
+                + self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        return table_html(self.tidy(), self.caption, self.notes())
+
+    def _dict_extra(self) -> dict:
+        return {}
+
+    def to_dict(self) -> dict:
+        """JSON-ready dictionary: estimator, overall effect and interval, parameters, the table."""
+        lo, hi = self.overall_ci
+        return _json({"estimator": self.estimator_name, "overall_att": self.overall_att,
+                      "overall_se": self.overall_se, "ci_low": lo, "ci_high": hi, "alp": self.alp,
+                      "params": self.params, "table": self.tidy().to_dict(orient="list"), **self._dict_extra()})
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,12 +170,6 @@ class AggteResult(ResultProtocol):
         if self.df_overall is not None and np.isfinite(self.df_overall):
             return float(stats.t.ppf(1 - self.alp / 2, self.df_overall))
         return float(stats.norm.ppf(1 - self.alp / 2))
-
-    @property
-    def overall_ci(self) -> tuple[float, float]:
-        """Pointwise ``1 - alp`` interval of the overall effect."""
-        z = self.overall_crit
-        return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
 
     def event_study(self) -> EventStudyMoments:
         """Event-time effects and their covariance from the influence functions, clustered as the estimate
@@ -212,9 +262,6 @@ class AggteResult(ResultProtocol):
             lines.append(f"  band: {band}, critical value {self.crit_val:.3f}")
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def _repr_html_(self) -> str:
         lo, hi = self.overall_ci
         top = pd.DataFrame({"type": [self.type], "overall ATT": [self.overall_att], "SE": [self.overall_se],
@@ -261,9 +308,8 @@ class EventStudyResult(ResultProtocol):
     extra: dict = field(default_factory=dict, repr=False)
 
     @property
-    def overall_ci(self) -> tuple[float, float]:
-        z = stats.norm.ppf(1 - self.alp / 2)
-        return self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se
+    def estimator_name(self) -> str:
+        return self.estimator
 
     def event_study(self) -> EventStudyMoments:
         """Event-time estimates with the estimator's covariance (``vcov``), pooled end points left out."""
@@ -279,33 +325,13 @@ class EventStudyResult(ResultProtocol):
         return EventStudyMoments(e, b, self.vcov.to_numpy()[np.ix_(keep, keep)], tuple(sorted(binned)))
 
     def tidy(self) -> pd.DataFrame:
-        z = stats.norm.ppf(1 - self.alp / 2)
-        out = self.table.copy()
-        out["ci_low"] = out.att - z * out.se
-        out["ci_high"] = out.att + z * out.se
+        out = self.with_ci(self.table.copy())
         if "event_time" in out:
             out["post"] = out.event_time >= 0
         return out
 
-    def summary(self) -> str:
-        lo, hi = self.overall_ci
-        return (f"{self.estimator} — overall {self.overall_att:.4f} (SE {self.overall_se:.4f}) [{lo:.4f}, {hi:.4f}]\n"
-                + self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        lo, hi = self.overall_ci
-        return table_html(self.tidy(), f"{self.estimator}: {self.params.get('yname', '')}",
-                          [f"Overall effect {self.overall_att:.4f} (SE {self.overall_se:.4f}), "
-                           f"{100 * (1 - self.alp):g}% CI [{lo:.4f}, {hi:.4f}]."])
-
-    def to_dict(self) -> dict:
-        lo, hi = self.overall_ci
-        return _json({"estimator": self.estimator, "overall_att": self.overall_att, "overall_se": self.overall_se,
-                      "ci_low": lo, "ci_high": hi, "params": self.params, "table": self.tidy().to_dict(orient="list"),
-                      **{k: v for k, v in self.extra.items() if not isinstance(v, pd.DataFrame)}})
+    def _dict_extra(self) -> dict:
+        return {k: v for k, v in self.extra.items() if not isinstance(v, pd.DataFrame)}
 
     def plot(self, ax=None, title: str | None = None):
         return event_study_plot(self.tidy(), ax=ax, title=title or self.estimator)

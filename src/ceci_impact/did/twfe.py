@@ -12,12 +12,11 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._options import CeciError, check_option
 from .fixed_effects import demean_twoway, within_ols  # noqa: F401  (re-exported)
 from .plotting import event_study_plot
-from .results import EventStudyMoments, ResultProtocol, _json, table_html
+from .results import EventStudyMoments, ResultProtocol
 
 TwfeType = Literal["static", "event_study"]
 
@@ -50,8 +49,9 @@ class TwfeResult(ResultProtocol):
         return EventStudyMoments(e, self.coef[names].to_numpy(), self.vcov.loc[names, names].to_numpy(),
                                  tuple(sorted(binned)))
 
+    estimator_name = "twfe"
+
     def tidy(self) -> pd.DataFrame:
-        z = stats.norm.ppf(1 - self.alp / 2)
         se = np.sqrt(np.diag(self.vcov.to_numpy()))
         out = pd.DataFrame({"term": self.coef.index, "att": self.coef.to_numpy(), "se": se})
         out = out[out.term.str.startswith("rel::" if self.type == "event_study" else "post")]  # covariates apart
@@ -61,34 +61,18 @@ class TwfeResult(ResultProtocol):
                                 "se": [np.nan]})
             out = pd.concat([out, ref]).sort_values("event_time").reset_index(drop=True)
             out["post"] = out.event_time >= 0
-        out["ci_low"] = out.att - z * out.se
-        out["ci_high"] = out.att + z * out.se
-        return out
+        return self.with_ci(out)
 
     @property
-    def overall_ci(self) -> tuple[float, float]:
-        z = stats.norm.ppf(1 - self.alp / 2)
-        return self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se
+    def caption(self) -> str:
+        return f"Two-way fixed effects ({self.type}): {self.params['yname']}"
 
-    def summary(self) -> str:
-        lo, hi = self.overall_ci
-        head = (f"TWFE ({self.type}) — {self.params['yname']}, {self.nobs} obs, {self.n_clusters} clusters; "
-                f"effect {self.overall_att:.4f} (SE {self.overall_se:.4f}) [{lo:.4f}, {hi:.4f}]")
-        return head + "\n" + self.tidy().to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    def notes(self) -> list[str]:
+        return [*super().notes(), f"{self.nobs} observations, {self.n_clusters} clusters; fixest small-sample "
+                "correction. Naive under staggered adoption with heterogeneous effects."]
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return table_html(self.tidy(), f"Two-way fixed effects ({self.type}): {self.params['yname']}",
-                          [f"{self.nobs} observations, {self.n_clusters} clusters; fixest small-sample correction. "
-                           "Naive under staggered adoption with heterogeneous effects."])
-
-    def to_dict(self) -> dict:
-        lo, hi = self.overall_ci
-        return _json({"estimator": "twfe", "type": self.type, "overall_att": self.overall_att,
-                      "overall_se": self.overall_se, "ci_low": lo, "ci_high": hi, "params": self.params,
-                      "table": self.tidy().to_dict(orient="list")})
+    def _dict_extra(self) -> dict:
+        return {"type": self.type}
 
     def plot(self, ax=None, title: str | None = None):
         if self.type != "event_study":

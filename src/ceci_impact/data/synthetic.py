@@ -31,9 +31,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from ._options import CeciError, check_option
-from .calendar import label, last_complete_month, parse_month
-from .io import atomic_dir, log
+from .._options import CeciError, check_option
+from ..calendar import label, last_complete_month, parse_month
+from ..io import atomic_dir, log
 from .synthetic_stages import (
     _stage_certificates,
     _stage_employers,

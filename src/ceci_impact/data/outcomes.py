@@ -7,7 +7,7 @@ the family (report) it belongs to, whether it is a headline of ``00_summary`` an
 potential-outcome formula ``truth(components, k)``: the outcome in world ``k`` (``"1"`` with CECI, ``"0"``
 without) from the components the simulator records (``truth_mun_month.parquet``, ``truth_employer_month.parquet``).
 The samples, the summary's outcome list, the notebooks' allowed outcomes, the labels and the truths
-(:mod:`ceci_impact.truth`) are read from here; a new outcome is its panel column (``panel_sql``) and one entry
+(:mod:`ceci_impact.data.truth`) are read from here; a new outcome is its panel column (``panel_sql``) and one entry
 below.
 """
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .calendar import label
-from .outcomes import OUTCOME_LABELS
+from ..calendar import label
+from ..data.outcomes import OUTCOME_LABELS
 
 
 def raw_trends(df: pd.DataFrame, yname: str, ax=None, max_cohorts: int = 6):

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ._options import CeciError
-from .outcomes import OUTCOMES
-from .outcomes import family as outcome_family
+from .._options import CeciError
+from ..data.outcomes import OUTCOMES
+from ..data.outcomes import family as outcome_family
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     },
     "70_outcome_report": {
         **COMMON, **DID,
-        "outcome": Spec(str, "avg_wage_women", "any registered outcome (ceci_impact.outcomes.OUTCOMES)",
+        "outcome": Spec(str, "avg_wage_women", "any registered outcome (ceci_impact.data.outcomes.OUTCOMES)",
                         choices=tuple(OUTCOMES)),
         "ring_km": Spec(float, 0.0, "treated radius (km) the employer panels must have; 0 = as built", lo=0, hi=20),
     },

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .calendar import label
-from .confidentiality import MIN_CELL
-from .panels import load, manifest
+from ..calendar import label
+from ..confidentiality import MIN_CELL
+from ..data.panels import load, manifest
 
 
 def survival_frame(processed: str | Path, near_km: float, far_km: float) -> pd.DataFrame:

@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._options import CeciError
-from .calendar import label
-from .did import att_gt
-from .did.results import _json, table_html
-from .outcomes import OUTCOME_LABELS, headlines
-from .panels import load
+from .._options import CeciError
+from ..calendar import label
+from ..data.outcomes import OUTCOME_LABELS, headlines
+from ..data.panels import load
+from ..did import att_gt
+from ..did.results import _json, table_html
 from .samples import outcome_sample
 from .specification import ESTIMATORS, Specification, fit, spec_record
 
@@ -26,8 +26,8 @@ class EventStudy:
     """Everything one outcome notebook reports: CS estimates and aggregations, the comparison estimators run on
     the same specification, the universal-base pre-trend event study and, on simulated data, each estimate's truth.
 
-    ``rows`` maps registry names (:data:`ceci_impact.specification.ESTIMATORS`) to results; ``records`` to the
-    specification each ran under; ``truths`` to ``{"truth", "contamination"}`` (see :mod:`ceci_impact.truth`).
+    ``rows`` maps registry names (:data:`ceci_impact.study.specification.ESTIMATORS`) to results; ``records`` to the
+    specification each ran under; ``truths`` to ``{"truth", "contamination"}`` (see :mod:`ceci_impact.data.truth`).
     """
 
     outcome: str
@@ -180,7 +180,7 @@ class EventStudy:
         """Overlay of the event studies of every estimator (as in did2s::event_study)."""
         import matplotlib.pyplot as plt
 
-        from .did.plotting import event_study_plot
+        from ..did.plotting import event_study_plot
 
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 4.2))
@@ -217,8 +217,8 @@ def _cell_counts(cs) -> dict:
 
 def _truths(df: pd.DataFrame, spec: Specification, names: list[str], processed, key: str | None):
     """Truth and contamination of every estimator's estimand (None on real data)."""
+    from ..data.truth import unit_effects, with_effect_outcome
     from .specification import _cs
-    from .truth import unit_effects, with_effect_outcome
 
     if processed is None or key is None:
         return None, None
@@ -319,7 +319,7 @@ def triple_difference(df: pd.DataFrame, y_eligible: str, y_other: str, **kw) -> 
 
 def headline_samples(processed: str | Path, ring_km: float | None = None) -> list[tuple]:
     """``(outcome, sample, weights, cluster)`` for every headline outcome of the registry
-    (:data:`ceci_impact.outcomes.OUTCOMES`); employer outcomes share one employer sample."""
+    (:data:`ceci_impact.data.outcomes.OUTCOMES`); employer outcomes share one employer sample."""
     cache: dict = {}
     out = []
     for o in headlines():
@@ -358,7 +358,7 @@ def summary_table(results: dict[str, EventStudy]) -> pd.DataFrame:
 
 def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e: int = 12):
     """PPML event study of an employer × month count (treated ring vs controls; buffer ring excluded)."""
-    from .did import poisson_event_study
+    from ..did import poisson_event_study
 
     df = load("employer_month", processed)
     df = df[df.ring != "buffer"]
@@ -380,7 +380,7 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
     the post-treatment trend difference (relative magnitudes only). Pre-periods are limited to
     ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
     """
-    from .did import honest_did
+    from ..did import honest_did
 
     xf = "~ " + " + ".join(covariates) if covariates else None
     with warnings.catch_warnings():

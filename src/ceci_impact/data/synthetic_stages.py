@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from .calendar import label
-from .geo import haversine_km
+from ..calendar import label
+from ..geo import haversine_km
 from .synthetic_world import (
     POLES,
     SECTOR_FEMALE,

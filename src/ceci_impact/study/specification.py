@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .did import att_gt, did_imputation, sun_abraham, twfe
+from ..did import att_gt, did_imputation, sun_abraham, twfe
 
 PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights", "clustering", "window")
 

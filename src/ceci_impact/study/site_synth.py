@@ -17,11 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._options import CeciError
-from .calendar import label
-from .confidentiality import MIN_CELL
-from .did import synthdid
-from .panels import load
+from .._options import CeciError
+from ..calendar import label
+from ..confidentiality import MIN_CELL
+from ..data.panels import load
+from ..did import synthdid
 from .sites import site_employers
 
 EMPLOYER_OUTCOMES = ("female_share", "eg_days_per_worker", "separation_rate")

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._options import CeciError
-from .io import atomic_dir
+from .._options import CeciError
+from ..io import atomic_dir
 
-SHIPPED = Path(__file__).parent / "reference_data" / "guarderias"
+SHIPPED = Path(__file__).parents[1] / "reference_data" / "guarderias"
 FILES = ("imss_jobs_mun_quarter.parquet", "guarderias_openings.parquet", "census2000_covariates.parquet")
 SIZE_COLS = ["emp_size_1", "emp_size_2_5", "emp_size_6_50", "emp_size_51_250", "emp_size_251_500",
              "emp_size_501_1000", "emp_size_1000"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 
-from ._options import CeciError
+from .._options import CeciError
 
 
 def _one_line_error(shell, etype, evalue, tb, tb_offset=None):

@@ -1,6 +1,6 @@
-"""The SQL of the panels, one named ``SELECT`` per step, run in order by :mod:`ceci_impact.panels` on either engine.
+"""The SQL of the panels, one named ``SELECT`` per step, run in order by :mod:`ceci_impact.data.panels` on either engine.
 
-Written once in DuckDB's dialect and kept portable (:func:`ceci_impact.engines.check_portable`): month indices are
+Written once in DuckDB's dialect and kept portable (:func:`ceci_impact.data.engines.check_portable`): month indices are
 ``year * 12 + month - 1`` integers, the months of the window come from the registered table ``periods`` (one
 column ``period``), casts are ``CAST(x AS type)``. Each step of the employer panel is a template filled with
 ``r1``/``r2`` (treated and buffer radii, km), ``p0``/``p1`` (the window's first and last period), ``p0_prev``

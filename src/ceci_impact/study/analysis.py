@@ -3,20 +3,22 @@
 The steps live in modules named for what they hold; this module gathers them:
 
 - :mod:`ceci_impact.confidentiality`: small cells and the numbers that would reveal them;
-- :mod:`ceci_impact.samples`: the municipality and employer estimation samples;
-- :mod:`ceci_impact.studies`: event studies of one outcome, comparisons, robustness, sensitivity;
-- :mod:`ceci_impact.retention`: survival of job spells, Kaplan–Meier, Cox, retention of new hires;
-- :mod:`ceci_impact.sites`: one CECI site, its employers, local event study and density map;
-- :mod:`ceci_impact.narrative`: verdicts and sentences, sidecars, the simulated-data banner;
-- :mod:`ceci_impact.figures`: figures shared by the outcome reports;
-- :mod:`ceci_impact.diagnostics`: propensity-score overlap and the choice of specification;
-- :mod:`ceci_impact.outcomes`: outcome labels.
+- :mod:`ceci_impact.study.samples`: the municipality and employer estimation samples;
+- :mod:`ceci_impact.study.studies`: event studies of one outcome, comparisons, robustness, sensitivity;
+- :mod:`ceci_impact.study.retention`: survival of job spells, Kaplan–Meier, Cox, retention of new hires;
+- :mod:`ceci_impact.study.sites`: one CECI site, its employers, local event study and density map;
+- :mod:`ceci_impact.study.narrative`: verdicts and sentences, sidecars, the simulated-data banner;
+- :mod:`ceci_impact.study.figures`: figures shared by the outcome reports;
+- :mod:`ceci_impact.study.diagnostics`: propensity-score overlap and the choice of specification;
+- :mod:`ceci_impact.data.outcomes`: outcome labels.
 """
 
 from __future__ import annotations
 
-from .calendar import label  # noqa: F401
-from .confidentiality import MIN_CELL, count_text, publishable, suppress_small  # noqa: F401
+from ..calendar import label  # noqa: F401
+from ..confidentiality import MIN_CELL, count_text, publishable, suppress_small  # noqa: F401
+from ..data.outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
+from ..data.panels import load, manifest  # noqa: F401
 from .diagnostics import choose_specification, propensity_overlap  # noqa: F401
 from .figures import agreement_plot, raw_trends  # noqa: F401
 from .narrative import (  # noqa: F401
@@ -28,8 +30,6 @@ from .narrative import (  # noqa: F401
     robustness_verdict,
     simulated_banner,
 )
-from .outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
-from .panels import load, manifest  # noqa: F401
 from .retention import cox_time_varying, hire_retention, kaplan_meier, survival_frame  # noqa: F401
 from .samples import employer_sample, municipality_sample, outcome_sample, sample_counts  # noqa: F401
 from .sites import employer_density_map, site_employers, site_event_study, site_profile  # noqa: F401

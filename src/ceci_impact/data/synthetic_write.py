@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from .calendar import label
-from .geo import haversine_km
+from ..calendar import label
+from ..geo import haversine_km
 from .synthetic_world import (
     ASG_COLUMNS,
     MIN_WAGE,
@@ -114,7 +114,7 @@ def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m
 
 def potential_truth_dict(spec, outcomes) -> dict:
     """``truth.json``: the design facts and the fixed-ring summaries (the estimand truths come from
-    ``truth_*_month.parquet``, see :mod:`ceci_impact.truth`)."""
+    ``truth_*_month.parquet``, see :mod:`ceci_impact.data.truth`)."""
     return {
         "simulated": True,
         "outcomes": outcomes,
@@ -140,7 +140,7 @@ def _write_potential(folder: Path, potential: dict, e_id, cvegeo, months) -> Non
     ``truth_employer_month.parquet``: workers at month end, general-illness and work-risk incapacity days and
     separations; ``truth_mun_month.parquet``: women's and men's jobs and their daily wage mass (platform workers
     apart, as in the panels). Every estimand's truth is computed from these for exactly the sample, weights,
-    exposure and aggregation of an estimate (:mod:`ceci_impact.truth`).
+    exposure and aggregation of an estimate (:mod:`ceci_impact.data.truth`).
     """
     T = months.size
     emp = {"employer_id": np.repeat(e_id, T), "period": np.tile(months, e_id.size).astype(np.int64)}
@@ -434,9 +434,9 @@ def _write_world(tmp: Path, w: SimpleNamespace, truth: dict, potential, size: st
                       "first_wave": label(w0), "n_spells": int(N), "n_employers": int(E),
                       "n_municipalities": int(n_m), "n_sites": int(S), "n_sites_opened": int(opened.sum()),
                       "simulated": True,
-                      "generated_by": "ceci_impact.synthetic.simulate"}
+                      "generated_by": "ceci_impact.data.synthetic.simulate"}
     (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
     _write_potential(tmp, potential, e_id, cvegeo, months)
     (tmp / "README.md").write_text(
-        f"SIMULATED data (ceci_impact.synthetic, size={size}, seed={seed}); not real IMSS records.\n"
+        f"SIMULATED data (ceci_impact.data.synthetic, size={size}, seed={seed}); not real IMSS records.\n"
     )

@@ -31,11 +31,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._options import CeciError
-from .io import atomic_file, log
+from .._options import CeciError
+from ..io import atomic_file, log
 
 KERNEL = "ceci-impact"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @functools.cache
@@ -99,14 +99,14 @@ class Run:
 def library_hash() -> str:
     """Hash of the library source (part of the incremental key)."""
     h = hashlib.sha256()
-    for f in sorted((Path(__file__).parent).rglob("*.py")):
+    for f in sorted((Path(__file__).parents[1]).rglob("*.py")):
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
 
 def code_version() -> str:
     """``git`` commit of the checkout (with ``-dirty``), else the package version."""
-    from . import __version__
+    from .. import __version__
 
     try:
         sha = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True,
@@ -200,7 +200,7 @@ def _expand_sites(base: Run, nbdir: Path) -> list[Run]:
 def _expand_poles(base: Run, nbdir: Path) -> list[Run]:
     import unicodedata
 
-    from .site_synth import opened_poles
+    from ..study.site_synth import opened_poles
 
     processed = (nbdir / base.parameters.get("processed", "../data/processed")).resolve()
     if not (processed / "sites.parquet").exists():

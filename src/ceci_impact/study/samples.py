@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._options import CeciError
-from .calendar import label
-from .confidentiality import suppress_small
-from .outcomes import OUTCOMES
-from .panels import load, manifest
+from .._options import CeciError
+from ..calendar import label
+from ..confidentiality import suppress_small
+from ..data.outcomes import OUTCOMES
+from ..data.panels import load, manifest
 
 
 def municipality_sample(processed: str | Path, outcome: str, scheme: str = "both", pole: str = "") -> pd.DataFrame:
@@ -60,7 +60,7 @@ def employer_sample(processed: str | Path, outcome: str, ring_km: float | None =
     return df.reset_index(drop=True)
 
 def outcome_sample(processed: str | Path, outcome: str, ring_km: float | None = None) -> pd.DataFrame:
-    """The estimation sample of a registered outcome (:data:`ceci_impact.outcomes.OUTCOMES`): the municipality
+    """The estimation sample of a registered outcome (:data:`ceci_impact.data.outcomes.OUTCOMES`): the municipality
     sample for a municipality outcome, the employer sample (treated ring against controls) for an employer one."""
     if outcome not in OUTCOMES:
         raise CeciError(f"outcome={outcome!r}: not a registered outcome; expected one of {', '.join(OUTCOMES)}")

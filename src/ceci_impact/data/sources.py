@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._options import CeciError
-from .calendar import label, period
+from .._options import CeciError
+from ..calendar import label, period
 
 ASG_REQUIRED = [
     "cve_delegacion", "cve_subdelegacion", "cve_entidad", "cve_municipio", "sector_economico_1",

@@ -1,6 +1,6 @@
 """The SQL engines that build the panels: DuckDB (embedded, the default) and Apache Spark (local or a cluster).
 
-The panels' SQL (:mod:`ceci_impact.panel_sql`) is written once, in DuckDB's dialect, as plain ``SELECT``
+The panels' SQL (:mod:`ceci_impact.data.panel_sql`) is written once, in DuckDB's dialect, as plain ``SELECT``
 statements. :class:`DuckDBEngine` runs it as it is; :class:`SparkEngine` transpiles it with sqlglot and runs it
 on Spark SQL. The dialect layer keeps the two engines equal:
 
@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ._options import CeciError, check_option
+from .._options import CeciError, check_option
 
 EngineName = Literal["duckdb", "spark"]
 

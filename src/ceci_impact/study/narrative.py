@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .did.results import _json
-from .io import atomic_file
-from .outcomes import OUTCOME_LABELS, OUTCOMES
-from .panels import manifest
+from ..data.outcomes import OUTCOME_LABELS, OUTCOMES
+from ..data.panels import manifest
+from ..did.results import _json
+from ..io import atomic_file
 
 
 def robustness_verdict(tab: pd.DataFrame) -> str:
@@ -55,7 +55,7 @@ def honest_verdict(h) -> str:
     return (f"The {h.target} is no longer distinguishable from zero once the slope of the trend difference may change "
             f"by {bd:.3g} per period (breakdown value).")
 
-MONTE_CARLO = Path(__file__).parent / "reference_data" / "truth_recovery" / "default.json"
+MONTE_CARLO = Path(__file__).parents[1] / "reference_data" / "truth_recovery" / "default.json"
 
 def monte_carlo_note(path: str | Path = MONTE_CARLO) -> str:
     """What the Monte Carlo over many simulated worlds says about misses (``benchmarks/truth_recovery.py``)."""
@@ -108,5 +108,5 @@ def simulated_banner(processed: str | Path) -> str | None:
         return None
     return ("<div style='border:2px solid #b7410e;background:#fff4e5;padding:8px;margin:6px 0'>"
             "<b>SIMULATED DATA.</b> Every number in this report comes from the simulated CECI world of "
-            "<code>ceci_impact.synthetic</code> (window " + " to ".join(m["window"]) + "), not from IMSS records. "
+            "<code>ceci_impact.data.synthetic</code> (window " + " to ".join(m["window"]) + "), not from IMSS records. "
             "True effects are known and shown beside the estimates.</div>")

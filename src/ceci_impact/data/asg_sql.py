@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ._options import CeciError
+from .._options import CeciError
 from .sources import ASG_KNOWN_EXTRA, ASG_REQUIRED, asg_period, normalise_asg_header
 
 INT_COLS = ("ta", "teu", "tec", "tpu", "tpc", "ta_sal")

@@ -23,11 +23,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from .._options import CeciError, check_option
+from ..calendar import label
+from ..io import atomic_dir, log
 from . import panel_sql
-from ._options import CeciError, check_option
-from .calendar import label
 from .engines import DuckDBEngine, EngineName, make_engine
-from .io import atomic_dir, log
 from .sources import (
     asg_files,
     asg_period,
@@ -68,7 +68,7 @@ def fingerprint(raw: str | Path) -> str:
 
 def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allow_gaps: bool = False,
                      jump_factor: float = 2.0) -> tuple[int, int, dict]:
-    """Check and stage every ``asg`` file in DuckDB SQL (:mod:`ceci_impact.asg_sql`) into the table ``asg``.
+    """Check and stage every ``asg`` file in DuckDB SQL (:mod:`ceci_impact.data.asg_sql`) into the table ``asg``.
 
     Returns the first and last period and the quality record (per-file facts and warnings). IMSS keys missing from
     the crosswalk are an error; rows without a municipality key are excluded with a warning; between months, a
@@ -156,7 +156,7 @@ MAX_SITE_KM = 250.0  # a site farther than this from its municipality's centroid
 def check_keys(raw: Path, mun: pd.DataFrame, sites: pd.DataFrame, cw: pd.DataFrame) -> None:
     """Every key joins: crosswalk targets, site municipalities and poles exist in ``municipios.csv``; a site lies
     within :data:`MAX_SITE_KM` of its municipality."""
-    from .geo import haversine_km
+    from ..geo import haversine_km
 
     known = set(mun.cvegeo)
     bad = ~cw.cvegeo_inegi.isin(known)
@@ -190,7 +190,7 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
     """Municipality × month × sex and municipality × month panels from the staged ``asg`` table.
 
     ``con`` is the build's DuckDB connection (staging and checks); the panel SQL runs on ``engine``
-    (:mod:`ceci_impact.engines`; default: DuckDB on ``con``).
+    (:mod:`ceci_impact.data.engines`; default: DuckDB on ``con``).
     """
     engine = engine or DuckDBEngine(con)
     sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
@@ -227,7 +227,7 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     """Employer × month panel and spells with exposure; ring radii ``(treated, buffer)`` in km.
 
     The inputs are read and checked on the build's DuckDB connection ``con``; the panel SQL
-    (:data:`ceci_impact.panel_sql.STEPS`) runs on ``engine`` (default: DuckDB on ``con``).
+    (:data:`ceci_impact.data.panel_sql.STEPS`) runs on ``engine`` (default: DuckDB on ``con``).
     """
     engine = engine or DuckDBEngine(con)
     r1, r2 = ring_km
@@ -483,7 +483,7 @@ def build_guarderias_panel(data_dir: str | Path | None = None, first_year: int =
     """Municipality × quarter back-test panel (2000–2011) of IMSS jobs around guardería openings.
 
     ``data_dir``: ``None`` (or empty) reads the compact inputs shipped with the package
-    (:mod:`ceci_impact.backtest_data`); a folder with the original files or a compact copy also works.
+    (:mod:`ceci_impact.data.backtest_data`); a folder with the original files or a compact copy also works.
     Cohort = quarter of the first guardería opening in the municipality within ``first_year``–``last_year``;
     municipalities with a unit opened before ``first_year`` (or after ``last_year``) are excluded; never treated =
     municipalities with no unit in the 2009 list. Only municipalities with IMSS jobs in every quarter are kept

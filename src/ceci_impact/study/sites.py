@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._options import CeciError
-from .calendar import label
-from .confidentiality import MIN_CELL
-from .did import att_gt
-from .panels import load
+from .._options import CeciError
+from ..calendar import label
+from ..confidentiality import MIN_CELL
+from ..data.panels import load
+from ..did import att_gt
 
 
 def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
@@ -33,7 +33,7 @@ def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
 
 def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | None = None) -> pd.DataFrame:
     """Employers with their distance to the site (one row per employer, first month's workforce)."""
-    from .geo import haversine_km
+    from ..geo import haversine_km
 
     em = load("employer_month", processed) if em is None else em
     first = em.sort_values("period").drop_duplicates("employer_id")
