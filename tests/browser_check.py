@@ -91,7 +91,8 @@ def main() -> int:
             if not res:
                 problems.append(f"{page}: no screenshot")
                 continue
-            (outdir / f"page{i:02d}.png").write_bytes(base64.b64decode(res["data"]))
+            shot = f"{i:02d}_{Path(page).parent.name}_{Path(page).stem}.png"  # e.g. 01_es_index.png
+            (outdir / shot).write_bytes(base64.b64decode(res["data"]))
         ws.close()
     finally:
         proc.terminate()

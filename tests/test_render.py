@@ -48,13 +48,22 @@ def test_every_notebook_renders(rendered):
         assert side.exists(), stem  # every notebook, the back-test included (its inputs ship with the package)
         d = json.loads(side.read_text())
         assert d["status"] == "ok" and d["data_fingerprint"] and d["code_version"] and d["duration_s"] > 0
-        assert (reports / d["html"]).exists()
-    index = (reports / "index.html").read_text()
-    assert all(f"html/{nb[:-6]}.html" in index for nb in NOTEBOOKS if (reports / "results" / f"{nb[:-6]}.json").exists())
+        assert (reports / d["html"]).exists() and all((reports / p).exists() for p in d["editions"].values())
+    for lang in ("es", "en"):  # both editions of the index link every report
+        index = (reports / lang / "index.html").read_text()
+        assert f"<html lang='{lang}'>" in index
+        assert all(f"href='{nb[:-6]}.html'" in index for nb in NOTEBOOKS
+                   if (reports / "results" / f"{nb[:-6]}.json").exists())
+    assert "es/index.html" in (reports / "index.html").read_text()
+
+
+def _pages(reports, lang=None):
+    return sorted(p for d in ([lang] if lang else ["es", "en"]) for p in (reports / d).glob("*.html")
+                  if p.name != "index.html")
 
 
 def test_html_is_clean_and_self_contained(rendered):
-    pages = list((rendered["reports"] / "html").glob("*.html"))
+    pages = _pages(rendered["reports"])
     assert pages
     for p in pages:
         h = p.read_text()
@@ -68,10 +77,68 @@ def test_html_is_clean_and_self_contained(rendered):
     fig_pages = [p for p in pages if "40_site" in p.name or "10_female" in p.name]
     for p in fig_pages:
         h = p.read_text()
-        assert "data:image/png;base64," in h
+        assert "data:image/svg+xml;base64," in h  # vector figures
         assert not re.search(r"<img[^>]+src=[\"'](?!data:)", h)
-    summary = (rendered["reports"] / "html" / "00_summary.html").read_text()
-    assert "SIMULATED DATA" in summary
+    assert "SIMULATED DATA" in (rendered["reports"] / "en" / "00_summary.html").read_text()
+    assert "DATOS SIMULADOS" in (rendered["reports"] / "es" / "00_summary.html").read_text()
+
+
+def test_each_edition_has_its_language_only(rendered):
+    """One execution, two editions: each page declares its language and keeps only that language's outputs; the
+    Spanish pages carry the Spanish of every markdown cell and of the narrative."""
+    from bs4 import BeautifulSoup
+
+    for lang, other in (("es", "en"), ("en", "es")):
+        for p in _pages(rendered["reports"], lang):
+            soup = BeautifulSoup(p.read_text(), "html.parser")
+            assert soup.html["lang"] == lang, p
+            assert not soup.select(f".ceci-i18n[lang={other}]"), p
+    es = (rendered["reports"] / "es" / "10_female_employment.html").read_text()
+    assert "Estudio de eventos" in es and "Construcción de la muestra" in es and "En promedio sobre" in es
+    assert "Sample construction" not in es
+    en = (rendered["reports"] / "en" / "10_female_employment.html").read_text()
+    assert "Sample construction" in en and "Construcción de la muestra" not in en
+
+
+def test_tables_and_figures_are_fit_for_publication(rendered):
+    """No table shows scientific notation or a bare 0..n index; every figure has alt text describing it."""
+    from bs4 import BeautifulSoup
+
+    sci = re.compile(r"\d[eE][+-]?\d")
+    for p in _pages(rendered["reports"]):
+        soup = BeautifulSoup(p.read_text(), "html.parser")
+        for table in soup.find_all("table"):
+            cells = [td.get_text(strip=True) for td in table.find_all("td")]
+            assert not [c for c in cells if sci.search(c)], (p.name, [c for c in cells if sci.search(c)][:3])
+            first = [tr.find(["td", "th"]).get_text(strip=True) for tr in table.find("tbody").find_all("tr")
+                     if tr.find(["td", "th"])] if table.find("tbody") else []
+            assert not (len(first) > 2 and first == [str(i) for i in range(len(first))]), (p.name, "0..n index")
+            assert not table.find("th", string=""), (p.name, "unnamed index column")
+        for img in soup.find_all("img"):
+            alt = img.get("alt", "")
+            assert alt and "No description has been provided" not in alt, p.name
+            assert len(alt) > 20, (p.name, alt)
+
+
+def test_index_headlines_match_the_sidecars(rendered):
+    """The Spanish front page shows one headline per registered headline outcome, with a verdict."""
+    from bs4 import BeautifulSoup
+
+    from ceci_impact.i18n import term
+
+    reports = rendered["reports"]
+    heads = json.loads((reports / "results" / "00_summary.json").read_text())["results"]["headlines"]
+    soup = BeautifulSoup((reports / "es" / "index.html").read_text(), "html.parser")
+    rows = soup.select("table.headlines tbody tr")
+    assert len(rows) == len(heads) == len(headlines())
+    verdicts = {"Lo aumenta", "Lo reduce", "Sin efecto distinguible de cero"}
+    for tr, h in zip(rows, heads, strict=True):
+        cells = [td.get_text(" ", strip=True) for td in tr.find_all("td")]
+        assert cells[0] == term(h["label"], "es")
+        assert cells[3] in verdicts
+        lo, hi = h["ci_low"], h["ci_high"]
+        expected = "Lo aumenta" if lo > 0 else "Lo reduce" if hi < 0 else "Sin efecto distinguible de cero"
+        assert cells[3] == expected
 
 
 def test_summary_estimates_cover_truth_on_simulation(rendered):
@@ -85,14 +152,15 @@ def test_summary_estimates_cover_truth_on_simulation(rendered):
 
 def test_bad_parameter_fails_with_one_line_and_keeps_last_html(rendered):
     reports, plan = rendered["reports"], rendered["plan"]
-    html = reports / "html" / "bad_param.html"
+    html = reports / "es" / "bad_param.html"
     before = html.read_bytes()
     ok = render.render(plan, reports, only="bad_param", quiet=True, overrides=["outcome=\"no_such\""])
     assert not ok
     assert html.read_bytes() == before
     fail = json.loads((reports / "results" / "bad_param.failed.json").read_text())
     assert "outcome" in fail["error"] and "expected one of" in fail["error"] and "\n" not in fail["error"]
-    assert "failed" in (reports / "index.html").read_text()
+    assert "failed" in (reports / "en" / "index.html").read_text()
+    assert "falló" in (reports / "es" / "index.html").read_text()
     with pytest.raises(CeciError, match="unknown parameter 'outcme'"):
         render.render(plan, reports, only="bad_param", quiet=True, overrides=["outcme=1"])
 
@@ -169,11 +237,16 @@ def test_reports_open_in_a_real_browser(rendered, tmp_path):
     if not chromium:
         pytest.skip("chromium not installed (.ci/run installs Debian's chromium)")
     script = ROOT / "tests" / "browser_check.py"
-    pages = [rendered["reports"] / "index.html", *sorted((rendered["reports"] / "html").glob("*.html"))[:4]]
-    r = subprocess.run([sys.executable, str(script), chromium, str(tmp_path), *map(str, pages)],
+    reports = rendered["reports"]
+    pages = [reports / "index.html"] + [reports / lang / name for lang in ("es", "en")
+                                         for name in ("index.html", "00_summary.html", "20_absenteeism.html")]
+    shots = reports / "screenshots"  # kept beside the reports for inspection
+    shots.mkdir(exist_ok=True)
+    r = subprocess.run([sys.executable, str(script), chromium, str(shots), *map(str, pages)],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
-    for shot in tmp_path.glob("*.png"):
+    assert len(list(shots.glob("*.png"))) >= len(pages) - 1
+    for shot in shots.glob("*.png"):
         from PIL import Image
 
         im = Image.open(shot).convert("L")

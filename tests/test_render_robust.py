@@ -51,7 +51,7 @@ def test_failure_reason_reaches_the_command_line_and_a_rerun_reruns(tmp_path, ca
     assert "FAILED flaky: cell 2: CeciError: the panel is missing" in err
     fail = json.loads((reports / "results" / "flaky.failed.json").read_text())
     assert fail["error"] == "cell 2: CeciError: the panel is missing"
-    assert "the panel is missing" in (reports / "index.html").read_text()
+    assert "the panel is missing" in (reports / "es" / "index.html").read_text()
     flag.unlink()
     assert render.render(plan, reports, quiet=True, jobs=1)  # the failed run runs again, now successfully
     assert json.loads((reports / "results" / "flaky.json").read_text())["status"] == "ok"
@@ -105,7 +105,7 @@ def _slow_render(tmp_path: Path, stderr=subprocess.DEVNULL) -> tuple[subprocess.
     _notebook(nbdir / "slow.ipynb", "import time\ntime.sleep(120)")
     plan = _plan(nbdir, {"slow": "slow.ipynb"})
     reports = tmp_path / "reports"
-    (reports / "html").mkdir(parents=True)
+    (reports / "es").mkdir(parents=True)
     cli = [str(Path(sys.executable).with_name("ceci-impact")), "render", "--plan", str(plan), "--reports",
            str(reports), "--jobs", "1", "--quiet"]
     proc = subprocess.Popen(cli, stdout=subprocess.DEVNULL, stderr=stderr, text=True)
@@ -121,7 +121,7 @@ def _slow_render(tmp_path: Path, stderr=subprocess.DEVNULL) -> tuple[subprocess.
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signal and process trees: Linux")
 def test_sigterm_stops_workers_and_kernels_and_keeps_reports(tmp_path):
     proc, tree, plan, reports = _slow_render(tmp_path, stderr=subprocess.PIPE)
-    good = reports / "html" / "slow.html"
+    good = reports / "es" / "slow.html"
     good.write_text("last good report")
     time.sleep(2)
     os.kill(proc.pid, signal.SIGTERM)
@@ -146,7 +146,7 @@ def test_sigkill_leaves_no_worker_writing_reports(tmp_path):
     proc.wait(timeout=30)
     _, alive = psutil.wait_procs(tree, timeout=30)
     assert not alive, f"orphans still running: {[p.cmdline() for p in alive]}"
-    assert not (reports / "html" / "slow.html").exists()
+    assert not (reports / "es" / "slow.html").exists()
 
 
 def test_small_cells_stay_suppressed_in_site_profiles(small_world, tmp_path):
@@ -180,7 +180,7 @@ def test_small_cells_stay_suppressed_in_site_profiles(small_world, tmp_path):
                     f'parameters = {{ processed = "{proc}", site_id = "{sid}", radius_km = {radius}, biters = 99 }}\n')
     reports = tmp_path / "reports"
     assert render.render(plan, reports, quiet=True, jobs=1)
-    page = (reports / "html" / "site.html").read_text()
+    page = (reports / "en" / "site.html").read_text()
     text = re.sub(r"<[^>]+>", " ", page)
     assert "Fewer than 5 employers" in text and "no count, map or estimate" in text
     for bad in (rf"\bOnly {n}\b", rf"\bn = {n}\b", rf"\b{n} employers\b", r"employers near\)"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,26 +15,13 @@ from .plotting import event_study_plot
 PretestMethod = Literal["wald", "sup_t"]
 
 
-def _fmt(x: Any, digits: int = 4) -> str:
-    if x is None or (isinstance(x, float) and not np.isfinite(x)):
-        return "—"
-    if isinstance(x, (float, np.floating)):
-        return f"{x:.{digits}f}"
-    return html.escape(str(x))
-
-
 def table_html(df: pd.DataFrame, caption: str, notes: list[str] | None = None) -> str:
-    """A compact HTML table with a caption and notes (used by every result's ``_repr_html_``)."""
-    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_fmt(v)}</td>" for v in row) + "</tr>" for row in df.itertuples(index=False)
-    )
-    foot = "".join(f"<p style='margin:2px 0;font-size:90%'>{html.escape(n)}</p>" for n in (notes or []))
-    return (
-        "<div class='ceci-result'><table class='dataframe'>"
-        f"<caption style='text-align:left;font-weight:bold'>{html.escape(caption)}</caption>"
-        f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{foot}</div>"
-    )
+    """A result's HTML table in both languages (used by every result's ``_repr_html_``; see
+    :func:`ceci_impact.tables.table_html`)."""
+    from ..i18n import tr
+    from ..tables import table_html as bilingual
+
+    return bilingual(df, tr(caption), [tr(n) for n in (notes or [])])
 
 
 def _json(x: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 from .._options import CeciError
@@ -15,12 +16,20 @@ def _one_line_error(shell, etype, evalue, tb, tb_offset=None):
 
 
 def setup() -> None:
-    """Call once at the top of a notebook (after the parameters cell)."""
+    """Call once at the top of a notebook (after the parameters cell).
+
+    Besides figure and warning settings it registers the bilingual displays: a ``DataFrame`` or an estimator's
+    result shows as a publication table in both languages with its CSV (:mod:`ceci_impact.report.tables`), a
+    figure as SVG in both languages with alt text (:mod:`ceci_impact.report.figure_html`); the exporter keeps one
+    language per edition.
+    """
     import matplotlib as mpl
     import pandas as pd
 
+    from .figure_html import palette
+
     mpl.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.spines.top": False,
-                         "axes.spines.right": False, "figure.figsize": (8, 4)})
+                         "axes.spines.right": False, "figure.figsize": (8, 4), **palette()})
     pd.set_option("display.precision", 4)
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.width", 160)
@@ -33,14 +42,41 @@ def setup() -> None:
         ip = get_ipython()
         if ip is not None:
             ip.set_custom_exc((CeciError,), _one_line_error)
+            _register_displays(ip)
     except ImportError:  # outside IPython
         pass
 
 
-def md(text: str):
-    """Render Markdown from code (narrative that depends on results)."""
-    from IPython.display import Markdown
+def _register_displays(ip) -> None:
+    """Bilingual HTML for data frames and figures (results build theirs with :func:`ceci_impact.tables.table_html`),
+    and no second, monolingual copy of figures."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+    from matplotlib.figure import Figure
 
+    plt.close(plt.figure())  # loads the inline backend now, so that its own figure formatters are replaced below
+    from ..tables import table_html
+    from .figure_html import figure_html
+
+    f = ip.display_formatter.formatters
+    for mime in ("image/png", "image/svg+xml", "image/jpeg", "application/pdf"):
+        with contextlib.suppress(KeyError):
+            f[mime].pop(Figure)
+    f["text/html"].for_type(Figure, figure_html)
+    f["text/html"].for_type(pd.DataFrame, table_html)
+
+
+def md(text):
+    """Render Markdown from code (narrative that depends on results): a :class:`ceci_impact.i18n.Text` in both
+    languages, a plain string as it is."""
+    from IPython.display import HTML, Markdown
+
+    from ..i18n import Text, both
+
+    if isinstance(text, Text):
+        import mistune
+
+        return HTML(both({k: mistune.html(v) for k, v in text.by_lang.items()}))
     return Markdown(text)
 
 

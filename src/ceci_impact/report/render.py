@@ -18,7 +18,6 @@ import datetime as dt
 import fcntl
 import functools
 import hashlib
-import html
 import json
 import multiprocessing as mp
 import os
@@ -32,7 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from .._options import CeciError
+from ..i18n import LANGS
 from ..io import atomic_file, log
+from .editions import export_edition
+from .index_page import write_index
 
 KERNEL = "ceci-impact"
 ROOT = Path(__file__).resolve().parents[3]
@@ -237,44 +239,6 @@ def run_key(run: Run, nbdir: Path, lib: str, fp: str) -> str:
 # ----------------------------------------------------------------------------------------- HTML
 
 
-_EXTERNAL = re.compile(r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>",
-                       re.I)
-_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->", re.S)
-_MODULE_CDN = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?https?://(?:(?!</script>).)*?</script>", re.S)
-_HEAD = re.compile(r"<h([12])\s+id=\"([^\"]+)\"[^>]*>(.*?)</h\1>", re.S)
-
-
-def export_html(nb_path: Path, title: str, meta: dict) -> str:
-    """Convert an executed notebook to self-contained HTML: no code, embedded figures, a contents list."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    nb = nbformat.read(nb_path, as_version=4)
-    for cell in nb.cells:  # drop the injected-parameters echo and stderr noise from the reader's view
-        if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream"
-                                                                        and o.get("name") == "stderr")]
-    exp = HTMLExporter(template_name="lab")
-    exp.exclude_input = True
-    exp.exclude_input_prompt = True
-    exp.exclude_output_prompt = True
-    exp.embed_images = True
-    body, _ = exp.from_notebook_node(nb, resources={"metadata": {"name": title}})
-    body = _MATHJAX.sub("", body)
-    body = _EXTERNAL.sub("", body)
-    body = _MODULE_CDN.sub("", body)
-    heads = [(int(lv), hid, re.sub(r"<[^>]+>", "", txt).replace("¶", "").strip())
-             for lv, hid, txt in _HEAD.findall(body)]
-    toc = "".join(f"<li style='margin-left:{(lv - 1) * 14}px'><a href='#{hid}'>{html.escape(t)}</a></li>"
-                  for lv, hid, t in heads)
-    meta_line = " · ".join(f"{html.escape(str(k))}: {html.escape(str(v))}" for k, v in meta.items())
-    nav = (f"<nav class='ceci-toc' style='border:1px solid #ccc;padding:6px 12px;margin:10px 0;"
-           f"font-family:sans-serif;font-size:90%'><b>Contents</b><ul style='list-style:none;padding-left:4px'>"
-           f"{toc}</ul><div style='color:#666;font-size:85%'>{meta_line}</div></nav>")
-    body = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, body, count=1)
-    return body
-
-
 # ----------------------------------------------------------------------------------------- runs
 
 
@@ -345,8 +309,10 @@ def _clean_leftovers(reports: Path) -> None:
                 f.unlink()
 
 
-def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: str, version: str) -> dict:
-    """Worker: execute one run; on success write HTML, executed notebook and sidecar atomically."""
+def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: str, version: str,
+             nav: dict | None = None) -> dict:
+    """Worker: execute one run once; on success write its Spanish and English HTML editions, the executed notebook
+    and the sidecar atomically. ``nav`` names the previous and next runs of the plan (the editions link them)."""
     import papermill as pm
 
     run = Run(**run)
@@ -354,7 +320,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     out_nb = reports / "executed" / f"{run.name}.ipynb"
     tmp_nb = reports / "executed" / f".{run.name}.running.ipynb"
     headline_tmp = reports / "results" / f".{run.name}.headline.json"
-    for d in ("executed", "results", "html"):
+    for d in ("executed", "results", *LANGS):
         (reports / d).mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
@@ -383,13 +349,19 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     if headline_tmp.exists():
         headline = json.loads(headline_tmp.read_text())
         headline_tmp.unlink()
-    side.update(status="ok", duration_s=round(time.perf_counter() - t0, 2),
-                finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), results=headline,
-                html=f"html/{run.name}.html", executed=f"executed/{run.name}.ipynb")
+    execute_s = round(time.perf_counter() - t0, 2)
+    side.update(status="ok", finished=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), results=headline,
+                html=f"{LANGS[0]}/{run.name}.html", editions={k: f"{k}/{run.name}.html" for k in LANGS},
+                executed=f"executed/{run.name}.ipynb")
     meta = {"run": run.name, "rendered": side["finished"], "code": version, "data": fp}
-    page = export_html(tmp_nb, run.name, meta)
-    with atomic_file(reports / "html" / f"{run.name}.html", encoding="utf-8") as fh:
-        fh.write(page)
+    import nbformat
+
+    nb = nbformat.read(tmp_nb, as_version=4)
+    for lang in LANGS:  # both editions from the one execution
+        page = export_edition(nb, run.name, meta, lang, {"name": run.name, **(nav or {})}, Path(run.notebook).stem)
+        with atomic_file(reports / lang / f"{run.name}.html", encoding="utf-8") as fh:
+            fh.write(page)
+    side.update(duration_s=round(time.perf_counter() - t0, 2), execute_s=execute_s)
     os.replace(tmp_nb, out_nb)
     with atomic_file(reports / "results" / f"{run.name}.json") as fh:
         json.dump(side, fh, indent=1, allow_nan=False)
@@ -487,7 +459,10 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
         ex = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1)), mp_context=ctx,
                                     initializer=_worker_init)
         with _terminate_on_signal(ex):
-            futs = {ex.submit(_execute, asdict(r), str(nbdir), str(reports), timeout, key, fp, version): r
+            order = [r.name for r in runs]
+            nav = {n: {"prev": order[i - 1] if i else None, "next": order[i + 1] if i + 1 < len(order) else None}
+                   for i, n in enumerate(order)}
+            futs = {ex.submit(_execute, asdict(r), str(nbdir), str(reports), timeout, key, fp, version, nav[r.name]): r
                     for r, key, fp in todo}
             for fut in cf.as_completed(futs):
                 r = futs[fut]
@@ -508,88 +483,9 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
         n_ok = sum(s["status"] == "ok" and not s.get("unchanged") for s in results)
         n_same = sum(bool(s.get("unchanged")) for s in results)
         log(f"render: {n_ok} rendered, {n_same} unchanged, {len(skipped)} skipped, {len(failed)} failed "
-            f"-> {reports / 'index.html'}")
+            f"-> {reports / LANGS[0] / 'index.html'}")
         for s in skipped:
             log(f"  skipped {s['run']}: {s['reason']}")
     for s in failed:
         print(f"FAILED {s['run']}: {s.get('error', '')}", file=sys.stderr)
     return not failed
-
-
-def _fmt_headline(res: dict) -> str:
-    h = res.get("headline") if isinstance(res, dict) else None
-    if not h:
-        hs = res.get("headlines") if isinstance(res, dict) else None
-        if hs:
-            return "<br>".join(_fmt_headline({"headline": x}) for x in hs[:4])
-        return ""
-    try:
-        txt = f"{html.escape(h.get('label', h.get('outcome', '')))}: {h['estimate']:+.4g} [{h['ci_low']:+.4g}, {h['ci_high']:+.4g}]"
-        if h.get("truth") is not None:
-            txt += f" <span style='color:#666'>(truth {h['truth']:+.4g})</span>"
-        return txt
-    except (KeyError, TypeError, ValueError):
-        return ""
-
-
-def write_index(reports: str | Path) -> Path:
-    """Write ``reports/index.html``: every run with status, headline numbers and a link, grouped, newest first."""
-    reports = Path(reports)
-    rows: dict[str, dict] = {}
-    for f in sorted((reports / "results").glob("*.json")):
-        if f.name.startswith("."):
-            continue
-        d = json.loads(f.read_text())
-        name = d.get("run", f.stem)
-        cur = rows.setdefault(name, {"ok": None, "failed": None, "skipped": None})
-        kind = "failed" if f.name.endswith(".failed.json") else "skipped" if f.name.endswith(".skipped.json") else "ok"
-        cur[kind] = d
-    groups: dict[str, list] = {}
-    for name, d in rows.items():
-        main = d["failed"] or d["ok"] or d["skipped"]
-        groups.setdefault(main.get("group", "Other"), []).append((name, d))
-    order = ["Summary", "Data", "Female employment", "Absenteeism", "Retention", "Site profiles", "Back-test"]
-    parts = []
-    for g in sorted(groups, key=lambda x: (order.index(x) if x in order else 99, x)):
-        items = sorted(groups[g], key=lambda nd: ((nd[1]["ok"] or nd[1]["failed"] or nd[1]["skipped"])
-                                                 .get("finished") or "", nd[0]), reverse=True)
-        trs = []
-        for name, d in items:
-            ok, failed, skipped = d["ok"], d["failed"], d["skipped"]
-            if failed:
-                status = "<span class='bad'>failed</span>"
-                extra = html.escape(failed.get("error", ""))
-                if ok:
-                    extra += " — showing the last good report"
-            elif ok:
-                status, extra = "<span class='good'>ok</span>", ""
-            else:
-                status, extra = "<span class='skip'>skipped</span>", html.escape(skipped.get("reason", ""))
-            link = f"<a href='{html.escape(ok['html'])}'>{html.escape(name)}</a>" if ok else html.escape(name)
-            when = html.escape((ok or failed or skipped or {}).get("finished") or (ok or failed or skipped).get("started", ""))
-            dur = (ok or failed or {}).get("duration_s", "")
-            trs.append(f"<tr><td>{link}</td><td>{status}</td><td>{_fmt_headline((ok or {}).get('results', {}))}"
-                       f"</td><td>{when}</td><td>{dur}</td><td>{extra}</td></tr>")
-        parts.append(f"<h2>{html.escape(g)}</h2><table><thead><tr><th>report</th><th>status</th><th>headline "
-                     f"(estimate [95% CI])</th><th>rendered (UTC)</th><th>seconds</th><th>notes</th></tr></thead>"
-                     f"<tbody>{''.join(trs)}</tbody></table>")
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>ceci-impact reports</title>
-<style>
-body {{ font-family: sans-serif; margin: 24px; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; margin-bottom: 18px; font-size: 14px; }}
-th, td {{ border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }}
-th {{ background: #f3f3f3; }}
-.good {{ color: #1b7f3b; font-weight: bold; }} .bad {{ color: #b00020; font-weight: bold; }}
-.skip {{ color: #777; font-weight: bold; }}
-</style></head><body>
-<h1>ceci-impact — reports</h1>
-<p>Impact evaluation of CECI childcare centres (absenteeism, retention, women's formal employment).
-Each report is a notebook executed with Papermill; code is hidden; figures are embedded. Generated
-{dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}.</p>
-{''.join(parts) or '<p>No runs yet.</p>'}
-</body></html>
-"""
-    with atomic_file(reports / "index.html", encoding="utf-8") as fh:
-        fh.write(page)
-    return reports / "index.html"

@@ -1,4 +1,4 @@
-"""Analysis steps shared by the notebooks (one import for them: ``from ceci_impact import analysis as A``).
+"""Analysis steps shared by the notebooks (one import for them: ``from ceci_impact.study import analysis as A``).
 
 The steps live in modules named for what they hold; this module gathers them:
 
@@ -19,16 +19,23 @@ from ..calendar import label  # noqa: F401
 from ..confidentiality import MIN_CELL, count_text, publishable, suppress_small  # noqa: F401
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
 from ..data.panels import load, manifest  # noqa: F401
+from ..i18n import msg  # noqa: F401
 from .diagnostics import choose_specification, propensity_overlap  # noqa: F401
 from .figures import agreement_plot, raw_trends  # noqa: F401
 from .narrative import (  # noqa: F401
     MONTE_CARLO,
+    bullets,
+    coverage_note,
     honest_verdict,
+    labelled,
     monte_carlo_note,
     outcome_intro,
+    poisson_sentence,
     record,
+    robustness_summary,
     robustness_verdict,
     simulated_banner,
+    variant_line,
 )
 from .retention import cox_time_varying, hire_retention, kaplan_meier, survival_frame  # noqa: F401
 from .samples import employer_sample, municipality_sample, outcome_sample, sample_counts  # noqa: F401

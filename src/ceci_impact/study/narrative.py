@@ -8,72 +8,120 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..data.outcomes import OUTCOME_LABELS, OUTCOMES
+from ..data.outcomes import OUTCOME_LABELS, OUTCOMES, headlines
 from ..data.panels import manifest
 from ..did.results import _json
+from ..i18n import LANGS, Text, fmt_signed, msg, tr
 from ..io import atomic_file
 
 
-def robustness_verdict(tab: pd.DataFrame) -> str:
+def robustness_verdict(tab: pd.DataFrame) -> Text:
     """Words for the sensitivity table: do all specifications agree in sign and significance?"""
     t = tab.dropna(subset=["estimate"])
     if t.empty:
-        return "No alternative specification could be estimated."
+        return msg("robust.none")
     signs = np.sign(t.estimate)
     sig = (t.ci_low > 0) | (t.ci_high < 0)
     same_sign = bool((signs == signs.iloc[0]).all())
-    return (f"Across {len(t)} specifications (control group, covariates, anticipation) the estimate ranges from "
-            f"{t.estimate.min():+.4g} to {t.estimate.max():+.4g}; "
-            + ("all share the same sign" if same_sign else "the sign changes across specifications")
-            + f", and {int(sig.sum())} of {len(t)} are distinguishable from zero at 5%.")
+    return msg("robust.range", n=len(t), lo=fmt_signed(t.estimate.min(), 4), hi=fmt_signed(t.estimate.max(), 4),
+               signs=msg("robust.same_sign" if same_sign else "robust.sign_changes"), n_sig=int(sig.sum()))
 
-def honest_verdict(h) -> str:
+
+def robustness_summary(tab: pd.DataFrame) -> dict:
+    """The sensitivity table in numbers (for the index's credibility flags): specifications estimated, how many are
+    distinguishable from zero at 5 %, and whether all share one sign."""
+    t = tab.dropna(subset=["estimate"])
+    signs = np.sign(t.estimate)
+    return {"n": int(len(t)), "n_sig": int(((t.ci_low > 0) | (t.ci_high < 0)).sum()),
+            "same_sign": bool(len(t) and (signs == signs.iloc[0]).all())}
+
+
+def honest_verdict(h) -> Text:
     """Words for a HonestDiD result: how large a violation of parallel trends would overturn the conclusion."""
     lo, hi = h.original
     sig = lo > 0 or hi < 0
     bd = h.breakdown
     rm = h.params.get("type") == "relative_magnitude"
     top = h.table.M.max()
-    what = (f"post-treatment violations of parallel trends up to {top:.3g} times the largest pre-treatment one" if rm
-            else f"curvature in the trend difference (M up to {top:.3g})")
+    what = msg("honest.what_rm" if rm else "honest.what_sm", top=f"{top:.3g}")
+    target = tr(h.target)
     if not sig:
         t = h.table
         excl = t[(t.lb > 0) | (t.ub < 0)]
         if len(excl):  # the restriction moves the interval itself (smoothness extrapolates the pre-period trend)
-            side = "above" if (excl.lb > 0).all() else "below" if (excl.ub < 0).all() else "away from"
-            return (f"The original interval for the {h.target} includes zero, but the robust intervals lie {side} zero "
-                    f"for {'Mbar' if rm else 'M'} up to {excl.M.max():.3g}: they carry the trend difference seen before "
-                    "opening forward, which moves the interval. That conclusion rests on the pre-opening trend "
-                    "difference being real; read it together with the pre-trend test.")
-        return (f"The original interval for the {h.target} already includes zero, so allowing {what} only widens an "
-                "inconclusive result.")
+            side = ("honest.side_above" if (excl.lb > 0).all() else "honest.side_below" if (excl.ub < 0).all()
+                    else "honest.side_away")
+            return msg("honest.moved", target=target, side=msg(side), m="Mbar" if rm else "M", mmax=f"{excl.M.max():.3g}")
+        return msg("honest.inconclusive", target=target, what=what)
     if bd is None:
-        return f"The {h.target} stays distinguishable from zero even allowing {what}: the conclusion is robust to that much."
-    if rm:
-        return (f"The {h.target} is no longer distinguishable from zero once post-treatment violations of parallel trends "
-                f"may be {bd:.3g} times the largest pre-treatment violation (breakdown value of Mbar).")
-    return (f"The {h.target} is no longer distinguishable from zero once the slope of the trend difference may change "
-            f"by {bd:.3g} per period (breakdown value).")
+        return msg("honest.robust", target=target, what=what)
+    return msg("honest.breakdown_rm" if rm else "honest.breakdown_sm", target=target, bd=f"{bd:.3g}")
+
 
 MONTE_CARLO = Path(__file__).parents[1] / "reference_data" / "truth_recovery" / "default.json"
 
-def monte_carlo_note(path: str | Path = MONTE_CARLO) -> str:
+def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
     """What the Monte Carlo over many simulated worlds says about misses (``benchmarks/truth_recovery.py``)."""
     p = Path(path)
     if not p.exists():
-        return "No Monte Carlo of truth recovery is recorded for this version."
+        return msg("mc.none")
     mc = json.loads(p.read_text())
     about = mc.pop("_about", {})
     parts = []
     for y, ests in mc.items():
         r = ests.get("callaway_santanna")
         if r:
-            parts.append(f"{OUTCOME_LABELS.get(y, y)}: coverage {r['coverage']:.0%}, mean bias {r['mean_bias_se']:+.2f} SE")
+            parts.append(msg("mc.part", label=tr(OUTCOME_LABELS.get(y, y)), coverage=f"{r['coverage']:.0%}",
+                             bias=f"{r['mean_bias_se']:+.2f}"))
     n = next(iter(mc.values()))["callaway_santanna"]["n"] if mc else 0
-    return (f"Over {n:.0f} simulated {about.get('size', 'default')}-size worlds (benchmarks/truth_recovery.py, seeds "
-            f"{about.get('seeds', '?')}), the headline 95% Callaway–Sant'Anna interval covered the truth of its estimand "
-            "as follows — " + "; ".join(parts) + ". A miss in one world is to be read against these rates: with "
-            "coverage near 95% and small mean bias it is chance, not a flaw of the estimator.")
+    out = msg("mc.summary", n=f"{n:.0f}", size=about.get("size", "default"), seeds=about.get("seeds", "?"),
+              parts=_join(parts, "; "))
+    missing = [o.label for o in headlines() if o.name not in mc]
+    if missing:
+        out += msg("mc.not_recorded", labels=_join([tr(x) for x in missing], ", "))
+    return out
+
+
+def bullets(items) -> Text:
+    """A Markdown list of narrative items, in every language."""
+    return _join([Text({k: v.lang(k) if isinstance(v, Text) else str(v) for k in LANGS}) for v in items], "\n\n")
+
+
+def labelled(outcome: str, text) -> Text:
+    """``- **outcome label**: text`` in every language."""
+    return msg("summary.labelled", label=tr(OUTCOME_LABELS.get(outcome, outcome)), text=text)
+
+
+def variant_line(outcome: str, default_outcome: str, scheme: str = "both", pole: str = "") -> Text | str:
+    """Which variant of a report this is (its outcome when not the default, its scheme subset, its pole), so that
+    reports of one notebook never read alike; empty for the default."""
+    parts = []
+    if outcome != default_outcome:
+        parts.append(msg("variant.outcome", label=tr(OUTCOME_LABELS.get(outcome, outcome))))
+    if scheme != "both":
+        parts.append(msg(f"variant.scheme_{scheme}"))
+    if pole:
+        parts.append(msg("variant.pole", pole=pole))
+    return msg("variant.line", parts=_join(parts, "; ")) if parts else ""
+
+
+def coverage_note(tab: pd.DataFrame) -> Text:
+    """How many of the Callaway–Sant'Anna and TWFE intervals of the summary table cover their truth."""
+    cs, tw = tab[tab.estimator.str.startswith("Callaway")], tab[tab.estimator.str.startswith("TWFE")]
+    return msg("summary.cover", cs=int(cs.covers_truth.sum()), n_cs=len(cs), tw=int(tw.covers_truth.sum()),
+               n_tw=len(tw))
+
+
+def poisson_sentence(pois, what: str) -> Text:
+    """The PPML event study's proportional effect in a sentence (``what``: ``eg_days`` or ``separations``)."""
+    lo, hi = pois.overall_ci
+    return msg("poisson.sentence", what=msg(f"poisson.{what}"), att=fmt_signed(pois.overall_att),
+               level=f"{100 * (1 - pois.alpha):g}%", lo=fmt_signed(lo), hi=fmt_signed(hi))
+
+
+def _join(parts: list, sep: str) -> Text:
+    return Text({k: sep.join(p.lang(k) if isinstance(p, Text) else str(p) for p in parts) for k in LANGS})
+
 
 def record(results_path: str, payload: dict) -> None:
     """Write the notebook's machine-readable results (headline estimates) for the renderer."""
@@ -82,23 +130,15 @@ def record(results_path: str, payload: dict) -> None:
     with atomic_file(results_path) as fh:
         json.dump(_json(payload), fh, indent=1)
 
-def outcome_intro(outcome: str) -> str:
+def outcome_intro(outcome: str) -> Text:
     """The design of an outcome's report, from its registry entry: what it measures, unit, exposure, comparison,
     weights, clustering and the identifying assumption."""
     o = OUTCOMES[outcome]
-    if o.panel == "municipality":
-        unit = ("Unit: the municipality and month (IMSS open data). A municipality is exposed from the month its "
-                "first CECI opens; municipalities not yet exposed are the comparison.")
-    else:
-        unit = ("Unit: the employer and month (job spells and incapacity certificates). An employer is exposed from "
-                "the month the first CECI within the treated radius opens; employers in the buffer ring are left "
-                "out, those beyond it are the comparison. Employers are weighted by their workforce in the first "
-                "month.")
-    cl = {"cvegeo": "the municipality", "site_cluster": "the site whose opening sets the employer's cohort"}
-    return (f"**{o.label[0].upper() + o.label[1:]}.** {o.note}\n\n{unit} Standard errors are clustered by "
-            f"{cl.get(o.cluster, o.cluster)}, where exposure is assigned. Identifying assumption: without CECI, "
-            "exposed and comparison units would have followed parallel trends given the covariates, with no "
-            "anticipation before opening and no spill-over onto the comparison units.")
+    cl = {"cvegeo": msg("intro.cluster_cvegeo"), "site_cluster": msg("intro.cluster_site")}
+    label = tr(o.label)
+    label = Text({k: v[0].upper() + v[1:] for k, v in label.by_lang.items()})
+    return msg("intro.design", label=label, note=tr(o.note), unit=msg(f"intro.{o.panel}"),
+               cluster=cl.get(o.cluster, o.cluster or ""))
 
 
 def simulated_banner(processed: str | Path) -> str | None:

@@ -17,6 +17,7 @@ from ..data.outcomes import OUTCOME_LABELS, headlines
 from ..data.panels import load
 from ..did import att_gt
 from ..did.results import _json, table_html
+from ..i18n import Text, fmt_signed, msg, tr
 from .samples import outcome_sample
 from .specification import ESTIMATORS, Specification, fit, spec_record
 
@@ -45,6 +46,7 @@ class EventStudy:
     n_treated: int
     cells: dict = field(default_factory=dict)  # ATT(g,t) cells estimated / not estimable
     settings: dict = field(default_factory=dict)
+    baseline: float | None = None  # mean outcome of the comparison units before the first opening (weighted)
 
     @property
     def twfe_static(self):
@@ -88,31 +90,30 @@ class EventStudy:
              "n_units": self.n_units, "n_treated_units": self.n_treated, "cells": self.cells,
              "pretest_p": self.pretest()["pvalue"], "specification": self.records["callaway_santanna"],
              "truth": None if self.truths is None else self.truths["callaway_santanna"]["truth"],
-             "contamination": None if self.truths is None else self.truths["callaway_santanna"]["contamination"]}
+             "contamination": None if self.truths is None else self.truths["callaway_santanna"]["contamination"],
+             "baseline": self.baseline}
         return _json(d)
 
-    def sentence(self, scale: float = 1.0, unit: str = "") -> str:
-        """The aggregated effect in a sentence a reviewer can quote."""
+    def sentence(self, scale: float = 1.0, unit: str = "") -> Text:
+        """The aggregated effect in a sentence a reviewer can quote (both languages)."""
         h = self.headline()
-        lab = h["label"]
         est, lo, hi = (h["estimate"] * scale, h["ci_low"] * scale, h["ci_high"] * scale)
-        sig = "distinguishable from zero" if (lo > 0 or hi < 0) else "not distinguishable from zero"
-        level = f"{100 * (1 - self.spec.alpha):g}%"
         na = self.cells.get("not_estimable", 0)
         which = self.cells.get("cohorts_with_na_cells", [])
-        named = f" (cohorts {', '.join(which[:5])}{', ...' if len(which) > 5 else ''})" if which else ""
-        cells = (f"; {na} of {self.cells.get('post', 0) + na} post-opening cohort-months could not be estimated{named}"
-                 if na else "")
-        return (f"Averaged over exposed units and post-opening months, CECI exposure changed {lab} by "
-                f"{est:+.4g}{unit} ({level} CI {lo:+.4g} to {hi:+.4g}{unit}; Callaway–Sant'Anna, "
-                f"{self.spec.control_group} controls, {self.n_treated} exposed of {self.n_units} units used{cells}); "
-                f"the effect is {sig} at the {100 * self.spec.alpha:g}% level.")
+        named = (msg("effect.cells_named", cohorts=", ".join(which[:5]) + (", ..." if len(which) > 5 else ""))
+                 if which else "")
+        cells = msg("effect.cells", na=na, total=self.cells.get("post", 0) + na, named=named) if na else ""
+        return msg("effect.sentence", label=tr(h["label"]), est=fmt_signed(est, 4), unit=tr(unit) if unit else "",
+                   level=f"{100 * (1 - self.spec.alpha):g}%", lo=fmt_signed(lo, 4), hi=fmt_signed(hi, 4),
+                   controls=tr(self.spec.control_group), n_treated=f"{self.n_treated:,}", n_units=f"{self.n_units:,}",
+                   cells=cells, sig=msg("effect.sig" if (lo > 0 or hi < 0) else "effect.not_sig"),
+                   alpha=f"{100 * self.spec.alpha:g}%")
 
     def pretest(self) -> dict:
         """Wald test that the universal-base pre-period event-time effects are zero (each relative to month -1)."""
-        return {**self.pre_es.pretest(), "level": f"event times {self.spec.min_e}..-2, universal base period"}
+        return {**self.pre_es.pretest(), "level": msg("pretrend.level", min_e=self.spec.min_e)}
 
-    def pretrend_verdict(self) -> str:
+    def pretrend_verdict(self) -> Text:
         """The pre-trend evidence in words: the Wald test and the bootstrap sup-t test over pre-periods.
 
         Both read the universal-base event study, whose pre-period coefficients are levels relative to the month
@@ -124,27 +125,23 @@ class EventStudy:
         pt = self.pretest()
         p = pt["pvalue"]
         if p is None:
-            return "No pre-treatment periods were available for a pre-trend test."
+            return msg("pretrend.none")
         seed = self.settings.get("seed")
         sup = self.pre_es.pretest("sup_t", seed=2026 if seed is None else seed)
         band = ""
         if sup["pvalue"] is not None:
-            band = (f" The bootstrap sup-t test over pre-periods {'rejects' if sup['pvalue'] < 0.05 else 'does not reject'} "
-                    f"(p = {sup['pvalue']:.3f}; the simultaneous 95% band "
-                    f"{'excludes zero in some pre-period' if sup['pvalue'] < 0.05 else 'covers zero in every pre-period'}).")
+            band = msg("pretrend.sup_rejects" if sup["pvalue"] < 0.05 else "pretrend.sup_accepts", p=f"{sup['pvalue']:.3f}")
         few = self.n_treated < 5 * max(pt["df"], 1)
-        caution = (f" With {self.n_treated} treated units for {pt['df']} restrictions the Wald test's chi-squared "
-                   "approximation over-rejects, so it should not be read alone." if few else "")
+        caution = msg("pretrend.caution", n_treated=self.n_treated, df=pt["df"]) if few else ""
+        kw = dict(level=pt["level"], p=f"{p:.3f}", df=pt["df"])
         if p < 0.05:
-            verdict = (f"The pre-trend test on {pt['level']} rejects parallel pre-trends (Wald p = {p:.3f}, "
-                       f"{pt['df']} restrictions).")
+            verdict = msg("pretrend.rejects", **kw)
             if few and sup["pvalue"] is not None and sup["pvalue"] >= 0.05:
-                return verdict + caution + band + " The evidence against parallel pre-trends is therefore weak."
-            return verdict + caution + band + " Read the post-period estimates with caution."
-        return (f"The pre-trend test on {pt['level']} does not reject parallel pre-trends (Wald p = {p:.3f}, "
-                f"{pt['df']} restrictions).{band}")
+                return verdict + caution + band + msg("pretrend.weak")
+            return verdict + caution + band + msg("pretrend.with_caution")
+        return msg("pretrend.accepts", **kw) + band
 
-    def truth_verdict(self) -> str:
+    def truth_verdict(self) -> Text | str:
         """On simulated data: does the headline interval cover the truth of its estimand, and what explains a miss."""
         if self.truths is None:
             return ""
@@ -152,16 +149,11 @@ class EventStudy:
         t, c = h["truth"], h["contamination"]
         covers = h["ci_low"] <= t <= h["ci_high"]
         z = (h["estimate"] - t) / h["se"] if h["se"] else float("nan")
-        out = (f"Simulated truth of this estimand (same units, weights, exposure ring and aggregation): {t:+.4g}; the "
-               f"interval {'covers' if covers else 'misses'} it (estimate − truth = {z:+.2f} standard errors).")
+        out = msg("truth.covers" if covers else "truth.misses", truth=fmt_signed(t, 4), z=f"{z:+.2f}")
         if c is not None and abs(c) > 0.5 * h["se"]:
-            out += (f" Effects outside the estimator's treated cells (exposure before the ring's cohort date, or in "
-                    f"comparison units) shift this estimator by {c:+.4g} ({c / h['se']:+.2f} SE): a known source of "
-                    "bias in this design, not chance.")
+            out += msg("truth.contamination", c=fmt_signed(c, 4), c_se=f"{c / h['se']:+.2f}")
         elif not covers:
-            out += (" Contamination from effects outside the treated cells is negligible here, so a miss of this size "
-                    "is chance or a failure of conditional parallel trends; benchmarks/truth_recovery.py measures "
-                    "how often the interval covers the truth over many simulated worlds.")
+            out += msg("truth.chance")
         return out
 
     def plot(self, ax=None, truth: bool = True):
@@ -279,12 +271,26 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     key = truth_key or ("employer_id" if "employer_id" in df.columns else "cvegeo" if "cvegeo" in df.columns else None)
     truths, truth_dyn = _truths(df, spec, list(rows), processed, key)
     units = df.drop_duplicates("unit")
-    return EventStudy(outcome=yname, spec=spec, cs=cs, dynamic=dyn, simple=simple, group=grp, pre_es=pre_es, rows=rows,
+    return EventStudy(baseline=_baseline(df, yname, weightsname),
+                      outcome=yname, spec=spec, cs=cs, dynamic=dyn, simple=simple, group=grp, pre_es=pre_es, rows=rows,
                       records=records, truths=truths, truth_dynamic=truth_dyn, n_units=int(cs.n),
                       n_treated=int((units.first_treat > 0).sum()), cells=_cell_counts(cs),
                       settings=dict(control_group=control_group, est_method=est_method, covariates=list(covariates),
                                     anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed,
                                     weightsname=weightsname, clustervars=clustervars))
+
+def _baseline(df: pd.DataFrame, yname: str, weightsname: str | None) -> float | None:
+    """Mean outcome of the units never exposed in the window, before the first opening (weighted as the estimate):
+    the comparison level that makes an effect readable as a per cent."""
+    g = df.first_treat[df.first_treat > 0]
+    if g.empty:
+        return None
+    d = df[(df.first_treat == 0) & (df.period < g.min())].dropna(subset=[yname])
+    if d.empty:
+        return None
+    w = d[weightsname].to_numpy(float) if weightsname else np.ones(len(d))
+    return float(np.average(d[yname].to_numpy(float), weights=w)) if w.sum() > 0 else None
+
 
 def robustness(df: pd.DataFrame, yname: str, *, covariates: list[str], est_method: str = "reg",
                anticipation: int = 0, weightsname: str | None = None, clustervars: str | None = None,

@@ -1,0 +1,192 @@
+"""Two languages from one execution: message catalogues, bilingual text and the number formatter of the reports.
+
+Every report exists in Spanish (first, for IMSS readers) and English. A notebook runs once; what it shows carries
+both languages, and the exporter (:mod:`ceci_impact.report.editions`) keeps one per edition:
+
+- narrative from code is a :class:`Text` (an English ``str`` that also holds its Spanish), built from the keyed
+  templates of ``messages/en.toml`` and ``messages/es.toml`` (:func:`msg`);
+- table headers, category values and figure labels are translated through the glossary of terms
+  ``messages/terms.toml`` (English term → Spanish; :func:`term`);
+- the notebooks' markdown cells are translated in ``messages/cells.es.toml``, keyed by notebook and cell id with the
+  hash of the English source they translate (a test fails when a cell changes and its translation does not).
+
+Numbers go through one formatter (:func:`fmt_number`): significant digits chosen by magnitude, thousands
+separators, never scientific notation. Mexican Spanish writes numbers as English does (decimal point, comma for
+thousands), so both editions share it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import math
+import os
+import re
+import tomllib
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+LANGS = ("es", "en")
+MESSAGES = Path(__file__).parent / "messages"
+
+
+@cache
+def _catalogue(name: str) -> dict:
+    with open(MESSAGES / name, "rb") as fh:
+        return tomllib.load(fh)
+
+
+def messages(lang: str) -> dict[str, str]:
+    """The keyed narrative templates of one language."""
+    return _catalogue(f"{lang}.toml")
+
+
+def terms() -> dict[str, str]:
+    """The glossary of terms: English label → Spanish."""
+    return _catalogue("terms.toml")["terms"]
+
+
+@cache
+def _patterns() -> list[tuple[re.Pattern, str]]:
+    return [(re.compile(f"^{k}$"), v) for k, v in _catalogue("terms.toml").get("patterns", {}).items()]
+
+
+def cells_es() -> dict[str, dict]:
+    """Spanish translations of the notebooks' markdown cells: ``{notebook: {cell_id: {"en": sha, "es": text}}}``."""
+    return _catalogue("cells.es.toml")
+
+
+def source_sha(text: str) -> str:
+    """Short hash of an English markdown cell (what its translation was made from)."""
+    return hashlib.sha256(text.strip().encode()).hexdigest()[:12]
+
+
+class Text(str):
+    """Narrative in both languages: the ``str`` is the English, ``by_lang`` holds every language."""
+
+    by_lang: dict[str, str]
+
+    def __new__(cls, by_lang: dict[str, str]):
+        obj = super().__new__(cls, by_lang["en"])
+        obj.by_lang = dict(by_lang)
+        return obj
+
+    def __add__(self, other: str) -> Text:
+        o = other.by_lang if isinstance(other, Text) else {k: other for k in LANGS}
+        return Text({k: self.by_lang[k] + o[k] for k in LANGS})
+
+    def __radd__(self, other: str) -> Text:
+        return Text({k: other + self.by_lang[k] for k in LANGS})
+
+    def join(self, parts) -> Text:  # type: ignore[override]
+        parts = list(parts)
+        return Text({k: self.by_lang[k].join(p.by_lang[k] if isinstance(p, Text) else p for p in parts)
+                     for k in LANGS})
+
+    def lang(self, lang: str) -> str:
+        return self.by_lang.get(lang, self.by_lang["en"])
+
+
+def in_lang(text: Any, lang: str) -> str:
+    """The text of one language (a plain string is the same in both)."""
+    return text.lang(lang) if isinstance(text, Text) else str(text)
+
+
+def msg(key: str, **values: Any) -> Text:
+    """The message ``key`` in every language, formatted with ``values`` (a :class:`Text` value is used in the
+    matching language; numbers are formatted by the template's format spec)."""
+    out = {}
+    for lang in LANGS:
+        template = messages(lang).get(key)
+        if template is None:
+            raise KeyError(f"message {key!r} missing from messages/{lang}.toml")
+        out[lang] = template.format(**{k: in_lang(v, lang) if isinstance(v, Text) else v for k, v in values.items()})
+    return Text(out)
+
+
+def term(label: Any, lang: str) -> str:
+    """A label (column header, category, figure text) in ``lang``: the glossary's translation, else the label."""
+    s = str(label)
+    if lang == "en" or not s.strip():
+        return s
+    hit = terms().get(s)
+    if hit is not None:
+        return hit
+    for pattern, repl in _patterns():
+        m = pattern.match(s)
+        if m:  # the captured parts are labels too
+            parts = [term(x, lang) for x in m.groups()]
+            return re.sub(r"\\(\d)", lambda g, parts=parts: parts[int(g.group(1)) - 1], repl)
+    if "; " in s:  # a list of labels
+        return "; ".join(term(part, lang) for part in s.split("; "))
+    _missing(s)
+    return s
+
+
+def tr(label: Any) -> Text:
+    """A label in every language (through the glossary)."""
+    return Text({lang: term(label, lang) for lang in LANGS})
+
+
+def _missing(s: str) -> None:
+    """Record a label with letters and no translation (``CECI_I18N_MISSING`` names the file), for the glossary."""
+    path = os.environ.get("CECI_I18N_MISSING")
+    if path and re.search(r"[A-Za-z]{2}", s):
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(s.replace("\n", " ") + "\n")
+
+
+def both(by_lang: dict[str, str], tag: str = "div") -> str:
+    """HTML holding every language, each in an element with its ``lang`` (the exporter keeps one)."""
+    return "".join(f"<{tag} class='ceci-i18n' lang='{k}'>{by_lang[k]}</{tag}>" for k in LANGS)
+
+
+def fmt_number(x: Any, digits: int = 3) -> str:
+    """One number for a reader: ``digits`` significant digits (at least the integer part), thousands separators,
+    never scientific notation; integers as integers; missing as an em dash."""
+    if x is None or isinstance(x, bool):
+        return "—" if x is None else str(x)
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return html.escape(str(x))
+    if not math.isfinite(v):
+        return "—"
+    if float(v).is_integer() and (isinstance(x, int) or abs(v) >= 10 ** digits or _is_int_type(x)):
+        return f"{int(v):,}"
+    if v == 0:
+        return "0"
+    mag = math.floor(math.log10(abs(v)))
+    decimals = max(0, digits - 1 - mag)
+    out = f"{v:,.{decimals}f}"
+    return "0" if float(out.replace(",", "")) == 0 and decimals > 12 else out
+
+
+def _is_int_type(x: Any) -> bool:
+    import numpy as np
+
+    return isinstance(x, (int, np.integer))
+
+
+def fmt_signed(x: Any, digits: int = 3) -> str:
+    """A signed number (``+0.0253``, ``−1.67``) with :func:`fmt_number`'s digits."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(v):
+        return "—"
+    body = fmt_number(abs(v), digits)
+    return ("+" if v >= 0 else "−") + body
+
+
+def fmt_p(p: Any) -> str:
+    """A p-value: three decimals, ``<0.001`` below."""
+    try:
+        v = float(p)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(v):
+        return "—"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"

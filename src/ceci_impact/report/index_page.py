@@ -1,0 +1,254 @@
+"""The index of the reports, in Spanish and English: a front page that answers "did the CECI work?", navigation
+by outcome, scheme, PODECOBI pole, state and site, and the glossary.
+
+``reports/es/index.html`` and ``reports/en/index.html`` are built from the sidecars (``reports/results/*.json``);
+``reports/index.html`` lets the reader choose the language (Spanish first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import math
+from pathlib import Path
+
+from ..data.outcomes import OUTCOMES
+from ..i18n import LANGS, _catalogue, fmt_number, fmt_p, fmt_signed, msg, term
+from ..io import atomic_file
+
+GROUP_ORDER = ["Summary", "Female employment", "Absenteeism", "Retention", "Productivity", "Work risks",
+               "Pole profiles", "Site profiles", "Roll-out design", "Data", "Back-test"]
+OUTCOME_GROUPS = ("Female employment", "Absenteeism", "Retention", "Productivity", "Work risks")
+STATES = {"01": "Aguascalientes", "02": "Baja California", "03": "Baja California Sur", "04": "Campeche",
+          "05": "Coahuila", "06": "Colima", "07": "Chiapas", "08": "Chihuahua", "09": "Ciudad de México",
+          "10": "Durango", "11": "Guanajuato", "12": "Guerrero", "13": "Hidalgo", "14": "Jalisco", "15": "México",
+          "16": "Michoacán", "17": "Morelos", "18": "Nayarit", "19": "Nuevo León", "20": "Oaxaca", "21": "Puebla",
+          "22": "Querétaro", "23": "Quintana Roo", "24": "San Luis Potosí", "25": "Sinaloa", "26": "Sonora",
+          "27": "Tabasco", "28": "Tamaulipas", "29": "Tlaxcala", "30": "Veracruz", "31": "Yucatán", "32": "Zacatecas"}
+
+CSS = """
+body { font-family: sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 18px; font-size: 14px; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+.verdict { font-weight: bold; } .good { color: #1b6f3b; } .bad { color: #9a1b1b; } .skip { color: #666; }
+.lead { font-size: 110%; max-width: 60em; } .sim { border: 2px solid #b7410e; background: #fff4e5; padding: 6px; }
+nav.lang { float: right; }
+@media print { nav.lang { display: none; } h2 { page-break-before: always; } table { page-break-inside: avoid; } }
+"""
+
+
+def _t(key: str, lang: str, **kw) -> str:
+    return msg(key, **kw).lang(lang)
+
+
+def _sidecars(reports: Path) -> dict[str, dict]:
+    rows: dict[str, dict] = {}
+    for f in sorted((reports / "results").glob("*.json")):
+        if f.name.startswith("."):
+            continue
+        d = json.loads(f.read_text())
+        cur = rows.setdefault(d.get("run", f.stem), {"ok": None, "failed": None, "skipped": None})
+        kind = "failed" if f.name.endswith(".failed.json") else "skipped" if f.name.endswith(".skipped.json") else "ok"
+        cur[kind] = d
+    return rows
+
+
+def natural_effect(h: dict) -> dict:
+    """An estimate in natural units: per cent for log outcomes, percentage points for rates and shares, the
+    outcome's own units otherwise (with the per cent of the comparison mean when known)."""
+    y = h.get("outcome", "")
+    b, lo, hi = h["estimate"], h["ci_low"], h["ci_high"]
+    base = h.get("baseline")
+    if y.startswith("log_"):
+        pct = [100 * (math.exp(v) - 1) for v in (b, lo, hi)]
+        return {"text": f"{fmt_signed(pct[0], 2)} % [{fmt_signed(pct[1], 2)}, {fmt_signed(pct[2], 2)}]", "unit": "",
+                "relative": ""}
+    unit = ""
+    if "rate" in y or "share" in y:
+        txt = f"{fmt_signed(100 * b, 2)} pp [{fmt_signed(100 * lo, 2)}, {fmt_signed(100 * hi, 2)}]"
+    else:
+        unit = OUTCOMES[y].unit_note if y in OUTCOMES else ""
+        txt = f"{fmt_signed(b)} [{fmt_signed(lo)}, {fmt_signed(hi)}]"
+    rel = f"{fmt_signed(100 * b / base, 2)} %" if base not in (None, 0) and base == base else ""
+    return {"text": txt, "unit": unit, "relative": rel}
+
+
+def _effect_text(h: dict, lang: str) -> str:
+    eff = natural_effect(h)
+    return eff["text"] + (f" {term(eff['unit'], lang)}" if eff["unit"] else "")
+
+
+def _verdict(h: dict, lang: str) -> str:
+    lo, hi = h["ci_low"], h["ci_high"]
+    key = "index.verdict_up" if lo > 0 else "index.verdict_down" if hi < 0 else "index.verdict_null"
+    return _t(key, lang)
+
+
+def _flags(h: dict, summary: dict, lang: str) -> str:
+    out = []
+    p = h.get("pretest_p")
+    if p is not None:
+        out.append(_t("index.flag_pretrend_ok" if p >= 0.05 else "index.flag_pretrend_bad", lang, p=fmt_p(p)))
+    rob = (summary.get("sensitivity") or {}).get(h.get("outcome"))
+    if rob:
+        out.append(_t("index.flag_robust_same", lang, n=rob["n"]) if rob["same_sign"] else
+                   _t("index.flag_robust_mixed", lang))
+    hon = summary.get("honest") or {}
+    if hon.get("outcome") == h.get("outcome"):
+        bd = hon.get("breakdown_rm")
+        out.append(_t("index.flag_honest", lang, bd=fmt_number(bd)) if bd is not None else
+                   _t("index.flag_honest_none", lang))
+    return "<br>".join(html.escape(x) for x in out)
+
+
+def _truth(h: dict, lang: str) -> str:
+    t = h.get("truth")
+    if t is None:
+        return "—"
+    covers = h["ci_low"] <= t <= h["ci_high"]
+    z = (h["estimate"] - t) / h["se"] if h.get("se") else float("nan")
+    return html.escape(_t("index.truth_ok" if covers else "index.truth_miss", lang, truth=fmt_signed(t), z=f"{z:+.1f}"))
+
+
+def _headline_grid(summary: dict | None, lang: str) -> str:
+    if not summary:
+        return f"<p>{html.escape(_t('index.no_summary', lang))}</p>"
+    heads = summary.get("headlines") or []
+    sim = any(h.get("truth") is not None for h in heads)
+    cols = ["index.col_outcome", "index.col_effect", "index.col_relative", "index.col_verdict", "index.col_flags"]
+    cols += ["index.col_truth"] if sim else []
+    trs = []
+    for h in heads:
+        cells = [html.escape(term(h.get("label", h.get("outcome", "")), lang)), html.escape(_effect_text(h, lang)),
+                 html.escape(natural_effect(h)["relative"] or "—"), f"<span class='verdict'>{html.escape(_verdict(h, lang))}</span>",
+                 _flags(h, summary, lang)]
+        if sim:
+            cells.append(_truth(h, lang))
+        trs.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{html.escape(_t(c, lang))}</th>" for c in cols)
+    note = _t("index.simulated" if sim else "index.real", lang)
+    return (f"<h2>{html.escape(_t('index.headline_title', lang))}</h2><p class='{'sim' if sim else ''}'>"
+            f"{html.escape(note)}</p><table class='headlines'><thead><tr>{head}</tr></thead><tbody>{''.join(trs)}"
+            "</tbody></table>")
+
+
+def _headline_text(res: dict, lang: str) -> str:
+    h = res.get("headline") if isinstance(res, dict) else None
+    if not h or "estimate" not in h:
+        return ""
+    try:
+        return f"{html.escape(_effect_text(h, lang))} — {html.escape(_verdict(h, lang))}"
+    except (KeyError, TypeError, ValueError):
+        return ""
+
+
+def _status(d: dict, lang: str) -> tuple[str, str, dict | None]:
+    ok, failed, skipped = d["ok"], d["failed"], d["skipped"]
+    if failed:
+        extra = html.escape(failed.get("error", "")) + (_t("index.last_good", lang) if ok else "")
+        return f"<span class='bad'>{_t('index.status_failed', lang)}</span>", extra, ok
+    if ok:
+        return f"<span class='good'>{_t('index.status_ok', lang)}</span>", "", ok
+    return f"<span class='skip'>{_t('index.status_skipped', lang)}</span>", html.escape(skipped.get("reason", "")), None
+
+
+def _link(name: str, ok: dict | None) -> str:
+    title = html.escape(name)
+    return f"<a href='{title}.html'>{title}</a>" if ok else title
+
+
+def _report_table(items: list, lang: str) -> str:
+    trs = []
+    for name, d in items:
+        status, extra, ok = _status(d, lang)
+        trs.append(f"<tr><td>{_link(name, ok)}</td><td>{status}</td><td>{_headline_text((ok or {}).get('results', {}), lang)}"
+                   f"</td><td>{extra}</td></tr>")
+    head = "".join(f"<th>{_t(k, lang)}</th>" for k in ("index.col_report", "index.col_status", "index.col_headline"))
+    return f"<table><thead><tr>{head}<th></th></tr></thead><tbody>{''.join(trs)}</tbody></table>"
+
+
+def _site_table(items: list, lang: str) -> str:
+    def facts(d):
+        return ((d["ok"] or {}).get("results") or {}).get("facts") or {}
+
+    rows = sorted(items, key=lambda nd: (STATES.get(str(facts(nd[1]).get("cvegeo", ""))[:2], "~"),
+                                         facts(nd[1]).get("pole", ""), facts(nd[1]).get("opening_month", ""), nd[0]))
+    trs = []
+    for name, d in rows:
+        f = facts(d)
+        status, extra, ok = _status(d, lang)
+        state = STATES.get(str(f.get("cvegeo", ""))[:2], "—")
+        trs.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
+            html.escape(state), html.escape(str(f.get("pole") or "—")), _link(name, ok),
+            html.escape(str(f.get("name", ""))), html.escape(term(str(f.get("scheme", "")), lang)),
+            html.escape(str(f.get("opening_month", ""))), _headline_text((ok or {}).get("results", {}), lang) or status)
+        ) + "</tr>")
+    keys = ("index.col_state", "index.col_pole", "index.col_report", "index.col_site", "index.col_scheme",
+            "index.col_opening", "index.col_headline")
+    head = "".join(f"<th>{_t(k, lang)}</th>" for k in keys)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(trs)}</tbody></table>"
+
+
+def _glossary(lang: str) -> str:
+    items = "".join(f"<dt><b>{html.escape(e[f'{lang}_term'])}</b></dt><dd>{html.escape(e[lang])}</dd>"
+                    for e in _catalogue("glossary.toml")["entry"])
+    return f"<h2 id='glossary'>{_t('index.glossary', lang)}</h2><dl>{items}</dl>"
+
+
+def index_page(reports: Path, lang: str) -> str:
+    """The index of one language."""
+    rows = _sidecars(reports)
+    groups: dict[str, list] = {}
+    for name, d in rows.items():
+        main = d["failed"] or d["ok"] or d["skipped"]
+        groups.setdefault(main.get("group", "Other"), []).append((name, d))
+    summary = ((rows.get("00_summary") or {}).get("ok") or {}).get("results")
+    other = next(x for x in LANGS if x != lang)
+    parts = [f"<nav class='lang'><a href='../{other}/index.html' hreflang='{other}' lang='{other}'>"
+             f"{_t('index.language', lang)}</a></nav>",
+             f"<h1>{html.escape(_t('index.title', lang))}</h1><p class='lead'>{html.escape(_t('index.lead', lang))}</p>",
+             _headline_grid(summary, lang)]
+    if "Summary" in groups:
+        parts.append(_report_table(groups["Summary"], lang))
+    parts.append(f"<h2>{_t('index.nav_outcome', lang)}</h2>")
+    for g in OUTCOME_GROUPS:
+        if g in groups:
+            parts.append(f"<h3>{html.escape(term(g, lang))}</h3>" + _report_table(sorted(groups[g]), lang))
+    parts.append(f"<h2>{_t('index.nav_scheme', lang)}</h2><p>{html.escape(_t('index.schemes', lang))}</p>")
+    scheme = [(n, d) for g in OUTCOME_GROUPS for n, d in groups.get(g, [])
+              if (d["ok"] or d["failed"] or d["skipped"] or {}).get("parameters", {}).get("scheme")]
+    if scheme:
+        parts.append(_report_table(sorted(scheme), lang))
+    if "Pole profiles" in groups:
+        parts.append(f"<h2>{_t('index.nav_pole', lang)}</h2>" + _report_table(sorted(groups["Pole profiles"]), lang))
+    if "Site profiles" in groups:
+        parts.append(f"<h2>{_t('index.nav_site', lang)}</h2>" + _site_table(groups["Site profiles"], lang))
+    rest = [g for g in groups if g not in (*OUTCOME_GROUPS, "Summary", "Pole profiles", "Site profiles")]
+    if rest:
+        parts.append(f"<h2>{_t('index.nav_other', lang)}</h2>")
+        for g in sorted(rest, key=lambda x: (GROUP_ORDER.index(x) if x in GROUP_ORDER else 99, x)):
+            parts.append(f"<h3>{html.escape(term(g, lang))}</h3>" + _report_table(sorted(groups[g]), lang))
+    parts.append(_glossary(lang))
+    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    parts.append(f"<p class='skip'>{html.escape(_t('index.generated', lang, when=when))}</p>")
+    return (f"<!DOCTYPE html>\n<html lang='{lang}'><head><meta charset='utf-8'><title>"
+            f"{html.escape(_t('index.title', lang))}</title><style>{CSS}</style></head><body>{''.join(parts)}"
+            "</body></html>\n")
+
+
+def write_index(reports: str | Path) -> Path:
+    """Write ``reports/{es,en}/index.html`` and the language chooser ``reports/index.html``."""
+    reports = Path(reports)
+    for lang in LANGS:
+        (reports / lang).mkdir(parents=True, exist_ok=True)
+        with atomic_file(reports / lang / "index.html", encoding="utf-8") as fh:
+            fh.write(index_page(reports, lang))
+    links = "".join(f"<li lang='{lang}'><a href='{lang}/index.html' hreflang='{lang}'>{_t('index.title', lang)}</a>"
+                    f" — {html.escape(_t('index.landing', lang))}</li>" for lang in LANGS)
+    page = (f"<!DOCTYPE html>\n<html lang='es'><head><meta charset='utf-8'><title>ceci-impact</title><style>{CSS}"
+            f"</style></head><body><h1>ceci-impact</h1><ul>{links}</ul></body></html>\n")
+    with atomic_file(reports / "index.html", encoding="utf-8") as fh:
+        fh.write(page)
+    return reports / "index.html"

@@ -1,0 +1,79 @@
+"""Tables fit for publication, in both languages: human column names, one number formatter, no index, a caption
+and the table as CSV, embedded in the page.
+
+:func:`table_html` is what a notebook shows for a ``DataFrame`` (:func:`ceci_impact.report.notebook.setup`
+registers it), and every estimator's result builds its ``_repr_html_`` with it (:mod:`ceci_impact.did.results`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .i18n import LANGS, _catalogue, both, fmt_number, fmt_p, in_lang, term, terms
+
+_P_COLUMNS = re.compile(r"(^|_)(p|pvalue|p_value|p-value)($|_)", re.I)
+
+
+def column_label(col: Any, lang: str) -> str:
+    """A column's header: code names (``ci_low``) become words, then the glossary gives the Spanish."""
+    s = str(col)
+    en = _catalogue("terms.toml").get("columns", {}).get(s, s)
+    return term(en, lang)
+
+
+def _cell(v: Any, col: str, lang: str) -> str:
+    if v is None or (isinstance(v, float) and not np.isfinite(v)) or v is pd.NA or v is pd.NaT:
+        return "—"
+    if isinstance(v, (bool, np.bool_)):
+        return {"es": "sí", "en": "yes"}[lang] if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return f"{int(v):,}"
+    if isinstance(v, (float, np.floating)):
+        return fmt_p(v) if _P_COLUMNS.search(col) else fmt_number(v, 3)
+    if isinstance(v, pd.Timestamp):
+        return v.strftime("%Y-%m-%d")
+    return html.escape(term(v, lang))
+
+
+def _frame(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame to show: a meaningful index becomes columns, a 0..n index is dropped."""
+    if isinstance(df.index, pd.RangeIndex) or df.index.name is None and df.index.equals(pd.RangeIndex(len(df))):
+        return df.reset_index(drop=True)
+    return df.reset_index()
+
+
+def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None, name: str = "table",
+               max_rows: int = 200) -> str:
+    """The table in both languages (each in its ``lang`` element), with a CSV download of the whole table."""
+    d = _frame(df)
+    shown = d.head(max_rows)
+    csv = base64.b64encode(d.to_csv(index=False).encode("utf-8")).decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", str(in_lang(caption, "en") if caption else name).lower()).strip("-")[:60] or name
+    out = {}
+    for lang in LANGS:
+        head = "".join(f"<th>{html.escape(column_label(c, lang))}</th>" for c in shown.columns)
+        cols = [str(c) for c in shown.columns]
+        body = "".join("<tr>" + "".join(f"<td>{_cell(v, c, lang)}</td>" for v, c in zip(row, cols, strict=True))
+                       + "</tr>" for row in shown.itertuples(index=False, name=None))
+        cap = f"<caption>{html.escape(in_lang(caption, lang))}</caption>" if caption else ""
+        more = ""
+        if len(d) > max_rows:
+            more = {"es": f"<p class='ceci-note'>Se muestran {max_rows:,} de {len(d):,} filas; el CSV las tiene todas.</p>",
+                    "en": f"<p class='ceci-note'>{max_rows:,} of {len(d):,} rows shown; the CSV has them all.</p>"}[lang]
+        foot = "".join(f"<p class='ceci-note'>{html.escape(in_lang(n, lang))}</p>" for n in (notes or []))
+        link = {"es": "Descargar la tabla (CSV)", "en": "Download the table (CSV)"}[lang]
+        out[lang] = (f"<div class='ceci-table'><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                     f"{more}{foot}<a class='ceci-csv' download='{slug}.csv' "
+                     f"href='data:text/csv;charset=utf-8;base64,{csv}'>{link}</a></div>")
+    return both(out)
+
+
+def glossary_has(label: str) -> bool:
+    """Whether the glossary translates ``label`` (for tests of the Spanish edition)."""
+    return label in terms()
