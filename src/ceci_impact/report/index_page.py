@@ -55,6 +55,13 @@ def _sidecars(reports: Path) -> dict[str, dict]:
     return rows
 
 
+def _natural(y: str, v: float) -> float:
+    """A value of outcome ``y`` in the units the index shows (per cent, percentage points or its own units)."""
+    if y.startswith("log_"):
+        return 100 * (math.exp(v) - 1)
+    return 100 * v if ("rate" in y or "share" in y) else v
+
+
 def natural_effect(h: dict) -> dict:
     """An estimate in natural units: per cent for log outcomes, percentage points for rates and shares, the
     outcome's own units otherwise (with the per cent of the comparison mean when known)."""
@@ -109,7 +116,10 @@ def _truth(h: dict, lang: str) -> str:
         return "—"
     covers = h["ci_low"] <= t <= h["ci_high"]
     z = (h["estimate"] - t) / h["se"] if h.get("se") else float("nan")
-    return html.escape(_t("index.truth_ok" if covers else "index.truth_miss", lang, truth=fmt_signed(t), z=f"{z:+.1f}"))
+    y = h.get("outcome", "")
+    unit = " %" if y.startswith("log_") else " pp" if ("rate" in y or "share" in y) else ""
+    shown = fmt_signed(_natural(y, t), 2 if unit else 3) + unit
+    return html.escape(_t("index.truth_ok" if covers else "index.truth_miss", lang, truth=shown, z=f"{z:+.1f}"))
 
 
 def _headline_grid(summary: dict | None, lang: str) -> str:

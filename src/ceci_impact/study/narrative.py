@@ -11,7 +11,7 @@ import pandas as pd
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES, headlines
 from ..data.panels import manifest
 from ..did.results import _json
-from ..i18n import LANGS, Text, fmt_signed, msg, tr
+from ..i18n import LANGS, Text, both, fmt_signed, msg, tr
 from ..io import atomic_file
 
 
@@ -146,7 +146,6 @@ def simulated_banner(processed: str | Path) -> str | None:
     m = manifest(processed)
     if not m.get("simulated"):
         return None
+    text = msg("banner.simulated", start=m["window"][0], end=m["window"][1])
     return ("<div style='border:2px solid #b7410e;background:#fff4e5;padding:8px;margin:6px 0'>"
-            "<b>SIMULATED DATA.</b> Every number in this report comes from the simulated CECI world of "
-            "<code>ceci_impact.data.synthetic</code> (window " + " to ".join(m["window"]) + "), not from IMSS records. "
-            "True effects are known and shown beside the estimates.</div>")
+            + both(text.by_lang, "span") + "</div>")
