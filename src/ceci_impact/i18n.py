@@ -153,7 +153,7 @@ def fmt_number(x: Any, digits: int = 3) -> str:
         return html.escape(str(x))
     if not math.isfinite(v):
         return "—"
-    if float(v).is_integer() and (isinstance(x, int) or abs(v) >= 10 ** digits or _is_int_type(x)):
+    if float(v).is_integer() and (abs(v) >= 1 or _is_int_type(x)):  # whole numbers (counts) as integers
         return f"{int(v):,}"
     if v == 0:
         return "0"

@@ -65,3 +65,33 @@ def choose_specification(overlap: pd.DataFrame, covariates: list[str], max_bad_s
     return [], (f"Propensity overlap fails for {n_bad} of {n} cohorts, holding {share:.0%} of the treated units (singular "
                 "propensity models or scores near 1): with covariates their cells become NA or rest on a few comparison "
                 "units, so the headline is the unconditional specification and the covariate one is reported beside it.")
+
+
+def balance_table(df: pd.DataFrame, yname: str, covariates: list[str] | tuple = (),
+                  weightsname: str | None = None) -> pd.DataFrame:
+    """Exposed against comparison units before the first opening: each unit's mean over the months before any CECI
+    opened, then the (weighted) mean of exposed units (opening inside the window) and of comparison units (never
+    exposed), their difference and the standardised difference (difference over the pooled unit-level SD; above
+    about 0.25 in absolute value the groups differ enough to matter for unconditional parallel trends).
+    """
+    g = df.first_treat[df.first_treat > 0]
+    cols = [c for c in [yname, *covariates, *([weightsname] if weightsname else [])] if c in df.columns]
+    cols = list(dict.fromkeys(cols))
+    if g.empty or not cols:
+        return pd.DataFrame(columns=["variable", "exposed", "comparison", "difference", "standardised difference"])
+    pre = df[df.period < g.min()]
+    units = pre.groupby("unit").agg({**{c: "mean" for c in cols}, "first_treat": "first"})
+    w = units[weightsname] if weightsname else pd.Series(1.0, index=units.index)
+    exposed = units.first_treat > 0
+    rows = []
+    for c in cols:
+        x = units[c]
+        ok = x.notna()
+        m1 = np.average(x[ok & exposed], weights=w[ok & exposed]) if (ok & exposed).any() else np.nan
+        m0 = np.average(x[ok & ~exposed], weights=w[ok & ~exposed]) if (ok & ~exposed).any() else np.nan
+        sd = np.sqrt((x[ok & exposed].var() + x[ok & ~exposed].var()) / 2)
+        rows.append({"variable": c, "exposed": m1, "comparison": m0, "difference": m1 - m0,
+                     "standardised difference": (m1 - m0) / sd if sd > 0 else np.nan})
+    rows.append({"variable": "units", "exposed": float(exposed.sum()), "comparison": float((~exposed).sum()),
+                 "difference": np.nan, "standardised difference": np.nan})
+    return pd.DataFrame(rows)

@@ -105,6 +105,11 @@ def variant_line(outcome: str, default_outcome: str, scheme: str = "both", pole:
     return msg("variant.line", parts=_join(parts, "; ")) if parts else ""
 
 
+def join_labels(outcomes: list[str]) -> Text:
+    """Outcome names as their labels, comma-separated, in every language."""
+    return _join([tr(OUTCOME_LABELS.get(y, y)) for y in outcomes], ", ")
+
+
 def coverage_note(tab: pd.DataFrame) -> Text:
     """How many of the Callaway–Sant'Anna and TWFE intervals of the summary table cover their truth."""
     cs, tw = tab[tab.estimator.str.startswith("Callaway")], tab[tab.estimator.str.startswith("TWFE")]
