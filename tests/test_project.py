@@ -115,3 +115,17 @@ def test_no_import_cycle_in_src():
     for m in sorted(set(graph) - inits):
         if m not in state:
             visit(m, [m])
+
+
+def test_no_function_over_150_lines_and_no_module_over_600():
+    import ast
+
+    long = []
+    for f in sorted((ROOT / "src").rglob("*.py")):
+        text = f.read_text()
+        if len(text.splitlines()) > 600:
+            long.append(f"{f.name}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno + 1 > 150:
+                long.append(f"{f.name}: {node.name} has {node.end_lineno - node.lineno + 1} lines")
+    assert not long, "; ".join(long)

@@ -3,8 +3,9 @@
 :func:`figure_html` is the notebook's display of a matplotlib figure (registered by
 :func:`ceci_impact.report.notebook.setup`): the figure is drawn as SVG with its English texts, its texts are then
 translated through the glossary (:func:`ceci_impact.i18n.term`) and it is drawn again, so each edition gets its own
-labels, title, legend and alt text. Event-time axes get integer ticks. The palette (Okabe–Ito, with a distinct
-marker per series) stays distinguishable under the common colour-vision deficiencies.
+labels, title, legend and alt text. Event-time axes get integer ticks, month-code axes date labels, and legends sit
+beside the plot so that they never cover data. The palette (Okabe–Ito, with a distinct marker per series) stays
+distinguishable under the common colour-vision deficiencies.
 """
 
 from __future__ import annotations
@@ -99,6 +100,39 @@ def _integer_event_ticks(fig) -> None:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _period_ticks(fig) -> None:
+    """Axes whose ticks are month codes (``year * 12 + month - 1``, years 1990–2040) are labelled as dates."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    from ..calendar import label
+
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        if 1990 * 12 <= lo and hi <= 2041 * 12 and hi - lo >= 2:
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: label(int(round(v)))))
+            for t in ax.get_xticklabels():
+                t.set_rotation(30)
+                t.set_horizontalalignment("right")
+
+
+def _legends_outside(fig) -> None:
+    """Each axes' legend moved off the data, so that it never covers it (the saved figure grows to hold it): beside
+    the plot for the right-most panel of its row, below the panel otherwise (where a neighbour would be hit)."""
+    right = max((ax.get_position().x1 for ax in fig.axes), default=1.0)
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is None or not leg.get_texts():
+            continue
+        handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
+        title = leg.get_title().get_text()
+        leg.remove()
+        beside = ax.get_position().x1 >= right - 1e-6
+        place = (dict(loc="upper left", bbox_to_anchor=(1.01, 1.0)) if beside else
+                 dict(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=min(len(labels), 3)))
+        ax.legend(handles, labels, title=title or None, fontsize="small", frameon=False, **place)
+
+
 def _svg(fig, alt: str) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="svg", bbox_inches="tight")
@@ -110,6 +144,8 @@ def _svg(fig, alt: str) -> str:
 def figure_html(fig) -> str:
     """The figure for both editions: SVG with its texts in each language and alt text describing it."""
     _integer_event_ticks(fig)
+    _period_ticks(fig)
+    _legends_outside(fig)
     out = {}
     for lang in ("en", *[x for x in LANGS if x != "en"]):  # English first: the figure's own texts
         if lang != "en":

@@ -219,7 +219,8 @@ def index_page(reports: Path, lang: str) -> str:
     parts = [f"<nav class='lang'><a href='../{other}/index.html' hreflang='{other}' lang='{other}'>"
              f"{_t('index.language', lang)}</a></nav>",
              f"<h1>{html.escape(_t('index.title', lang))}</h1><p class='lead'>{html.escape(_t('index.lead', lang))}</p>",
-             _headline_grid(summary, lang)]
+             _headline_grid(summary, lang),
+             f"<p><a href='executive_summary.html'>{html.escape(_t('summary.link', lang))}</a></p>"]
     if "Summary" in groups:
         parts.append(_report_table(groups["Summary"], lang))
     parts.append(f"<h2>{_t('index.nav_outcome', lang)}</h2>")
@@ -248,13 +249,29 @@ def index_page(reports: Path, lang: str) -> str:
             "</body></html>\n")
 
 
+def executive_summary(reports: Path, lang: str) -> str:
+    """The one-page executive summary: the question, the headline grid with verdicts and flags, how to read it."""
+    summary = ((_sidecars(reports).get("00_summary") or {}).get("ok") or {}).get("results")
+    other = next(x for x in LANGS if x != lang)
+    body = (f"<nav class='lang'><a href='../{other}/executive_summary.html' hreflang='{other}' lang='{other}'>"
+            f"{_t('index.language', lang)}</a> · <a href='index.html'>{html.escape(_t('index.title', lang))}</a></nav>"
+            f"<h1>{html.escape(_t('summary.title', lang))}</h1><p class='lead'>{html.escape(_t('index.lead', lang))}</p>"
+            f"{_headline_grid(summary, lang)}<p>{html.escape(_t('summary.read', lang))}</p>")
+    page_css = CSS + "@media print { @page { size: A4 landscape; margin: 12mm; } h2 { page-break-before: avoid; } }"
+    return (f"<!DOCTYPE html>\n<html lang='{lang}'><head><meta charset='utf-8'><title>"
+            f"{html.escape(_t('summary.title', lang))}</title><style>{page_css}</style></head><body>{body}</body></html>\n")
+
+
 def write_index(reports: str | Path) -> Path:
-    """Write ``reports/{es,en}/index.html`` and the language chooser ``reports/index.html``."""
+    """Write ``reports/{es,en}/index.html``, the one-page ``executive_summary.html`` of each language and the
+    language chooser ``reports/index.html``."""
     reports = Path(reports)
     for lang in LANGS:
         (reports / lang).mkdir(parents=True, exist_ok=True)
         with atomic_file(reports / lang / "index.html", encoding="utf-8") as fh:
             fh.write(index_page(reports, lang))
+        with atomic_file(reports / lang / "executive_summary.html", encoding="utf-8") as fh:
+            fh.write(executive_summary(reports, lang))
     links = "".join(f"<li lang='{lang}'><a href='{lang}/index.html' hreflang='{lang}'>{_t('index.title', lang)}</a>"
                     f" — {html.escape(_t('index.landing', lang))}</li>" for lang in LANGS)
     page = (f"<!DOCTYPE html>\n<html lang='es'><head><meta charset='utf-8'><title>ceci-impact</title><style>{CSS}"
