@@ -19,7 +19,7 @@ from ..calendar import label  # noqa: F401
 from ..confidentiality import MIN_CELL, count_text, publishable, suppress_small  # noqa: F401
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
 from ..data.panels import load, manifest  # noqa: F401
-from ..i18n import fmt_number, msg  # noqa: F401
+from ..i18n import fmt_number, msg, tr  # noqa: F401
 from .diagnostics import balance_table, choose_specification, propensity_overlap  # noqa: F401
 from .figures import agreement_plot, raw_trends  # noqa: F401
 from .narrative import (  # noqa: F401
@@ -28,6 +28,7 @@ from .narrative import (  # noqa: F401
     coverage_note,
     honest_verdict,
     join_labels,
+    join_text,
     labelled,
     monte_carlo_note,
     outcome_intro,

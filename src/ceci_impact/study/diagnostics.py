@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..i18n import msg
+
 
 def propensity_overlap(df: pd.DataFrame, covariates: list[str], *, gname: str = "first_treat", idname: str = "unit",
                        tname: str = "period", trim: float = 0.995) -> pd.DataFrame:
@@ -54,17 +56,13 @@ def choose_specification(overlap: pd.DataFrame, covariates: list[str], max_bad_s
     (with the covariate specification reported beside it). Returns the covariates and the reason in words.
     """
     if not covariates or overlap.empty:
-        return list(covariates), "No covariates were requested."
+        return list(covariates), msg("overlap.none")
     bad = overlap.singular | (overlap.treated_above_trim > 0)
     share = float(overlap.treated[bad].sum() / max(overlap.treated.sum(), 1))
-    n_bad, n = int(bad.sum()), len(overlap)
+    kw = dict(n_bad=int(bad.sum()), n=len(overlap), share=f"{share:.0%}")
     if share <= max_bad_share:
-        return list(covariates), (f"Propensity overlap is adequate: {n_bad} of {n} cohorts ({share:.0%} of treated units) "
-                                  "have a singular propensity model or treated units above the trimming threshold, so the "
-                                  "headline conditions on the covariates.")
-    return [], (f"Propensity overlap fails for {n_bad} of {n} cohorts, holding {share:.0%} of the treated units (singular "
-                "propensity models or scores near 1): with covariates their cells become NA or rest on a few comparison "
-                "units, so the headline is the unconditional specification and the covariate one is reported beside it.")
+        return list(covariates), msg("overlap.ok", **kw)
+    return [], msg("overlap.fails", **kw)
 
 
 def balance_table(df: pd.DataFrame, yname: str, covariates: list[str] | tuple = (),

@@ -124,6 +124,11 @@ def poisson_sentence(pois, what: str) -> Text:
                level=f"{100 * (1 - pois.alpha):g}%", lo=fmt_signed(lo), hi=fmt_signed(hi))
 
 
+def join_text(parts: list, sep: str) -> Text:
+    """Narrative pieces joined by ``sep``, in every language."""
+    return _join(parts, sep)
+
+
 def _join(parts: list, sep: str) -> Text:
     return Text({k: sep.join(p.lang(k) if isinstance(p, Text) else str(p) for p in parts) for k in LANGS})
 

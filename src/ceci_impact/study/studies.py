@@ -94,8 +94,9 @@ class EventStudy:
              "baseline": self.baseline}
         return _json(d)
 
-    def sentence(self, scale: float = 1.0, unit: str = "") -> Text:
-        """The aggregated effect in a sentence a reviewer can quote (both languages)."""
+    def sentence(self, scale: float = 1.0, unit: str = "", treatment: str = "ceci") -> Text:
+        """The aggregated effect in a sentence a reviewer can quote (both languages); ``treatment`` names what
+        opened (``"ceci"``, or ``"guarderia"`` for the historical back-test)."""
         h = self.headline()
         est, lo, hi = (h["estimate"] * scale, h["ci_low"] * scale, h["ci_high"] * scale)
         na = self.cells.get("not_estimable", 0)
@@ -103,7 +104,8 @@ class EventStudy:
         named = (msg("effect.cells_named", cohorts=", ".join(which[:5]) + (", ..." if len(which) > 5 else ""))
                  if which else "")
         cells = msg("effect.cells", na=na, total=self.cells.get("post", 0) + na, named=named) if na else ""
-        return msg("effect.sentence", label=tr(h["label"]), est=fmt_signed(est, 4), unit=tr(unit) if unit else "",
+        return msg("effect.sentence", treatment=msg(f"effect.treatment_{treatment}"), label=tr(h["label"]),
+                   est=fmt_signed(est, 4), unit=tr(unit) if unit else "",
                    level=f"{100 * (1 - self.spec.alpha):g}%", lo=fmt_signed(lo, 4), hi=fmt_signed(hi, 4),
                    controls=tr(self.spec.control_group), n_treated=f"{self.n_treated:,}", n_units=f"{self.n_units:,}",
                    cells=cells, sig=msg("effect.sig" if (lo > 0 or hi < 0) else "effect.not_sig"),
