@@ -27,7 +27,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-LANGS = ("es", "en")
+ALL_LANGS = ("es", "en")  # every text holds both
+# the editions written, Spanish first; CECI_LANGS=en (or es) writes one only (benchmarks/render_languages.py)
+LANGS = tuple(x for x in os.environ.get("CECI_LANGS", "es,en").split(",") if x in ("es", "en")) or ("es", "en")
 MESSAGES = Path(__file__).parent / "messages"
 
 
@@ -73,16 +75,16 @@ class Text(str):
         return obj
 
     def __add__(self, other: str) -> Text:
-        o = other.by_lang if isinstance(other, Text) else {k: other for k in LANGS}
-        return Text({k: self.by_lang[k] + o[k] for k in LANGS})
+        o = other.by_lang if isinstance(other, Text) else {k: other for k in ALL_LANGS}
+        return Text({k: self.by_lang[k] + o[k] for k in ALL_LANGS})
 
     def __radd__(self, other: str) -> Text:
-        return Text({k: other + self.by_lang[k] for k in LANGS})
+        return Text({k: other + self.by_lang[k] for k in ALL_LANGS})
 
     def join(self, parts) -> Text:  # type: ignore[override]
         parts = list(parts)
         return Text({k: self.by_lang[k].join(p.by_lang[k] if isinstance(p, Text) else p for p in parts)
-                     for k in LANGS})
+                     for k in ALL_LANGS})
 
     def lang(self, lang: str) -> str:
         return self.by_lang.get(lang, self.by_lang["en"])
@@ -97,7 +99,7 @@ def msg(key: str, **values: Any) -> Text:
     """The message ``key`` in every language, formatted with ``values`` (a :class:`Text` value is used in the
     matching language; numbers are formatted by the template's format spec)."""
     out = {}
-    for lang in LANGS:
+    for lang in ALL_LANGS:
         template = messages(lang).get(key)
         if template is None:
             raise KeyError(f"message {key!r} missing from messages/{lang}.toml")
@@ -126,7 +128,7 @@ def term(label: Any, lang: str) -> str:
 
 def tr(label: Any) -> Text:
     """A label in every language (through the glossary)."""
-    return Text({lang: term(label, lang) for lang in LANGS})
+    return Text({lang: term(label, lang) for lang in ALL_LANGS})
 
 
 def _missing(s: str) -> None:
@@ -139,7 +141,7 @@ def _missing(s: str) -> None:
 
 def both(by_lang: dict[str, str], tag: str = "div") -> str:
     """HTML holding every language, each in an element with its ``lang`` (the exporter keeps one)."""
-    return "".join(f"<{tag} class='ceci-i18n' lang='{k}'>{by_lang[k]}</{tag}>" for k in LANGS)
+    return "".join(f"<{tag} class='ceci-i18n' lang='{k}'>{by_lang[k]}</{tag}>" for k in LANGS if k in by_lang)
 
 
 def fmt_number(x: Any, digits: int = 3) -> str:

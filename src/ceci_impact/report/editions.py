@@ -12,7 +12,7 @@ import copy
 import html
 import re
 
-from ..i18n import LANGS, cells_es, source_sha
+from ..i18n import ALL_LANGS, cells_es, source_sha
 
 _EXTERNAL = re.compile(r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>",
                        re.I)
@@ -75,7 +75,7 @@ def _keep_language(soup, lang: str) -> None:
 
 def _nav(lang: str, nav: dict) -> str:
     u = UI[lang]
-    other = next(x for x in LANGS if x != lang)
+    other = next(x for x in ALL_LANGS if x != lang)
     links = [f"<a href='index.html'>⌂ {u['index']}</a>"]
     if nav.get("prev"):
         links.append(f"<a href='{html.escape(nav['prev'])}.html'>← {u['prev']}</a>")

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 from ..data.outcomes import OUTCOMES
-from ..i18n import LANGS, _catalogue, fmt_number, fmt_p, fmt_signed, msg, term
+from ..i18n import ALL_LANGS, LANGS, _catalogue, fmt_number, fmt_p, fmt_signed, msg, term
 from ..io import atomic_file
 
 GROUP_ORDER = ["Summary", "Female employment", "Absenteeism", "Retention", "Productivity", "Work risks",
@@ -215,7 +215,7 @@ def index_page(reports: Path, lang: str) -> str:
         main = d["failed"] or d["ok"] or d["skipped"]
         groups.setdefault(main.get("group", "Other"), []).append((name, d))
     summary = ((rows.get("00_summary") or {}).get("ok") or {}).get("results")
-    other = next(x for x in LANGS if x != lang)
+    other = next(x for x in ALL_LANGS if x != lang)
     parts = [f"<nav class='lang'><a href='../{other}/index.html' hreflang='{other}' lang='{other}'>"
              f"{_t('index.language', lang)}</a></nav>",
              f"<h1>{html.escape(_t('index.title', lang))}</h1><p class='lead'>{html.escape(_t('index.lead', lang))}</p>",
@@ -252,7 +252,7 @@ def index_page(reports: Path, lang: str) -> str:
 def executive_summary(reports: Path, lang: str) -> str:
     """The one-page executive summary: the question, the headline grid with verdicts and flags, how to read it."""
     summary = ((_sidecars(reports).get("00_summary") or {}).get("ok") or {}).get("results")
-    other = next(x for x in LANGS if x != lang)
+    other = next(x for x in ALL_LANGS if x != lang)
     body = (f"<nav class='lang'><a href='../{other}/executive_summary.html' hreflang='{other}' lang='{other}'>"
             f"{_t('index.language', lang)}</a> · <a href='index.html'>{html.escape(_t('index.title', lang))}</a></nav>"
             f"<h1>{html.escape(_t('summary.title', lang))}</h1><p class='lead'>{html.escape(_t('index.lead', lang))}</p>"

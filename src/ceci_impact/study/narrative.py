@@ -11,7 +11,7 @@ import pandas as pd
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES, headlines
 from ..data.panels import manifest
 from ..did.results import _json
-from ..i18n import LANGS, Text, both, fmt_signed, msg, tr
+from ..i18n import ALL_LANGS, Text, both, fmt_signed, msg, tr
 from ..io import atomic_file
 
 
@@ -84,7 +84,7 @@ def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
 
 def bullets(items) -> Text:
     """A Markdown list of narrative items, in every language."""
-    return _join([Text({k: v.lang(k) if isinstance(v, Text) else str(v) for k in LANGS}) for v in items], "\n\n")
+    return _join([Text({k: v.lang(k) if isinstance(v, Text) else str(v) for k in ALL_LANGS}) for v in items], "\n\n")
 
 
 def labelled(outcome: str, text) -> Text:
@@ -130,7 +130,7 @@ def join_text(parts: list, sep: str) -> Text:
 
 
 def _join(parts: list, sep: str) -> Text:
-    return Text({k: sep.join(p.lang(k) if isinstance(p, Text) else str(p) for p in parts) for k in LANGS})
+    return Text({k: sep.join(p.lang(k) if isinstance(p, Text) else str(p) for p in parts) for k in ALL_LANGS})
 
 
 def record(results_path: str, payload: dict) -> None:
