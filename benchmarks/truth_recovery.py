@@ -1,7 +1,7 @@
 """End-to-end recovery of the simulated truth over many worlds: coverage, bias and RMSE per outcome × estimator.
 
 Each seed simulates a world (``ceci_impact.data.synthetic``), builds its panels (``panels.build_all``) and runs the
-headline estimators for the three outcomes exactly as the summary report does (``analysis.all_outcomes`` with the
+headline estimators for every headline outcome of the registry exactly as the summary report does (``analysis.all_outcomes`` with the
 00_summary defaults). Every estimate is compared with the truth of its own estimand (``ceci_impact.data.truth``: the
 same estimator run on the noise-free effect outcome). Prints, per outcome × estimator, the number of worlds, the
 coverage of the 95 % interval, the mean of (estimate − truth) / SE, the RMSE, and the mean contamination (effects
