@@ -72,9 +72,8 @@ def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
         r = ests.get("callaway_santanna")
         if r:
             parts.append(msg("mc.part", label=tr(OUTCOME_LABELS.get(y, y)), coverage=f"{r['coverage']:.0%}",
-                             bias=f"{r['mean_bias_se']:+.2f}"))
-    n = next(iter(mc.values()))["callaway_santanna"]["n"] if mc else 0
-    out = msg("mc.summary", n=f"{n:.0f}", size=about.get("size", "default"), seeds=about.get("seeds", "?"),
+                             n=f"{r['n']:.0f}", bias=f"{r['mean_bias_se']:+.2f}"))
+    out = msg("mc.summary", size=tr(about.get("size", "default")), seeds=about.get("seeds", "?"),
               parts=_join(parts, "; "))
     missing = [o.label for o in headlines() if o.name not in mc]
     if missing:
