@@ -173,22 +173,20 @@ def _is_int_type(x: Any) -> bool:
 
 def fmt_signed(x: Any, digits: int = 3) -> str:
     """A signed number (``+0.0253``, ``−1.67``) with :func:`fmt_number`'s digits."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(v):
-        return "—"
-    body = fmt_number(abs(v), digits)
-    return ("+" if v >= 0 else "−") + body
+    v = _finite(x)
+    return "—" if v is None else ("+" if v >= 0 else "−") + fmt_number(abs(v), digits)
 
 
 def fmt_p(p: Any) -> str:
     """A p-value: three decimals, ``<0.001`` below."""
+    v = _finite(p)
+    return "—" if v is None else "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def _finite(x: Any) -> float | None:
+    """``x`` as a finite float, or None."""
     try:
-        v = float(p)
+        v = float(x)
     except (TypeError, ValueError):
-        return "—"
-    if not math.isfinite(v):
-        return "—"
-    return "<0.001" if v < 0.001 else f"{v:.3f}"
+        return None
+    return v if math.isfinite(v) else None

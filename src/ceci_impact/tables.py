@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .i18n import LANGS, _catalogue, both, fmt_number, fmt_p, in_lang, term, terms
+from .i18n import LANGS, _catalogue, both, fmt_number, fmt_p, in_lang, term
 
 _P_COLUMNS = re.compile(r"(^|_)(p|pvalue|p_value|p-value)($|_)", re.I)
 
@@ -72,8 +72,3 @@ def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None,
                      f"{more}{foot}<a class='ceci-csv' download='{slug}.csv' "
                      f"href='data:text/csv;charset=utf-8;base64,{csv}'>{link}</a></div>")
     return both(out)
-
-
-def glossary_has(label: str) -> bool:
-    """Whether the glossary translates ``label`` (for tests of the Spanish edition)."""
-    return label in terms()

@@ -21,11 +21,9 @@ _MODULE_CDN = re.compile(r"<script type=\"module\">(?:(?!</script>).)*?https?://
 
 UI = {
     "es": {"contents": "Contenido", "index": "Índice de reportes", "prev": "anterior", "next": "siguiente",
-           "other": "English", "run": "reporte", "rendered": "generado", "code": "código", "data": "datos",
-           "untranslated": "(sin traducción al español)"},
+           "other": "English", "run": "reporte", "rendered": "generado", "code": "código", "data": "datos"},
     "en": {"contents": "Contents", "index": "Report index", "prev": "previous", "next": "next",
-           "other": "Español", "run": "report", "rendered": "rendered", "code": "code", "data": "data",
-           "untranslated": ""},
+           "other": "Español", "run": "report", "rendered": "rendered", "code": "code", "data": "data"},
 }
 
 CSS = """
