@@ -75,6 +75,10 @@ def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
                              n=f"{r['n']:.0f}", bias=f"{r['mean_bias_se']:+.2f}"))
     out = msg("mc.summary", size=tr(about.get("size", "default")), seeds=about.get("seeds", "?"),
               parts=_join(parts, "; "))
+    low = [y for y, ests in mc.items() if "callaway_santanna" in ests
+           and ests["callaway_santanna"]["coverage"] < 0.95 - 2 * (0.95 * 0.05 / ests["callaway_santanna"]["n"]) ** 0.5]
+    if low:  # coverage more than two Monte-Carlo SEs below 95 %
+        out += msg("mc.undercover", labels=_join([tr(OUTCOME_LABELS.get(y, y)) for y in low], ", "))
     missing = [o.label for o in headlines() if o.name not in mc]
     if missing:
         out += msg("mc.not_recorded", labels=_join([tr(x) for x in missing], ", "))
