@@ -62,7 +62,12 @@ def main() -> None:
     ap.add_argument("--runs", nargs="+", default=DEFAULT_RUNS)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--work", default="/tmp/ceci-render-bench")
+    ap.add_argument("--export-share", metavar="REPORTS", default=None,
+                    help="only print the share of export time in an existing reports folder (e.g. reports/ after make report)")
     args = ap.parse_args()
+    if args.export_share:
+        print(f"exporting the HTML editions: {_export_share(Path(args.export_share)):.1f} % of the runs' time")
+        return
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     plan = _plan(args.runs, ROOT / "notebooks" / ".render_languages_plan.toml")
@@ -75,6 +80,18 @@ def main() -> None:
     print(f"  one edition (CECI_LANGS=en): {one[0]:.1f} s wall, {one[1]:.1f} s CPU")
     print(f"  two editions (es + en):      {two[0]:.1f} s wall, {two[1]:.1f} s CPU")
     print(f"  second language adds {100 * (two[0] / one[0] - 1):+.1f} % wall, {100 * (two[1] / one[1] - 1):+.1f} % CPU")
+    print(f"  exporting the HTML editions: {_export_share(work / 'two_languages'):.1f} % of the runs' time (sidecars)")
+
+
+def _export_share(reports: Path) -> float:
+    """Per cent of the runs' time spent exporting HTML (``duration_s`` against ``execute_s`` of the sidecars); run
+    on a whole ``make report`` folder it gives the figure the README quotes."""
+    import json
+
+    sides = [json.loads(p.read_text()) for p in (reports / "results").glob("*.json")
+             if not p.name.endswith((".failed.json", ".skipped.json"))]
+    total = sum(d.get("duration_s", 0) for d in sides)
+    return 100 * (total - sum(d.get("execute_s", 0) for d in sides)) / total if total else float("nan")
 
 
 if __name__ == "__main__":

@@ -42,10 +42,9 @@ def _cell(v: Any, col: str, lang: str) -> str:
 
 
 def _frame(df: pd.DataFrame) -> pd.DataFrame:
-    """The frame to show: a meaningful index becomes columns, a 0..n index is dropped."""
-    if isinstance(df.index, pd.RangeIndex) or df.index.name is None and df.index.equals(pd.RangeIndex(len(df))):
-        return df.reset_index(drop=True)
-    return df.reset_index()
+    """The frame to show: a named index (a grouping key) becomes columns, an unnamed one (row numbers, also after
+    filtering) is dropped."""
+    return df.reset_index(drop=all(n is None for n in df.index.names))
 
 
 def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None, name: str = "table",

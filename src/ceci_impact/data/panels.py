@@ -199,12 +199,11 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
     if mun is not None:
         check_keys(raw, mun, sites, con.execute("SELECT * FROM cw").df())
     sites.to_parquet(out / "sites.parquet", index=False)
-    con.register("sites", sites)
     if engine.name != "duckdb":  # the staged asg aggregate (municipality x sex x platform flag x month) is small
         engine.register("asg", con.execute("SELECT * FROM asg").df())
-    engine.register("sites", sites)
+    _share(con, engine, "sites", sites)
     if mun is not None:
-        engine.register("mun", mun)
+        _share(con, engine, "mun", mun)  # the employer panel's key check reads it on ``con``
     else:
         engine.create("mun", panel_sql.MUN_FROM_ASG)
     mcols = set(engine.columns("mun"))
@@ -237,20 +236,18 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     spells = read_job_spells(raw / "job_spells.parquet", emp)
     check_spells_window(raw / "job_spells.parquet", spells, p1)
     if (raw / "municipios.csv").exists():
-        known = set(read_municipios(raw / "municipios.csv").cvegeo)
+        known = set(con.execute("SELECT cvegeo FROM mun").df().cvegeo)  # registered by the municipality panels
         bad = ~emp.cvegeo.isin(known)
         if bad.any():
             i = int(bad.to_numpy().argmax())
             raise CeciError(f"{raw / 'employers.parquet'}: row {i + 1}, column cvegeo: found {emp.cvegeo.iat[i]!r}, "
                             "expected a municipality listed in municipios.csv")
     inc = read_incapacidades(raw / "incapacidades.parquet", spells)
-    for name, df in (("employers", emp), ("spells_in", spells), ("inc_in", inc)):
-        con.register(name, df)
-    warnings_ = _certificate_warnings(con, raw / "incapacidades.parquet", p0, p1)
-    t0 = time.perf_counter()
     for name, df in (("employers", emp), ("spells_in", spells), ("inc_in", inc),
                      ("periods", pd.DataFrame({"period": np.arange(p0, p1 + 1, dtype="int64")}))):
-        engine.register(name, df)
+        _share(con, engine, name, df)
+    warnings_ = _certificate_warnings(con, raw / "incapacidades.parquet", p0, p1)
+    t0 = time.perf_counter()
     fill = {"r1": r1, "r2": r2, "p0": p0, "p1": p1, "p0_prev": p0 - 1, "hv": _haversine_sql("e", "s")}
     for name, sql in panel_sql.STEPS:
         engine.create(name, sql.format(**fill))
@@ -263,6 +260,14 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
         f"({secs:.1f} s, {engine.name})")
     return {"employer_month_rows": int(n[0]), "spells": int(len(spells)), "employer_panel_seconds": round(secs, 2),
             "warnings": warnings_}
+
+
+def _share(con, engine, name: str, df: pd.DataFrame) -> None:
+    """A checked input, queryable on the build's DuckDB connection (checks) and on the panel engine when that is
+    another engine."""
+    con.register(name, df)
+    if engine.name != "duckdb":
+        engine.register(name, df)
 
 
 def _certificate_warnings(con, path: Path, p0: int, p1: int) -> list[str]:

@@ -207,9 +207,8 @@ def _glossary(lang: str) -> str:
     return f"<h2 id='glossary'>{_t('index.glossary', lang)}</h2><dl>{items}</dl>"
 
 
-def index_page(reports: Path, lang: str) -> str:
-    """The index of one language."""
-    rows = _sidecars(reports)
+def index_page(rows: dict[str, dict], lang: str) -> str:
+    """The index of one language, from the sidecars (:func:`_sidecars`)."""
     groups: dict[str, list] = {}
     for name, d in rows.items():
         main = d["failed"] or d["ok"] or d["skipped"]
@@ -249,9 +248,9 @@ def index_page(reports: Path, lang: str) -> str:
             "</body></html>\n")
 
 
-def executive_summary(reports: Path, lang: str) -> str:
+def executive_summary(rows: dict[str, dict], lang: str) -> str:
     """The one-page executive summary: the question, the headline grid with verdicts and flags, how to read it."""
-    summary = ((_sidecars(reports).get("00_summary") or {}).get("ok") or {}).get("results")
+    summary = ((rows.get("00_summary") or {}).get("ok") or {}).get("results")
     other = next(x for x in ALL_LANGS if x != lang)
     body = (f"<nav class='lang'><a href='../{other}/executive_summary.html' hreflang='{other}' lang='{other}'>"
             f"{_t('index.language', lang)}</a> · <a href='index.html'>{html.escape(_t('index.title', lang))}</a></nav>"
@@ -266,12 +265,13 @@ def write_index(reports: str | Path) -> Path:
     """Write ``reports/{es,en}/index.html``, the one-page ``executive_summary.html`` of each language and the
     language chooser ``reports/index.html``."""
     reports = Path(reports)
+    rows = _sidecars(reports)
     for lang in LANGS:
         (reports / lang).mkdir(parents=True, exist_ok=True)
         with atomic_file(reports / lang / "index.html", encoding="utf-8") as fh:
-            fh.write(index_page(reports, lang))
+            fh.write(index_page(rows, lang))
         with atomic_file(reports / lang / "executive_summary.html", encoding="utf-8") as fh:
-            fh.write(executive_summary(reports, lang))
+            fh.write(executive_summary(rows, lang))
     links = "".join(f"<li lang='{lang}'><a href='{lang}/index.html' hreflang='{lang}'>{_t('index.title', lang)}</a>"
                     f" — {html.escape(_t('index.landing', lang))}</li>" for lang in LANGS)
     page = (f"<!DOCTYPE html>\n<html lang='es'><head><meta charset='utf-8'><title>ceci-impact</title><style>{CSS}"

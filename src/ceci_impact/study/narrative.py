@@ -20,11 +20,9 @@ def robustness_verdict(tab: pd.DataFrame) -> Text:
     t = tab.dropna(subset=["estimate"])
     if t.empty:
         return msg("robust.none")
-    signs = np.sign(t.estimate)
-    sig = (t.ci_low > 0) | (t.ci_high < 0)
-    same_sign = bool((signs == signs.iloc[0]).all())
-    return msg("robust.range", n=len(t), lo=fmt_signed(t.estimate.min(), 4), hi=fmt_signed(t.estimate.max(), 4),
-               signs=msg("robust.same_sign" if same_sign else "robust.sign_changes"), n_sig=int(sig.sum()))
+    r = robustness_summary(t)
+    return msg("robust.range", n=r["n"], lo=fmt_signed(t.estimate.min(), 4), hi=fmt_signed(t.estimate.max(), 4),
+               signs=msg("robust.same_sign" if r["same_sign"] else "robust.sign_changes"), n_sig=r["n_sig"])
 
 
 def robustness_summary(tab: pd.DataFrame) -> dict:
