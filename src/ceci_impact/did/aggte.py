@@ -35,11 +35,18 @@ def _wif_times(att_k, keep_group, keep_pg, w_ind, G):
     return centered_att / Spg - row_sums * (keep_pg @ att_k) / Spg**2
 
 
-def _combine(res: AttGtResult, which: np.ndarray, wts: np.ndarray, att: np.ndarray,
-             pg: np.ndarray, with_wif: bool) -> np.ndarray:
-    inf = np.asarray(res.inffunc[:, which] @ wts).ravel()
-    if with_wif:
-        inf = inf + _wif_times(att[which], res.group[which], pg[which], res.unit_weights, res.unit_group)
+def _combine(res: AttGtResult, specs: list[tuple[np.ndarray, np.ndarray, bool]], att: np.ndarray,
+             pg: np.ndarray) -> np.ndarray:
+    """Influence functions (n x len(specs)) of the weighted averages ``att[which] @ wts`` for each
+    ``(which, wts, with_wif)`` in ``specs``, in one pass over the cells' influence functions; ``with_wif`` adds
+    the term for the estimated weights (R ``wif``)."""
+    W = np.zeros((att.size, len(specs)))
+    for m, (which, wts, _) in enumerate(specs):
+        W[which, m] = wts
+    inf = res.influence.combine(W)
+    for m, (which, _, with_wif) in enumerate(specs):
+        if with_wif:
+            inf[:, m] += _wif_times(att[which], res.group[which], pg[which], res.unit_weights, res.unit_group)
     return inf
 
 
@@ -163,21 +170,23 @@ def compute_aggte(
             raise CeciError("no post-treatment ATT(g,t) to aggregate")
         wts = pg[keep] / pg[keep].sum()
         overall = float(att[keep] @ wts)
-        inf = _combine(res, keep, wts, att, pg, True)
+        inf = _combine(res, [(keep, wts, True)], att, pg)[:, 0]
         return finish(overall, inf)
 
     if type == "group":
-        att_g, infs = [], []
-        for g in glist:
+        att_g, specs, empty = [], [], []
+        for i, g in enumerate(glist):
             wg = np.flatnonzero(mask & (group == g) & (g <= t) & (t <= group + max_e))
             if wg.size == 0:
                 att_g.append(np.nan)
-                infs.append(np.full(res.n, np.nan))
+                empty.append(i)
+                specs.append((wg, np.empty(0), False))
                 continue
             att_g.append(att[wg].mean())
-            infs.append(_combine(res, wg, pg[wg] / pg[wg].sum(), att, pg, False))
+            specs.append((wg, pg[wg] / pg[wg].sum(), False))
         att_g = np.asarray(att_g)
-        infs = np.column_stack(infs)
+        infs = _combine(res, specs, att, pg)
+        infs[:, empty] = np.nan
         overall = float(np.sum(att_g * pg_by_group) / pg_by_group.sum())
         inf = infs @ (pg_by_group / pg_by_group.sum()) + _wif_times(
             att_g, glist, pg_by_group, res.unit_weights, res.unit_group
@@ -197,14 +206,14 @@ def compute_aggte(
         eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
         if eseq.size == 0:
             raise CeciError(f"no event times within min_e={min_e}, max_e={max_e}, balance_e={balance_e}")
-        att_e, infs = [], []
+        att_e, specs = [], []
         for e in eseq:
             we = np.flatnonzero((e_all == e) & include)
             wts = pg[we] / pg[we].sum()
             att_e.append(att[we] @ wts)
-            infs.append(_combine(res, we, wts, att, pg, True))
+            specs.append((we, wts, True))
         att_e = np.asarray(att_e)
-        infs = np.column_stack(infs)
+        infs = _combine(res, specs, att, pg)
         epos = eseq >= 0
         if not epos.any():
             overall, inf = np.nan, np.full(res.n, np.nan)
@@ -222,14 +231,14 @@ def compute_aggte(
     tl = np.array([t1 for t1 in tl if np.any(mask & (t == t1) & (group <= t))])
     if tl.size == 0:
         raise CeciError("no calendar periods with post-treatment ATT(g,t)")
-    att_t, infs = [], []
+    att_t, specs = [], []
     for t1 in tl:
         wt = np.flatnonzero(mask & (t == t1) & (group <= t))
         wts = pg[wt] / pg[wt].sum()
         att_t.append(att[wt] @ wts)
-        infs.append(_combine(res, wt, wts, att, pg, True))
+        specs.append((wt, wts, True))
     att_t = np.asarray(att_t)
-    infs = np.column_stack(infs)
+    infs = _combine(res, specs, att, pg)
     return finish(float(att_t.mean()), infs.mean(axis=1), tl, att_t, infs, "time")
 
 

@@ -7,13 +7,15 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import stats
 
 from .._options import CeciError, check_option
 from .attgt_result import AttGtResult
-from .bootstrap import cluster_sums, mboot
+from .bootstrap import summarise_draws
 from .design import design_matrix, formula_vars
 from .drdid import PANEL_BATCH, RC_ESTIMATORS, EstimationFailure, ill_conditioned, logit_fit
+from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks
+from .mammen import MammenWeights
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
@@ -154,8 +156,14 @@ def _prepare(
         )
     present = np.zeros(uc.max() + 1, bool)
     present[uc] = True
-    uc = (np.cumsum(present) - 1)[uc]
-    return df, tlist, glist, uc, tc, g_first[present]
+    g_unit = g_first[present]
+    # units ordered by cohort (never treated first): the units of every 2x2 comparison are a few runs of
+    # consecutive codes, so the bootstrap and the influence-function passes read slices, not gathers
+    order = np.argsort(g_unit, kind="stable")
+    rank = np.empty(order.size, np.int64)
+    rank[order] = np.arange(order.size)
+    uc = rank[(np.cumsum(present) - 1)[uc]]
+    return df, tlist, glist, uc, tc, g_unit[order]
 
 
 def att_gt(
@@ -243,15 +251,17 @@ def att_gt(
     w_unit, cluster = _unit_facts(df, uc, tc, n, w_all, panel, clustervars)
     _check_group_sizes(g_unit, xnames, control_group)
     cells = _cells(glist, tlist, base_period, anticipation, control_group)
-    fit = _CellFit(cells, tlist, g_unit, n)
+    rng = np.random.default_rng(0 if seed is None else seed)
+    weights = MammenWeights(rng, biters, n) if bstrap and cluster is None else None
+    sinks = Sinks(n, len(cells), cluster=None if cluster is None else _cluster_codes(cluster), weights=weights)
+    fit = _CellFit(cells, tlist, g_unit, n, sinks)
     if panel:
         arrays = _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, len(xnames))
         fit.panel(arrays, est_method, xformla)
     else:
         fit.repeated_cross_sections(df, uc, tname, yname, X_all, w_all, est_method)
     fit.warn_failures()
-    IF, sumsq = fit.influence_matrix()
-    se, crit, na_cells = _inference(IF, sumsq, n, T, cluster, bstrap, biters, cband, alp, seed)
+    se, crit, na_cells = _inference(sinks, n, T, bstrap, biters, cband, alp, rng)
     group, tt, att = fit.group, fit.tt, fit.att
 
     return AttGtResult(
@@ -260,7 +270,7 @@ def att_gt(
         att=att,
         se=se,
         crit_val=float(crit),
-        inffunc=IF,
+        influence=fit.influence,
         cluster_analytic=bool(cluster is not None and not bstrap),
         n=int(n),
         analytic_na=na_cells,
@@ -419,18 +429,23 @@ def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_
     return {"Y": Y, "Xfirst": Xfirst, "Xp": Xp, "x_const": x_const, "w_unit": w_unit, "Wp": Wp, "w_const": w_const}
 
 
-class _CellFit:
-    """ATT(g,t) and the influence-function column of every cell (sparse: a column holds only the units used)."""
+def _cluster_codes(cluster: np.ndarray) -> tuple[np.ndarray, int]:
+    uniq, codes = np.unique(cluster, return_inverse=True)
+    return codes, int(uniq.shape[0])
 
-    def __init__(self, cells, tlist, g_unit, n):
-        self.cells, self.tlist, self.g_unit, self.n = cells, tlist, g_unit, n
+
+class _CellFit:
+    """ATT(g,t) of every cell; each batch's influence functions go to the sinks (sums of squares, cluster sums,
+    bootstrap sums) as they are estimated and are kept only as factors (:mod:`ceci_impact.did.influence`)."""
+
+    def __init__(self, cells, tlist, g_unit, n, sinks: Sinks):
+        self.cells, self.tlist, self.g_unit, self.n, self.sinks = cells, tlist, g_unit, n, sinks
         k = len(cells)
         self.group = np.array([c["g"] for c in cells], float)
         self.tt = np.array([tlist[c["tcur"]] for c in cells], float)
         self.att = np.full(k, np.nan)
         self.att[[j for j, c in enumerate(cells) if c["ref"]]] = 0.0
-        self.col_rows: list = [np.empty(0, np.int64)] * k
-        self.col_vals: list = [np.empty(0)] * k  # per column: a contiguous view into its batch block
+        self.influence = CellInfluence(n, k)
         self.failures: dict[tuple, list] = {}
         self.cohorts = np.unique(g_unit[g_unit > 0])
 
@@ -442,8 +457,8 @@ class _CellFit:
     def fail(self, js, why):
         for j in js:
             self.failures.setdefault((self.cells[j]["g"], why), []).append(self.tt[j])
-            self.col_rows[j] = np.arange(self.n)
-            self.col_vals[j] = np.full(self.n, np.nan)
+        self.influence.fail(js)
+        self.sinks.fail(js)
 
     def _batches(self, x_const, w_const) -> dict:
         """Cells sharing cohort, comparison set and covariate/weight period: one 2x2 design, many outcomes."""
@@ -458,22 +473,20 @@ class _CellFit:
 
     def panel(self, a: dict, est_method: str, xformla) -> None:
         est = PANEL_BATCH[est_method]
-        ps_cache: dict = {}
-        for (g, ckey, xk, wk), js in self._batches(a["x_const"], a["w_const"]).items():
+        self.influence.Y = a["Y"]
+        for (g, _ckey, xk, wk), js in self._batches(a["x_const"], a["w_const"]).items():
             Gfull = self.g_unit == g
             kept = np.flatnonzero(Gfull | self.control_mask(g, self.cells[js[0]]["thr"]))
             D = Gfull[kept].astype(float)
+            Xall = a["Xfirst"] if a["x_const"] else a["Xp"][:, xk, :]
             try:
                 if D.sum() == 0 or D.sum() == D.size:
                     raise EstimationFailure("no treated or no control units")
-                X = a["Xfirst"][kept] if a["x_const"] else a["Xp"][kept, xk, :]
+                X = Xall[kept]
                 w = a["w_unit"][kept] if a["w_const"] else a["Wp"][kept, wk]
                 ps = None
                 if est_method in ("dr", "ipw"):
-                    pkey = (g, ckey, xk, wk)
-                    ps = ps_cache.get(pkey)
-                    if ps is None:
-                        ps = ps_cache[pkey] = logit_fit(X, D, w / w.mean())
+                    ps = logit_fit(X, D, w / w.mean())
                     if ps.max() >= 0.999:
                         raise EstimationFailure("overlap condition violated (propensity scores reach 0.999)")
                 if est_method in ("dr", "reg") and ill_conditioned((X.T * (1 - D)) @ X):
@@ -485,19 +498,24 @@ class _CellFit:
                 DY = Yk[:, tc]
                 DY -= Yk[:, tp]
                 del Yk
-                att, inf = est(DY, D, X, w, ps)
+                att, (fa, fZ, fB, fC), inf = est(DY, D, X, w, ps)
+                del DY
             except EstimationFailure as exc:
                 self.fail(js, str(exc))
                 continue
-            inf = np.asfortranarray(inf)
-            inf *= self.n / kept.size
-            for i, j in enumerate(js):
-                if not np.isfinite(att[i]):
-                    self.fail([j], "estimate is not finite")
-                    continue
-                self.att[j] = att[i]
-                self.col_rows[j] = kept
-                self.col_vals[j] = inf[:, i]
+            ok = np.isfinite(att)
+            js = np.asarray(js)
+            if not ok.all():
+                self.fail(js[~ok], "estimate is not finite")
+                inf = inf[:, ok]
+            if not ok.any():
+                continue
+            scale = self.n / kept.size
+            inf *= scale
+            self.att[js[ok]] = att[ok]
+            self.influence.add(PanelBatch(js[ok], kept, fa, fZ, None if fB is None else fB[:, ok], fC[:, ok],
+                                          tc[ok], tp[ok], scale, Xall))
+            self.sinks.add(js[ok], kept, inf)
 
     def repeated_cross_sections(self, df, ucode, tname, yname, X_all, w_all, est_method) -> None:
         est = RC_ESTIMATORS[est_method]
@@ -533,8 +551,10 @@ class _CellFit:
             codes = ucode[ridx]
             rows = np.unique(codes)
             self.att[j] = a
-            self.col_rows[j] = rows
-            self.col_vals[j] = np.bincount(codes, weights=inf_rows * (self.n / ridx.size), minlength=self.n)[rows]
+            vals = np.bincount(codes, weights=inf_rows * (self.n / ridx.size), minlength=self.n)[rows][:, None]
+            cols = np.array([j])
+            self.influence.add(ExplicitBatch(cols, rows, vals))
+            self.sinks.add(cols, rows, vals)
 
     def warn_failures(self) -> None:
         for (g, why), times in self.failures.items():
@@ -542,35 +562,23 @@ class _CellFit:
             _warn(f"ATT(g,t) set to NA for group {g:g} ({ng} units) in {len(times)} period(s) "
                   f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""))
 
-    def influence_matrix(self):
-        """The sparse n x cells influence-function matrix and each column's sum of squares."""
-        k, n = len(self.cells), self.n
-        sizes = np.array([r.size for r in self.col_rows], dtype=np.int64)
-        indptr = np.r_[0, np.cumsum(sizes)]
-        idx_dtype = np.int32 if n < 2**31 else np.int64
-        live = [j for j in range(k) if sizes[j]]
-        data_if = np.concatenate([self.col_vals[j] for j in live]) if live else np.empty(0)
-        indices = np.concatenate([self.col_rows[j] for j in live]).astype(idx_dtype, copy=False) if live else \
-            np.empty(0, idx_dtype)
-        sumsq = np.array([self.col_vals[j] @ self.col_vals[j] if sizes[j] else 0.0 for j in range(k)])
-        self.col_rows = self.col_vals = None
-        return sparse.csc_matrix((data_if, indices, indptr.astype(idx_dtype)), shape=(n, k)), sumsq
 
-
-def _inference(IF, sumsq, n, T, cluster, bstrap, biters, cband, alp, seed):
+def _inference(sinks: Sinks, n, T, bstrap, biters, cband, alp, rng):
     """Pointwise SEs (analytic, clustered analytic, or multiplier bootstrap) and the band's critical value."""
-    if cluster is not None and not bstrap:
-        Sc = cluster_sums(IF, cluster)
-        var = (Sc**2).sum(axis=0) / n
+    if sinks.S is not None and not bstrap:
+        var = (sinks.S**2).sum(axis=0) / n
     else:
-        var = sumsq / n
+        var = sinks.sumsq / n
     se = np.sqrt(var / n)
     se[~(se > _TINY)] = np.nan
     na_cells = np.isnan(se)
-    rng = np.random.default_rng(0 if seed is None else seed)
     crit = stats.norm.ppf(1 - alp / 2)
     if bstrap:
-        bout = mboot(IF, biters=biters, alp=alp, rng=rng, cluster=cluster)
+        if sinks.S is not None:
+            G = sinks.G
+            bout = summarise_draws(np.sqrt(G) * MammenWeights(rng, biters, G).sums(sinks.S) / G, G, n, alp)
+        else:
+            bout = summarise_draws(np.sqrt(n) * sinks.boot / n, n, n, alp)
         se = np.where(na_cells, np.nan, bout.se)
         se[~(se > _TINY)] = np.nan
         if cband and T > 2:

@@ -15,6 +15,7 @@ from scipy import sparse, stats
 
 from .aggte import compute_aggte
 from .bootstrap import gram
+from .influence import CellInfluence
 from .plotting import event_study_plot
 from .results import AggteResult, _json, table_html
 
@@ -28,7 +29,7 @@ class AttGtResult:
     att: np.ndarray
     se: np.ndarray
     crit_val: float
-    inffunc: sparse.csc_matrix = field(repr=False)
+    influence: CellInfluence = field(repr=False)
     cluster_analytic: bool
     n: int
     analytic_na: np.ndarray = field(repr=False)
@@ -38,6 +39,13 @@ class AttGtResult:
     glist: np.ndarray
     tlist: np.ndarray
     params: dict
+
+    @cached_property
+    def inffunc(self) -> sparse.csc_matrix:
+        """The n x cells influence functions as a sparse matrix, built from the factors on first use (rows:
+        units ordered by cohort, never treated first). Aggregation, standard errors and the bootstrap never
+        need it; at national scale it takes gigabytes."""
+        return self.influence.to_sparse()
 
     @cached_property
     def V(self) -> np.ndarray:
@@ -71,7 +79,7 @@ class AttGtResult:
         pre = np.flatnonzero((self.group > self.t) & ~self.analytic_na)
         if pre.size == 0:
             return None, None, 0
-        preV = gram(self.inffunc[:, pre], self.cluster if self.cluster_analytic else None) / self.n
+        preV = gram(self.influence.to_sparse(pre), self.cluster if self.cluster_analytic else None) / self.n
         if not np.all(np.isfinite(preV)) or np.linalg.cond(preV) > 1 / np.finfo(float).eps:
             return None, None, int(pre.size)
         a = self.att[pre]

@@ -109,19 +109,19 @@ def _pscore(X: np.ndarray, D: np.ndarray, w: np.ndarray, ps: np.ndarray | None) 
 
 def drdid_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
     """Locally efficient doubly robust DiD for panel data (DRDID ``drdid_panel``), one outcome change."""
-    a, inf = drdid_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
+    a, _, inf = drdid_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
     return float(a[0]), inf[:, 0]
 
 
 def reg_did_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
     """Outcome-regression DiD for panel data (DRDID ``reg_did_panel``), one outcome change."""
-    a, inf = reg_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
+    a, _, inf = reg_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
     return float(a[0]), inf[:, 0]
 
 
 def std_ipw_did_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
     """Normalised (Hajek) IPW DiD for panel data (DRDID ``std_ipw_did_panel``), one outcome change."""
-    a, inf = std_ipw_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
+    a, _, inf = std_ipw_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
     return float(a[0]), inf[:, 0]
 
 
@@ -287,10 +287,10 @@ def _ols_batch(X, DY, w, ctrl):
 
 
 def drdid_panel_batch(DY, D, X, w, ps=None):
-    """``drdid_panel`` for every column of ``DY`` at once; returns ``(att (m,), inf (n, m))``.
+    """``drdid_panel`` for every column of ``DY`` at once; returns ``(att (m,), factors, inf (n, m))``.
 
-    The influence function is written as ``R * a + Z @ C`` (R the outcome-regression residuals),
-    one elementwise pass and one matrix product, instead of the scalar estimator's many passes.
+    The influence function is ``a * (DY - X @ B) + Z @ C`` (``factors = (a, Z, B, C)``): one elementwise pass
+    and one matrix product, instead of the scalar estimator's many passes.
     """
     n = D.shape[0]
     w = w / w.mean()
@@ -314,29 +314,32 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
     C = np.vstack([eta_t, eta_c, P.Hps @ M2])
     R *= a[:, None]
     R += Z @ C
-    return eta_t - eta_c, R
+    return eta_t - eta_c, (a, Z, B, C), R
 
 
 def reg_did_panel_batch(DY, D, X, w, ps=None):
-    """``reg_did_panel`` for every column of ``DY`` at once."""
+    """``reg_did_panel`` for every column of ``DY`` at once (same returns as ``drdid_panel_batch``)."""
     n = D.shape[0]
     w = w / w.mean()
     B = _ols_batch(X, DY, w, D == 0)
-    OUT = X @ B
+    R = DY - X @ B
     w_treat = w * D
     mwt = w_treat.mean()
     eta_t = (w_treat @ DY) / n / mwt
-    eta_c = (w_treat @ OUT) / n / mwt
+    eta_c = (w_treat @ (X @ B)) / n / mwt
     wols = w * (1 - D)
     XpX_inv = _inv_checked((X.T * wols) @ X / n, "regression design")
     v1 = X @ (XpX_inv @ ((w_treat @ X) / n))
-    inf = (w_treat[:, None] * (DY - eta_t)) / mwt
-    inf -= (w_treat[:, None] * (OUT - eta_c) + (wols[:, None] * (DY - OUT)) * v1[:, None]) / mwt
-    return eta_t - eta_c, inf
+    a = (w_treat - wols * v1) / mwt
+    Z = (-w_treat / mwt)[:, None]
+    C = (eta_t - eta_c)[None, :]
+    R *= a[:, None]
+    R += Z @ C
+    return eta_t - eta_c, (a, Z, B, C), R
 
 
 def std_ipw_did_panel_batch(DY, D, X, w, ps=None):
-    """``std_ipw_did_panel`` for every column of ``DY`` at once."""
+    """``std_ipw_did_panel`` for every column of ``DY`` at once (same returns, ``B`` is None)."""
     n = D.shape[0]
     w = w / w.mean()
     P = _pscore(X, D, w, ps)
@@ -347,9 +350,12 @@ def std_ipw_did_panel_batch(DY, D, X, w, ps=None):
     eta_c = (w_cont @ DY) / n / mwc
     M2 = X.T @ (w_cont[:, None] * (DY - eta_c)) / n
     score_ps = (w * (D - P.ps))[:, None] * X
-    inf = (w_treat[:, None] * (DY - eta_t)) / mwt
-    inf -= (w_cont[:, None] * (DY - eta_c) + score_ps @ (P.Hps @ M2)) / mwc
-    return eta_t - eta_c, inf
+    a = w_treat / mwt - w_cont / mwc
+    Z = np.column_stack([-w_treat / mwt, w_cont / mwc, -score_ps / mwc])
+    C = np.vstack([eta_t, eta_c, P.Hps @ M2])
+    inf = DY * a[:, None]
+    inf += Z @ C
+    return eta_t - eta_c, (a, Z, None, C), inf
 
 
 PANEL_BATCH = {"dr": drdid_panel_batch, "reg": reg_did_panel_batch, "ipw": std_ipw_did_panel_batch}

@@ -1,0 +1,196 @@
+"""Influence functions of the ATT(g,t) cells, held as factors instead of a units x cells matrix.
+
+Every batch of cells that ``att_gt`` estimates together (one cohort, one comparison group) has an influence
+function of the form ``scale * (a * (Y[:, t] - Y[:, b] - X @ B) + Z @ C)``: ``a`` (one value per unit used) and
+``Z`` (a few columns per unit) belong to the batch, ``B``, ``C``, ``t`` and ``b`` to its cells. Storing those
+factors costs a few numbers per unit and batch, where the cell-level matrix costs one number per unit and cell
+(at 1 M units x 72 months, gigabytes). Everything the estimators need from the influence functions is linear in
+them and is computed batch by batch on dense blocks of at most ``CHUNK_ROWS`` rows: sums of squares, sums
+within clusters, multiplier-bootstrap sums and the weighted combinations that ``aggte`` forms. The sparse
+units x cells matrix is built only when asked for (``to_sparse``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from .mammen import MammenWeights
+
+CHUNK_ROWS = 65536
+
+
+@dataclass(frozen=True)
+class PanelBatch:
+    """The factors of one batch of balanced-panel cells (``rows`` sorted unit codes)."""
+
+    cols: np.ndarray
+    rows: np.ndarray
+    a: np.ndarray
+    Z: np.ndarray
+    B: np.ndarray | None
+    C: np.ndarray
+    tc: np.ndarray
+    tp: np.ndarray
+    scale: float
+    X: np.ndarray  # covariates of all units (the batch's period when they vary), shared, not copied
+
+    def block(self, Y: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """Dense influence functions of this batch's cells on its rows ``lo:hi``."""
+        r = self.rows[lo:hi]
+        contiguous = r[-1] - r[0] + 1 == r.size
+        Yr = Y[r[0]:r[-1] + 1] if contiguous else Y[r]
+        out = Yr[:, self.tc] - Yr[:, self.tp]
+        if self.B is not None:
+            out -= (self.X[r[0]:r[-1] + 1] if contiguous else self.X[r]) @ self.B
+        out *= self.a[lo:hi, None]
+        out += self.Z[lo:hi] @ self.C
+        out *= self.scale
+        return out
+
+
+@dataclass(frozen=True)
+class ExplicitBatch:
+    """Cells whose influence functions are stored as values (repeated cross sections)."""
+
+    cols: np.ndarray
+    rows: np.ndarray
+    vals: np.ndarray  # (rows, cols)
+
+    def block(self, Y, lo: int, hi: int) -> np.ndarray:
+        return self.vals[lo:hi]
+
+
+def runs(rows: np.ndarray) -> list[tuple[int, int]]:
+    """Positions ``(lo, hi)`` of the maximal runs of consecutive values in the sorted ``rows``."""
+    if rows.size == 0:
+        return []
+    brk = np.flatnonzero(np.diff(rows) != 1) + 1
+    edges = np.r_[0, brk, rows.size]
+    return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+class Sinks:
+    """What one pass over the influence functions accumulates: sums of squares, cluster sums, bootstrap sums
+    (``sum_i v_bi * psi_ij``) and weighted combinations ``psi @ W``."""
+
+    def __init__(self, n: int, k: int, *, sumsq: bool = True, cluster: tuple[np.ndarray, int] | None = None,
+                 weights: MammenWeights | None = None, W: np.ndarray | None = None):
+        self.n, self.k = n, k
+        self.sumsq = np.zeros(k) if sumsq else None
+        self.codes, self.G = cluster if cluster is not None else (None, 0)
+        self.S = np.zeros((self.G, k)) if cluster is not None else None
+        self.weights = weights
+        self.boot = np.zeros((weights.biters, k)) if weights is not None else None
+        self.W = W
+        self.comb = np.zeros((n, W.shape[1])) if W is not None else None
+
+    def add(self, cols: np.ndarray, rows: np.ndarray, block: np.ndarray) -> None:
+        """Accumulate the dense ``block`` (len(rows) x len(cols)) of influence functions."""
+        if self.sumsq is not None:
+            self.sumsq[cols] += np.einsum("ij,ij->j", block, block)
+        if self.S is not None:
+            ind = sparse.csr_matrix((np.ones(rows.size), (self.codes[rows], np.arange(rows.size))),
+                                    shape=(self.G, rows.size))
+            self.S[:, cols] += ind @ block
+        if self.boot is not None:
+            for lo, hi in runs(rows):
+                V = self.weights.rows(int(rows[lo]), int(rows[hi - 1]) + 1)
+                self.boot[:, cols] += V.T @ block[lo:hi]
+        if self.comb is not None:
+            Wc = self.W[cols]
+            used = np.flatnonzero(np.any(Wc != 0, axis=0))
+            if used.size:
+                self.comb[np.ix_(rows, used)] += block @ Wc[:, used]
+
+    def fail(self, cols) -> None:
+        """Cells whose influence function is undefined (NA for every unit)."""
+        cols = np.asarray(cols, dtype=np.int64)
+        if cols.size == 0:
+            return
+        for arr in (self.sumsq, self.boot):
+            if arr is not None:
+                arr[..., cols] = np.nan
+        if self.S is not None:
+            self.S[:, cols] = np.nan
+        if self.comb is not None:
+            bad = np.any(self.W[cols] != 0, axis=0)
+            self.comb[:, bad] = np.nan
+
+
+class CellInfluence:
+    """The n x k influence functions of the ATT(g,t) cells, as batches of factors (see the module docstring)."""
+
+    def __init__(self, n: int, k: int, Y: np.ndarray | None = None):
+        self.n, self.k, self.Y = n, k, Y
+        self.batches: list = []
+        self.failed: list[int] = []
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the factors (bytes)."""
+        total = self.Y.nbytes if self.Y is not None else 0
+        for b in self.batches:
+            total += sum(getattr(b, f).nbytes for f in ("rows", "a", "Z", "C", "vals") if hasattr(b, f))
+        return total
+
+    @property
+    def nnz(self) -> int:
+        """Entries of the cell-level matrix (what ``to_sparse`` would hold)."""
+        return sum(b.rows.size * b.cols.size for b in self.batches) + len(self.failed) * self.n
+
+    def add(self, batch) -> None:
+        self.batches.append(batch)
+
+    def fail(self, cols) -> None:
+        self.failed.extend(int(j) for j in cols)
+
+    def blocks(self, cols: np.ndarray | None = None):
+        """Yield ``(cols, rows, dense block)`` over every batch in chunks of at most ``CHUNK_ROWS`` rows,
+        restricted to the cells ``cols`` when given."""
+        want = None if cols is None else np.isin(np.arange(self.k), cols)
+        for b in self.batches:
+            sel = slice(None) if want is None else want[b.cols]
+            if want is not None and not sel.any():
+                continue
+            for lo in range(0, b.rows.size, CHUNK_ROWS):
+                hi = min(lo + CHUNK_ROWS, b.rows.size)
+                blk = b.block(self.Y, lo, hi)
+                yield b.cols[sel], b.rows[lo:hi], (blk if want is None else blk[:, sel])
+
+    def run(self, sinks: Sinks, cols: np.ndarray | None = None) -> Sinks:
+        """One pass over the influence functions into ``sinks``."""
+        for c, r, blk in self.blocks(cols):
+            sinks.add(c, r, blk)
+        failed = self.failed if cols is None else [j for j in self.failed if j in set(np.asarray(cols).tolist())]
+        sinks.fail(failed)
+        return sinks
+
+    def combine(self, W: np.ndarray) -> np.ndarray:
+        """``psi @ W`` (n x m) for a k x m weight matrix, without forming ``psi``."""
+        W = np.asarray(W, float)
+        if W.ndim == 1:
+            return self.run(Sinks(self.n, self.k, sumsq=False, W=W[:, None])).comb[:, 0]
+        return self.run(Sinks(self.n, self.k, sumsq=False, W=W)).comb
+
+    def to_sparse(self, cols: np.ndarray | None = None) -> sparse.csc_matrix:
+        """The units x cells matrix (only the columns ``cols`` when given, in that order)."""
+        cols = np.arange(self.k) if cols is None else np.asarray(cols, dtype=np.int64)
+        pos = np.full(self.k, -1)
+        pos[cols] = np.arange(cols.size)
+        rows_l, cols_l, vals_l = [], [], []
+        for c, r, blk in self.blocks(cols):
+            rows_l.append(np.repeat(r, c.size))
+            cols_l.append(np.tile(pos[c], r.size))
+            vals_l.append(blk.ravel())
+        for j in self.failed:
+            if pos[j] >= 0:
+                rows_l.append(np.arange(self.n))
+                cols_l.append(np.full(self.n, pos[j]))
+                vals_l.append(np.full(self.n, np.nan))
+        if not rows_l:
+            return sparse.csc_matrix((self.n, cols.size))
+        return sparse.csc_matrix((np.concatenate(vals_l), (np.concatenate(rows_l), np.concatenate(cols_l))),
+                                 shape=(self.n, cols.size))
