@@ -13,7 +13,8 @@ from .._options import CeciError, check_option
 from .attgt_result import AttGtResult
 from .bootstrap import summarise_draws
 from .design import design_matrix, formula_vars
-from .drdid import PANEL_BATCH, RC_ESTIMATORS, EstimationFailure, ill_conditioned, logit_fit
+from .drdid import PANEL_BATCH, RC_ESTIMATORS, TRIM_LEVEL, EstimationFailure, ill_conditioned, logit_fit
+from .grouped import CohortStats
 from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks
 from .mammen import MammenWeights
 
@@ -31,6 +32,74 @@ class DidWarning(UserWarning):
 
 def _warn(msg: str) -> None:
     warnings.warn(msg, DidWarning, stacklevel=3)
+
+
+def _blocked_codes(idv: np.ndarray, tv: np.ndarray):
+    """Codes for the usual layout, checked without hashing: numeric ids in increasing order, each unit's rows
+    together and holding the same increasing periods. None when the data are laid out otherwise."""
+    N = idv.size
+    if N == 0 or idv.dtype.kind not in "iuf" or tv.dtype.kind not in "iuf":
+        return None
+    T = int(np.argmax(idv != idv[0])) or N
+    if N % T:
+        return None
+    n = N // T
+    heads, t0 = idv[::T], tv[:T]
+    if not (np.all(heads[1:] > heads[:-1]) and np.all(t0[1:] > t0[:-1])):
+        return None
+    if not (np.array_equal(idv.reshape(n, T), np.broadcast_to(heads[:, None], (n, T)))
+            and np.array_equal(tv.reshape(n, T), np.broadcast_to(t0, (n, T)))):
+        return None
+    code = np.int32 if N < 2**31 else np.int64
+    return np.repeat(np.arange(n, dtype=code), T), np.tile(np.arange(T, dtype=code), n), t0.copy()
+
+
+def _unit_time_codes(df: pd.DataFrame, idname: str, tname: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Unit codes (order of first appearance, as ``pd.factorize``), period codes (rank of the sorted periods)
+    and the sorted periods; one-line error on duplicated (unit, period) rows. Linear-time paths for rows grouped
+    by a numeric unit id and for whole-number periods; hashing otherwise."""
+    idv = df[idname].to_numpy()
+    tv = df[tname].to_numpy()
+    blocked = _blocked_codes(idv, tv)
+    if blocked is not None:
+        return blocked
+    uc = None
+    if idv.size and pd.api.types.is_numeric_dtype(df[idname]) and not pd.api.types.is_bool_dtype(df[idname]):
+        step = idv[1:] != idv[:-1]
+        if bool(np.all(idv[1:] >= idv[:-1])):
+            uc = np.empty(idv.size, np.int64)
+            uc[0] = 0
+            np.cumsum(step, out=uc[1:])
+    if uc is None:
+        uc = pd.factorize(df[idname])[0].astype(np.int64, copy=False)
+    tc = tlist = None
+    if tv.size and pd.api.types.is_numeric_dtype(df[tname]) and not pd.api.types.is_bool_dtype(df[tname]):
+        lo, hi = tv.min(), tv.max()
+        whole = pd.api.types.is_integer_dtype(df[tname]) or bool(np.all(tv == np.floor(tv)))
+        if whole and np.isfinite(lo) and hi - lo <= 4 * tv.size + 1024:
+            off = (tv - lo).astype(np.int64)
+            present = np.bincount(off) > 0
+            remap = np.cumsum(present) - 1
+            tc = remap[off]
+            tlist = (np.flatnonzero(present) + lo).astype(tv.dtype)
+    if tc is None:
+        tcodes, tuniq = pd.factorize(tv)
+        order = np.argsort(np.asarray(tuniq))
+        tlist = np.asarray(tuniq)[order]
+        rank = np.empty(order.size, np.int64)
+        rank[order] = np.arange(order.size)
+        tc = rank[tcodes]
+    if bool(np.all(np.diff(uc) >= 0)) and bool(np.all((np.diff(tc) > 0) | (uc[1:] != uc[:-1]))):
+        return uc, tc, tlist  # rows grouped by unit, periods increasing: no duplicates possible
+    key = uc * tlist.size + tc
+    cnt = np.bincount(key)
+    if (cnt > 1).any():
+        i = int(np.flatnonzero(cnt[key] > 1)[0])
+        raise CeciError(
+            f"{int((cnt > 1).sum())} duplicated ({idname}, {tname}) rows, e.g. {idname}={df[idname].iat[i]}, "
+            f"{tname}={tv[i]}; expected one row per unit and period"
+        )
+    return uc, tc, tlist
 
 
 def _prepare(
@@ -79,38 +148,20 @@ def _prepare(
         raise CeciError(f"weights column {weightsname!r} must be non-negative; found {df[weightsname].min()}")
     if anticipation < 0:
         raise CeciError(f"anticipation={anticipation} must be >= 0")
-    uc = pd.factorize(df[idname])[0]
-    tv = df[tname].to_numpy()
-    tcodes, tuniq = pd.factorize(tv)
-    order = np.argsort(np.asarray(tuniq))
-    tlist = np.asarray(tuniq)[order]
-    rank = np.empty(order.size, np.int64)
-    rank[order] = np.arange(order.size)
-    tc = rank[tcodes]
-    key = uc.astype(np.int64) * tlist.size + tc
-    cnt = np.bincount(key)
-    if (cnt > 1).any():
-        i = int(np.flatnonzero(cnt[key] > 1)[0])
-        raise CeciError(
-            f"{int((cnt > 1).sum())} duplicated ({idname}, {tname}) rows, e.g. {idname}={df[idname].iat[i]}, "
-            f"{tname}={tv[i]}; expected one row per unit and period"
-        )
-    gv = df[gname].to_numpy(float)
-    g_first = np.empty(uc.max() + 1)
-    g_first[uc] = gv
-    checks = [(gname, "must be constant within each unit", g_first[uc] != gv)]
-    for cv in clustervars:
-        vals = pd.factorize(df[cv])[0]
-        first = np.full(uc.max() + 1, -1)
-        first[uc] = vals
-        checks.append((cv, "is a cluster variable and must be time-invariant", first[uc] != vals))
-    for col, what, varies in checks:
-        if varies.any():
+    uc, tc, tlist = _unit_time_codes(df, idname, tname)
+    nT = _block_length(uc, tc, tlist.size)
+    gv = df[gname].to_numpy()
+    g_first = _per_unit(gv, uc, nT).astype(float)
+    checks = [(gname, "must be constant within each unit", gv)]
+    checks += [(cv, "is a cluster variable and must be time-invariant", pd.factorize(df[cv])[0]) for cv in clustervars]
+    for col, what, vals in checks:
+        varies = _varies(vals, uc, nT)
+        if varies is not None:
             nbad = int(np.unique(uc[varies]).size)
             raise CeciError(f"{col!r} {what} ({idname}); it varies for {nbad} units, "
                             f"e.g. {df[idname].iat[int(np.flatnonzero(varies)[0])]}")
-    if (gv < 0).any():
-        raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {gv.min()}")
+    if (g_first < 0).any():
+        raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {g_first.min()}")
 
     def keep_rows(mask):
         nonlocal df, uc, tc
@@ -143,7 +194,10 @@ def _prepare(
             glist = glist[glist < latest]
     glist = glist[glist > 0]
     first = tlist[0]
-    tfp_unit = (g_first <= first + anticipation) & (g_first != 0) & (np.bincount(uc, minlength=g_first.size) > 0)
+    nT = _block_length(uc, tc, tlist.size)
+    seen = np.ones(g_first.size, bool) if nT and uc.size // nT == g_first.size else \
+        np.bincount(uc, minlength=g_first.size) > 0
+    tfp_unit = (g_first <= first + anticipation) & (g_first != 0) & seen
     if tfp_unit.any():
         _warn(f"Dropped {int(tfp_unit.sum())} units that were already treated in the first period.")
         keep_rows(~tfp_unit[uc])
@@ -154,16 +208,57 @@ def _prepare(
             f"no valid treated cohorts in {gname!r}: it must hold the first treated period (0 = never treated), "
             f"with at least one cohort first treated after {tlist[0]}"
         )
-    present = np.zeros(uc.max() + 1, bool)
-    present[uc] = True
+    nT = _block_length(uc, tc, tlist.size)
+    if nT and uc.size // nT == g_first.size:
+        present = np.ones(g_first.size, bool)
+    else:
+        present = np.zeros(g_first.size, bool)
+        present[uc] = True
     g_unit = g_first[present]
     # units ordered by cohort (never treated first): the units of every 2x2 comparison are a few runs of
     # consecutive codes, so the bootstrap and the influence-function passes read slices, not gathers
     order = np.argsort(g_unit, kind="stable")
-    rank = np.empty(order.size, np.int64)
+    rank = np.empty(order.size, uc.dtype)
     rank[order] = np.arange(order.size)
-    uc = rank[(np.cumsum(present) - 1)[uc]]
+    if present.all() and nT:
+        uc = np.repeat(rank[uc[::nT]], nT)
+    else:
+        uc = rank[(np.cumsum(present) - 1)[uc]]
     return df, tlist, glist, uc, tc, g_unit[order]
+
+
+def _block_length(uc: np.ndarray, tc: np.ndarray, T: int) -> int:
+    """``T`` when the rows come in blocks of one unit's ``T`` periods in order, each unit in one block (the
+    usual layout), else 0."""
+    N = uc.size
+    if N == 0 or N % T:
+        return 0
+    n = N // T
+    heads = uc[::T]
+    if not (np.array_equal(uc.reshape(n, T), np.broadcast_to(heads[:, None], (n, T)))
+            and np.array_equal(tc.reshape(n, T), np.broadcast_to(np.arange(T), (n, T)))):
+        return 0
+    return T if np.bincount(heads).max() == 1 else 0
+
+
+def _per_unit(vals: np.ndarray, uc: np.ndarray, nT: int) -> np.ndarray:
+    """The value of each unit (from its first row in blocked layout, its last row otherwise)."""
+    if nT and np.array_equal(uc[::nT], np.arange(uc.size // nT)):
+        return vals[::nT]
+    out = np.empty(int(uc.max()) + 1, dtype=vals.dtype)
+    out[uc] = vals
+    return out
+
+
+def _varies(vals: np.ndarray, uc: np.ndarray, nT: int) -> np.ndarray | None:
+    """Rows whose value differs from their unit's (None when every unit's value is constant)."""
+    if nT:
+        V = vals.reshape(-1, nT)
+        if np.array_equal(V, np.broadcast_to(V[:, :1], V.shape)):
+            return None
+    first = _per_unit(vals, uc, 0)
+    varies = first[uc] != vals
+    return varies if varies.any() else None
 
 
 def att_gt(
@@ -309,6 +404,8 @@ def _check_args(control_group, est_method, base_period, small_cluster, alp, bite
 
 def _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel):
     """Balanced panel (units missing a period dropped, as R does), or the repeated-cross-section path."""
+    if uc.size == T * g_unit.size and _block_length(uc, tc, T):
+        return df, uc, tc, g_unit, True
     counts = np.bincount(uc)
     if bool((counts == T).all()):
         return df, uc, tc, g_unit, True
@@ -406,10 +503,28 @@ def _cells(glist, tlist, base_period, anticipation, control_group) -> list[dict]
     return cells
 
 
+class _Grid:
+    """Rows of a balanced panel placed on the units x periods grid: a copy of whole rows when the data come in
+    blocks of one unit's ``T`` periods in order (the usual layout), a scatter otherwise."""
+
+    def __init__(self, uc, tc, n, T):
+        self.uc, self.tc, self.n, self.T = uc, tc, n, T
+        self.blocked = uc.size == n * T and bool(np.array_equal(tc.reshape(n, T)[:, :], np.broadcast_to(
+            np.arange(T), (n, T)))) and bool(np.all(uc.reshape(n, T) == uc[::T, None]))
+
+    def fill(self, vals: np.ndarray) -> np.ndarray:
+        out = np.empty((self.n, self.T, *vals.shape[1:]))
+        if self.blocked:
+            out[self.uc[:: self.T]] = vals.reshape(self.n, self.T, *vals.shape[1:])
+        else:
+            out[self.uc, self.tc] = vals
+        return out
+
+
 def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, k) -> dict:
     """Outcomes (units x periods), covariates and weights of a balanced panel, constant or by period."""
-    Y = np.empty((n, T))
-    Y[uc, tc] = df[yname].to_numpy(float)
+    grid = _Grid(uc, tc, n, T)
+    Y = grid.fill(df[yname].to_numpy(float))
     x_const = Xfirst is not None
     Xp = None
     if not x_const:
@@ -417,15 +532,13 @@ def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_
         Xfirst[uc[tc == 0]] = X_all[tc == 0]
         x_const = bool(np.all(X_all[:, 1:] == Xfirst[uc, 1:])) if k > 1 else True
     if not x_const:
-        Xp = np.empty((n, T, k))
-        Xp[uc, tc] = X_all
+        Xp = grid.fill(X_all)
     w_const = w_all is None or bool(np.all(w_all == w_unit[uc]))
     Wp = None
     if not w_const:
         _warn(f"Time-varying weights in {weightsname!r}: each 2x2 comparison uses the weights of its earlier "
               "period and aggregation uses first-period weights, as R did does.")
-        Wp = np.empty((n, T))
-        Wp[uc, tc] = w_all
+        Wp = grid.fill(w_all)
     return {"Y": Y, "Xfirst": Xfirst, "Xp": Xp, "x_const": x_const, "w_unit": w_unit, "Wp": Wp, "w_const": w_const}
 
 
@@ -474,9 +587,19 @@ class _CellFit:
     def panel(self, a: dict, est_method: str, xformla) -> None:
         est = PANEL_BATCH[est_method]
         self.influence.Y = a["Y"]
-        for (g, _ckey, xk, wk), js in self._batches(a["x_const"], a["w_const"]).items():
+        stats = None
+        if a["x_const"] and a["Xfirst"].shape[1] == 1 and a["w_const"]:
+            stats = CohortStats(a["Y"], a["w_unit"], self.g_unit, weights=self.sinks.weights,
+                                cluster=None if self.sinks.S is None else (self.sinks.codes, self.sinks.G))
+        elif self.sinks.weights is not None:  # units in several comparisons: their weights drawn once
+            shared = self.n if any(c["thr"] is not None for c in self.cells) else int((self.g_unit == 0).sum())
+            self.sinks.weights.keep(0, shared)
+        for (g, ckey, xk, wk), js in self._batches(a["x_const"], a["w_const"]).items():
             Gfull = self.g_unit == g
             kept = np.flatnonzero(Gfull | self.control_mask(g, self.cells[js[0]]["thr"]))
+            if stats is not None:
+                self._grouped(stats, g, ckey, kept, np.asarray(js), a, est_method)
+                continue
             D = Gfull[kept].astype(float)
             Xall = a["Xfirst"] if a["x_const"] else a["Xp"][:, xk, :]
             try:
@@ -516,6 +639,34 @@ class _CellFit:
             self.influence.add(PanelBatch(js[ok], kept, fa, fZ, None if fB is None else fB[:, ok], fC[:, ok],
                                           tc[ok], tp[ok], scale, Xall))
             self.sinks.add(js[ok], kept, inf)
+
+    def _grouped(self, stats: CohortStats, g, ckey, kept, js, a, est_method) -> None:
+        """One comparison without covariates, from the cohorts' statistics (:mod:`ceci_impact.did.grouped`)."""
+        controls = [0.0, *ckey] if ckey is not None else [0.0]
+        controls = [h for h in controls if h in stats.slices]
+        nt = stats.slices[g][1] - stats.slices[g][0] if g in stats.slices else 0
+        if nt == 0 or nt == kept.size:
+            self.fail(js, "no treated or no control units")
+            return
+        tc = np.array([self.cells[j]["tcur"] for j in js])
+        tp = np.array([self.cells[j]["pret"] for j in js])
+        r = stats.comparison(g, controls, kept.size, tc, tp)
+        if est_method in ("dr", "ipw") and r["p"] >= 0.999:
+            self.fail(js, "overlap condition violated (propensity scores reach 0.999)")
+            return
+        if est_method in ("dr", "ipw") and r["p"] >= TRIM_LEVEL:  # every comparison unit trimmed: R gives NaN
+            self.fail(js, "estimate is not finite")
+            return
+        scale = self.n / kept.size
+        self.att[js] = r["att"]
+        D = self.g_unit[kept] == g
+        wk = a["w_unit"][kept]
+        fa = np.where(D, r["ct"], r["cc"]) * wk
+        fZ = (-r["ct"] * wk * D)[:, None]
+        self.influence.add(PanelBatch(js, kept, fa, fZ, r["dmc"][None, :], r["att"][None, :], tc, tp, scale,
+                                      a["Xfirst"]))
+        self.sinks.add_summaries(js, r["sumsq"] * scale**2, None if "S" not in r else r["S"] * scale,
+                                 None if "boot" not in r else r["boot"] * scale)
 
     def repeated_cross_sections(self, df, ucode, tname, yname, X_all, w_all, est_method) -> None:
         est = RC_ESTIMATORS[est_method]

@@ -96,14 +96,29 @@ class Sinks:
                                     shape=(self.G, rows.size))
             self.S[:, cols] += ind @ block
         if self.boot is not None:
+            acc = np.zeros((self.weights.biters, cols.size))
             for lo, hi in runs(rows):
-                V = self.weights.rows(int(rows[lo]), int(rows[hi - 1]) + 1)
-                self.boot[:, cols] += V.T @ block[lo:hi]
+                base = int(rows[lo])
+                for a, b, V in self.weights.blocks(base, int(rows[hi - 1]) + 1):
+                    acc += V.T @ block[lo + a - base:lo + b - base]
+            self.boot[:, cols] += acc
         if self.comb is not None:
             Wc = self.W[cols]
             used = np.flatnonzero(np.any(Wc != 0, axis=0))
             if used.size:
                 self.comb[np.ix_(rows, used)] += block @ Wc[:, used]
+
+    def add_summaries(self, cols: np.ndarray, sumsq: np.ndarray, S: np.ndarray | None,
+                      boot: np.ndarray | None) -> None:
+        """Accumulate summaries computed elsewhere (:mod:`ceci_impact.did.grouped`) for the cells ``cols``."""
+        if self.sumsq is not None:
+            self.sumsq[cols] += sumsq
+        if self.S is not None:
+            self.S[:, cols] += S
+        if self.boot is not None:
+            self.boot[:, cols] += boot
+        if self.comb is not None:
+            raise ValueError("combinations are formed from the factors, not from summaries")
 
     def fail(self, cols) -> None:
         """Cells whose influence function is undefined (NA for every unit)."""

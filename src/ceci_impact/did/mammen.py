@@ -14,7 +14,7 @@ SQ5 = np.sqrt(5.0)
 K1 = (1 - SQ5) / 2
 K2 = (1 + SQ5) / 2
 P1_U16 = int(round((SQ5 + 1) / (2 * SQ5) * 65536))
-FULL_BYTES = 2**28  # weights up to this size are generated once and kept
+FULL_BYTES = 2**28  # weights kept for reuse up to this size
 
 
 class MammenWeights:
@@ -33,32 +33,61 @@ class MammenWeights:
         self._state = bg.state
         self._cls = type(bg)
         bg.advance(self.n * self.wpu)
-        self._full = self._make(0, self.n) if self.n * self.biters * 8 <= FULL_BYTES else None
+        self._kept: tuple[int, int, np.ndarray] | None = None
 
-    def _make(self, lo: int, hi: int) -> np.ndarray:
+    def keep(self, lo: int, hi: int) -> None:
+        """Generate the weights of units ``lo:hi`` once and keep them (for units that several passes read);
+        kept only up to ``FULL_BYTES``."""
+        hi = min(hi, lo + max(1, FULL_BYTES // (8 * self.biters)))
+        if hi > lo:
+            self._kept = (lo, hi, self._make(lo, hi))
+
+    @property
+    def chunk(self) -> int:
+        """Units per generated block (about 8 MB of weights)."""
+        return max(64, 2**23 // (8 * self.biters))
+
+    def _make(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
         bg = self._cls()
         bg.state = self._state
         if lo:
             bg.advance(lo * self.wpu)
         raw = bg.random_raw((hi - lo) * self.wpu)
         u16 = raw.view(np.uint16).reshape(hi - lo, 4 * self.wpu)[:, : self.biters]
-        return np.where(u16 < P1_U16, K1, K2)
+        out = np.empty(u16.shape) if out is None else out[: hi - lo]
+        np.multiply(u16 < P1_U16, K1 - K2, out=out)
+        out += K2  # K2 or K2 + (K1 - K2) (K1 to within one ulp)
+        return out
+
+    def blocks(self, lo: int, hi: int):
+        """Yield ``(a, b, V)``: the weights ``V`` of units ``a:b``, in blocks covering ``lo:hi``. A block that is
+        not kept lives in a buffer reused by the next block: use it before asking for the next one."""
+        if self._kept is not None:
+            k0, k1, kept = self._kept
+            if k0 <= lo and hi <= k1:
+                yield lo, hi, kept[lo - k0:hi - k0]
+                return
+        buf = np.empty((min(self.chunk, hi - lo), self.biters))
+        for a in range(lo, hi, self.chunk):
+            b = min(hi, a + self.chunk)
+            yield a, b, self._make(a, b, buf)
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
-        """Weights of units ``lo:hi`` (``hi - lo`` x ``biters``, float64)."""
-        if self._full is not None:
-            return self._full[lo:hi]
+        """Weights of units ``lo:hi`` (``hi - lo`` x ``biters``, float64, a new array unless kept)."""
+        if self._kept is not None:
+            k0, k1, kept = self._kept
+            if k0 <= lo and hi <= k1:
+                return kept[lo - k0:hi - k0]
         return self._make(lo, hi)
 
-    def sums(self, mat, chunk: int = 32768) -> np.ndarray:
-        """``v' mat`` (biters x k) for a dense or sparse ``mat`` with one row per unit, in row chunks."""
+    def sums(self, mat) -> np.ndarray:
+        """``v' mat`` (biters x k) for a dense or sparse ``mat`` with one row per unit, in row blocks."""
         n, k = mat.shape
         out = np.zeros((self.biters, k))
         if hasattr(mat, "tocsr"):
             mat = mat.tocsr()
-        for lo in range(0, n, chunk):
-            hi = min(n, lo + chunk)
+        for lo, hi, V in self.blocks(0, n):
             blk = mat[lo:hi]
             blk = blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk, float)
-            out += self.rows(lo, hi).T @ blk
+            out += V.T @ blk
         return out
