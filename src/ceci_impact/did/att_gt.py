@@ -15,7 +15,7 @@ from .bootstrap import summarise_draws
 from .design import design_matrix, formula_vars
 from .drdid import PANEL_BATCH, RC_ESTIMATORS, TRIM_LEVEL, EstimationFailure, ill_conditioned, logit_fit
 from .grouped import CohortStats
-from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks
+from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, runs
 from .mammen import MammenWeights
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
@@ -164,16 +164,18 @@ def _prepare(
         raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {g_first.min()}")
 
     def keep_rows(mask):
-        nonlocal df, uc, tc
+        nonlocal df, uc, tc, nT
         df, uc, tc = df.loc[mask], uc[mask], tc[mask]
+        nT = 0
 
     def retime():
-        nonlocal tlist, tc
+        nonlocal tlist, tc, nT
         present = np.unique(tc)
         if present.size != tlist.size:
             remap = np.full(tlist.size, -1)
             remap[present] = np.arange(present.size)
             tlist, tc = tlist[present], remap[tc]
+        nT = _block_length(uc, tc, tlist.size)
 
     asif = g_first > tlist.max() + anticipation
     if asif.any():
@@ -194,7 +196,6 @@ def _prepare(
             glist = glist[glist < latest]
     glist = glist[glist > 0]
     first = tlist[0]
-    nT = _block_length(uc, tc, tlist.size)
     seen = np.ones(g_first.size, bool) if nT and uc.size // nT == g_first.size else \
         np.bincount(uc, minlength=g_first.size) > 0
     tfp_unit = (g_first <= first + anticipation) & (g_first != 0) & seen
@@ -208,7 +209,6 @@ def _prepare(
             f"no valid treated cohorts in {gname!r}: it must hold the first treated period (0 = never treated), "
             f"with at least one cohort first treated after {tlist[0]}"
         )
-    nT = _block_length(uc, tc, tlist.size)
     if nT and uc.size // nT == g_first.size:
         present = np.ones(g_first.size, bool)
     else:
@@ -224,7 +224,7 @@ def _prepare(
         uc = np.repeat(rank[uc[::nT]], nT)
     else:
         uc = rank[(np.cumsum(present) - 1)[uc]]
-    return df, tlist, glist, uc, tc, g_unit[order]
+    return df, tlist, glist, uc, tc, g_unit[order], nT
 
 
 def _block_length(uc: np.ndarray, tc: np.ndarray, T: int) -> int:
@@ -243,10 +243,11 @@ def _block_length(uc: np.ndarray, tc: np.ndarray, T: int) -> int:
 
 def _per_unit(vals: np.ndarray, uc: np.ndarray, nT: int) -> np.ndarray:
     """The value of each unit (from its first row in blocked layout, its last row otherwise)."""
-    if nT and np.array_equal(uc[::nT], np.arange(uc.size // nT)):
-        return vals[::nT]
     out = np.empty(int(uc.max()) + 1, dtype=vals.dtype)
-    out[uc] = vals
+    if nT:
+        out[uc[::nT]] = vals[::nT]
+    else:
+        out[uc] = vals
     return out
 
 
@@ -332,18 +333,19 @@ def att_gt(
     """
     clustervars = _check_args(control_group, est_method, base_period, small_cluster, alp, biters, clustervars,
                               idname)
-    df, tlist, glist, uc, tc, g_unit = _prepare(
+    df, tlist, glist, uc, tc, g_unit, nT = _prepare(
         data, yname, tname, idname, gname, xformla, weightsname, clustervars, anticipation, control_group
     )
     T = len(tlist)
-    df, uc, tc, g_unit, panel = _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel)
+    df, uc, tc, g_unit, panel = _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel, nT)
+    nT = nT if panel and uc.size == T * g_unit.size else 0
     if not panel:
         order = np.lexsort((tc, uc))
         df, uc, tc = df.iloc[order].reset_index(drop=True), uc[order], tc[order]
-    Xfirst, X_all, xnames = _covariates(df, uc, tc, xformla, panel)
+    Xfirst, X_all, xnames = _covariates(df, uc, tc, xformla, panel, nT)
     w_all = df[weightsname].to_numpy(float) if weightsname else None
     n = g_unit.size
-    w_unit, cluster = _unit_facts(df, uc, tc, n, w_all, panel, clustervars)
+    w_unit, cluster = _unit_facts(df, uc, tc, n, w_all, panel, clustervars, nT)
     _check_group_sizes(g_unit, xnames, control_group)
     cells = _cells(glist, tlist, base_period, anticipation, control_group)
     rng = np.random.default_rng(0 if seed is None else seed)
@@ -351,7 +353,8 @@ def att_gt(
     sinks = Sinks(n, len(cells), cluster=None if cluster is None else _cluster_codes(cluster), weights=weights)
     fit = _CellFit(cells, tlist, g_unit, n, sinks)
     if panel:
-        arrays = _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, len(xnames))
+        arrays = _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, len(xnames),
+                               nT)
         fit.panel(arrays, est_method, xformla)
     else:
         fit.repeated_cross_sections(df, uc, tname, yname, X_all, w_all, est_method)
@@ -402,9 +405,9 @@ def _check_args(control_group, est_method, base_period, small_cluster, alp, bite
     return clustervars
 
 
-def _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel):
+def _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel, nT=0):
     """Balanced panel (units missing a period dropped, as R does), or the repeated-cross-section path."""
-    if uc.size == T * g_unit.size and _block_length(uc, tc, T):
+    if nT and uc.size == T * g_unit.size:
         return df, uc, tc, g_unit, True
     counts = np.bincount(uc)
     if bool((counts == T).all()):
@@ -424,22 +427,16 @@ def _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel):
     return df, uc, tc, g_unit, True
 
 
-def _covariates(df, uc, tc, xformla, panel):
+def _covariates(df, uc, tc, xformla, panel, nT=0):
     """The covariate design: on first-period rows when covariates are constant within units (``Xfirst``, one row
-    per unit), else on every row (``X_all``)."""
+    per unit), else on every row (``X_all``). ``nT``: the rows are blocks of one unit's periods in order."""
     X_all = Xfirst = None
     xnames = None
     if panel:
-        first_rows = np.flatnonzero(tc == 0)
+        first_rows = np.arange(0, uc.size, nT) if nT else np.flatnonzero(tc == 0)
         const = True
         for v in formula_vars(xformla, df.columns):
-            col = df[v].to_numpy()
-            if not pd.api.types.is_numeric_dtype(df[v]):
-                const = False
-                break
-            first = np.empty(int(uc.max()) + 1, dtype=col.dtype)
-            first[uc[first_rows]] = col[first_rows]
-            if not np.array_equal(col, first[uc]):
+            if not pd.api.types.is_numeric_dtype(df[v]) or _varies(df[v].to_numpy(), uc, nT) is not None:
                 const = False
                 break
         if const:
@@ -451,19 +448,24 @@ def _covariates(df, uc, tc, xformla, panel):
     return Xfirst, X_all, xnames
 
 
-def _unit_facts(df, uc, tc, n, w_all, panel, clustervars):
+def _unit_facts(df, uc, tc, n, w_all, panel, clustervars, nT=0):
     """Each unit's (first-period) weight and cluster."""
+    first = slice(0, None, nT) if nT else tc == 0
     if w_all is None:
         w_unit = np.ones(n)
     elif panel:
         w_unit = np.empty(n)
-        w_unit[uc[tc == 0]] = w_all[tc == 0]
+        w_unit[uc[first]] = w_all[first]
     else:
         w_unit = np.bincount(uc, weights=w_all) / np.bincount(uc)
     cluster = None
     if clustervars:
-        cluster = np.empty(n, dtype=df[clustervars[0]].to_numpy().dtype)
-        cluster[uc] = df[clustervars[0]].to_numpy()
+        cv = df[clustervars[0]].to_numpy()
+        cluster = np.empty(n, dtype=cv.dtype)
+        if nT:
+            cluster[uc[::nT]] = cv[::nT]
+        else:
+            cluster[uc] = cv
     return w_unit, cluster
 
 
@@ -507,10 +509,9 @@ class _Grid:
     """Rows of a balanced panel placed on the units x periods grid: a copy of whole rows when the data come in
     blocks of one unit's ``T`` periods in order (the usual layout), a scatter otherwise."""
 
-    def __init__(self, uc, tc, n, T):
+    def __init__(self, uc, tc, n, T, nT=0):
         self.uc, self.tc, self.n, self.T = uc, tc, n, T
-        self.blocked = uc.size == n * T and bool(np.array_equal(tc.reshape(n, T)[:, :], np.broadcast_to(
-            np.arange(T), (n, T)))) and bool(np.all(uc.reshape(n, T) == uc[::T, None]))
+        self.blocked = nT == T and uc.size == n * T
 
     def fill(self, vals: np.ndarray) -> np.ndarray:
         out = np.empty((self.n, self.T, *vals.shape[1:]))
@@ -521,9 +522,9 @@ class _Grid:
         return out
 
 
-def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, k) -> dict:
+def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, k, nT=0) -> dict:
     """Outcomes (units x periods), covariates and weights of a balanced panel, constant or by period."""
-    grid = _Grid(uc, tc, n, T)
+    grid = _Grid(uc, tc, n, T, nT)
     Y = grid.fill(df[yname].to_numpy(float))
     x_const = Xfirst is not None
     Xp = None
@@ -540,6 +541,27 @@ def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_
               "period and aggregation uses first-period weights, as R did does.")
         Wp = grid.fill(w_all)
     return {"Y": Y, "Xfirst": Xfirst, "Xp": Xp, "x_const": x_const, "w_unit": w_unit, "Wp": Wp, "w_const": w_const}
+
+
+def _changes(Y: np.ndarray, rows: np.ndarray, tc: np.ndarray, tp: np.ndarray) -> np.ndarray:
+    """``Y[rows][:, tc] - Y[rows][:, tp]`` (Fortran order) from slices: rows in runs of consecutive units, cells
+    in runs whose periods advance together (``tp = tc - 1``) or share a base period."""
+    segs, j = [], 0
+    while j < tc.size:
+        e = j + 1
+        while e < tc.size and tc[e] == tc[e - 1] + 1 and tp[e] - tp[e - 1] == tp[j + 1] - tp[j] \
+                and tp[j + 1] - tp[j] in (0, 1):
+            e += 1
+        segs.append((j, e, int(tc[j]), int(tp[j]), int(tp[e - 1] - tp[j]) if e - j > 1 else 0))
+        j = e
+    out = np.empty((rows.size, tc.size), order="F")
+    for lo, hi in runs(rows):
+        Ys = Y[rows[lo]:rows[hi - 1] + 1]
+        for j0, j1, c0, p0, dp in segs:
+            L = j1 - j0
+            base = Ys[:, p0:p0 + L] if dp else Ys[:, p0:p0 + 1]
+            np.subtract(Ys[:, c0:c0 + L], base, out=out[lo:hi, j0:j1])
+    return out
 
 
 def _cluster_codes(cluster: np.ndarray) -> tuple[np.ndarray, int]:
@@ -617,12 +639,7 @@ class _CellFit:
                                             f"covariates in {xformla!r}?)")
                 tc = np.array([self.cells[j]["tcur"] for j in js])
                 tp = np.array([self.cells[j]["pret"] for j in js])
-                Yk = a["Y"][kept]
-                DY = Yk[:, tc]
-                DY -= Yk[:, tp]
-                del Yk
-                att, (fa, fZ, fB, fC), inf = est(DY, D, X, w, ps)
-                del DY
+                att, (fa, fZ, fB, fC), inf = est(_changes(a["Y"], kept, tc, tp), D, X, w, ps)
             except EstimationFailure as exc:
                 self.fail(js, str(exc))
                 continue

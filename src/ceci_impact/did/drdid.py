@@ -109,7 +109,7 @@ def _pscore(X: np.ndarray, D: np.ndarray, w: np.ndarray, ps: np.ndarray | None) 
 
 def drdid_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
     """Locally efficient doubly robust DiD for panel data (DRDID ``drdid_panel``), one outcome change."""
-    a, _, inf = drdid_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
+    a, _, inf = drdid_panel_batch(np.array(dy, float)[:, None], D, X, w, ps)
     return float(a[0]), inf[:, 0]
 
 
@@ -289,32 +289,37 @@ def _ols_batch(X, DY, w, ctrl):
 def drdid_panel_batch(DY, D, X, w, ps=None):
     """``drdid_panel`` for every column of ``DY`` at once; returns ``(att (m,), factors, inf (n, m))``.
 
-    The influence function is ``a * (DY - X @ B) + Z @ C`` (``factors = (a, Z, B, C)``): one elementwise pass
-    and one matrix product, instead of the scalar estimator's many passes.
+    The influence function is ``a * (DY - X @ B) + Z @ C`` (``factors = (a, Z, B, C)``). Every reduction over
+    units is one product with ``DY`` (``(2k + 2) x n`` by ``n x m``), and ``inf`` is written over ``DY`` in two
+    passes (``DY`` is overwritten).
     """
-    n = D.shape[0]
+    n, k = D.shape[0], X.shape[1]
     w = w / w.mean()
     P = _pscore(X, D, w, ps)
-    B = _ols_batch(X, DY, w, D == 0)
-    R = DY - X @ B
+    wols = w * (1 - D)
     w_treat = P.trim * w * D
     w_cont = P.trim * w * P.ps * (1 - D) / (1 - P.ps)
+    red = np.vstack([X.T * wols, w_treat, w_cont, X.T * w_cont]) @ DY  # one pass over DY
+    A = (X.T * wols) @ X
+    if ill_conditioned(A):
+        raise EstimationFailure("outcome regression design is singular")
+    B = np.linalg.solve(A, red[:k])
+    xt, xw = w_treat @ X, w_cont @ X
     mwt, mwc = w_treat.mean(), w_cont.mean()
-    eta_t = (w_treat @ R) / n / mwt
-    eta_c = (w_cont @ R) / n / mwc
-    wols = w * (1 - D)
-    XpX_inv = _inv_checked((X.T * wols) @ X / n, "regression design")
-    v1 = X @ (XpX_inv @ ((w_treat @ X) / n))
-    v3 = X @ (XpX_inv @ ((w_cont @ X) / n))
-    xw = X.T @ w_cont
-    M2 = ((X.T * w_cont) @ R - np.outer(xw, eta_c)) / n
+    eta_t = (red[k] - xt @ B) / n / mwt  # w_treat @ (DY - X B)
+    eta_c = (red[k + 1] - xw @ B) / n / mwc
+    M2 = (red[k + 2:] - ((X.T * w_cont) @ X) @ B - np.outer(xw, eta_c)) / n
+    XpX_inv = _inv_checked(A / n, "regression design")
+    v1 = X @ (XpX_inv @ (xt / n))
+    v3 = X @ (XpX_inv @ (xw / n))
     score_ps = (w * (D - P.ps))[:, None] * X
     a = w_treat / mwt - wols * v1 / mwt - w_cont / mwc + wols * v3 / mwc
     Z = np.column_stack([-w_treat / mwt, w_cont / mwc, -score_ps / mwc])
     C = np.vstack([eta_t, eta_c, P.Hps @ M2])
-    R *= a[:, None]
-    R += Z @ C
-    return eta_t - eta_c, (a, Z, B, C), R
+    inf = DY
+    inf *= a[:, None]
+    inf += np.hstack([Z, -(a[:, None] * X)]) @ np.vstack([C, B])
+    return eta_t - eta_c, (a, Z, B, C), inf
 
 
 def reg_did_panel_batch(DY, D, X, w, ps=None):
