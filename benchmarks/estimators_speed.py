@@ -2,8 +2,12 @@
 on 100,000 units x 60 months.
 
     .venv/bin/python benchmarks/estimators_speed.py
+    .venv/bin/python benchmarks/estimators_speed.py --national [--sizes 1000000 500000 250000]
 
 The panel is the 2,500 units x 120 periods panel of benchmarks/did_speed.py (10 cohorts + never treated).
+``--national``: TWFE (static and event study), Sun–Abraham, imputation, the Poisson event study and HonestDiD
+on a 1 M-unit x 72-month panel, each in a fresh process limited to 20 GiB of address space; an estimator that
+fails or runs out of time is tried on the next smaller size, and the reason is printed.
 """
 
 from __future__ import annotations
@@ -94,5 +98,99 @@ def main() -> None:
               f"(input {big.memory_usage(deep=True).sum() / 2**30:.2f} GiB)")
 
 
+NATIONAL = r'''
+import json, resource, sys, time, warnings
+warnings.simplefilter("ignore")
+resource.setrlimit(resource.RLIMIT_AS, (20 * 2**30, 20 * 2**30))
+import numpy as np
+sys.path.insert(0, sys.argv[3])
+from did_speed import make_panel
+from ceci_impact.did import att_gt, did_imputation, honest_did, poisson_event_study, sun_abraham, twfe
+name, n = sys.argv[1], int(sys.argv[2])
+T = 72
+df = make_panel(n, T=T, cohorts=np.linspace(12, T - 6, 10))
+kw = dict(yname="y", tname="t", idname="id", gname="g")
+if name == "poisson_event_study":
+    df["y"] = np.random.default_rng(0).poisson(np.exp(0.3 * df["y"].to_numpy() / df["y"].std()))
+prep = None
+if name.startswith("honest_did"):
+    prep = att_gt(df, xformla="~ x", base_period="universal", bstrap=False, **kw).aggte("dynamic", min_e=-12, max_e=12)
+    del df
+def status(key):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1]) * 1024
+input_bytes = 0 if prep is not None else int(df.memory_usage(deep=True).sum())
+with open("/proc/self/clear_refs", "w") as fh:
+    fh.write("5")
+t0 = time.perf_counter()
+if name == "twfe":
+    twfe(df, **kw)
+elif name == "twfe_event_study":
+    twfe(df, type="event_study", min_e=-12, max_e=12, **kw)
+elif name == "sun_abraham":
+    sun_abraham(df, **kw)
+elif name == "did_imputation":
+    did_imputation(df, **kw)
+elif name == "poisson_event_study":
+    poisson_event_study(df, min_e=-12, max_e=12, **kw)
+elif name == "honest_did_smoothness":
+    honest_did(prep, e=0, Mvec=np.linspace(0, 0.05, 6))
+elif name == "honest_did_relative":
+    honest_did(prep, e=0, type="relative_magnitude", Mbarvec=[0, 0.5, 1, 1.5, 2])
+print(json.dumps({"seconds": time.perf_counter() - t0, "peak": status("VmHWM:"), "input": input_bytes}))
+'''
+
+ESTIMATORS = ["twfe", "twfe_event_study", "sun_abraham", "did_imputation", "poisson_event_study",
+              "honest_did_smoothness", "honest_did_relative"]
+
+
+def national(sizes: list[int], timeout: int) -> None:
+    """Each estimator on the largest of ``sizes`` (units x 72 months) that it completes."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    script = Path("/tmp") / "_ceci_estimators_national.py"
+    script.write_text(NATIONAL)
+    print(f"{'estimator':<24} {'units x 72':>12} {'seconds':>9} {'peak GiB':>9} {'input GiB':>9}  note")
+    for name in ESTIMATORS:
+        why = ""
+        for n in sorted(sizes, reverse=True):
+            try:
+                r = subprocess.run([sys.executable, str(script), name, str(n), str(here)], capture_output=True,
+                                   text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                why += f"{n:,}: more than {timeout} s; "
+                continue
+            if r.returncode != 0:
+                last = (r.stderr.strip().splitlines() or ["killed"])[-1][:120]
+                why += f"{n:,}: {last}; "
+                continue
+            d = json.loads(r.stdout.strip().splitlines()[-1])
+            note = ("HonestDiD works on the event-study estimates: its time does not grow with the units "
+                    "(the CS event study is computed first, not timed)") if name.startswith("honest") else ""
+            print(f"{name:<24} {n:>12,} {d['seconds']:9.1f} {d['peak'] / 2**30:9.2f} {d['input'] / 2**30:9.2f}  "
+                  f"{(why + note).strip()}", flush=True)
+            break
+        else:
+            print(f"{name:<24} {'-':>12} {'-':>9} {'-':>9} {'-':>9}  {why}", flush=True)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if "--national" in sys.argv:
+        import argparse
+
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--national", action="store_true")
+        ap.add_argument("--sizes", nargs="+", type=int, default=[1_000_000, 500_000, 250_000])
+        ap.add_argument("--timeout", type=int, default=900)
+        a = ap.parse_args()
+        national(a.sizes, a.timeout)
+    else:
+        main()

@@ -50,8 +50,11 @@ def _blocked_codes(idv: np.ndarray, tv: np.ndarray):
     if not (np.array_equal(idv.reshape(n, T), np.broadcast_to(heads[:, None], (n, T)))
             and np.array_equal(tv.reshape(n, T), np.broadcast_to(t0, (n, T)))):
         return None
-    code = np.int32 if N < 2**31 else np.int64
-    return np.repeat(np.arange(n, dtype=code), T), np.tile(np.arange(T, dtype=code), n), t0.copy()
+    uc = np.empty((n, T), np.int32 if N < 2**31 else np.int64)
+    uc[:] = np.arange(n, dtype=uc.dtype)[:, None]
+    tc = np.empty((n, T), np.int16 if T < 2**15 else np.int32)
+    tc[:] = np.arange(T, dtype=tc.dtype)
+    return uc.reshape(-1), tc.reshape(-1), t0.copy()
 
 
 def _unit_time_codes(df: pd.DataFrame, idname: str, tname: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -221,7 +224,8 @@ def _prepare(
     rank = np.empty(order.size, uc.dtype)
     rank[order] = np.arange(order.size)
     if present.all() and nT:
-        uc = np.repeat(rank[uc[::nT]], nT)
+        uc = uc.copy() if not uc.flags.writeable else uc
+        uc.reshape(-1, nT)[:] = rank[uc[::nT]][:, None]  # in place: no new array
     else:
         uc = rank[(np.cumsum(present) - 1)[uc]]
     return df, tlist, glist, uc, tc, g_unit[order], nT

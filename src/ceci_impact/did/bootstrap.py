@@ -91,24 +91,27 @@ def summarise_draws(draws: np.ndarray, n_cl: int, n: int, alp: float, band_cols:
     """Standard errors (normalised IQR) and the sup-t critical value of bootstrap ``draws`` (``sqrt(n_cl) *``
     the mean over ``n_cl`` clusters of weighted influence functions), as R ``mboot`` derives them."""
     k = draws.shape[1]
-    finite = np.all(np.isfinite(draws), axis=0)
-    ndg = finite & (np.sum(np.where(finite, draws, 0) ** 2, axis=0) > _TINY)
+    D = np.ascontiguousarray(draws.T)  # one row per parameter: every step below reads contiguous rows
+    with np.errstate(invalid="ignore", over="ignore"):
+        ss = np.einsum("ij,ij->i", D, D)
+    ndg = np.isfinite(ss) & (ss > _TINY)  # a non-finite draw makes the sum non-finite
     in_band = np.zeros(k, bool)
     in_band[: (k if band_cols is None else band_cols)] = True
     se = np.full(k, np.nan)
     crit = np.nan
     if ndg.any():
-        nb = draws.shape[0]
+        nb = D.shape[1]
         i75, i25 = int(np.ceil(0.75 * nb)) - 1, int(np.ceil(0.25 * nb)) - 1
-        b = np.partition(draws[:, ndg], (i25, i75), axis=0)  # the two order statistics, as a full sort gives
-        q75, q25 = b[i75], b[i25]
-        bsig = (q75 - q25) / IQR_NORM
+        Dn = D[ndg]
+        b = np.partition(Dn, (i25, i75), axis=1)  # the two order statistics a full sort would give
+        bsig = (b[:, i75] - b[:, i25]) / IQR_NORM
+        del b
         se[ndg] = bsig * np.sqrt(n_cl) / n
         sel = in_band[ndg]
         with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = np.abs(draws[:, ndg][:, sel] / bsig[sel])
+            scaled = np.abs(Dn[sel] / bsig[sel, None])
         scaled[~np.isfinite(scaled)] = -np.inf
-        bT = scaled.max(axis=1) if scaled.shape[1] else np.empty(0)
+        bT = scaled.max(axis=0) if scaled.shape[0] else np.empty(0)
         bT = bT[np.isfinite(bT)]
         if bT.size:
             bT = np.sort(bT)

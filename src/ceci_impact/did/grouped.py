@@ -51,13 +51,11 @@ class CohortStats:
                 ind = sparse.csr_matrix((np.ones(hi - lo), (ch, np.arange(hi - lo))), shape=(ncl, hi - lo))
                 self.cl[h] = (ind @ (wh[:, None] * Yh), ind @ wh)
             if weights is not None:
-                Qv = np.zeros((weights.biters, Y.shape[1]))
-                sv = np.zeros(weights.biters)
-                unit_w = bool(np.all(wh == 1.0))
-                for c0, c1, V in weights.blocks(lo, hi):
-                    Qv += V.T @ (Y[c0:c1] if unit_w else w[c0:c1, None] * Y[c0:c1])
-                    sv += V.sum(axis=0) if unit_w else V.T @ w[c0:c1]
-                self.boot[h] = (Qv, sv)
+                wY = np.empty((hi - lo, Y.shape[1] + 1))  # [w * Y, w]: one pass over the weights
+                np.multiply(Y[lo:hi], wh[:, None], out=wY[:, :-1])
+                wY[:, -1] = wh
+                Qv = weights.vt_dot(lo, hi, wY)
+                self.boot[h] = (Qv[:, :-1], Qv[:, -1])
 
     def comparison(self, g: float, controls: list[float], n_k: int, tc: np.ndarray, tp: np.ndarray) -> dict:
         """Estimates and influence-function summaries of the cells ``(tc, tp)`` of cohort ``g`` against the

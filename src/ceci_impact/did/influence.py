@@ -98,9 +98,7 @@ class Sinks:
         if self.boot is not None:
             acc = np.zeros((self.weights.biters, cols.size))
             for lo, hi in runs(rows):
-                base = int(rows[lo])
-                for a, b, V in self.weights.blocks(base, int(rows[hi - 1]) + 1):
-                    acc += V.T @ block[lo + a - base:lo + b - base]
+                acc += self.weights.vt_dot(int(rows[lo]), int(rows[hi - 1]) + 1, block[lo:hi])
             self.boot[:, cols] += acc
         if self.comb is not None:
             Wc = self.W[cols]

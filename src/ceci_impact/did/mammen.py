@@ -37,17 +37,18 @@ class MammenWeights:
 
     def keep(self, lo: int, hi: int) -> None:
         """Generate the weights of units ``lo:hi`` once and keep them (for units that several passes read);
-        kept only up to ``FULL_BYTES``."""
+        kept only up to ``FULL_BYTES`` (as 0/1 indicators of ``K1``)."""
         hi = min(hi, lo + max(1, FULL_BYTES // (8 * self.biters)))
         if hi > lo:
-            self._kept = (lo, hi, self._make(lo, hi))
+            self._kept = (lo, hi, self._bits(lo, hi))
 
     @property
     def chunk(self) -> int:
         """Units per generated block (about 8 MB of weights)."""
         return max(64, 2**23 // (8 * self.biters))
 
-    def _make(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+    def _bits(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        """1.0 where the weight of (unit, draw) is ``K1``, else 0.0, for units ``lo:hi``."""
         bg = self._cls()
         bg.state = self._state
         if lo:
@@ -55,13 +56,26 @@ class MammenWeights:
         raw = bg.random_raw((hi - lo) * self.wpu)
         u16 = raw.view(np.uint16).reshape(hi - lo, 4 * self.wpu)[:, : self.biters]
         out = np.empty(u16.shape) if out is None else out[: hi - lo]
-        np.multiply(u16 < P1_U16, K1 - K2, out=out)
+        np.less(u16, P1_U16, out=out, casting="unsafe")
+        return out
+
+    def _make(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
+        out = self._bits(lo, hi, out)
+        out *= K1 - K2
         out += K2  # K2 or K2 + (K1 - K2) (K1 to within one ulp)
         return out
 
-    def blocks(self, lo: int, hi: int):
-        """Yield ``(a, b, V)``: the weights ``V`` of units ``a:b``, in blocks covering ``lo:hi``. A block that is
-        not kept lives in a buffer reused by the next block: use it before asking for the next one."""
+    def vt_dot(self, lo: int, hi: int, M: np.ndarray) -> np.ndarray:
+        """``V[lo:hi]' M`` (biters x M's columns) for the units ``lo:hi`` (M has their ``hi - lo`` rows), as
+        ``K2 * colsum(M) + (K1 - K2) * I' M`` with the 0/1 indicators ``I`` of ``K1``, in reused blocks."""
+        out = np.zeros((self.biters, M.shape[1]))
+        for a, b, bits in self._bit_blocks(lo, hi):
+            out += bits.T @ M[a - lo:b - lo]
+        out *= K1 - K2
+        out += K2 * M.sum(axis=0)
+        return out
+
+    def _bit_blocks(self, lo: int, hi: int):
         if self._kept is not None:
             k0, k1, kept = self._kept
             if k0 <= lo and hi <= k1:
@@ -70,14 +84,17 @@ class MammenWeights:
         buf = np.empty((min(self.chunk, hi - lo), self.biters))
         for a in range(lo, hi, self.chunk):
             b = min(hi, a + self.chunk)
-            yield a, b, self._make(a, b, buf)
+            yield a, b, self._bits(a, b, buf)
+
+    def blocks(self, lo: int, hi: int):
+        """Yield ``(a, b, V)``: the weights ``V`` of units ``a:b``, in blocks covering ``lo:hi`` (each a new
+        array; the passes of the estimators use ``vt_dot``)."""
+        for a in range(lo, hi, self.chunk):
+            b = min(hi, a + self.chunk)
+            yield a, b, self._make(a, b)
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
-        """Weights of units ``lo:hi`` (``hi - lo`` x ``biters``, float64, a new array unless kept)."""
-        if self._kept is not None:
-            k0, k1, kept = self._kept
-            if k0 <= lo and hi <= k1:
-                return kept[lo - k0:hi - k0]
+        """Weights of units ``lo:hi`` (``hi - lo`` x ``biters``, float64, a new array)."""
         return self._make(lo, hi)
 
     def sums(self, mat) -> np.ndarray:
@@ -86,8 +103,9 @@ class MammenWeights:
         out = np.zeros((self.biters, k))
         if hasattr(mat, "tocsr"):
             mat = mat.tocsr()
-        for lo, hi, V in self.blocks(0, n):
+        for lo in range(0, n, self.chunk):
+            hi = min(n, lo + self.chunk)
             blk = mat[lo:hi]
             blk = blk.toarray() if hasattr(blk, "toarray") else np.asarray(blk, float)
-            out += V.T @ blk
+            out += self.vt_dot(lo, hi, blk)
         return out
