@@ -44,9 +44,22 @@ def _combine(res: AttGtResult, specs: list[tuple[np.ndarray, np.ndarray, bool]],
     for m, (which, wts, _) in enumerate(specs):
         W[which, m] = wts
     inf = res.influence.combine(W)
+    # the estimated-weights term of every column at once: unit i gets w_i * coef[m, cohort of i], with
+    # coef = (sum of the kept att of the cohort) / S - (their number) * (pg . att) / S^2, S = sum of kept pg
+    # (R's wif, whose constant terms cancel exactly)
+    groups = np.unique(res.group)
+    coef = np.zeros((groups.size + 1, len(specs)))
     for m, (which, _, with_wif) in enumerate(specs):
-        if with_wif:
-            inf[:, m] += _wif_times(att[which], res.group[which], pg[which], res.unit_weights, res.unit_group)
+        if with_wif and which.size:
+            gi = np.searchsorted(groups, res.group[which])
+            S, A = pg[which].sum(), pg[which] @ att[which]
+            coef[:-1, m] = (np.bincount(gi, weights=att[which], minlength=groups.size) / S
+                            - np.bincount(gi, minlength=groups.size) * A / S**2)
+    pos = np.minimum(np.searchsorted(groups, res.unit_group), groups.size - 1)
+    gidx = np.where(groups[pos] == res.unit_group, pos, groups.size)  # units of no cohort: the zero row
+    for a in range(0, inf.shape[0], 65536):
+        b = min(inf.shape[0], a + 65536)
+        inf[a:b] += res.unit_weights[a:b, None] * coef[gidx[a:b]]
     return inf
 
 
@@ -63,7 +76,7 @@ class _SE:
             if self.res.params.get("small_cluster", "none") == "welch":
                 return self._welch(S) / n
             return np.sqrt((S**2).sum(axis=0)) / n
-        return np.sqrt((infs**2).mean(axis=0) / n)
+        return np.sqrt(np.einsum("ij,ij->j", infs, infs) / infs.shape[0] / n)
 
     def _welch(self, S: np.ndarray) -> np.ndarray:
         """Cluster-robust SEs (times n) with a ``G/(G-1)`` factor on the clusters with and without treated units;

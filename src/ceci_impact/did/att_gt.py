@@ -15,7 +15,7 @@ from .bootstrap import summarise_draws
 from .design import design_matrix, formula_vars
 from .drdid import PANEL_BATCH, RC_ESTIMATORS, TRIM_LEVEL, EstimationFailure, ill_conditioned, logit_fit
 from .grouped import CohortStats
-from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, runs
+from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, changes
 from .mammen import MammenWeights
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
@@ -547,27 +547,6 @@ def _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_
     return {"Y": Y, "Xfirst": Xfirst, "Xp": Xp, "x_const": x_const, "w_unit": w_unit, "Wp": Wp, "w_const": w_const}
 
 
-def _changes(Y: np.ndarray, rows: np.ndarray, tc: np.ndarray, tp: np.ndarray) -> np.ndarray:
-    """``Y[rows][:, tc] - Y[rows][:, tp]`` (Fortran order) from slices: rows in runs of consecutive units, cells
-    in runs whose periods advance together (``tp = tc - 1``) or share a base period."""
-    segs, j = [], 0
-    while j < tc.size:
-        e = j + 1
-        while e < tc.size and tc[e] == tc[e - 1] + 1 and tp[e] - tp[e - 1] == tp[j + 1] - tp[j] \
-                and tp[j + 1] - tp[j] in (0, 1):
-            e += 1
-        segs.append((j, e, int(tc[j]), int(tp[j]), int(tp[e - 1] - tp[j]) if e - j > 1 else 0))
-        j = e
-    out = np.empty((rows.size, tc.size), order="F")
-    for lo, hi in runs(rows):
-        Ys = Y[rows[lo]:rows[hi - 1] + 1]
-        for j0, j1, c0, p0, dp in segs:
-            L = j1 - j0
-            base = Ys[:, p0:p0 + L] if dp else Ys[:, p0:p0 + 1]
-            np.subtract(Ys[:, c0:c0 + L], base, out=out[lo:hi, j0:j1])
-    return out
-
-
 def _cluster_codes(cluster: np.ndarray) -> tuple[np.ndarray, int]:
     uniq, codes = np.unique(cluster, return_inverse=True)
     return codes, int(uniq.shape[0])
@@ -643,7 +622,7 @@ class _CellFit:
                                             f"covariates in {xformla!r}?)")
                 tc = np.array([self.cells[j]["tcur"] for j in js])
                 tp = np.array([self.cells[j]["pret"] for j in js])
-                att, (fa, fZ, fB, fC), inf = est(_changes(a["Y"], kept, tc, tp), D, X, w, ps)
+                att, (fa, fZ, fB, fC), inf = est(changes(a["Y"], kept, tc, tp), D, X, w, ps)
             except EstimationFailure as exc:
                 self.fail(js, str(exc))
                 continue

@@ -22,6 +22,19 @@ import numpy as np
 TRIM_LEVEL = 0.995
 
 
+def add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """``out += A @ B`` in place (one BLAS call with beta = 1 when ``out`` is C-contiguous float64)."""
+    if out.dtype == np.float64 and out.flags.c_contiguous and out.size:
+        from scipy.linalg import blas
+
+        res = blas.dgemm(1.0, np.asarray(B, float).T, np.asarray(A, float).T, beta=1.0, c=out.T, overwrite_c=True)
+        if not np.shares_memory(res, out):  # BLAS copied after all
+            out += res.T
+    else:
+        out += A @ B
+    return out
+
+
 class EstimationFailure(Exception):
     """A 2x2 cell cannot be estimated (overlap or singular design); the cell becomes NA."""
 
@@ -318,7 +331,7 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
     C = np.vstack([eta_t, eta_c, P.Hps @ M2])
     inf = DY
     inf *= a[:, None]
-    inf += np.hstack([Z, -(a[:, None] * X)]) @ np.vstack([C, B])
+    add_product(inf, np.hstack([Z, -(a[:, None] * X)]), np.vstack([C, B]))
     return eta_t - eta_c, (a, Z, B, C), inf
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from .drdid import add_product
 from .mammen import MammenWeights
 
 CHUNK_ROWS = 65536
@@ -40,14 +41,14 @@ class PanelBatch:
     def block(self, Y: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Dense influence functions of this batch's cells on its rows ``lo:hi``."""
         r = self.rows[lo:hi]
-        contiguous = r[-1] - r[0] + 1 == r.size
-        Yr = Y[r[0]:r[-1] + 1] if contiguous else Y[r]
-        out = Yr[:, self.tc] - Yr[:, self.tp]
-        if self.B is not None:
-            out -= (self.X[r[0]:r[-1] + 1] if contiguous else self.X[r]) @ self.B
-        out *= self.a[lo:hi, None]
-        out += self.Z[lo:hi] @ self.C
-        out *= self.scale
+        out = changes(Y, r, self.tc, self.tp)
+        a = self.a[lo:hi] * self.scale
+        out *= a[:, None]  # scale * (a * (DY - X B) + Z C), as a * DY + [Z, -a X] @ [C; B]: two passes
+        if self.B is None:
+            add_product(out, self.Z[lo:hi] * self.scale, self.C)
+        else:
+            Xr = self.X[r[0]:r[-1] + 1] if r[-1] - r[0] + 1 == r.size else self.X[r]
+            add_product(out, np.hstack([self.Z[lo:hi] * self.scale, -(a[:, None] * Xr)]), np.vstack([self.C, self.B]))
         return out
 
 
@@ -70,6 +71,27 @@ def runs(rows: np.ndarray) -> list[tuple[int, int]]:
     brk = np.flatnonzero(np.diff(rows) != 1) + 1
     edges = np.r_[0, brk, rows.size]
     return list(zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True))
+
+
+def changes(Y: np.ndarray, rows: np.ndarray, tc: np.ndarray, tp: np.ndarray) -> np.ndarray:
+    """``Y[rows][:, tc] - Y[rows][:, tp]`` from slices: rows in runs of consecutive units, cells
+    in runs whose periods advance together (``tp = tc - 1``) or share a base period."""
+    segs, j = [], 0
+    while j < tc.size:
+        e = j + 1
+        while e < tc.size and tc[e] == tc[e - 1] + 1 and tp[e] - tp[e - 1] == tp[j + 1] - tp[j] \
+                and tp[j + 1] - tp[j] in (0, 1):
+            e += 1
+        segs.append((j, e, int(tc[j]), int(tp[j]), int(tp[e - 1] - tp[j]) if e - j > 1 else 0))
+        j = e
+    out = np.empty((rows.size, tc.size))
+    for lo, hi in runs(rows):
+        Ys = Y[rows[lo]:rows[hi - 1] + 1]
+        for j0, j1, c0, p0, dp in segs:
+            L = j1 - j0
+            base = Ys[:, p0:p0 + L] if dp else Ys[:, p0:p0 + 1]
+            np.subtract(Ys[:, c0:c0 + L], base, out=out[lo:hi, j0:j1])
+    return out
 
 
 class Sinks:
@@ -104,7 +126,14 @@ class Sinks:
             Wc = self.W[cols]
             used = np.flatnonzero(np.any(Wc != 0, axis=0))
             if used.size:
-                self.comb[np.ix_(rows, used)] += block @ Wc[:, used]
+                cs = slice(used[0], used[-1] + 1) if used[-1] - used[0] + 1 == used.size else used
+                add = block @ Wc[:, cs]
+                for lo, hi in runs(rows):
+                    part = add[lo:hi]
+                    if isinstance(cs, slice):
+                        self.comb[rows[lo]:rows[hi - 1] + 1, cs] += part
+                    else:
+                        self.comb[rows[lo]:rows[hi - 1] + 1][:, cs] += part
 
     def add_summaries(self, cols: np.ndarray, sumsq: np.ndarray, S: np.ndarray | None,
                       boot: np.ndarray | None) -> None:
