@@ -33,9 +33,13 @@ from ceci_impact.report import params
 from ceci_impact.study import analysis
 
 
-def one_world(size: str, seed: int) -> list[dict]:
+def one_world(size: str, seed: int, small_cluster: str | None = None) -> list[dict]:
     """Simulate, build and estimate one world; one row per outcome × estimator."""
     warnings.simplefilter("ignore")
+    if small_cluster:
+        from ceci_impact.study import specification
+
+        specification.SMALL_CLUSTER = small_cluster
     root = Path(tempfile.mkdtemp(prefix=f"truth-{seed}-"))
     try:
         synthetic.simulate(size=size, seed=seed, out=root / "raw", quiet=True)
@@ -75,11 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", required=True)
     ap.add_argument("--json", default=None, help="write the summary (and per-world rows) here")
     ap.add_argument("--jobs", type=int, default=1, help="worlds simulated in parallel (default 1)")
+    ap.add_argument("--small-cluster", default=None, choices=["none", "welch", "effective"],
+                    help="the CS small-cluster correction (default: the reports')")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
     rows = []
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as ex:
-        futs = {s: ex.submit(one_world, a.size, s) for s in a.seeds}
+        futs = {s: ex.submit(one_world, a.size, s, a.small_cluster) for s in a.seeds}
         failed = []
         for i, (s, f) in enumerate(futs.items(), 1):
             try:

@@ -126,3 +126,21 @@ def test_no_cell_matrix_is_kept():
     factors = r.influence.nbytes - r.influence.Y.nbytes
     assert factors < 0.25 * r.influence.nnz * 8  # about 6 numbers per unit and comparison against 59
     assert "inffunc" not in r.__dict__  # built only on request
+
+
+@pytest.mark.parametrize("kw", [dict(xformla="~ x"), dict(xformla=None, clustervars="cl"),
+                                dict(xformla="~ x", control_group="notyettreated")])
+def test_covariance_and_pretest_from_blocks(kw):
+    """V and the Wald pre-test come from the factors in blocks; equal to the sparse matrix's cross-products."""
+    from ceci_impact.did.bootstrap import gram
+
+    df = _panel(seed=8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = att_gt(df, yname="y", tname="t", idname="id", gname="g", bstrap=False, **kw)
+    ref = gram(r.inffunc, r.cluster if r.cluster_analytic else None) / r.n
+    np.testing.assert_allclose(r.V, ref, rtol=TOL, atol=1e-12 * np.abs(ref).max())
+    pre = np.flatnonzero((r.group > r.t) & ~r.analytic_na)
+    a = r.att[pre]
+    W = r.n * a @ np.linalg.solve(ref[np.ix_(pre, pre)], a)
+    assert r.pretest()["W"] == pytest.approx(W, rel=1e-8)

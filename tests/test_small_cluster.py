@@ -62,3 +62,56 @@ def test_welch_by_hand(mpdta, agg):
 def test_option_is_checked(mpdta):
     with pytest.raises(CeciError, match="small_cluster"):
         _fit(mpdta, "cr2")
+
+
+def _clustered_panel(sizes, treated, T=8, seed=0):
+    """Clusters of the given sizes; in cluster ``c`` the first ``treated[c]`` (a share) of units are treated at
+    period 5."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    uid = 0
+    for c, m in enumerate(sizes):
+        share = treated[c] if np.ndim(treated) else treated
+        for k in range(m):
+            g = 5 if k < int(round(share * m)) else 0
+            y = rng.normal(size=T) + rng.normal()
+            rows += [(uid, t + 1, g, c, y[t]) for t in range(T)]
+            uid += 1
+    return pd.DataFrame(rows, columns=["id", "t", "g", "cl", "y"])
+
+
+def _effective_df(d):
+    r = att_gt(d, yname="y", tname="t", idname="id", gname="g", clustervars="cl", bstrap=False, cband=False,
+               small_cluster="effective")
+    return r.aggte("simple"), r
+
+
+def test_effective_clusters_equal_clusters_give_g_minus_one():
+    """Six treated and six untreated clusters of ten units: every cluster weighs the same, G* = G."""
+    d = _clustered_panel([10] * 12, [1.0] * 6 + [0.0] * 6)
+    a, r = _effective_df(d)
+    assert a.df_overall == pytest.approx(12 - 1, rel=1e-9)
+    w = att_gt(d, yname="y", tname="t", idname="id", gname="g", clustervars="cl",
+               bstrap=False, cband=False, small_cluster="welch").aggte("simple")
+    assert a.overall_se == pytest.approx(w.overall_se, rel=1e-12)  # same variance, other degrees of freedom
+
+
+def test_effective_clusters_fall_when_one_cluster_dominates():
+    even, _ = _effective_df(_clustered_panel([10] * 12, [1.0] * 6 + [0.0] * 6))
+    skew, _ = _effective_df(_clustered_panel([60] + [4] * 5 + [10] * 6, [1.0] * 6 + [0.0] * 6))
+    assert 1 <= skew.df_overall < 0.5 * even.df_overall
+    lo, hi = skew.overall_ci
+    assert hi - skew.overall_att == pytest.approx(stats.t.ppf(0.975, skew.df_overall) * skew.overall_se, rel=1e-12)
+
+
+def test_effective_clusters_by_hand():
+    """No covariates, one cohort, never-treated controls: each unit's influence function on its outcomes is
+    +-(n / W_side) (Y_t - Y_b) summed over the post cells with the aggregation's weights, so the cluster's
+    coefficient vector is (n_t,c / n_t - n_0,c / n_0) * n * u with u the cells' combined change vector."""
+    d = _clustered_panel([6, 9, 14, 20, 7, 11], 0.4, T=8, seed=3)
+    a, r = _effective_df(d)
+    units = d.drop_duplicates("id")
+    nt, n0, n = (units.g > 0).sum(), (units.g == 0).sum(), len(units)
+    share = units.groupby("cl").apply(lambda u: (u.g > 0).sum() / nt - (u.g == 0).sum() / n0).to_numpy() * n
+    lam = share**2  # times ||u||^2, common to every cluster
+    assert a.df_overall == pytest.approx(lam.sum() ** 2 / (lam**2).sum() - 1, rel=1e-9)

@@ -60,7 +60,7 @@ def _combine(res: AttGtResult, specs: list[tuple[np.ndarray, np.ndarray, bool]],
     for a in range(0, inf.shape[0], 65536):
         b = min(inf.shape[0], a + 65536)
         inf[a:b] += res.unit_weights[a:b, None] * coef[gidx[a:b]]
-    return inf
+    return inf, W
 
 
 class _SE:
@@ -68,13 +68,20 @@ class _SE:
         self.res, self.bstrap, self.biters, self.alp, self.rng = res, bstrap, biters, alp, rng
         self.df = None  # Welch degrees of freedom of the last analytic SEs (small_cluster="welch")
 
-    def _analytic(self, infs: np.ndarray) -> np.ndarray:
+    def _analytic(self, infs: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
         n = self.res.n
         self.df = None
         if self.res.cluster is not None:
             S = cluster_sums(infs, self.res.cluster)
-            if self.res.params.get("small_cluster", "none") == "welch":
-                return self._welch(S) / n
+            how = self.res.params.get("small_cluster", "none")
+            if how in ("welch", "effective"):
+                se = self._welch(S) / n
+                if how == "effective" and W is not None:
+                    uc, codes = np.unique(self.res.cluster, return_inverse=True)
+                    g_eff = self.res.influence.effective_clusters(W, codes, uc.size)
+                    if g_eff is not None:
+                        self.df = np.where(np.isfinite(g_eff), np.maximum(g_eff - 1, 1.0), self.df)
+                return se
             return np.sqrt((S**2).sum(axis=0)) / n
         return np.sqrt(np.einsum("ij,ij->j", infs, infs) / infs.shape[0] / n)
 
@@ -94,15 +101,17 @@ class _SE:
             self.df = np.where(V > 0, V**2 / (parts[0] ** 2 / dfs[0] + parts[1] ** 2 / dfs[1]), np.nan)
         return np.sqrt(V)
 
-    def se_and_crit(self, infs: np.ndarray, cband: bool, band_cols: int | None = None) -> tuple[np.ndarray, float, bool]:
+    def se_and_crit(self, infs: np.ndarray, cband: bool, band_cols: int | None = None,
+                    W: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
         """Standard errors of the columns of ``infs`` (n x m) and the critical value of the first
-        ``band_cols`` columns, from one set of bootstrap draws."""
+        ``band_cols`` columns, from one set of bootstrap draws; ``W`` (cells x m) the weights that formed
+        ``infs`` from the cells (for the effective number of clusters)."""
         z = stats.norm.ppf(1 - self.alp / 2)
         boot = None
         if self.bstrap or cband:
             boot = mboot(infs, biters=self.biters, alp=self.alp, rng=self.rng, cluster=self.res.cluster,
                          band_cols=band_cols)
-        se = boot.se if self.bstrap else self._analytic(infs)
+        se = boot.se if self.bstrap else self._analytic(infs, W)
         se = np.where(se > _TINY, se, np.nan)
         if not cband:
             return se, z, False
@@ -158,15 +167,15 @@ def compute_aggte(
     mask = np.zeros(att.size, bool)
     mask[sel] = True
 
-    def finish(overall, overall_inf, egt=None, att_e=None, infs=None, label=None):
+    def finish(overall, overall_inf, egt=None, att_e=None, infs=None, label=None, W=None):
         se_e = crit = df_e = None
         used_band = False
         if infs is None:
-            ose = se_of.se_and_crit(overall_inf[:, None], False)[0][0]
+            ose = se_of.se_and_crit(overall_inf[:, None], False, W=W)[0][0]
             df_o = None if se_of.df is None or bstrap else float(se_of.df[0])
         else:
             se_all, crit, used_band = se_of.se_and_crit(np.column_stack([infs, overall_inf]), cband,
-                                                        band_cols=infs.shape[1])
+                                                        band_cols=infs.shape[1], W=W)
             se_e, ose = se_all[:-1], se_all[-1]
             df_o = None if se_of.df is None or bstrap else float(se_of.df[-1])
             df_e = None if se_of.df is None or bstrap else np.asarray(se_of.df[:-1], float)
@@ -183,8 +192,8 @@ def compute_aggte(
             raise CeciError("no post-treatment ATT(g,t) to aggregate")
         wts = pg[keep] / pg[keep].sum()
         overall = float(att[keep] @ wts)
-        inf = _combine(res, [(keep, wts, True)], att, pg)[:, 0]
-        return finish(overall, inf)
+        inf, W = _combine(res, [(keep, wts, True)], att, pg)
+        return finish(overall, inf[:, 0], W=W)
 
     if type == "group":
         att_g, specs, empty = [], [], []
@@ -198,13 +207,14 @@ def compute_aggte(
             att_g.append(att[wg].mean())
             specs.append((wg, pg[wg] / pg[wg].sum(), False))
         att_g = np.asarray(att_g)
-        infs = _combine(res, specs, att, pg)
+        infs, W = _combine(res, specs, att, pg)
         infs[:, empty] = np.nan
         overall = float(np.sum(att_g * pg_by_group) / pg_by_group.sum())
         inf = infs @ (pg_by_group / pg_by_group.sum()) + _wif_times(
             att_g, glist, pg_by_group, res.unit_weights, res.unit_group
         )
-        return finish(overall, inf, glist, att_g, infs, "group")
+        pw = pg_by_group / pg_by_group.sum()
+        return finish(overall, inf, glist, att_g, infs, "group", W=np.column_stack([W, W @ pw]))
 
     if type == "dynamic":
         e_all = t - group
@@ -226,14 +236,15 @@ def compute_aggte(
             att_e.append(att[we] @ wts)
             specs.append((we, wts, True))
         att_e = np.asarray(att_e)
-        infs = _combine(res, specs, att, pg)
+        infs, W = _combine(res, specs, att, pg)
         epos = eseq >= 0
         if not epos.any():
-            overall, inf = np.nan, np.full(res.n, np.nan)
+            overall, inf, Wo = np.nan, np.full(res.n, np.nan), np.zeros(W.shape[0])
         else:
             overall = float(att_e[epos].mean())
             inf = infs[:, epos].mean(axis=1)
-        return finish(overall, inf, eseq, att_e, infs, "event_time")
+            Wo = W[:, epos].mean(axis=1)
+        return finish(overall, inf, eseq, att_e, infs, "event_time", W=np.column_stack([W, Wo]))
 
     # calendar
     if np.isfinite(max_e) or np.isfinite(min_e) or balance_e is not None:
@@ -251,8 +262,9 @@ def compute_aggte(
         att_t.append(att[wt] @ wts)
         specs.append((wt, wts, True))
     att_t = np.asarray(att_t)
-    infs = _combine(res, specs, att, pg)
-    return finish(float(att_t.mean()), infs.mean(axis=1), tl, att_t, infs, "time")
+    infs, W = _combine(res, specs, att, pg)
+    return finish(float(att_t.mean()), infs.mean(axis=1), tl, att_t, infs, "time",
+                  W=np.column_stack([W, W.mean(axis=1)]))
 
 
 def aggte(res: AttGtResult, type: str = "group", **kwargs) -> AggteResult:

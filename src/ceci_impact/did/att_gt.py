@@ -21,7 +21,7 @@ from .mammen import MammenWeights
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
-SmallCluster = Literal["none", "welch"]
+SmallCluster = Literal["none", "welch", "effective"]
 
 _TINY = np.sqrt(np.finfo(float).eps) * 10
 
@@ -327,6 +327,10 @@ def att_gt(
         cluster-robust variance is split into the part from clusters with treated units and the rest, each with
         its ``G/(G-1)`` factor, and intervals use Student-t quantiles with the Welch–Satterthwaite degrees of
         freedom of the two parts (about ``G1 - 1`` when the few treated clusters dominate). An extension of R.
+        ``"effective"``: the same variance, with Student-t degrees of freedom ``G* - 1`` from the effective number
+        of clusters of Carter, Schnepel & Steigerwald (2017), computed from the design (how much each cluster
+        weighs in the estimate under a working model of period shocks common to the cluster): ``G - 1`` when
+        clusters weigh the same, towards 1 when a few dominate.
     seed
         Seed of the bootstrap; ``None`` means seed 0, so results are reproducible.
 

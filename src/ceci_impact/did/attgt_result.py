@@ -14,7 +14,6 @@ import pandas as pd
 from scipy import sparse, stats
 
 from .aggte import compute_aggte
-from .bootstrap import gram
 from .influence import CellInfluence
 from .plotting import event_study_plot
 from .results import AggteResult, _json, table_html
@@ -50,7 +49,16 @@ class AttGtResult:
     @cached_property
     def V(self) -> np.ndarray:
         """Analytic covariance of sqrt(n)-scaled ATT(g,t) (R's ``V_analytical``), computed on first use."""
-        return gram(self.inffunc, self.cluster if self.cluster_analytic else None) / self.n
+        return self._gram(np.arange(self.att.size)) / self.n
+
+    def _gram(self, cols: np.ndarray) -> np.ndarray:
+        """Cross-products of the cells' influence functions (summed within clusters when the analytic SEs
+        are clustered), from the factors block by block."""
+        cluster = None
+        if self.cluster_analytic and self.cluster is not None:
+            uniq, codes = np.unique(self.cluster, return_inverse=True)
+            cluster = (codes, int(uniq.size))
+        return self.influence.gram(cols, cluster)
 
     def aggte(self, type: str = "group", *, min_e: float = -np.inf, max_e: float = np.inf,
               balance_e: int | None = None, na_rm: bool = False, bstrap: bool | None = None,
@@ -79,7 +87,7 @@ class AttGtResult:
         pre = np.flatnonzero((self.group > self.t) & ~self.analytic_na)
         if pre.size == 0:
             return None, None, 0
-        preV = gram(self.influence.to_sparse(pre), self.cluster if self.cluster_analytic else None) / self.n
+        preV = self._gram(pre) / self.n
         if not np.all(np.isfinite(preV)) or np.linalg.cond(preV) > 1 / np.finfo(float).eps:
             return None, None, int(pre.size)
         a = self.att[pre]

@@ -217,6 +217,60 @@ class CellInfluence:
             return self.run(Sinks(self.n, self.k, sumsq=False, W=W[:, None])).comb[:, 0]
         return self.run(Sinks(self.n, self.k, sumsq=False, W=W)).comb
 
+    def gram(self, cols: np.ndarray, cluster: tuple[np.ndarray, int] | None = None, rows: int = 8192) -> np.ndarray:
+        """``psi[:, cols]' psi[:, cols]`` (sums within clusters first when ``cluster = (codes, G)`` is given),
+        over dense blocks of ``rows`` units: memory of one block, never the sparse matrix."""
+        cols = np.asarray(cols, dtype=np.int64)
+        if cluster is not None:
+            S = self.run(Sinks(self.n, self.k, sumsq=False, cluster=cluster), cols).S[:, cols]
+            return S.T @ S
+        pos = np.full(self.k, -1)
+        pos[cols] = np.arange(cols.size)
+        out = np.zeros((cols.size, cols.size))
+        failed = [int(pos[j]) for j in self.failed if pos[j] >= 0]
+        for r0 in range(0, self.n, rows):
+            r1 = min(self.n, r0 + rows)
+            dense = np.zeros((r1 - r0, cols.size))
+            for b in self.batches:
+                sel = pos[b.cols] >= 0
+                if not sel.any():
+                    continue
+                lo, hi = np.searchsorted(b.rows, [r0, r1])
+                if hi > lo:
+                    dense[np.ix_(b.rows[lo:hi] - r0, pos[b.cols[sel]])] = b.block(self.Y, lo, hi)[:, sel]
+            dense[:, failed] = np.nan
+            out += dense.T @ dense
+        return out
+
+    def effective_clusters(self, W: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray | None:
+        """Effective number of clusters of each combination ``psi @ W`` (Carter, Schnepel & Steigerwald 2017):
+        ``G* = (sum_c l_c)^2 / sum_c l_c^2`` with ``l_c`` the variance of cluster ``c``'s sum under a working
+        model of period shocks common to the cluster (``l_c = || sum_{i in c} kappa_i ||^2``, ``kappa_i`` the
+        coefficients of unit ``i``'s outcomes in its influence function). ``G*`` is ``G`` when clusters weigh
+        the same and falls towards 1 when a few dominate. None when some cells have no factors (repeated cross
+        sections)."""
+        if any(not isinstance(b, PanelBatch) for b in self.batches):
+            return None
+        W = np.asarray(W, float)
+        T = self.Y.shape[1]
+        K = np.zeros((G, T, W.shape[1]))
+        ref = np.zeros(W.shape[1])  # the same variance without the common shocks: the scale of "zero"
+        for b in self.batches:
+            u = np.zeros((T, W.shape[1]))  # the outcome coefficients of the combination in this comparison
+            np.add.at(u, b.tc, W[b.cols])
+            np.add.at(u, b.tp, -W[b.cols])
+            if not u.any():
+                continue
+            s = np.bincount(codes[b.rows], weights=b.a * b.scale, minlength=G)
+            K += s[:, None, None] * u[None]
+            ref += ((b.a * b.scale) ** 2).sum() * (u**2).sum(axis=0)
+        lam = np.einsum("gtm,gtm->gm", K, K)
+        tot = lam.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # common shocks that cancel within clusters (treated and comparison units mixed alike) leave no
+            # cluster weight to measure: None's fallback then applies column by column (NaN)
+            return np.where(tot > 1e-12 * ref, tot**2 / (lam**2).sum(axis=0), np.nan)
+
     def to_sparse(self, cols: np.ndarray | None = None) -> sparse.csc_matrix:
         """The units x cells matrix (only the columns ``cols`` when given, in that order)."""
         cols = np.arange(self.k) if cols is None else np.asarray(cols, dtype=np.int64)

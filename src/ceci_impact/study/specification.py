@@ -76,6 +76,9 @@ def _requested(spec: Specification) -> set[str]:
     return req
 
 
+SMALL_CLUSTER = "welch"  # the small-cluster correction of the reports' CS estimates (att_gt's small_cluster)
+
+
 def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, seed: int, biters: int,
         base_period: str = "varying"):
     """Callaway–Sant'Anna under ``spec``. With a cluster variable the pointwise standard errors are the analytic
@@ -92,7 +95,7 @@ def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, s
                       control_group=spec.control_group, est_method=spec.est_method, anticipation=spec.anticipation,
                       base_period=base_period, weightsname=spec.weightsname, clustervars=spec.clustervars,
                       bstrap=inference and not spec.clustervars, cband=inference, biters=biters, alp=spec.alpha,
-                      seed=seed, small_cluster="welch" if spec.clustervars else "none")
+                      seed=seed, small_cluster=SMALL_CLUSTER if spec.clustervars else "none")
 
 
 def _cs_simple(df, spec, *, yname, inference=True, seed=2026, biters=999):
