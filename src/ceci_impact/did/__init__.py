@@ -10,7 +10,8 @@
 """
 
 from .aggte import aggte
-from .att_gt import DidWarning, att_gt
+from .att_gt import att_gt
+from .attgt_data import DidWarning
 from .attgt_result import AttGtResult
 from .bacon import BaconResult, bacon_decomposition
 from .compare import Comparison, compare, triple_differences
