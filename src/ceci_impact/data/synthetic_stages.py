@@ -50,8 +50,10 @@ def _stage_municipalities(w: SimpleNamespace) -> None:
     pole = np.array([dict(POLES).get(k, "") if i < len(pole_keys) else "" for i, k in enumerate(cvegeo)])
     st_lat = rng.uniform(16.5, 31.0, 33)
     st_lon = rng.uniform(-115.0, -88.5, 33)
-    m_lat = st_lat[states] + rng.normal(0, 0.7, n_m)
-    m_lon = st_lon[states] + rng.normal(0, 0.7, n_m)
+    # inside Mexico's bounding box with a margin for the sites and employers drawn around them (clipping draws
+    # nothing: every world whose municipalities were inside is unchanged)
+    m_lat = np.clip(st_lat[states] + rng.normal(0, 0.7, n_m), 14.5, 32.5)
+    m_lon = np.clip(st_lon[states] + rng.normal(0, 0.7, n_m), -118.5, -86.5)
     x_ind = rng.normal(0, 1, n_m) + 1.2 * (pole != "")
     size_w = np.exp(rng.normal(0, 1.0, n_m) + 0.4 * x_ind)
     growth = 0.001 + spec.trend_x * x_ind + rng.normal(0, 0.0004, n_m)
