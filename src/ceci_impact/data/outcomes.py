@@ -74,7 +74,10 @@ _WAGE_NOTE = (
     "Productivity, proxied by the average daily wage of insured jobs: the wage mass divided by salaried jobs "
     "(`masa_sal_ta / ta_sal` of the IMSS open data, platform workers excluded), by municipality and month. The "
     "simulated world gives CECI no effect on anyone's wage: each job keeps its wage, so the true effect is only the "
-    "change in who holds a job (hires that a CECI brings, spells it lengthens) — close to zero.")
+    "change in who holds a job (hires that a CECI brings, spells it lengthens) — close to zero. Municipalities are "
+    "weighted by their jobs in the first month (the estimate is the effect on the average wage of a job, not of a "
+    "municipality: unweighted, a municipality with a handful of jobs weighs as much as a city, and the few wages "
+    "behind its average make its influence heavy-tailed).")
 _RT_NOTE = (
     "Work risks: days of incapacity certificates of the riesgo de trabajo branch (accidents and occupational "
     "illness) per worker-month, by employer and month. The simulated world gives CECI no effect on work risks: the "
@@ -96,9 +99,10 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in [
     Outcome("separation_rate", "monthly separation rate", family="retention", headline=True, truth=_separation_rate,
             **_EMP),
     Outcome("avg_wage_women", "women's average daily wage (MXN, masa_sal_ta / ta_sal)", family="productivity",
-            headline=True, truth=_avg_wage("women"), unit_note="pesos a day", note=_WAGE_NOTE, **_MUN),
+            headline=True, truth=_avg_wage("women"), unit_note="pesos a day", note=_WAGE_NOTE,
+            weights="women_jobs0", **_MUN),
     Outcome("avg_wage_men", "men's average daily wage (MXN, masa_sal_ta / ta_sal)", family="productivity",
-            truth=_avg_wage("men"), unit_note="pesos a day", note=_WAGE_NOTE, **_MUN),
+            truth=_avg_wage("men"), unit_note="pesos a day", note=_WAGE_NOTE, weights="men_jobs0", **_MUN),
     Outcome("rt_days_per_worker", "work-risk incapacity days per worker-month", family="work_risks", headline=True,
             truth=_per_worker("rt_days"), unit_note="days", note=_RT_NOTE, **_EMP),
 ]}

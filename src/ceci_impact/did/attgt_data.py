@@ -319,7 +319,8 @@ def _unit_facts(df, uc, tc, n, w_all, panel, clustervars, nT=0):
 def _check_group_sizes(g_unit, xnames, control_group) -> None:
     """R's warning for groups with fewer units than covariates + 5 (an error for a too-small never-treated group)."""
     req = len(xnames) - 1 + 5
-    sizes = pd.Series(g_unit).value_counts()
+    vals, counts = np.unique(g_unit, return_counts=True)
+    sizes = pd.Series(counts, index=vals)
     small = sizes[sizes < req]
     if len(small):
         _warn("Some groups have very few units, which may cause estimation problems; check groups: "

@@ -102,15 +102,17 @@ def summarise_draws(draws: np.ndarray, n_cl: int, n: int, alp: float, band_cols:
     if ndg.any():
         nb = D.shape[1]
         i75, i25 = int(np.ceil(0.75 * nb)) - 1, int(np.ceil(0.25 * nb)) - 1
-        Dn = D[ndg]
+        Dn = D if ndg.all() else D[ndg]
         b = np.partition(Dn, (i25, i75), axis=1)  # the two order statistics a full sort would give
         bsig = (b[:, i75] - b[:, i25]) / IQR_NORM
-        del b
         se[ndg] = bsig * np.sqrt(n_cl) / n
-        sel = in_band[ndg]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scaled = np.abs(Dn[sel] / bsig[sel, None])
-        scaled[~np.isfinite(scaled)] = -np.inf
+        sel = in_band[ndg] & (bsig > 0) & np.isfinite(bsig)
+        scaled = b  # reuse the partitioned copy's memory for |draw| / bsig of the band's parameters
+        if sel.all():
+            np.divide(Dn, bsig[:, None], out=scaled)
+        else:
+            scaled = Dn[sel] / bsig[sel, None]
+        np.abs(scaled, out=scaled)
         bT = scaled.max(axis=0) if scaled.shape[0] else np.empty(0)
         bT = bT[np.isfinite(bT)]
         if bT.size:

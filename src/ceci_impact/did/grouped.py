@@ -36,26 +36,30 @@ class CohortStats:
                                                           strict=True), strict=True))
         self.S, self.W, self.Q2, self.mu, self.G = {}, {}, {}, {}, {}
         self.cl, self.boot = {}, {}
+        T = Y.shape[1]
+        biggest = max(hi - lo for lo, hi in self.slices.values())
+        buf = np.empty((biggest, T + 1))  # one work array for every cohort: its pages are touched once
         for h, (lo, hi) in self.slices.items():
             Yh, wh = Y[lo:hi], w[lo:hi]
+            unit_w = bool(np.all(wh == 1.0))
             self.S[h], self.W[h] = wh @ Yh, float(wh.sum())
-            Yd = Yh - Yh.mean(axis=1, keepdims=True)
-            w2 = wh * wh
-            self.Q2[h] = float(w2.sum())
-            self.mu[h] = (w2 @ Yd) / self.Q2[h] if self.Q2[h] > 0 else np.zeros(Y.shape[1])
-            Yd -= self.mu[h]
-            self.G[h] = (Yd * w2[:, None]).T @ Yd
+            work = buf[: hi - lo]
+            if weights is not None:  # [w * Y, w] against the Mammen weights: one pass over them
+                np.multiply(Yh, wh[:, None], out=work[:, :T])
+                work[:, T] = wh
+                Qv = weights.vt_dot(lo, hi, work)
+                self.boot[h] = (Qv[:, :T], Qv[:, T])
             if cluster is not None:
                 codes, ncl = cluster
-                ch = codes[lo:hi]
-                ind = sparse.csr_matrix((np.ones(hi - lo), (ch, np.arange(hi - lo))), shape=(ncl, hi - lo))
+                ind = sparse.csr_matrix((np.ones(hi - lo), (codes[lo:hi], np.arange(hi - lo))), shape=(ncl, hi - lo))
                 self.cl[h] = (ind @ (wh[:, None] * Yh), ind @ wh)
-            if weights is not None:
-                wY = np.empty((hi - lo, Y.shape[1] + 1))  # [w * Y, w]: one pass over the weights
-                np.multiply(Y[lo:hi], wh[:, None], out=wY[:, :-1])
-                wY[:, -1] = wh
-                Qv = weights.vt_dot(lo, hi, wY)
-                self.boot[h] = (Qv[:, :-1], Qv[:, -1])
+            Yd = work[:, :T]
+            np.subtract(Yh, Yh.mean(axis=1, keepdims=True), out=Yd)  # unit levels removed: they cancel in changes
+            w2 = wh * wh
+            self.Q2[h] = float(w2.sum())
+            self.mu[h] = (w2 @ Yd) / self.Q2[h] if self.Q2[h] > 0 else np.zeros(T)
+            Yd -= self.mu[h]
+            self.G[h] = Yd.T @ Yd if unit_w else (Yd * w2[:, None]).T @ Yd
 
     def comparison(self, g: float, controls: list[float], n_k: int, tc: np.ndarray, tp: np.ndarray) -> dict:
         """Estimates and influence-function summaries of the cells ``(tc, tp)`` of cohort ``g`` against the

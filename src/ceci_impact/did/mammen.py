@@ -34,6 +34,7 @@ class MammenWeights:
         self._cls = type(bg)
         bg.advance(self.n * self.wpu)
         self._kept: tuple[int, int, np.ndarray] | None = None
+        self._buf: np.ndarray | None = None
 
     def keep(self, lo: int, hi: int) -> None:
         """Generate the weights of units ``lo:hi`` once and keep them (for units that several passes read);
@@ -81,10 +82,11 @@ class MammenWeights:
             if k0 <= lo and hi <= k1:
                 yield lo, hi, kept[lo - k0:hi - k0]
                 return
-        buf = np.empty((min(self.chunk, hi - lo), self.biters))
+        if self._buf is None:  # one buffer for every block of every call: its pages are touched once
+            self._buf = np.empty((self.chunk, self.biters))
         for a in range(lo, hi, self.chunk):
             b = min(hi, a + self.chunk)
-            yield a, b, self._bits(a, b, buf)
+            yield a, b, self._bits(a, b, self._buf)
 
     def blocks(self, lo: int, hi: int):
         """Yield ``(a, b, V)``: the weights ``V`` of units ``a:b``, in blocks covering ``lo:hi`` (each a new

@@ -147,7 +147,7 @@ class AggteResult(ResultProtocol):
     params: dict
     parent_tidy: Any = field(default=None, repr=False)
     cluster: np.ndarray | None = field(default=None, repr=False)  # cluster of each influence-function row
-    df_overall: float | None = None  # Student-t degrees of freedom of the overall interval (small_cluster="welch")
+    df_overall: float | None = None  # Student-t degrees of freedom of the overall interval (small_cluster)
     df_egt: np.ndarray | None = None  # and of each profile element
 
     @property

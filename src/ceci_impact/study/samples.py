@@ -28,6 +28,9 @@ def municipality_sample(processed: str | Path, outcome: str, scheme: str = "both
         if pole not in set(df.pole):
             raise CeciError(f"pole={pole!r} not found; poles in the data: {', '.join(sorted(set(df.pole) - {''}))}")
         df = df[(df.pole == pole) | (df.first_treat == 0)]
+    # first-month jobs of each municipality: the weights of its average-wage outcomes (a wage is a job's)
+    first = df.sort_values("period").groupby("cvegeo")[["jobs_women", "jobs_men"]].transform("first")
+    df = df.assign(women_jobs0=first["jobs_women"].astype(float), men_jobs0=first["jobs_men"].astype(float))
     df = df.dropna(subset=[outcome])
     df["unit"] = pd.factorize(df["cvegeo"])[0] + 1
     return df.reset_index(drop=True)

@@ -76,19 +76,21 @@ def _requested(spec: Specification) -> set[str]:
     return req
 
 
-SMALL_CLUSTER = "welch"  # the small-cluster correction of the reports' CS estimates (att_gt's small_cluster)
+SMALL_CLUSTER = "effective"  # the small-cluster correction of the reports' CS estimates (att_gt's small_cluster)
 
 
 def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, seed: int, biters: int,
         base_period: str = "varying"):
     """Callaway–Sant'Anna under ``spec``. With a cluster variable the pointwise standard errors are the analytic
-    cluster-robust ones (square root of the summed squared cluster sums of the influence functions, with the
-    small-cluster correction ``small_cluster="welch"``: ``G/(G-1)`` factors on treated and other clusters and
-    Student-t intervals with Welch–Satterthwaite degrees of freedom, since about 15 treated site clusters make the
-    normal interval too short), the multiplier bootstrap (clustered) gives the simultaneous bands: with few
-    clusters, a few of which dominate, the bootstrap's IQR-based standard error understates the spread (small
-    world, seed 119, separation rate clustered by municipality: 0.0030 against 0.0049 analytic;
-    benchmarks/truth_recovery.py measures the coverage)."""
+    cluster-robust ones (square root of the summed squared cluster sums of the influence functions, with
+    ``G/(G-1)`` factors on treated and other clusters), and intervals use Student-t quantiles with ``G* - 1``
+    degrees of freedom, ``G*`` the effective number of clusters of Carter, Schnepel & Steigerwald (2017) from the
+    design (``small_cluster="effective"``): with some 15 treated site clusters of very unequal weight the
+    Welch–Satterthwaite degrees of freedom of the two parts (``"welch"``) left the small worlds' intervals too
+    short (coverage 0.80–0.85 in one of three batches of 20 worlds; benchmarks/truth_recovery.py). The clustered
+    multiplier bootstrap gives the simultaneous bands: with few clusters, a few of which dominate, its IQR-based
+    standard error understates the spread (small world, seed 119, separation rate clustered by municipality:
+    0.0030 against 0.0049 analytic)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return att_gt(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, xformla=spec.xformla,
