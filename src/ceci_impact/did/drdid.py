@@ -22,12 +22,6 @@ import numpy as np
 TRIM_LEVEL = 0.995
 
 
-def add_product(out: np.ndarray, A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """``out += A @ B`` (numpy's BLAS only: a second BLAS library's idle threads would slow numpy's down)."""
-    out += A @ B
-    return out
-
-
 class EstimationFailure(Exception):
     """A 2x2 cell cannot be estimated (overlap or singular design); the cell becomes NA."""
 
@@ -324,7 +318,7 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
     C = np.vstack([eta_t, eta_c, P.Hps @ M2])
     inf = DY
     inf *= a[:, None]
-    add_product(inf, np.hstack([Z, -(a[:, None] * X)]), np.vstack([C, B]))
+    inf += np.hstack([Z, -(a[:, None] * X)]) @ np.vstack([C, B])
     return eta_t - eta_c, (a, Z, B, C), inf
 
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .drdid import add_product
 from .mammen import MammenWeights
 
 CHUNK_ROWS = 65536
@@ -45,10 +44,10 @@ class PanelBatch:
         a = self.a[lo:hi] * self.scale
         out *= a[:, None]  # scale * (a * (DY - X B) + Z C), as a * DY + [Z, -a X] @ [C; B]: two passes
         if self.B is None:
-            add_product(out, self.Z[lo:hi] * self.scale, self.C)
+            out += (self.Z[lo:hi] * self.scale) @ self.C
         else:
             Xr = self.X[r[0]:r[-1] + 1] if r[-1] - r[0] + 1 == r.size else self.X[r]
-            add_product(out, np.hstack([self.Z[lo:hi] * self.scale, -(a[:, None] * Xr)]), np.vstack([self.C, self.B]))
+            out += np.hstack([self.Z[lo:hi] * self.scale, -(a[:, None] * Xr)]) @ np.vstack([self.C, self.B])
         return out
 
 

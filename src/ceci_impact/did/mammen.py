@@ -88,13 +88,6 @@ class MammenWeights:
             b = min(hi, a + self.chunk)
             yield a, b, self._bits(a, b, self._buf)
 
-    def blocks(self, lo: int, hi: int):
-        """Yield ``(a, b, V)``: the weights ``V`` of units ``a:b``, in blocks covering ``lo:hi`` (each a new
-        array; the passes of the estimators use ``vt_dot``)."""
-        for a in range(lo, hi, self.chunk):
-            b = min(hi, a + self.chunk)
-            yield a, b, self._make(a, b)
-
     def rows(self, lo: int, hi: int) -> np.ndarray:
         """Weights of units ``lo:hi`` (``hi - lo`` x ``biters``, float64, a new array)."""
         return self._make(lo, hi)
