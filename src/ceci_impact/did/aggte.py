@@ -9,7 +9,7 @@ import numpy as np
 from scipy import stats
 
 from .._options import CeciError, check_option
-from .bootstrap import cluster_sums, mboot
+from .bootstrap import cluster_codes, cluster_sums, mboot
 from .results import AggteResult
 
 # ``res`` below is an ``AttGtResult`` (ceci_impact.did.attgt_result, which imports this module: no import back)
@@ -77,8 +77,7 @@ class _SE:
             if how in ("welch", "effective"):
                 se = self._welch(S) / n
                 if how == "effective" and W is not None:
-                    uc, codes = np.unique(self.res.cluster, return_inverse=True)
-                    g_eff = self.res.influence.effective_clusters(W, codes, uc.size)
+                    g_eff = self.res.influence.effective_clusters(W, *cluster_codes(self.res.cluster))
                     if g_eff is not None:
                         self.df = np.where(np.isfinite(g_eff), np.maximum(g_eff - 1, 1.0), self.df)
                 return se
@@ -88,8 +87,8 @@ class _SE:
     def _welch(self, S: np.ndarray) -> np.ndarray:
         """Cluster-robust SEs (times n) with a ``G/(G-1)`` factor on the clusters with and without treated units;
         sets ``self.df``, the Welch–Satterthwaite degrees of freedom of each column."""
-        uc, codes = np.unique(self.res.cluster, return_inverse=True)
-        treated = np.bincount(codes, weights=(self.res.unit_group > 0).astype(float), minlength=uc.size) > 0
+        codes, G_all = cluster_codes(self.res.cluster)
+        treated = np.bincount(codes, weights=(self.res.unit_group > 0).astype(float), minlength=G_all) > 0
         parts, dfs = [], []
         for m in (treated, ~treated):
             G = int(m.sum())

@@ -19,7 +19,7 @@ from .attgt_data import (
     _warn,
 )
 from .attgt_result import AttGtResult
-from .bootstrap import summarise_draws
+from .bootstrap import cluster_codes, summarise_draws
 from .drdid import PANEL_BATCH, RC_ESTIMATORS, TRIM_LEVEL, EstimationFailure, ill_conditioned, logit_fit
 from .grouped import CohortStats
 from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, changes
@@ -125,7 +125,7 @@ def att_gt(
     cells = _cells(glist, tlist, base_period, anticipation, control_group)
     rng = np.random.default_rng(0 if seed is None else seed)
     weights = MammenWeights(rng, biters, n) if bstrap and cluster is None else None
-    sinks = Sinks(n, len(cells), cluster=None if cluster is None else _cluster_codes(cluster), weights=weights)
+    sinks = Sinks(n, len(cells), cluster=None if cluster is None else cluster_codes(cluster), weights=weights)
     fit = _CellFit(cells, tlist, g_unit, n, sinks)
     if panel:
         arrays = _panel_arrays(df, uc, tc, n, T, yname, weightsname, Xfirst, X_all, w_all, w_unit, len(xnames),
@@ -199,11 +199,6 @@ def _cells(glist, tlist, base_period, anticipation, control_group) -> list[dict]
             cells.append({"g": g, "tcur": tcur, "pret": pret, "thr": thr,
                           "ref": base_period == "universal" and pret == tcur})
     return cells
-
-
-def _cluster_codes(cluster: np.ndarray) -> tuple[np.ndarray, int]:
-    uniq, codes = np.unique(cluster, return_inverse=True)
-    return codes, int(uniq.shape[0])
 
 
 class _CellFit:

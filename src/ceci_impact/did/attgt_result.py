@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from .aggte import compute_aggte
+from .bootstrap import cluster_codes
 from .influence import CellInfluence
 from .plotting import event_study_plot
 from .results import AggteResult, _json, table_html
@@ -56,8 +57,7 @@ class AttGtResult:
         are clustered), from the factors block by block."""
         cluster = None
         if self.cluster_analytic and self.cluster is not None:
-            uniq, codes = np.unique(self.cluster, return_inverse=True)
-            cluster = (codes, int(uniq.size))
+            cluster = cluster_codes(self.cluster)
         return self.influence.gram(cols, cluster)
 
     def aggte(self, type: str = "group", *, min_e: float = -np.inf, max_e: float = np.inf,

@@ -26,7 +26,7 @@ def cluster_sums(inf: np.ndarray | sparse.spmatrix, cluster: np.ndarray | None) 
     """Sum influence-function rows within clusters (rows = units)."""
     if cluster is None:
         return inf.toarray() if sparse.issparse(inf) else np.asarray(inf)
-    codes, uniq = _codes(cluster)
+    codes, uniq = cluster_codes(cluster)
     S = sparse.csr_matrix(
         (np.ones(codes.shape[0]), (codes, np.arange(codes.shape[0]))), shape=(uniq, codes.shape[0])
     )
@@ -34,7 +34,8 @@ def cluster_sums(inf: np.ndarray | sparse.spmatrix, cluster: np.ndarray | None) 
     return out.toarray() if sparse.issparse(out) else np.asarray(out)
 
 
-def _codes(x: np.ndarray) -> tuple[np.ndarray, int]:
+def cluster_codes(x: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes 0..G-1 of the sorted distinct clusters of ``x`` and G."""
     uniq, codes = np.unique(x, return_inverse=True)
     return codes, uniq.shape[0]
 

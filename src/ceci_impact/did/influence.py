@@ -211,10 +211,7 @@ class CellInfluence:
 
     def combine(self, W: np.ndarray) -> np.ndarray:
         """``psi @ W`` (n x m) for a k x m weight matrix, without forming ``psi``."""
-        W = np.asarray(W, float)
-        if W.ndim == 1:
-            return self.run(Sinks(self.n, self.k, sumsq=False, W=W[:, None])).comb[:, 0]
-        return self.run(Sinks(self.n, self.k, sumsq=False, W=W)).comb
+        return self.run(Sinks(self.n, self.k, sumsq=False, W=np.asarray(W, float))).comb
 
     def gram(self, cols: np.ndarray, cluster: tuple[np.ndarray, int] | None = None, rows: int = 8192) -> np.ndarray:
         """``psi[:, cols]' psi[:, cols]`` (sums within clusters first when ``cluster = (codes, G)`` is given),
