@@ -115,3 +115,68 @@ def test_effective_clusters_by_hand():
     share = units.groupby("cl").apply(lambda u: (u.g > 0).sum() / nt - (u.g == 0).sum() / n0).to_numpy() * n
     lam = share**2  # times ||u||^2, common to every cluster
     assert a.df_overall == pytest.approx(lam.sum() ** 2 / (lam**2).sum() - 1, rel=1e-9)
+
+
+def _fitted_df(d):
+    r = att_gt(d, yname="y", tname="t", idname="id", gname="g", clustervars="cl", bstrap=False, cband=False,
+               small_cluster="effective_fitted")
+    return r.aggte("simple"), r
+
+
+def test_fitted_working_model_by_hand():
+    """The by-hand case above with the fitted working model: cluster c's variance is
+    sum_{i in c} s2_i c_i^2 + t2 (sum_{i in c} c_i)^2 (times n^2 ||u||^2), c_i = 1/n_t or -1/n_0, with s2_i and
+    t2 from the residuals of y after unit and period means (t2: the mean within-cluster cross-product)."""
+    d = _clustered_panel([6, 9, 14, 20, 7, 11], 0.4, T=8, seed=3)
+    a, r = _fitted_df(d)
+    Y = d.pivot(index="id", columns="t", values="y").to_numpy()
+    units = d.drop_duplicates("id").set_index("id").loc[d.id.unique()]
+    res = Y - Y.mean(axis=1, keepdims=True)
+    res -= res.mean(axis=0)
+    T = Y.shape[1]
+    cl = units.cl.to_numpy()
+    num, pairs = 0.0, 0.0
+    for c in np.unique(cl):
+        rc = res[cl == c]
+        num += ((rc.sum(axis=0) ** 2).sum() - (rc**2).sum())
+        pairs += (cl == c).sum() * ((cl == c).sum() - 1)
+    t2 = max(num / ((T - 1) * pairs), 0.0)
+    s2 = np.maximum((res**2).sum(axis=1) / (T - 1) - t2, 0.0)
+    treated = units.g.to_numpy() > 0
+    ci = np.where(treated, 1 / treated.sum(), -1 / (~treated).sum())
+    lam = np.array([(s2[cl == c] * ci[cl == c] ** 2).sum() + t2 * ci[cl == c].sum() ** 2 for c in np.unique(cl)])
+    assert a.df_overall == pytest.approx(lam.sum() ** 2 / (lam**2).sum() - 1, rel=1e-9)
+    shared, _ = _effective_df(d)
+    assert a.overall_se == pytest.approx(shared.overall_se, rel=1e-12)  # the same variance
+
+
+def _shocked_panel(sizes, tau, T=12, seed=0):
+    """Clusters of the given sizes, 40 % of each treated at period 7; outcomes with a period shock of SD
+    ``tau`` shared by each cluster and unit noise of SD 1."""
+    rng = np.random.default_rng(seed)
+    G = len(sizes)
+    v = rng.normal(scale=tau, size=(G, T))
+    ids = np.repeat(np.arange(sum(sizes)), T)
+    cl_u = np.repeat(np.arange(G), sizes)
+    g_u = np.concatenate([np.where(np.arange(m) < int(0.4 * m), 7, 0) for m in sizes])
+    y = rng.normal(size=(cl_u.size, T)) + v[cl_u] + rng.normal(size=(cl_u.size, 1))
+    return pd.DataFrame({"id": ids, "t": np.tile(np.arange(1, T + 1), cl_u.size), "g": g_u[ids], "cl": cl_u[ids],
+                         "y": y.ravel()})
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.7])
+def test_fitted_shock_model_recovers_the_variances(tau):
+    """400 clusters of 2 to 40 units: the estimated shared-shock variance and unit noise are the simulated
+    ones (within sampling error), and the fitted G* lies between the fully shared one and G."""
+    sizes = list(np.random.default_rng(1).integers(2, 41, 400))
+    d = _shocked_panel(sizes, tau, seed=2)
+    a, r = _fitted_df(d)
+    from ceci_impact.did.bootstrap import cluster_codes
+
+    s2, t2 = r.influence.shock_model(*cluster_codes(r.cluster))
+    assert t2 == pytest.approx(tau**2, abs=0.03)
+    assert np.mean(s2) == pytest.approx(1.0, abs=0.03)
+    shared, _ = _effective_df(d)
+    assert shared.df_overall <= a.df_overall + 1e-9 <= len(sizes)
+    if tau == 0:  # independent units: clusters weigh by their units' squared weights, far above the shared G*
+        assert a.df_overall > 1.5 * shared.df_overall

@@ -74,10 +74,11 @@ class _SE:
         if self.res.cluster is not None:
             S = cluster_sums(infs, self.res.cluster)
             how = self.res.params.get("small_cluster", "none")
-            if how in ("welch", "effective"):
+            if how in ("welch", "effective", "effective_fitted"):
                 se = self._welch(S) / n
-                if how == "effective" and W is not None:
-                    g_eff = self.res.influence.effective_clusters(W, *cluster_codes(self.res.cluster))
+                if how != "welch" and W is not None:
+                    g_eff = self.res.influence.effective_clusters(
+                        W, *cluster_codes(self.res.cluster), model="fitted" if how == "effective_fitted" else "shared")
                     if g_eff is not None:
                         self.df = np.where(np.isfinite(g_eff), np.maximum(g_eff - 1, 1.0), self.df)
                 return se

@@ -28,7 +28,7 @@ from .mammen import MammenWeights
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
-SmallCluster = Literal["none", "welch", "effective"]
+SmallCluster = Literal["none", "welch", "effective", "effective_fitted"]
 
 _TINY = np.sqrt(np.finfo(float).eps) * 10
 
@@ -97,7 +97,11 @@ def att_gt(
         ``"effective"``: the same variance, with Student-t degrees of freedom ``G* - 1`` from the effective number
         of clusters of Carter, Schnepel & Steigerwald (2017), computed from the design (how much each cluster
         weighs in the estimate under a working model of period shocks common to the cluster): ``G - 1`` when
-        clusters weigh the same, towards 1 when a few dominate.
+        clusters weigh the same, towards 1 when a few dominate. The shocks are fully shared (intra-cluster
+        correlation 1), the conservative end. ``"effective_fitted"``: the working model fitted to the outcomes
+        instead, each unit's own noise plus a period shock its cluster shares, both variances estimated from
+        the two-way residuals (``CellInfluence.shock_model``); more effective clusters when units of a cluster
+        move mostly on their own.
     seed
         Seed of the bootstrap; ``None`` means seed 0, so results are reproducible.
 

@@ -238,34 +238,94 @@ class CellInfluence:
             out += dense.T @ dense
         return out
 
-    def effective_clusters(self, W: np.ndarray, codes: np.ndarray, G: int) -> np.ndarray | None:
+    def effective_clusters(self, W: np.ndarray, codes: np.ndarray, G: int,
+                           model: str = "shared") -> np.ndarray | None:
         """Effective number of clusters of each combination ``psi @ W`` (Carter, Schnepel & Steigerwald 2017):
         ``G* = (sum_c l_c)^2 / sum_c l_c^2`` with ``l_c`` the variance of cluster ``c``'s sum under a working
-        model of period shocks common to the cluster (``l_c = || sum_{i in c} kappa_i ||^2``, ``kappa_i`` the
-        coefficients of unit ``i``'s outcomes in its influence function). ``G*`` is ``G`` when clusters weigh
-        the same and falls towards 1 when a few dominate. None when some cells have no factors (repeated cross
-        sections)."""
+        model of the outcomes, ``kappa_i`` the coefficients of unit ``i``'s outcomes in its influence function.
+
+        ``model="shared"``: period shocks fully shared within the cluster, ``l_c = || sum_{i in c} kappa_i ||^2``
+        (the intra-cluster correlation is 1, the conservative end). ``model="fitted"``: each unit's own noise plus
+        a period shock common to its cluster, ``l_c = sum_{i in c} s2_i ||kappa_i||^2 + t2 || sum_{i in c}
+        kappa_i ||^2``, with ``s2_i`` and ``t2`` estimated from the two-way residuals of the outcomes
+        (:meth:`shock_model`). ``G*`` is ``G`` when clusters weigh the same and falls towards 1 when a few
+        dominate. None when some cells have no factors (repeated cross sections)."""
         if any(not isinstance(b, PanelBatch) for b in self.batches):
             return None
         W = np.asarray(W, float)
         T = self.Y.shape[1]
+        us = [self._outcome_coefficients(b, W, T) for b in self.batches]
         K = np.zeros((G, T, W.shape[1]))
         ref = np.zeros(W.shape[1])  # the same variance without the common shocks: the scale of "zero"
-        for b in self.batches:
-            u = np.zeros((T, W.shape[1]))  # the outcome coefficients of the combination in this comparison
-            np.add.at(u, b.tc, W[b.cols])
-            np.add.at(u, b.tp, -W[b.cols])
-            if not u.any():
+        for b, u in zip(self.batches, us, strict=True):
+            if u is None:
                 continue
             s = np.bincount(codes[b.rows], weights=b.a * b.scale, minlength=G)
             K += s[:, None, None] * u[None]
             ref += ((b.a * b.scale) ** 2).sum() * (u**2).sum(axis=0)
         lam = np.einsum("gtm,gtm->gm", K, K)
         tot = lam.sum(axis=0)
+        if model == "fitted":
+            s2, t2 = self.shock_model(codes, G)
+            lam = t2 * lam + self._unit_terms(us, codes, G, s2, W.shape[1])
+            ref = ref * max(t2, float(np.mean(s2)) if s2.size else 0.0)
+            tot = lam.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             # common shocks that cancel within clusters (treated and comparison units mixed alike) leave no
             # cluster weight to measure: None's fallback then applies column by column (NaN)
             return np.where(tot > 1e-12 * ref, tot**2 / (lam**2).sum(axis=0), np.nan)
+
+    @staticmethod
+    def _outcome_coefficients(b: PanelBatch, W: np.ndarray, T: int) -> np.ndarray | None:
+        """The coefficients (periods x combinations) of a unit's outcomes in the combinations ``W`` of the
+        batch's cells, per unit of ``a * scale``; None when the batch does not enter them."""
+        u = np.zeros((T, W.shape[1]))
+        np.add.at(u, b.tc, W[b.cols])
+        np.add.at(u, b.tp, -W[b.cols])
+        return u if u.any() else None
+
+    def shock_model(self, codes: np.ndarray, G: int) -> tuple[np.ndarray, float]:
+        """Variances of the working model ``Y_it = alpha_i + delta_t + v_ct + e_it``: each unit's own noise
+        ``s2_i = var(e_it)`` and the variance ``t2`` of the period shock ``v_ct`` its cluster shares.
+
+        From the residuals ``r`` of the outcomes after unit and period means: ``t2`` is the mean cross-product
+        of two units of one cluster in one period (``sum_c sum_t [(sum_{i in c} r_it)^2 - sum_{i in c} r_it^2]
+        / ((T - 1) sum_c n_c (n_c - 1))``, 0 when negative or no cluster has two units) and ``s2_i`` each unit's
+        residual variance less ``t2`` (at least 0). Treatment effects that vary over time count as shared
+        shocks in treated clusters, which errs on the conservative side (fewer effective clusters)."""
+        Y = self.Y
+        n, T = Y.shape
+        r = Y - Y.mean(axis=1, keepdims=True)
+        r -= r.mean(axis=0, keepdims=True)
+        ind = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(G, n))
+        ssq = np.einsum("it,it->i", r, r)
+        cs = ind @ r
+        nc = np.bincount(codes, minlength=G).astype(float)
+        pairs = float((nc * (nc - 1)).sum())
+        dof = max(T - 1, 1)
+        t2 = max((float(np.einsum("gt,gt->", cs, cs)) - float(ssq.sum())) / (dof * pairs), 0.0) if pairs else 0.0
+        return np.maximum(ssq / dof - t2, 0.0), t2
+
+    def _unit_terms(self, us: list, codes: np.ndarray, G: int, s2: np.ndarray, m: int) -> np.ndarray:
+        """``sum_{i in c} s2_i ||kappa_i||^2`` per cluster and combination (G x m): each unit's coefficients
+        summed over every comparison it enters, over blocks of units (memory of one block)."""
+        T = self.Y.shape[1]
+        out = np.zeros((G, m))
+        step = max(1, 4_000_000 // (T * m))
+        live = [(b, u, np.flatnonzero(u.any(axis=1))) for b, u in zip(self.batches, us, strict=True)
+                if u is not None]
+        for r0 in range(0, self.n, step):
+            r1 = min(self.n, r0 + step)
+            kap = np.zeros((r1 - r0, T, m))
+            for b, u, ts in live:
+                lo, hi = np.searchsorted(b.rows, [r0, r1])
+                if hi > lo:
+                    sa = b.a[lo:hi] * b.scale
+                    kap[(b.rows[lo:hi] - r0)[:, None], ts[None, :]] += sa[:, None, None] * u[ts][None]
+            q = np.einsum("itm,itm->im", kap, kap) * s2[r0:r1, None]
+            ind = sparse.csr_matrix((np.ones(r1 - r0), (codes[r0:r1], np.arange(r1 - r0))), shape=(G, r1 - r0))
+            out += ind @ q
+        return out
 
     def to_sparse(self, cols: np.ndarray | None = None) -> sparse.csc_matrix:
         """The units x cells matrix (only the columns ``cols`` when given, in that order)."""
