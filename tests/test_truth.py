@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from ceci_impact.data import panels
 from ceci_impact.data import truth as T
 from ceci_impact.data.outcomes import OUTCOMES
+from ceci_impact.did.att_gt import SmallCluster
 from ceci_impact.study import analysis as A
 from ceci_impact.study.specification import Specification, spec_record
 
@@ -76,6 +80,9 @@ def test_truth_follows_the_ring_radius(small_world, tmp_path):
     b = A.event_study(A.employer_sample(p2, "eg_days_per_worker", 2.0), "eg_days_per_worker", processed=p2, **kw)
     assert a.headline()["truth"] != pytest.approx(b.headline()["truth"], abs=1e-9)
     assert b.headline()["specification"]["estimator"] == "callaway_santanna"
+    h = b.headline()  # clustered by site: a Student-t interval whose degrees of freedom the sidecar records
+    assert h["df"] >= 1 and h["ci_high"] - h["estimate"] == pytest.approx(
+        stats.t.ppf(1 - h["alpha"] / 2, h["df"]) * h["se"], rel=1e-9)
 
 
 def test_real_data_have_no_truth(small_world, tmp_path):
@@ -99,6 +106,10 @@ def test_specification_records_what_an_estimator_could_not_honour():
     assert spec_record("callaway_santanna", spec)["not_honoured"] == []
     imp = spec_record("imputation", spec)
     assert "covariates" not in imp["not_honoured"] and "weights" in imp["not_honoured"]
+    from ceci_impact.study import specification
+
+    assert spec_record("callaway_santanna", spec)["inference"] == specification.INFERENCE[specification.SMALL_CLUSTER]
+    assert set(specification.INFERENCE) == set(typing.get_args(SmallCluster))  # every option said
 
 
 def test_employer_panel_stocks_and_flows_add_up(small_world):

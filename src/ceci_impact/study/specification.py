@@ -77,6 +77,14 @@ def _requested(spec: Specification) -> set[str]:
 
 
 SMALL_CLUSTER = "effective"  # the small-cluster correction of the reports' CS estimates (att_gt's small_cluster)
+INFERENCE = {  # what each correction means, in the sidecars' specification records
+    "none": "cluster-robust analytic SE, normal intervals (R did)",
+    "welch": "cluster-robust analytic SE, G/(G-1) per side, Student-t with Welch-Satterthwaite df",
+    "effective": "cluster-robust analytic SE, G/(G-1) per side, Student-t with G*-1 df (effective clusters of "
+                 "Carter-Schnepel-Steigerwald, period shocks fully shared within a cluster)",
+    "effective_fitted": "cluster-robust analytic SE, G/(G-1) per side, Student-t with G*-1 df (effective clusters "
+                        "of Carter-Schnepel-Steigerwald, working model fitted to the outcomes)",
+}
 
 
 def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, seed: int, biters: int,
@@ -163,7 +171,7 @@ def spec_record(name: str, spec: Specification) -> dict:
     rec = {"estimator": name, **spec.to_dict(), "not_honoured": missing,
            "instead": {m: INSTEAD[m] for m in missing}}
     if name.startswith("callaway_santanna") and spec.clustervars:
-        rec["inference"] = "cluster-robust analytic SE, G/(G-1) per side, Student-t with Welch-Satterthwaite df"
+        rec["inference"] = INFERENCE[SMALL_CLUSTER]
     return rec
 
 

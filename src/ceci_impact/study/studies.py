@@ -87,6 +87,7 @@ class EventStudy:
         d = {"outcome": self.outcome, "label": OUTCOME_LABELS.get(self.outcome, self.outcome),
              "estimator": "callaway_santanna_simple", "estimate": self.simple.overall_att,
              "se": self.simple.overall_se, "ci_low": lo, "ci_high": hi, "alpha": self.spec.alpha,
+             "df": getattr(self.simple, "df_overall", None),
              "n_units": self.n_units, "n_treated_units": self.n_treated, "cells": self.cells,
              "pretest_p": self.pretest()["pvalue"], "specification": self.records["callaway_santanna"],
              "truth": None if self.truths is None else self.truths["callaway_santanna"]["truth"],
