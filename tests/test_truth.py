@@ -83,6 +83,8 @@ def test_truth_follows_the_ring_radius(small_world, tmp_path):
     h = b.headline()  # clustered by site: a Student-t interval whose degrees of freedom the sidecar records
     assert h["df"] >= 1 and h["ci_high"] - h["estimate"] == pytest.approx(
         stats.t.ppf(1 - h["alpha"] / 2, h["df"]) * h["se"], rel=1e-9)
+    assert f"{h['df']:.1f} degrees of freedom" in b.sentence().lang("en")  # and the reader is told why it is wide
+    assert f"{h['df']:.1f} grados de libertad" in b.sentence().lang("es")
 
 
 def test_real_data_have_no_truth(small_world, tmp_path):

@@ -105,12 +105,15 @@ class EventStudy:
         named = (msg("effect.cells_named", cohorts=", ".join(which[:5]) + (", ..." if len(which) > 5 else ""))
                  if which else "")
         cells = msg("effect.cells", na=na, total=self.cells.get("post", 0) + na, named=named) if na else ""
-        return msg("effect.sentence", treatment=msg(f"effect.treatment_{treatment}"), label=tr(h["label"]),
-                   est=fmt_signed(est, 4), unit=tr(unit) if unit else "",
-                   level=f"{100 * (1 - self.spec.alpha):g}%", lo=fmt_signed(lo, 4), hi=fmt_signed(hi, 4),
-                   controls=tr(self.spec.control_group), n_treated=f"{self.n_treated:,}", n_units=f"{self.n_units:,}",
-                   cells=cells, sig=msg("effect.sig" if (lo > 0 or hi < 0) else "effect.not_sig"),
-                   alpha=f"{100 * self.spec.alpha:g}%")
+        out = msg("effect.sentence", treatment=msg(f"effect.treatment_{treatment}"), label=tr(h["label"]),
+                  est=fmt_signed(est, 4), unit=tr(unit) if unit else "",
+                  level=f"{100 * (1 - self.spec.alpha):g}%", lo=fmt_signed(lo, 4), hi=fmt_signed(hi, 4),
+                  controls=tr(self.spec.control_group), n_treated=f"{self.n_treated:,}", n_units=f"{self.n_units:,}",
+                  cells=cells, sig=msg("effect.sig" if (lo > 0 or hi < 0) else "effect.not_sig"),
+                  alpha=f"{100 * self.spec.alpha:g}%")
+        if h.get("df") is not None:  # a Student-t interval: say why it is wider than a normal one
+            out += msg("effect.df", df=f"{h['df']:.1f}", g=f"{h['df'] + 1:.1f}")
+        return out
 
     def pretest(self) -> dict:
         """Wald test that the universal-base pre-period event-time effects are zero (each relative to month -1)."""
