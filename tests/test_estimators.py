@@ -293,3 +293,27 @@ def test_every_estimator_applies_the_same_panel_checks(mpdta, name):
     vary.loc[(vary.countyreal == vary.countyreal.iat[0]) & (vary.year == 2007), "first_treat"] = 2006
     with pytest.raises(CeciError, match="'first_treat' must be constant within each unit"):
         fn(vary, **kw)
+
+
+def test_imputation_pretrends_absorb_the_first_stage_covariates(mpdta):
+    """R didimputation's pre-trend regression is ``feols(y ~ i(event_time) + first_stage)`` on untreated rows: the
+    first stage's covariates (here lpop by year) are absorbed too. The lead dummies are projected through the
+    exact first-stage solver, never formed densely; the dense regression with the same columns gives the same
+    coefficients and clustered SEs."""
+    from ceci_impact.did.design import covariate_design
+    from ceci_impact.did.fixed_effects import within_ols
+
+    r = did_imputation(mpdta, xformla="~ lpop", **KW)
+    g, t = mpdta.first_treat.to_numpy(), mpdta.year.to_numpy()
+    e = np.where(g > 0, t - g, np.nan)
+    m = ~((g > 0) & (t >= g))
+    leads = [-4, -3, -2]
+    L = np.column_stack([(m & (e == k)).astype(float) for k in leads])
+    Xc, _ = covariate_design("~ lpop", mpdta, "countyreal", "year")
+    b, V, _ = within_ols(mpdta.lemp.to_numpy()[m], np.column_stack([L, Xc])[m], pd.factorize(mpdta.countyreal[m])[0],
+                         pd.factorize(mpdta.year[m])[0], mpdta.countyreal.to_numpy()[m])
+    tb = r.tidy().set_index("event_time")
+    np.testing.assert_allclose(tb.att[leads].to_numpy(), b[:3], atol=1e-10)
+    np.testing.assert_allclose(tb.se[leads].to_numpy(), np.sqrt(np.diag(V))[:3], atol=1e-10)
+    plain = did_imputation(mpdta, **KW).tidy().set_index("event_time")
+    assert abs(plain.att[-4] - tb.att[-4]) > 1e-3  # the covariates matter here: the old test ignored them

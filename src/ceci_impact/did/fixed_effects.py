@@ -102,17 +102,24 @@ class TwoWayFE:
         lam[self.live] = self.S_inv @ rhs[self.live]
         return lam
 
-def fe_fit_untreated(y, uid, tid, untreated, fe: TwoWayFE):
-    """Unit and period effects fitted on untreated observations; returns fitted values for all rows."""
+def fe_fit_untreated(y, uid, tid, untreated, fe: TwoWayFE, check: bool = True):
+    """Unit and period effects fitted on untreated observations; returns fitted values for all rows (``check``:
+    first that every treated unit and period has untreated observations, once per design is enough)."""
+    if check:
+        check_imputable(uid, tid, untreated, fe)
+    y0 = y[untreated]
+    a, lam = fe.solve(np.bincount(fe.u0, weights=y0, minlength=fe.nu), np.bincount(fe.t0, weights=y0, minlength=fe.nt))
+    return a[uid] + lam[tid]
+
+
+def check_imputable(uid, tid, untreated, fe: TwoWayFE) -> None:
+    """One line when a treated unit or period has no untreated observation to impute from."""
     if (fe.cu[np.unique(uid[~untreated])] == 0).any():
         raise CeciError("some treated units have no untreated observation: their unit effect cannot be imputed "
                         "(units treated in the first period?)")
     if (fe.ct[np.unique(tid[~untreated])] == 0).any():
         raise CeciError("some periods have no untreated observation: their period effect cannot be imputed "
                         "(all units treated by then; drop those periods)")
-    y0 = y[untreated]
-    a, lam = fe.solve(np.bincount(fe.u0, weights=y0, minlength=fe.nu), np.bincount(fe.t0, weights=y0, minlength=fe.nt))
-    return a[uid] + lam[tid]
 
 def v_untreated(w_treated, uid, tid, untreated, fe: TwoWayFE):
     """BJS eq. (6): v = -Z0 (Z0'Z0)^{-1} Z1' w1 for untreated rows."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .fixed_effects import TwoWayFE, fe_fit_untreated, v_untreated, within_ols
+from .fixed_effects import TwoWayFE, check_imputable, fe_fit_untreated, v_untreated
 from .results import EventStudyResult
 
 
@@ -18,9 +18,10 @@ class _FirstStage:
 
     def __init__(self, X, uid, tid, untreated, fe: TwoWayFE):
         self.uid, self.tid, self.untreated, self.fe = uid, tid, untreated, fe
+        check_imputable(uid, tid, untreated, fe)
         self.X = X
         if X.shape[1]:
-            Xt0 = np.column_stack([X[untreated, j] - fe_fit_untreated(X[:, j], uid, tid, untreated, fe)[untreated]
+            Xt0 = np.column_stack([X[untreated, j] - self._fe(X[:, j])[untreated]
                                    for j in range(X.shape[1])])
             keep = np.abs(Xt0).max(axis=0) > 1e-10  # columns absorbed by the effects (or empty) drop out
             self.X, self.Xt0 = X[:, keep], Xt0[:, keep]
@@ -29,11 +30,14 @@ class _FirstStage:
     def fit(self, y: np.ndarray) -> np.ndarray:
         """Fitted untreated outcome for every row."""
         if not self.X.shape[1]:
-            return fe_fit_untreated(y, self.uid, self.tid, self.untreated, self.fe)
+            return self._fe(y)
         y0 = y[self.untreated]
         beta = self.XtX_inv @ (self.Xt0.T @ y0)
         xb = self.X @ beta
-        return xb + fe_fit_untreated(y - xb, self.uid, self.tid, self.untreated, self.fe)
+        return xb + self._fe(y - xb)
+
+    def _fe(self, y: np.ndarray) -> np.ndarray:
+        return fe_fit_untreated(y, self.uid, self.tid, self.untreated, self.fe, check=False)
 
     def v_untreated(self, w1: np.ndarray) -> np.ndarray:
         """BJS imputation weights of the untreated rows for treated weights ``w1``."""
@@ -42,6 +46,63 @@ class _FirstStage:
             return v0
         r = self.X[~self.untreated].T @ w1 + self.X[self.untreated].T @ v0
         return v0 - self.Xt0 @ (self.XtX_inv @ r)
+
+
+def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tuple[list, list, dict]:
+    """BJS's pre-trend test: OLS on untreated observations of the outcome on pre-period event-time dummies (the
+    last pre-period the reference) with the first stage's effects and covariates absorbed (R ``didimputation``:
+    ``feols(y ~ leads | first_stage)`` on untreated rows), fixest's clustered covariance.
+
+    The dummies are never formed as a dense design: each is projected through the first stage's exact solver
+    (``first.fit``), ``L'ML`` and ``L'My`` are gathered lead by lead, and the residuals' cluster scores
+    ``sum_c (M L_j) u`` are accumulated in a second pass, so memory stays a few vectors of the panel's length.
+    Returns the rows of the pre-period table, the cluster scores of each coefficient and the Wald test.
+    """
+    from scipy import stats
+
+    pre_e = sorted(int(v) for v in np.unique(e[untreated & (g > 0)]) if v < 0)
+    keep_e = pre_e[:-1]  # the last pre-period is the reference (collinear with unit effects otherwise)
+    if not keep_e:
+        return [], [], {"W": None, "df": 0, "pvalue": None}
+    m = untreated
+    lead = np.full(y.size, -1)
+    lead[m & (g > 0)] = np.searchsorted(keep_e, e[m & (g > 0)])
+    lead[(lead >= len(keep_e)) | ~np.isin(e, keep_e)] = -1
+    k = len(keep_e)
+    counts = np.bincount(lead[lead >= 0], minlength=k).astype(float)
+
+    def annihilated(j):  # M L_j on the untreated rows
+        Lj = (lead == j).astype(float)
+        return (Lj - first.fit(Lj))[m]
+
+    lm = lead[m]
+    on = lm >= 0
+    gram, Lty = np.zeros((k, k)), np.zeros(k)
+    for j in range(k):
+        r = annihilated(j)
+        gram[:, j] = np.bincount(lm[on], weights=r[on], minlength=k)  # L'(M L_j), M symmetric and idempotent
+        Lty[j] = r @ y[m]
+    kk = np.flatnonzero(np.diag(gram) > 1e-16 * np.maximum(counts, 1.0))  # dummies the effects do not absorb
+    XtX_inv = np.linalg.pinv(gram[np.ix_(kk, kk)])
+    beta = XtX_inv @ Lty[kk]
+    b_full = np.zeros(k)
+    b_full[kk] = beta
+    Lb = np.where(lead >= 0, b_full[np.maximum(lead, 0)], 0.0)
+    u = (y - first.fit(y))[m] - (Lb - first.fit(Lb))[m]
+    cm = pd.factorize(cl[m])[0]
+    G = int(cm.max()) + 1
+    S = np.column_stack([np.bincount(cm, weights=annihilated(j) * u, minlength=G) for j in kk])
+    n = int(m.sum())
+    K = kk.size + np.unique(tid[m]).size + first.X.shape[1]  # slopes, period levels, covariates (fixest's K)
+    ssc = (G / (G - 1)) * ((n - 1) / (n - K))
+    V = XtX_inv @ (S.T @ S) @ XtX_inv * ssc
+    scores = np.zeros((n_cl, kk.size))
+    first_row = np.unique(cm, return_index=True)[1]
+    scores[cl[m][first_row]] = np.sqrt(ssc) * (S @ XtX_inv)  # cluster codes of the full panel
+    pre = [{"event_time": keep_e[j], "att": float(beta[i]), "se": float(np.sqrt(V[i, i])), "n_obs": int(counts[j])}
+           for i, j in enumerate(kk)]
+    W = float(beta @ np.linalg.solve(V, beta))
+    return pre, list(scores.T), {"W": W, "df": int(kk.size), "pvalue": float(1 - stats.chi2.cdf(W, kk.size))}
 
 
 def did_imputation(
@@ -123,27 +184,9 @@ def did_imputation(
             est, se, sc = estimate(wv)
             rows.append({"event_time": h, "att": est, "se": se, "n_obs": int(wv.sum())})
             scores.append(sc)
-    pre, pre_scores = [], []
+    pre, pre_scores, pretest = [], [], {"W": None, "df": 0, "pvalue": None}
     if pretrends:
-        pre_e = sorted(int(v) for v in np.unique(e[untreated & (g > 0)]) if v < 0)
-        keep_e = pre_e[:-1]  # the last pre-period is the reference (collinear with unit effects otherwise)
-        if keep_e:
-            X = np.column_stack([(untreated & (e == k)).astype(float) for k in keep_e])
-            m = untreated
-            b, V, kk, obs_sc, ssc = within_ols(y[m], X[m], pd.factorize(uid[m])[0], pd.factorize(tid[m])[0], cl[m],
-                                               return_scores=True)
-            pre_scores = [np.sqrt(ssc) * np.bincount(cl[m], weights=obs_sc[:, j], minlength=n_cl) for j in range(b.size)]
-            X, keep_e = X[:, kk], [e_ for e_, k_ in zip(keep_e, kk, strict=True) if k_]
-            for j, k in enumerate(keep_e):
-                pre.append({"event_time": k, "att": float(b[j]), "se": float(np.sqrt(V[j, j])), "n_obs": int(X[m, j].sum())})
-            Wald = float(b @ np.linalg.solve(V, b))
-            from scipy import stats
-
-            pretest = {"W": Wald, "df": len(keep_e), "pvalue": float(1 - stats.chi2.cdf(Wald, len(keep_e)))}
-        else:
-            pretest = {"W": None, "df": 0, "pvalue": None}
-    else:
-        pretest = {"W": None, "df": 0, "pvalue": None}
+        pre, pre_scores, pretest = _pretrend_test(y, e, g, untreated, first, cl, n_cl, tid)
     table = pd.DataFrame(pre + rows, columns=["event_time", "att", "se", "n_obs"])
     # joint covariance of pre-trend coefficients and event-time effects from their cluster scores (diagonal = the
     # reported variances; pre-trend scores carry the small-sample factor of their regression) — HonestDiD's input
