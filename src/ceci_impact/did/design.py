@@ -53,6 +53,29 @@ def formula_vars(xformla: str | None, columns) -> list[str]:
     return [c for c in columns if c in toks]
 
 
+def _covariates(xformla: str, data: pd.DataFrame, idname: str):
+    """The covariates of ``xformla`` (no intercept), their names, which are constant within every unit, and each
+    unit's first row of them (units in order of first appearance)."""
+    Xc, cn = design_matrix(xformla, data)
+    Xc, cn = Xc[:, 1:], cn[1:]
+    uid = pd.factorize(data[idname])[0]
+    first = np.full((uid.max() + 1, Xc.shape[1]), np.nan)
+    first[uid[::-1]] = Xc[::-1]  # the first row of each unit
+    invariant = np.all(np.isclose(Xc, first[uid], rtol=0, atol=1e-12) | (np.isnan(Xc) & np.isnan(first[uid])), axis=0)
+    return Xc, cn, invariant, first
+
+
+def covariate_parts(xformla: str | None, data: pd.DataFrame, idname: str) -> tuple[np.ndarray, np.ndarray]:
+    """The covariates of :func:`covariate_design` without the period dummies: time-varying ones by row (rows x q)
+    and time-invariant ones by unit (units x p, units in order of first appearance), for solvers that give the
+    invariant ones period-specific slopes themselves."""
+    n_u = int(pd.factorize(data[idname])[0].max()) + 1 if len(data) else 0
+    if xformla is None:
+        return np.zeros((len(data), 0)), np.zeros((n_u, 0))
+    Xc, _, invariant, first = _covariates(xformla, data, idname)
+    return Xc[:, ~invariant], first[:, invariant]
+
+
 def covariate_design(xformla: str | None, data: pd.DataFrame, idname: str, tname: str) -> tuple[np.ndarray, list[str]]:
     """Covariate regressors of a two-way fixed-effects regression that honours conditional parallel trends.
 
@@ -64,14 +87,9 @@ def covariate_design(xformla: str | None, data: pd.DataFrame, idname: str, tname
     """
     if xformla is None:
         return np.zeros((len(data), 0)), []
-    Xc, cn = design_matrix(xformla, data)
-    Xc, cn = Xc[:, 1:], cn[1:]
+    Xc, cn, invariant, _ = _covariates(xformla, data, idname)
     if Xc.shape[1] == 0:
         return Xc, []
-    uid = pd.factorize(data[idname])[0]
-    first = np.full((uid.max() + 1, Xc.shape[1]), np.nan)
-    first[uid[::-1]] = Xc[::-1]  # the first row of each unit
-    invariant = np.all(np.isclose(Xc, first[uid], rtol=0, atol=1e-12) | (np.isnan(Xc) & np.isnan(first[uid])), axis=0)
     periods = np.sort(pd.unique(data[tname]))
     t = data[tname].to_numpy()
     cols, names = [], []

@@ -68,9 +68,15 @@ class TwoWayFE:
     Eliminating the unit effects leaves a small period x period system (Schur complement), so any
     right-hand side is solved in O(observations): used both to fit the untreated outcomes and to
     compute BJS's imputation weights ``v = -Z0 (Z0'Z0)^{-1} Z1' w1``.
+
+    ``Xu`` (units x p), time-invariant covariates, adds period-specific slopes on them (conditional parallel
+    trends; fixest's ``year[x]``): the fit of row ``(i, t)`` is ``a_i + lam_t + x_i' gam_t``. The Schur system
+    then has ``(1 + p)`` unknowns per period, built from ``(1 + p)^2`` sparse products, never a rows x periods
+    design. One period's coefficients are set to zero (the unit effects absorb them); slopes the subset cannot
+    identify (a covariate constant among a period's untreated units, say) get the minimum-norm solution.
     """
 
-    def __init__(self, uid: np.ndarray, tid: np.ndarray, subset: np.ndarray):
+    def __init__(self, uid: np.ndarray, tid: np.ndarray, subset: np.ndarray, Xu: np.ndarray | None = None):
         from scipy import sparse
 
         self.nu, self.nt = int(uid.max()) + 1, int(tid.max()) + 1
@@ -80,24 +86,60 @@ class TwoWayFE:
         B = sparse.csr_matrix((np.ones(self.u0.size), (self.u0, self.t0)), shape=(self.nu, self.nt))
         self.B = B
         inv_cu = np.where(self.cu > 0, 1 / np.where(self.cu > 0, self.cu, 1), 0.0)
-        S = np.diag(self.ct) - (B.T @ sparse.diags(inv_cu) @ B).toarray()
         self.inv_cu = inv_cu
-        # one normalisation (first period effect = 0) removes the null space of the two-way design
+        self.Xt = np.ones((self.nu, 1)) if Xu is None else np.column_stack([np.ones(self.nu), Xu])
+        q = self.Xt.shape[1]
+        S = np.zeros((self.nt, q, self.nt, q))
+        for k in range(q):
+            for m in range(k, q):
+                xx = self.Xt[:, k] * self.Xt[:, m]
+                blk = np.diag(B.T @ xx) - (B.T @ sparse.diags(xx * inv_cu) @ B).toarray()
+                S[:, k, :, m] = blk
+                S[:, m, :, k] = blk.T
+        S = S.reshape(self.nt * q, self.nt * q)
+        # one normalisation (the first live period's coefficients = 0) removes the null space of the design
         live = np.flatnonzero(self.ct > 0)
-        self.live, S_red = live[1:], S[np.ix_(live[1:], live[1:])]
-        if np.linalg.matrix_rank(S_red) < S_red.shape[0]:
+        self.live = (live[1:, None] * q + np.arange(q)[None, :]).ravel()
+        S_red = S[np.ix_(self.live, self.live)]
+        self.rank = int(np.linalg.matrix_rank(S_red))
+        self.n_slopes = self.rank - (live.size - 1)  # identified period-specific slopes (0 without covariates)
+        if q == 1 and self.rank < S_red.shape[0]:
             raise CeciError("unit and period effects are not identified on the untreated observations "
                             "(the panel splits into disconnected groups)")
-        self.S_inv = np.linalg.inv(S_red)
+        self.S_inv = np.linalg.inv(S_red) if self.rank == S_red.shape[0] else np.linalg.pinv(S_red)
 
     def solve(self, b_u: np.ndarray, b_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Unit effects ``a`` and period effects ``lam`` from the sums ``b_u`` (per unit) and ``b_t`` (per period)."""
-        lam = self.period_effects(b_t - self.B.T @ (b_u * self.inv_cu))
-        a = (b_u - self.B @ lam) * self.inv_cu
-        return a, lam
+        """Unit effects ``a`` and period coefficients ``lam`` (periods x (1 + p), or periods without slopes) from
+        the sums ``b_u`` (per unit) and ``b_t`` (per period, times ``(1, x_i)``: periods x (1 + p))."""
+        bt = b_t.reshape(self.nt, -1)
+        rhs = bt - self.B.T @ ((b_u * self.inv_cu)[:, None] * self.Xt)
+        lam = np.zeros(self.nt * self.Xt.shape[1])
+        lam[self.live] = self.S_inv @ rhs.ravel()[self.live]
+        lam = lam.reshape(self.nt, -1)
+        a = (b_u - np.einsum("uk,uk->u", self.B @ lam, self.Xt)) * self.inv_cu
+        return a, (lam[:, 0] if b_t.ndim == 1 else lam)
+
+    def sums(self, y: np.ndarray, uid: np.ndarray, tid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``b_u`` and ``b_t`` of ``y`` on the rows ``(uid, tid)``: per unit, and per period times ``(1, x_i)``."""
+        b_u = np.bincount(uid, weights=y, minlength=self.nu)
+        if self.Xt.shape[1] == 1:
+            return b_u, np.bincount(tid, weights=y, minlength=self.nt)
+        b_t = np.column_stack([np.bincount(tid, weights=y * self.Xt[uid, k], minlength=self.nt)
+                               for k in range(self.Xt.shape[1])])
+        return b_u, b_t
+
+    def fitted(self, a: np.ndarray, lam: np.ndarray, uid: np.ndarray, tid: np.ndarray) -> np.ndarray:
+        """``a_i + (1, x_i)' lam_t`` on the rows ``(uid, tid)``."""
+        if lam.ndim == 1:
+            return a[uid] + lam[tid]
+        out = a[uid] + lam[tid, 0]
+        for k in range(1, lam.shape[1]):
+            out += self.Xt[uid, k] * lam[tid, k]
+        return out
 
     def period_effects(self, rhs: np.ndarray) -> np.ndarray:
-        """Period effects for many right-hand sides at once: ``rhs = b_t - B'(b_u / n_u)`` (periods x columns)."""
+        """Period effects for many right-hand sides at once: ``rhs = b_t - B'(b_u / n_u)`` (periods x columns;
+        the model without slopes)."""
         lam = np.zeros(rhs.shape)
         lam[self.live] = self.S_inv @ rhs[self.live]
         return lam
@@ -107,9 +149,8 @@ def fe_fit_untreated(y, uid, tid, untreated, fe: TwoWayFE, check: bool = True):
     first that every treated unit and period has untreated observations, once per design is enough)."""
     if check:
         check_imputable(uid, tid, untreated, fe)
-    y0 = y[untreated]
-    a, lam = fe.solve(np.bincount(fe.u0, weights=y0, minlength=fe.nu), np.bincount(fe.t0, weights=y0, minlength=fe.nt))
-    return a[uid] + lam[tid]
+    a, lam = fe.solve(*fe.sums(y[untreated], fe.u0, fe.t0))
+    return fe.fitted(a, lam, uid, tid)
 
 
 def check_imputable(uid, tid, untreated, fe: TwoWayFE) -> None:
@@ -123,7 +164,5 @@ def check_imputable(uid, tid, untreated, fe: TwoWayFE) -> None:
 
 def v_untreated(w_treated, uid, tid, untreated, fe: TwoWayFE):
     """BJS eq. (6): v = -Z0 (Z0'Z0)^{-1} Z1' w1 for untreated rows."""
-    b_u = np.bincount(uid[~untreated], weights=w_treated, minlength=fe.nu)
-    b_t = np.bincount(tid[~untreated], weights=w_treated, minlength=fe.nt)
-    a, lam = fe.solve(b_u, b_t)
-    return -(a[fe.u0] + lam[fe.t0])
+    a, lam = fe.solve(*fe.sums(w_treated, uid[~untreated], tid[~untreated]))
+    return -fe.fitted(a, lam, fe.u0, fe.t0)

@@ -93,7 +93,8 @@ def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tup
     G = int(cm.max()) + 1
     S = np.column_stack([np.bincount(cm, weights=annihilated(j) * u, minlength=G) for j in kk])
     n = int(m.sum())
-    K = kk.size + np.unique(tid[m]).size + first.X.shape[1]  # slopes, period levels, covariates (fixest's K)
+    # leads, period levels, covariates and their period slopes (fixest's K; unit effects nest in the clusters)
+    K = kk.size + np.unique(tid[m]).size + first.X.shape[1] + first.fe.n_slopes
     ssc = (G / (G - 1)) * ((n - 1) / (n - K))
     V = XtX_inv @ (S.T @ S) @ XtX_inv * ssc
     scores = np.zeros((n_cl, kk.size))
@@ -146,11 +147,13 @@ def did_imputation(
     untreated = ~treated
     uid = pd.factorize(df[idname])[0]
     tid = pd.factorize(df[tname])[0]
-    fe = TwoWayFE(uid, tid, untreated)
-    from .design import covariate_design
+    from .design import covariate_parts
 
-    Xc, _ = covariate_design(xformla, df, idname, tname)
-    first = _FirstStage(Xc, uid, tid, untreated, fe)
+    # time-invariant covariates get period-specific slopes inside the fixed-effects solver (no rows x periods
+    # design); time-varying ones enter the first stage by Frisch-Waugh-Lovell
+    Xv, Xu = covariate_parts(xformla, df, idname)
+    fe = TwoWayFE(uid, tid, untreated, Xu if Xu.shape[1] else None)
+    first = _FirstStage(Xv, uid, tid, untreated, fe)
     adj = y - first.fit(y)  # residuals (untreated) and effects tau (treated)
     e = np.where(g > 0, t - g, np.nan)
     cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
