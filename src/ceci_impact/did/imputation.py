@@ -48,6 +48,128 @@ class _FirstStage:
         return v0 - self.Xt0 @ (self.XtX_inv @ r)
 
 
+class _Imputed:
+    """BJS estimates and their conservative clustered standard errors for any set of equally weighted treated
+    rows, with work in proportion to those rows (plus units and periods), never to the panel.
+
+    The imputation weights of the untreated rows are the first stage's fit of the treated weights
+    (``v0 = -(a_i + (1, x_i)' lam_t)`` less the time-varying covariates' term), so their cluster sums with the
+    residuals are ``-(sum_{i in c} a_i A_i + sum_k C_k lam_k) - XA gamma``: ``A_i`` the unit's residual sum,
+    ``C_k`` cluster x period sums of ``x_k * residual`` and ``XA`` cluster sums of the demeaned time-varying
+    covariates times the residuals, all formed once. The treated part uses ``tau_it`` less its cohort x
+    event-time mean weighted by ``v^2`` (R didimputation's ``se_inner``).
+    """
+
+    def __init__(self, first: _FirstStage, adj, treated, g, e, cl, n_cl):
+        from scipy import sparse
+
+        fe = first.fe
+        self.first, self.adj, self.cl, self.n_cl = first, adj, cl, n_cl
+        un = np.flatnonzero(~treated)
+        uid_u, tid_u, adj_u = first.uid[un], first.tid[un], adj[un]
+        self.unit_cl = np.zeros(fe.nu, dtype=np.int64)
+        self.unit_cl[first.uid] = cl  # clusters are constant within units (checked)
+        self.A = np.bincount(uid_u, weights=adj_u, minlength=fe.nu)
+        self.C = [sparse.csr_matrix((fe.Xt[uid_u, k] * adj_u, (cl[un], tid_u)), shape=(n_cl, fe.nt))
+                  for k in range(fe.Xt.shape[1])]
+        X = first.X
+        if X.shape[1]:
+            Xu = X[un]
+            self.XA = np.column_stack([np.bincount(cl[un], weights=first.Xt0[:, j] * adj_u, minlength=n_cl)
+                                       for j in range(X.shape[1])])
+            self.Xu_sum = np.column_stack([np.bincount(uid_u, weights=Xu[:, j], minlength=fe.nu)
+                                           for j in range(X.shape[1])])
+            self.Xt_sum = [np.column_stack([np.bincount(tid_u, weights=fe.Xt[uid_u, k] * Xu[:, j], minlength=fe.nt)
+                                            for j in range(X.shape[1])]) for k in range(fe.Xt.shape[1])]
+        kg, ke = pd.factorize(g)[0], pd.factorize(e)[0]  # cohort x event time (NaN event times: code -1)
+        self.key = kg * (int(ke.max()) + 2) + ke + 1
+
+    def estimate(self, rows: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Estimate, SE and cluster scores of the equally weighted average of ``tau`` over the treated ``rows``."""
+        first, fe = self.first, self.first.fe
+        w1 = np.full(rows.size, 1.0 / rows.size)
+        est = float(w1 @ self.adj[rows])
+        a, lam = fe.solve(*fe.sums(w1, first.uid[rows], first.tid[rows]))
+        lam = lam.reshape(fe.nt, -1)
+        s = -np.bincount(self.unit_cl, weights=a * self.A, minlength=self.n_cl)
+        for k, C in enumerate(self.C):
+            s -= C @ lam[:, k]
+        if first.X.shape[1]:
+            X0v0 = -(self.Xu_sum.T @ a + sum(self.Xt_sum[k].T @ lam[:, k] for k in range(lam.shape[1])))
+            gamma = first.XtX_inv @ (first.X[rows].T @ w1 + X0v0)
+            s -= self.XA @ gamma
+        key = self.key[rows]  # tau less its cohort x event-time mean weighted by v^2 (equal weights here)
+        _, kinv = np.unique(key, return_inverse=True)
+        tbar = np.bincount(kinv, weights=self.adj[rows]) / np.bincount(kinv)
+        s += np.bincount(self.cl[rows], weights=w1 * (self.adj[rows] - tbar[kinv]), minlength=self.n_cl)
+        return est, float(np.sqrt((s**2).sum())), s
+
+
+class _LeadProjections:
+    """Projections ``P L_j`` of the lead dummies on the first stage, one solve per lead from the lead's own rows.
+
+    Without time-varying covariates the first stage is the fixed-effects solver alone, whose fit of ``L_j`` is
+    ``a_j[i] + (1, x_i)' lam_j[t]``: what the test needs from it is read at the lead rows (``L'PL``) or through
+    cluster x period sums of the residuals (the scores), never over every row. With time-varying covariates
+    each ``P L_j`` is formed over the untreated rows (one panel-length vector at a time).
+    """
+
+    def __init__(self, first: _FirstStage, lead: np.ndarray, k: int, m: np.ndarray):
+        self.first, self.lead, self.k, self.m = first, lead, k, m
+        self.rows = np.flatnonzero(lead >= 0)
+        self.fast = first.X.shape[1] == 0
+        if self.fast:
+            fe, order = first.fe, np.argsort(lead[self.rows], kind="stable")
+            self.rows = self.rows[order]
+            edges = np.searchsorted(lead[self.rows], np.arange(k + 1))
+            self.sol = []
+            for j in range(k):
+                r = self.rows[edges[j]:edges[j + 1]]
+                self.sol.append(fe.solve(*fe.sums(np.ones(r.size), first.uid[r], first.tid[r])))
+
+    def _full(self, j: int) -> np.ndarray:
+        Lj = (self.lead == j).astype(float)
+        return self.first.fit(Lj)[self.m]
+
+    def gram(self) -> np.ndarray:
+        """``L'PL`` (k x k)."""
+        out = np.zeros((self.k, self.k))
+        lr = self.lead[self.rows]
+        for j in range(self.k):
+            if self.fast:
+                a, lam = self.sol[j]
+                f = self.first.fe.fitted(a, lam, self.first.uid[self.rows], self.first.tid[self.rows])
+                out[:, j] = np.bincount(lr, weights=f, minlength=self.k)
+            else:
+                lm = self.lead[self.m]
+                out[:, j] = np.bincount(lm[lm >= 0], weights=self._full(j)[lm >= 0], minlength=self.k)
+        return out
+
+    def cluster_scores(self, u: np.ndarray, cl: np.ndarray, n_cl: int, cols: np.ndarray) -> np.ndarray:
+        """``sum_{rows in c} (L_j - P L_j) u`` for the leads ``cols`` (clusters x leads; ``u`` on untreated rows)."""
+        from scipy import sparse
+
+        m, lm, cm = self.m, self.lead[self.m], cl[self.m]
+        out = np.zeros((n_cl, cols.size))
+        for i, j in enumerate(cols):
+            out[:, i] = np.bincount(cm[lm == j], weights=u[lm == j], minlength=n_cl)
+        if not self.fast:
+            for i, j in enumerate(cols):
+                out[:, i] -= np.bincount(cm, weights=self._full(j) * u, minlength=n_cl)
+            return out
+        fe, uid, tid = self.first.fe, self.first.uid[m], self.first.tid[m]
+        unit_cl = np.zeros(fe.nu, dtype=np.int64)
+        unit_cl[uid] = cm  # clusters are constant within units (checked)
+        U = np.bincount(uid, weights=u, minlength=fe.nu)  # per-unit residual sums (zero with unit effects)
+        for kx in range(fe.Xt.shape[1]):
+            C = sparse.csr_matrix((fe.Xt[uid, kx] * u, (cm, tid)), shape=(n_cl, fe.nt))  # sums duplicates
+            lam = np.column_stack([self.sol[j][1].reshape(fe.nt, -1)[:, kx] for j in cols])
+            out -= C @ lam
+        for i, j in enumerate(cols):
+            out[:, i] -= np.bincount(unit_cl, weights=self.sol[j][0] * U, minlength=n_cl)
+        return out
+
+
 def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tuple[list, list, dict]:
     """BJS's pre-trend test: OLS on untreated observations of the outcome on pre-period event-time dummies (the
     last pre-period the reference) with the first stage's effects and covariates absorbed (R ``didimputation``:
@@ -71,35 +193,27 @@ def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tup
     k = len(keep_e)
     counts = np.bincount(lead[lead >= 0], minlength=k).astype(float)
 
-    def annihilated(j):  # M L_j on the untreated rows
-        Lj = (lead == j).astype(float)
-        return (Lj - first.fit(Lj))[m]
-
     lm = lead[m]
     on = lm >= 0
-    gram, Lty = np.zeros((k, k)), np.zeros(k)
-    for j in range(k):
-        r = annihilated(j)
-        gram[:, j] = np.bincount(lm[on], weights=r[on], minlength=k)  # L'(M L_j), M symmetric and idempotent
-        Lty[j] = r @ y[m]
+    r_y = (y - first.fit(y))[m]
+    proj = _LeadProjections(first, lead, k, m)
+    gram = np.diag(counts) - proj.gram()  # L'ML = L'L - L'PL
+    Lty = np.bincount(lm[on], weights=r_y[on], minlength=k)  # L'My
     kk = np.flatnonzero(np.diag(gram) > 1e-16 * np.maximum(counts, 1.0))  # dummies the effects do not absorb
     XtX_inv = np.linalg.pinv(gram[np.ix_(kk, kk)])
     beta = XtX_inv @ Lty[kk]
     b_full = np.zeros(k)
     b_full[kk] = beta
     Lb = np.where(lead >= 0, b_full[np.maximum(lead, 0)], 0.0)
-    u = (y - first.fit(y))[m] - (Lb - first.fit(Lb))[m]
-    cm = pd.factorize(cl[m])[0]
-    G = int(cm.max()) + 1
-    S = np.column_stack([np.bincount(cm, weights=annihilated(j) * u, minlength=G) for j in kk])
+    u = r_y - (Lb - first.fit(Lb))[m]
+    S = proj.cluster_scores(u, cl, n_cl, kk)  # sum_{c} (M L_j) u, clusters of the full panel
+    G = int(np.unique(cl[m]).size)
     n = int(m.sum())
     # leads, period levels, covariates and their period slopes (fixest's K; unit effects nest in the clusters)
     K = kk.size + np.unique(tid[m]).size + first.X.shape[1] + first.fe.n_slopes
     ssc = (G / (G - 1)) * ((n - 1) / (n - K))
     V = XtX_inv @ (S.T @ S) @ XtX_inv * ssc
-    scores = np.zeros((n_cl, kk.size))
-    first_row = np.unique(cm, return_index=True)[1]
-    scores[cl[m][first_row]] = np.sqrt(ssc) * (S @ XtX_inv)  # cluster codes of the full panel
+    scores = np.sqrt(ssc) * (S @ XtX_inv)
     pre = [{"event_time": keep_e[j], "att": float(beta[i]), "se": float(np.sqrt(V[i, i])), "n_obs": int(counts[j])}
            for i, j in enumerate(kk)]
     W = float(beta @ np.linalg.solve(V, beta))
@@ -158,34 +272,20 @@ def did_imputation(
     e = np.where(g > 0, t - g, np.nan)
     cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
 
-    key = pd.factorize(pd.MultiIndex.from_arrays([g, np.where(np.isnan(e), -1e9, e)]))[0]
-    s_cl = cl
-
-    def estimate(wvec):
-        w1 = wvec[treated] / wvec[treated].sum()
-        est = float(w1 @ adj[treated])
-        v = np.zeros(len(df))
-        v[treated] = w1
-        v[untreated] = first.v_untreated(w1)
-        # tau_bar by cohort x event time, weighted by v^2 (didimputation se_inner)
-        num = np.bincount(key, weights=v**2 * adj)
-        den = np.bincount(key, weights=v**2)
-        tbar = np.where(den > 0, num / np.where(den > 0, den, 1), 0.0)
-        resid = np.where(treated, adj - tbar[key], adj)
-        s = np.bincount(s_cl, weights=v * resid, minlength=n_cl)
-        return est, float(np.sqrt((s**2).sum())), s
-
     n_cl = int(cl.max()) + 1
-    overall, overall_se, _ = estimate(treated.astype(float))
+    imp = _Imputed(first, adj, treated, g, e, cl, n_cl)
+    tr = np.flatnonzero(treated)
+    overall, overall_se, _ = imp.estimate(tr)
     rows, scores = [], []
     if horizon is not False:
         hs = sorted(int(h) for h in np.unique(e[treated])) if horizon is True else sorted(horizon)
-        for h in hs:
-            wv = (treated & (e == h)).astype(float)
-            if wv.sum() == 0:
+        order = tr[np.argsort(e[tr], kind="stable")]
+        edges = np.searchsorted(e[order], hs, side="left"), np.searchsorted(e[order], hs, side="right")
+        for h, lo, hi in zip(hs, *edges, strict=True):
+            if hi == lo:
                 continue
-            est, se, sc = estimate(wv)
-            rows.append({"event_time": h, "att": est, "se": se, "n_obs": int(wv.sum())})
+            est, se, sc = imp.estimate(order[lo:hi])
+            rows.append({"event_time": h, "att": est, "se": se, "n_obs": int(hi - lo)})
             scores.append(sc)
     pre, pre_scores, pretest = [], [], {"W": None, "df": 0, "pvalue": None}
     if pretrends:
