@@ -295,7 +295,8 @@ def test_every_estimator_applies_the_same_panel_checks(mpdta, name):
         fn(vary, **kw)
 
 
-def test_imputation_pretrends_absorb_the_first_stage_covariates(mpdta):
+@pytest.mark.parametrize("xformla", ["~ lpop", "~ lpop + noise"])
+def test_imputation_pretrends_absorb_the_first_stage_covariates(mpdta, xformla):
     """R didimputation's pre-trend regression is ``feols(y ~ i(event_time) + first_stage)`` on untreated rows: the
     first stage's covariates (here lpop by year) are absorbed too. The lead dummies are projected through the
     exact first-stage solver, never formed densely; the dense regression with the same columns gives the same
@@ -303,13 +304,14 @@ def test_imputation_pretrends_absorb_the_first_stage_covariates(mpdta):
     from ceci_impact.did.design import covariate_design
     from ceci_impact.did.fixed_effects import within_ols
 
-    r = did_imputation(mpdta, xformla="~ lpop", **KW)
+    mpdta = mpdta.assign(noise=np.random.default_rng(5).normal(size=len(mpdta)))  # time-varying: the other path
+    r = did_imputation(mpdta, xformla=xformla, **KW)
     g, t = mpdta.first_treat.to_numpy(), mpdta.year.to_numpy()
     e = np.where(g > 0, t - g, np.nan)
     m = ~((g > 0) & (t >= g))
     leads = [-4, -3, -2]
     L = np.column_stack([(m & (e == k)).astype(float) for k in leads])
-    Xc, _ = covariate_design("~ lpop", mpdta, "countyreal", "year")
+    Xc, _ = covariate_design(xformla, mpdta, "countyreal", "year")
     b, V, _ = within_ols(mpdta.lemp.to_numpy()[m], np.column_stack([L, Xc])[m], pd.factorize(mpdta.countyreal[m])[0],
                          pd.factorize(mpdta.year[m])[0], mpdta.countyreal.to_numpy()[m])
     tb = r.tidy().set_index("event_time")
