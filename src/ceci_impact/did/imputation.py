@@ -48,6 +48,16 @@ class _FirstStage:
         return v0 - self.Xt0 @ (self.XtX_inv @ r)
 
 
+def cluster_period_sums(w: np.ndarray, cl: np.ndarray, tid: np.ndarray, n_cl: int, nt: int):
+    """Sums of ``w`` by cluster and period (clusters x periods): dense when that is no larger than the rows (one
+    bincount), else sparse."""
+    from scipy import sparse
+
+    if n_cl * nt <= 2 * w.size:
+        return np.bincount(cl * nt + tid, weights=w, minlength=n_cl * nt).reshape(n_cl, nt)
+    return sparse.csr_matrix((w, (cl, tid)), shape=(n_cl, nt))  # duplicates summed
+
+
 class _Imputed:
     """BJS estimates and their conservative clustered standard errors for any set of equally weighted treated
     rows, with work in proportion to those rows (plus units and periods), never to the panel.
@@ -61,8 +71,6 @@ class _Imputed:
     """
 
     def __init__(self, first: _FirstStage, adj, treated, g, e, cl, n_cl):
-        from scipy import sparse
-
         fe = first.fe
         self.first, self.adj, self.cl, self.n_cl = first, adj, cl, n_cl
         un = np.flatnonzero(~treated)
@@ -70,7 +78,7 @@ class _Imputed:
         self.unit_cl = np.zeros(fe.nu, dtype=np.int64)
         self.unit_cl[first.uid] = cl  # clusters are constant within units (checked)
         self.A = np.bincount(uid_u, weights=adj_u, minlength=fe.nu)
-        self.C = [sparse.csr_matrix((fe.Xt[uid_u, k] * adj_u, (cl[un], tid_u)), shape=(n_cl, fe.nt))
+        self.C = [cluster_period_sums(fe.Xt[uid_u, k] * adj_u, cl[un], tid_u, n_cl, fe.nt)
                   for k in range(fe.Xt.shape[1])]
         X = first.X
         if X.shape[1]:
@@ -147,8 +155,6 @@ class _LeadProjections:
 
     def cluster_scores(self, u: np.ndarray, cl: np.ndarray, n_cl: int, cols: np.ndarray) -> np.ndarray:
         """``sum_{rows in c} (L_j - P L_j) u`` for the leads ``cols`` (clusters x leads; ``u`` on untreated rows)."""
-        from scipy import sparse
-
         m, lm, cm = self.m, self.lead[self.m], cl[self.m]
         out = np.zeros((n_cl, cols.size))
         for i, j in enumerate(cols):
@@ -162,7 +168,7 @@ class _LeadProjections:
         unit_cl[uid] = cm  # clusters are constant within units (checked)
         U = np.bincount(uid, weights=u, minlength=fe.nu)  # per-unit residual sums (zero with unit effects)
         for kx in range(fe.Xt.shape[1]):
-            C = sparse.csr_matrix((fe.Xt[uid, kx] * u, (cm, tid)), shape=(n_cl, fe.nt))  # sums duplicates
+            C = cluster_period_sums(fe.Xt[uid, kx] * u, cm, tid, n_cl, fe.nt)
             lam = np.column_stack([self.sol[j][1].reshape(fe.nt, -1)[:, kx] for j in cols])
             out -= C @ lam
         for i, j in enumerate(cols):
