@@ -8,6 +8,7 @@ coverage of the 95 % interval, the mean of (estimate − truth) / SE, the RMSE, 
 outside the estimator's treated cells, in SE units).
 
     python benchmarks/truth_recovery.py --size small --seeds 1 2 3 --json out.json [--jobs 2]
+    python benchmarks/truth_recovery.py --from-worlds out.worlds.csv [--json out.json]   # re-summarise a run
 
 ``--json`` writes ``{outcome: {estimator: {"n", "coverage", "mean_bias_se", "rmse", ...}}}`` with the outcome names
 of the sidecars; the per-world rows go beside it (``PATH`` with the suffix ``.worlds.csv``).
@@ -101,15 +102,34 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def _records(tab: pd.DataFrame) -> dict:
+    """``{outcome: {estimator: {statistic: value}}}`` (non-finite values, such as normal intervals' degrees of
+    freedom, as null)."""
+    return {y: {r.estimator: {k: (float(v) if np.isfinite(v) else None) for k, v in r._asdict().items()
+                              if k not in ("outcome", "estimator", "Index")}
+                for r in t.itertuples()} for y, t in tab.groupby("outcome", sort=False)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="small", choices=["small", "default"])
-    ap.add_argument("--seeds", type=int, nargs="+", required=True)
+    ap.add_argument("--seeds", type=int, nargs="+", default=None, help="the worlds to simulate (required)")
     ap.add_argument("--json", default=None, help="write the summary (and per-world rows) here")
     ap.add_argument("--jobs", type=int, default=1, help="worlds simulated in parallel (default 1)")
     ap.add_argument("--small-cluster", default=None, choices=["none", "welch", "effective", "effective_fitted"],
                     help="the CS small-cluster correction (default: the reports')")
+    ap.add_argument("--from-worlds", default=None, metavar="CSV",
+                    help="summarise the per-world rows of an earlier run (its .worlds.csv) instead of simulating")
     a = ap.parse_args(argv)
+    if a.from_worlds:
+        df = pd.read_csv(a.from_worlds)
+        tab = summarise(df)
+        print(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        if a.json:
+            Path(a.json).write_text(json.dumps(_records(tab), indent=1))
+        return 0
+    if not a.seeds:
+        ap.error("--seeds is required (or --from-worlds)")
     t0 = time.perf_counter()
     rows = []
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as ex:
@@ -130,10 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     for s, msg in failed:
         print(f"world {s} failed: {msg}")
     if a.json:
-        out = {y: {r.estimator: {k: (None if pd.isna(v) else float(v)) for k, v in r._asdict().items()
-                                 if k not in ("outcome", "estimator", "Index")}
-                   for r in t.itertuples()} for y, t in tab.groupby("outcome", sort=False)}
-        Path(a.json).write_text(json.dumps(out, indent=1))
+        Path(a.json).write_text(json.dumps(_records(tab), indent=1))
         df.to_csv(Path(a.json).with_suffix(".worlds.csv"), index=False)  # one row per world × outcome × estimator
     return 0
 
