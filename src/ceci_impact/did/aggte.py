@@ -78,7 +78,7 @@ class _SE:
                 se = self._welch(S) / n
                 if how != "welch" and W is not None:
                     g_eff = self.res.influence.effective_clusters(
-                        W, *cluster_codes(self.res.cluster), model="fitted" if how == "effective_fitted" else "shared")
+                        W, *cluster_codes(self.res.cluster), model="fitted" if how == "effective_fitted" else "common")
                     if g_eff is not None:
                         self.df = np.where(np.isfinite(g_eff), np.maximum(g_eff - 1, 1.0), self.df)
                 return se

@@ -161,8 +161,3 @@ def check_imputable(uid, tid, untreated, fe: TwoWayFE) -> None:
     if (fe.ct[np.unique(tid[~untreated])] == 0).any():
         raise CeciError("some periods have no untreated observation: their period effect cannot be imputed "
                         "(all units treated by then; drop those periods)")
-
-def v_untreated(w_treated, uid, tid, untreated, fe: TwoWayFE):
-    """BJS eq. (6): v = -Z0 (Z0'Z0)^{-1} Z1' w1 for untreated rows."""
-    a, lam = fe.solve(*fe.sums(w_treated, uid[~untreated], tid[~untreated]))
-    return -fe.fitted(a, lam, fe.u0, fe.t0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .fixed_effects import TwoWayFE, check_imputable, fe_fit_untreated, v_untreated
+from .fixed_effects import TwoWayFE, check_imputable, fe_fit_untreated
 from .results import EventStudyResult
 
 
@@ -13,7 +13,8 @@ class _FirstStage:
     """Untreated-outcome model: unit and period effects plus covariates ``X``, fitted on untreated rows (FWL).
 
     With ``X`` demeaned on the untreated rows (``Xt``), ``beta = (Xt'Xt)^{-1} Xt' y0`` and the effects are the
-    two-way fit of ``y - X beta``; BJS's weights become ``v0 = v0_FE - Xt (Xt'Xt)^{-1} (X1'w1 + X0'v0_FE)``.
+    two-way fit of ``y - X beta``; BJS's weights become ``v0 = v0_FE - Xt (Xt'Xt)^{-1} (X1'w1 + X0'v0_FE)``
+    (:class:`_Imputed` uses them through sums, never as a vector).
     """
 
     def __init__(self, X, uid, tid, untreated, fe: TwoWayFE):
@@ -38,14 +39,6 @@ class _FirstStage:
 
     def _fe(self, y: np.ndarray) -> np.ndarray:
         return fe_fit_untreated(y, self.uid, self.tid, self.untreated, self.fe, check=False)
-
-    def v_untreated(self, w1: np.ndarray) -> np.ndarray:
-        """BJS imputation weights of the untreated rows for treated weights ``w1``."""
-        v0 = v_untreated(w1, self.uid, self.tid, self.untreated, self.fe)
-        if not self.X.shape[1]:
-            return v0
-        r = self.X[~self.untreated].T @ w1 + self.X[self.untreated].T @ v0
-        return v0 - self.Xt0 @ (self.XtX_inv @ r)
 
 
 def cluster_period_sums(w: np.ndarray, cl: np.ndarray, tid: np.ndarray, n_cl: int, nt: int):

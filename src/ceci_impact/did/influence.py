@@ -239,12 +239,12 @@ class CellInfluence:
         return out
 
     def effective_clusters(self, W: np.ndarray, codes: np.ndarray, G: int,
-                           model: str = "shared") -> np.ndarray | None:
+                           model: str = "common") -> np.ndarray | None:
         """Effective number of clusters of each combination ``psi @ W`` (Carter, Schnepel & Steigerwald 2017):
         ``G* = (sum_c l_c)^2 / sum_c l_c^2`` with ``l_c`` the variance of cluster ``c``'s sum under a working
         model of the outcomes, ``kappa_i`` the coefficients of unit ``i``'s outcomes in its influence function.
 
-        ``model="shared"``: period shocks fully shared within the cluster, ``l_c = || sum_{i in c} kappa_i ||^2``
+        ``model="common"``: period shocks fully shared within the cluster, ``l_c = || sum_{i in c} kappa_i ||^2``
         (the intra-cluster correlation is 1, the conservative end). ``model="fitted"``: each unit's own noise plus
         a period shock common to its cluster, ``l_c = sum_{i in c} s2_i ||kappa_i||^2 + t2 || sum_{i in c}
         kappa_i ||^2``, with ``s2_i`` and ``t2`` estimated from the two-way residuals of the outcomes
