@@ -146,8 +146,8 @@ ESTIMATORS = ["twfe", "twfe_event_study", "sun_abraham", "did_imputation", "pois
               "honest_did_smoothness", "honest_did_relative"]
 
 
-def national(sizes: list[int], timeout: int) -> None:
-    """Each estimator on the largest of ``sizes`` (units x 72 months) that it completes."""
+def national(sizes: list[int], timeout: int, only: list[str] | None = None) -> None:
+    """Each estimator (or those in ``only``) on the largest of ``sizes`` (units x 72 months) that it completes."""
     import json
     import subprocess
     import sys
@@ -157,7 +157,7 @@ def national(sizes: list[int], timeout: int) -> None:
     script = Path("/tmp") / "_ceci_estimators_national.py"
     script.write_text(NATIONAL)
     print(f"{'estimator':<24} {'units x 72':>12} {'seconds':>9} {'peak GiB':>9} {'input GiB':>9}  note")
-    for name in ESTIMATORS:
+    for name in only or ESTIMATORS:
         why = ""
         for n in sorted(sizes, reverse=True):
             try:
@@ -190,7 +190,8 @@ if __name__ == "__main__":
         ap.add_argument("--national", action="store_true")
         ap.add_argument("--sizes", nargs="+", type=int, default=[1_000_000, 500_000, 250_000])
         ap.add_argument("--timeout", type=int, default=900)
+        ap.add_argument("--only", nargs="+", choices=ESTIMATORS, default=None, help="these estimators only")
         a = ap.parse_args()
-        national(a.sizes, a.timeout)
+        national(a.sizes, a.timeout, a.only)
     else:
         main()

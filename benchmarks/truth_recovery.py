@@ -8,7 +8,7 @@ coverage of the 95 % interval, the mean of (estimate − truth) / SE, the RMSE, 
 outside the estimator's treated cells, in SE units).
 
     python benchmarks/truth_recovery.py --size small --seeds 1 2 3 --json out.json [--jobs 2]
-    python benchmarks/truth_recovery.py --from-worlds out.worlds.csv [--json out.json]   # re-summarise a run
+    python benchmarks/truth_recovery.py --from-worlds a.worlds.csv [b.worlds.csv …] [--json out.json]  # re-summarise
 
 ``--json`` writes ``{outcome: {estimator: {"n", "coverage", "mean_bias_se", "rmse", ...}}}`` with the outcome names
 of the sidecars; the per-world rows go beside it (``PATH`` with the suffix ``.worlds.csv``).
@@ -118,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worlds simulated in parallel (default 1)")
     ap.add_argument("--small-cluster", default=None, choices=["none", "welch", "effective", "effective_fitted"],
                     help="the CS small-cluster correction (default: the reports')")
-    ap.add_argument("--from-worlds", default=None, metavar="CSV",
-                    help="summarise the per-world rows of an earlier run (its .worlds.csv) instead of simulating")
+    ap.add_argument("--from-worlds", default=None, metavar="CSV", nargs="+",
+                    help="summarise the per-world rows of earlier runs (their .worlds.csv, pooled) instead of simulating")
     a = ap.parse_args(argv)
     if a.from_worlds:
-        df = pd.read_csv(a.from_worlds)
+        df = pd.concat([pd.read_csv(f) for f in a.from_worlds], ignore_index=True)
         tab = summarise(df)
         print(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         if a.json:
