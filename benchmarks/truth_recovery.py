@@ -24,6 +24,7 @@ import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +43,9 @@ def one_world(size: str, seed: int, small_cluster: str | None = None) -> list[di
         from ceci_impact.study import specification
 
         specification.SMALL_CLUSTER = small_cluster
-    root = Path(tempfile.mkdtemp(prefix=f"truth-{seed}-"))
-    try:
-        synthetic.simulate(size=size, seed=seed, out=root / "raw", quiet=True)
-        panels.build_all(root / "raw", root / "processed", quiet=True)
+    with simulated_world(size, seed) as processed:
         d = params.defaults("00_summary")
-        res = analysis.all_outcomes(root / "processed", covariates=d["covariates"], control_group=d["control_group"],
+        res = analysis.all_outcomes(processed, covariates=d["covariates"], control_group=d["control_group"],
                                     est_method=d["est_method"], min_e=d["min_e"], max_e=d["max_e"], seed=d["seed"],
                                     biters=d["biters"])
         rows = []
@@ -58,6 +56,16 @@ def one_world(size: str, seed: int, small_cluster: str | None = None) -> list[di
                              "ci_high": rec["ci_high"], "truth": rec.get("truth"),
                              "contamination": rec.get("contamination"), "n_treated": es.n_treated})
         return rows
+
+
+@contextmanager
+def simulated_world(size: str, seed: int):
+    """A simulated world built into a temporary folder (removed afterwards); yields its processed panels."""
+    root = Path(tempfile.mkdtemp(prefix=f"world-{seed}-"))
+    try:
+        synthetic.simulate(size=size, seed=seed, out=root / "raw", quiet=True)
+        panels.build_all(root / "raw", root / "processed", quiet=True)
+        yield root / "processed"
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

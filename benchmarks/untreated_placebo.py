@@ -14,9 +14,7 @@ zero. Prints, per outcome and event time, the mean over worlds of estimate / SE 
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
-import tempfile
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -25,11 +23,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ceci_impact.data import panels, synthetic
 from ceci_impact.data import truth as T
 from ceci_impact.did import att_gt
 from ceci_impact.report import params
 from ceci_impact.study import samples
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from truth_recovery import simulated_world  # noqa: E402  (the benchmarks' shared world builder)
 
 OUTCOMES = ("eg_days_per_worker", "rt_days_per_worker", "separation_rate")
 
@@ -38,12 +38,8 @@ def one_world(size: str, seed: int, outcomes: tuple[str, ...], min_e: int, max_e
     """Simulate and build one world; the universal-base event study of y(0) per outcome."""
     warnings.simplefilter("ignore")
     d = params.defaults("00_summary")
-    root = Path(tempfile.mkdtemp(prefix=f"placebo-{seed}-"))
     rows = []
-    try:
-        synthetic.simulate(size=size, seed=seed, out=root / "raw", quiet=True)
-        panels.build_all(root / "raw", root / "processed", quiet=True)
-        proc = root / "processed"
+    with simulated_world(size, seed) as proc:
         for y in outcomes:
             df = samples.employer_sample(proc, y)
             tau = T.unit_effects(proc, y)
@@ -56,9 +52,7 @@ def one_world(size: str, seed: int, outcomes: tuple[str, ...], min_e: int, max_e
             t = r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True).tidy()
             rows += [{"seed": seed, "outcome": y, "event_time": int(e), "att": a, "se": s}
                      for e, a, s in zip(t.event_time, t.att, t.se, strict=True)]
-        return rows
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

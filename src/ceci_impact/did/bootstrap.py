@@ -22,15 +22,18 @@ class BootResult:
     crit_val: float
 
 
+def group_sums(codes: np.ndarray, G: int, M):
+    """The rows of ``M`` (a vector, a dense or a sparse matrix) summed by their group ``codes`` (0..G-1): one
+    sparse indicator product, ``G`` rows out."""
+    ind = sparse.csr_matrix((np.ones(codes.shape[0]), (codes, np.arange(codes.shape[0]))), shape=(G, codes.shape[0]))
+    return ind @ M
+
+
 def cluster_sums(inf: np.ndarray | sparse.spmatrix, cluster: np.ndarray | None) -> np.ndarray:
     """Sum influence-function rows within clusters (rows = units)."""
     if cluster is None:
         return inf.toarray() if sparse.issparse(inf) else np.asarray(inf)
-    codes, uniq = cluster_codes(cluster)
-    S = sparse.csr_matrix(
-        (np.ones(codes.shape[0]), (codes, np.arange(codes.shape[0]))), shape=(uniq, codes.shape[0])
-    )
-    out = S @ inf
+    out = group_sums(*cluster_codes(cluster), inf)
     return out.toarray() if sparse.issparse(out) else np.asarray(out)
 
 

@@ -20,8 +20,8 @@ cross-products keep their precision.
 from __future__ import annotations
 
 import numpy as np
-from scipy import sparse
 
+from .bootstrap import group_sums
 from .mammen import MammenWeights
 
 
@@ -51,8 +51,7 @@ class CohortStats:
                 self.boot[h] = (Qv[:, :T], Qv[:, T])
             if cluster is not None:
                 codes, ncl = cluster
-                ind = sparse.csr_matrix((np.ones(hi - lo), (codes[lo:hi], np.arange(hi - lo))), shape=(ncl, hi - lo))
-                self.cl[h] = (ind @ (wh[:, None] * Yh), ind @ wh)
+                self.cl[h] = (group_sums(codes[lo:hi], ncl, wh[:, None] * Yh), group_sums(codes[lo:hi], ncl, wh))
             Yd = work[:, :T]
             np.subtract(Yh, Yh.mean(axis=1, keepdims=True), out=Yd)  # unit levels removed: they cancel in changes
             w2 = wh * wh

@@ -135,14 +135,13 @@ class _LeadProjections:
     def gram(self) -> np.ndarray:
         """``L'PL`` (k x k)."""
         out = np.zeros((self.k, self.k))
-        lr = self.lead[self.rows]
+        lr, lm = self.lead[self.rows], self.lead[self.m]
         for j in range(self.k):
             if self.fast:
                 a, lam = self.sol[j]
                 f = self.first.fe.fitted(a, lam, self.first.uid[self.rows], self.first.tid[self.rows])
                 out[:, j] = np.bincount(lr, weights=f, minlength=self.k)
             else:
-                lm = self.lead[self.m]
                 out[:, j] = np.bincount(lm[lm >= 0], weights=self._full(j)[lm >= 0], minlength=self.k)
         return out
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from .bootstrap import group_sums
 from .mammen import MammenWeights
 
 CHUNK_ROWS = 65536
@@ -113,9 +114,7 @@ class Sinks:
         if self.sumsq is not None:
             self.sumsq[cols] += np.einsum("ij,ij->j", block, block)
         if self.S is not None:
-            ind = sparse.csr_matrix((np.ones(rows.size), (self.codes[rows], np.arange(rows.size))),
-                                    shape=(self.G, rows.size))
-            self.S[:, cols] += ind @ block
+            self.S[:, cols] += group_sums(self.codes[rows], self.G, block)
         if self.boot is not None:
             acc = np.zeros((self.weights.biters, cols.size))
             for lo, hi in runs(rows):
@@ -264,12 +263,11 @@ class CellInfluence:
             K += s[:, None, None] * u[None]
             ref += ((b.a * b.scale) ** 2).sum() * (u**2).sum(axis=0)
         lam = np.einsum("gtm,gtm->gm", K, K)
-        tot = lam.sum(axis=0)
         if model == "fitted":
             s2, t2 = self.shock_model(codes, G)
             lam = t2 * lam + self._unit_terms(us, codes, G, s2, W.shape[1])
             ref = ref * max(t2, float(np.mean(s2)) if s2.size else 0.0)
-            tot = lam.sum(axis=0)
+        tot = lam.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             # common shocks that cancel within clusters (treated and comparison units mixed alike) leave no
             # cluster weight to measure: None's fallback then applies column by column (NaN)
@@ -297,9 +295,8 @@ class CellInfluence:
         n, T = Y.shape
         r = Y - Y.mean(axis=1, keepdims=True)
         r -= r.mean(axis=0, keepdims=True)
-        ind = sparse.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(G, n))
         ssq = np.einsum("it,it->i", r, r)
-        cs = ind @ r
+        cs = group_sums(codes, G, r)
         nc = np.bincount(codes, minlength=G).astype(float)
         pairs = float((nc * (nc - 1)).sum())
         dof = max(T - 1, 1)
@@ -323,8 +320,7 @@ class CellInfluence:
                     sa = b.a[lo:hi] * b.scale
                     kap[(b.rows[lo:hi] - r0)[:, None], ts[None, :]] += sa[:, None, None] * u[ts][None]
             q = np.einsum("itm,itm->im", kap, kap) * s2[r0:r1, None]
-            ind = sparse.csr_matrix((np.ones(r1 - r0), (codes[r0:r1], np.arange(r1 - r0))), shape=(G, r1 - r0))
-            out += ind @ q
+            out += group_sums(codes[r0:r1], G, q)
         return out
 
     def to_sparse(self, cols: np.ndarray | None = None) -> sparse.csc_matrix:
