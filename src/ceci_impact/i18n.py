@@ -190,3 +190,54 @@ def _finite(x: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+MONTHS = {"es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+                 "noviembre", "diciembre"),
+          "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                 "November", "December")}
+
+
+def fmt_month(value: Any, lang: str) -> str:
+    """A month for a reader: ``"junio de 2024"`` / ``"June 2024"`` from ``"2024-06"``, a date or a datetime;
+    anything else is returned as given (escaped by the caller).
+
+    Parameters
+    ----------
+    value : Any
+        ``"YYYY-MM"`` or ``"YYYY-MM-DD"`` text, or an object with ``year`` and ``month``.
+    lang : str
+        ``"es"`` or ``"en"``.
+    """
+    year = month = None
+    if hasattr(value, "year") and hasattr(value, "month"):
+        year, month = int(value.year), int(value.month)
+    else:
+        m = re.fullmatch(r"(\d{4})-(\d{2})(?:-\d{2})?", str(value).strip())
+        if m:
+            year, month = int(m.group(1)), int(m.group(2))
+    if year is None or not 1 <= month <= 12:
+        return str(value)
+    name = MONTHS.get(lang, MONTHS["en"])[month - 1]
+    return f"{name} de {year}" if lang == "es" else f"{name} {year}"
+
+
+def fmt_timestamp(when: Any, lang: str, tz: str = "America/Mexico_City") -> str:
+    """A moment for a reader, in Mexico City time: ``"5 de diciembre de 2026, 09:30 (hora del centro de México)"``.
+
+    Parameters
+    ----------
+    when : datetime
+        An aware datetime.
+    lang : str
+        ``"es"`` or ``"en"``.
+    tz : str
+        IANA time zone shown.
+    """
+    from zoneinfo import ZoneInfo
+
+    local = when.astimezone(ZoneInfo(tz))
+    name = MONTHS.get(lang, MONTHS["en"])[local.month - 1]
+    if lang == "es":
+        return f"{local.day} de {name} de {local.year}, {local:%H:%M} (hora del centro de México)"
+    return f"{name} {local.day}, {local.year}, {local:%H:%M} (Mexico City time)"

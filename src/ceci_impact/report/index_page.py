@@ -14,8 +14,10 @@ import math
 from pathlib import Path
 
 from ..data.outcomes import OUTCOMES
-from ..i18n import ALL_LANGS, LANGS, _catalogue, fmt_number, fmt_p, fmt_signed, msg, term
+from ..i18n import ALL_LANGS, LANGS, _catalogue, fmt_month, fmt_number, fmt_p, fmt_signed, fmt_timestamp, msg, term
 from ..io import atomic_file
+from ..study.economics import CostAssumptions, costs, decision_effect
+from ..study.verdict import Verdict, headline_verdict
 
 GROUP_ORDER = ["Summary", "Female employment", "Absenteeism", "Retention", "Productivity", "Work risks",
                "Pole profiles", "Site profiles", "Roll-out design", "Data", "Back-test"]
@@ -34,9 +36,14 @@ th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: left; vert
 th { background: #f3f3f3; }
 .verdict { font-weight: bold; } .good { color: #1b6f3b; } .bad { color: #9a1b1b; } .skip { color: #666; }
 .lead { font-size: 110%; max-width: 60em; } .sim { border: 2px solid #b7410e; background: #fff4e5; padding: 6px; }
-nav.lang { float: right; }
-@media print { nav.lang { display: none; } h2 { page-break-before: always; } table { page-break-inside: avoid; } }
+nav.lang { float: right; } .wide { overflow-x: auto; max-width: 100%; } small { color: #444; }
+.note { font-size: 90%; color: #444; max-width: 60em; }
+.v-detected { color: #1b6f3b; } .v-ruled_out { color: #1f4e79; } .v-inconclusive { color: #8a5a00; }
+@media (max-width: 600px) { body { margin: 8px; } table { font-size: 12px; } th, td { padding: 3px 4px; } }
+@media print { nav.lang { display: none; } .wide { overflow: visible; } table { font-size: 9pt; }
+  th, td { word-break: break-word; } tr { page-break-inside: avoid; } }
 """
+HEAD = "<meta charset='utf-8'><meta name='viewport' content='width=device-width, initial-scale=1'>"
 
 
 def _t(key: str, lang: str, **kw) -> str:
@@ -93,6 +100,94 @@ def _verdict(h: dict, lang: str) -> str:
     return _t(key, lang)
 
 
+def _magnitude(y: str, x: float | None, lang: str) -> str:
+    """A size of effect (a bound, a detectable effect) in the units the index shows: log points as per cent,
+    rates and shares in percentage points, other outcomes in their own units."""
+    if x is None:
+        return "—"
+    if y.startswith("log_"):
+        return f"{fmt_number(100 * x, 2)} %"
+    if "rate" in y or "share" in y:
+        return f"{fmt_number(100 * x, 2)} pp"
+    unit = OUTCOMES[y].unit_note if y in OUTCOMES else ""
+    return fmt_number(x) + (f" {term(unit, lang)}" if unit else "")
+
+
+def treated_clusters(outcome: str, facts: dict) -> int | None:
+    """Treated clusters behind a headline: treated municipalities for municipality outcomes, opened centres
+    (the site clusters) for employer outcomes."""
+    panel = OUTCOMES[outcome].panel if outcome in OUTCOMES else "municipality"
+    return facts.get("treated_municipalities" if panel == "municipality" else "centres_opened")
+
+
+def headline_reading(h: dict, facts: dict | None) -> Verdict | None:
+    """The three-state verdict of a headline record (None when it lacks a standard error)."""
+    if not isinstance(h.get("se"), (int, float)) or not h["se"] == h["se"]:
+        return None
+    try:
+        return headline_verdict(h, treated_clusters=treated_clusters(h.get("outcome", ""), facts or {}))
+    except ValueError:
+        return None
+
+
+def _verdict_cell(h: dict, facts: dict | None, lang: str) -> str:
+    v = headline_reading(h, facts)
+    if v is None:
+        return f"<span class='verdict'>{html.escape(_verdict(h, lang))}</span>"
+    y = h.get("outcome", "")
+    text = v.text(lambda x: _magnitude(y, x, lang)).lang(lang)
+    return (f"<span class='verdict v-{v.state}'>{html.escape(_t(v.label_key, lang))}</span><br>"
+            f"<small>{html.escape(text)}</small>")
+
+
+def _fmt_triple(vals, digits: int = 3) -> tuple[str, str, str]:
+    return tuple(fmt_signed(v, digits) if v is not None else "—" for v in vals)
+
+
+def _decision_cell(h: dict, facts: dict | None, lang: str) -> str:
+    d = decision_effect(h, facts or {})
+    if d is None:
+        return "—"
+    v, lo, hi = _fmt_triple((d["value"], d["lo"], d["hi"]))
+    out = _t(d["key"], lang, v=v, lo=lo, hi=hi)
+    if "per_centre" in d and "per_100_places" in d:
+        out += _t("decision.per_centre", lang, v=fmt_signed(d["per_centre"][0]), p=fmt_signed(d["per_100_places"][0]))
+    return html.escape(out)
+
+
+def _money(vals, lang: str) -> tuple[str, str, str]:
+    return tuple(_t("cost.unbounded", lang) if v is None else fmt_number(v, 3) for v in vals)
+
+
+def _cost_cell(h: dict, facts: dict | None, lang: str, assumptions: CostAssumptions | None = None) -> str:
+    c = costs(h, facts or {}, assumptions)
+    if not c:
+        return "—"
+    out = ""
+    if "cost_per_woman" in c:
+        v, lo, hi = _money(c["cost_per_woman"], lang)
+        out = _t("cost.per_woman", lang, v=v, lo=lo, hi=hi)
+        if "guarderias_contributions" in c:
+            out += _t("cost.contrib", lang, v=fmt_signed(c["guarderias_contributions"][0]))
+    elif "cost_per_day_avoided" in c:
+        v, lo, hi = _money(c["cost_per_day_avoided"], lang)
+        out = _t("cost.per_day", lang, v=v, lo=lo, hi=hi)
+        if "subsidy_saved_at_most" in c:
+            out += _t("cost.subsidy", lang, v=fmt_signed(c["subsidy_saved_at_most"][0]))
+    return html.escape(out) if out else "—"
+
+
+def cost_note(facts: dict | None, lang: str, assumptions: CostAssumptions | None = None) -> str:
+    """The assumptions behind the cost column, in a sentence (empty without opened places)."""
+    facts = facts or {}
+    if not facts.get("places_opened"):
+        return ""
+    a = assumptions or CostAssumptions()
+    return _t("cost.assumptions", lang, fee=fmt_number(a.fee_per_child_month), year=a.fee_year,
+              factor=fmt_number(a.price_factor), year_cost=fmt_number(a.cost_per_place_year),
+              places=fmt_number(facts["places_opened"]), centres=fmt_number(facts.get("centres_opened")))
+
+
 def _flags(h: dict, summary: dict, lang: str) -> str:
     out = []
     p = h.get("pretest_p")
@@ -127,21 +222,24 @@ def _headline_grid(summary: dict | None, lang: str) -> str:
         return f"<p>{html.escape(_t('index.no_summary', lang))}</p>"
     heads = summary.get("headlines") or []
     sim = any(h.get("truth") is not None for h in heads)
-    cols = ["index.col_outcome", "index.col_effect", "index.col_relative", "index.col_verdict", "index.col_flags"]
+    facts = summary.get("exposure") or {}
+    cols = ["index.col_outcome", "index.col_effect", "index.col_relative", "index.col_verdict",
+            "index.col_decision", "index.col_cost", "index.col_flags"]
     cols += ["index.col_truth"] if sim else []
     trs = []
     for h in heads:
         cells = [html.escape(term(h.get("label", h.get("outcome", "")), lang)), html.escape(_effect_text(h, lang)),
-                 html.escape(natural_effect(h)["relative"] or "—"), f"<span class='verdict'>{html.escape(_verdict(h, lang))}</span>",
-                 _flags(h, summary, lang)]
+                 html.escape(natural_effect(h)["relative"] or "—"), _verdict_cell(h, facts, lang),
+                 _decision_cell(h, facts, lang), _cost_cell(h, facts, lang), _flags(h, summary, lang)]
         if sim:
             cells.append(_truth(h, lang))
         trs.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = "".join(f"<th>{html.escape(_t(c, lang))}</th>" for c in cols)
     note = _t("index.simulated" if sim else "index.real", lang)
+    cnote = cost_note(facts, lang)
     return (f"<h2>{html.escape(_t('index.headline_title', lang))}</h2><p class='{'sim' if sim else ''}'>"
-            f"{html.escape(note)}</p><table class='headlines'><thead><tr>{head}</tr></thead><tbody>{''.join(trs)}"
-            "</tbody></table>")
+            f"{html.escape(note)}</p><div class='wide'><table class='headlines'><thead><tr>{head}</tr></thead><tbody>"
+            f"{''.join(trs)}</tbody></table></div>" + (f"<p class='note'>{html.escape(cnote)}</p>" if cnote else ""))
 
 
 def _headline_text(res: dict, lang: str) -> str:
@@ -193,7 +291,8 @@ def _site_table(items: list, lang: str) -> str:
         trs.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
             html.escape(state), html.escape(str(f.get("pole") or "—")), _link(name, ok),
             html.escape(str(f.get("name", ""))), html.escape(term(str(f.get("scheme", "")), lang)),
-            html.escape(str(f.get("opening_month", ""))), _headline_text((ok or {}).get("results", {}), lang) or status)
+            html.escape(fmt_month(f.get("opening_month", ""), lang)),
+            _headline_text((ok or {}).get("results", {}), lang) or "—")
         ) + "</tr>")
     keys = ("index.col_state", "index.col_pole", "index.col_report", "index.col_site", "index.col_scheme",
             "index.col_opening", "index.col_headline")
@@ -241,24 +340,82 @@ def index_page(rows: dict[str, dict], lang: str) -> str:
         for g in sorted(rest, key=lambda x: (GROUP_ORDER.index(x) if x in GROUP_ORDER else 99, x)):
             parts.append(f"<h3>{html.escape(term(g, lang))}</h3>" + _report_table(sorted(groups[g]), lang))
     parts.append(_glossary(lang))
-    when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    when = fmt_timestamp(dt.datetime.now(dt.UTC), lang)
     parts.append(f"<p class='skip'>{html.escape(_t('index.generated', lang, when=when))}</p>")
-    return (f"<!DOCTYPE html>\n<html lang='{lang}'><head><meta charset='utf-8'><title>"
+    return (f"<!DOCTYPE html>\n<html lang='{lang}'><head>{HEAD}<title>"
             f"{html.escape(_t('index.title', lang))}</title><style>{CSS}</style></head><body>{''.join(parts)}"
             "</body></html>\n")
 
 
+def _brief_row(h: dict, facts: dict, lang: str) -> str:
+    """One outcome of the one-page brief: what we know, what we cannot rule out, when we will know."""
+    y = h.get("outcome", "")
+    v = headline_reading(h, facts)
+    label = html.escape(term(h.get("label", y), lang))
+    if v is None:
+        return f"<tr><td>{label}</td><td colspan='3'>{html.escape(_effect_text(h, lang))}</td></tr>"
+    mag = lambda x: _magnitude(y, x, lang)  # noqa: E731
+    if v.state == "detected":
+        know = f"{_t(v.label_key, lang)}: {_effect_text(h, lang)}"
+        cannot, when = "—", _t("brief.now", lang)
+    else:
+        know = _t("brief.nothing", lang) if v.state == "inconclusive" else _t("brief.excluded", lang, x=mag(v.bound))
+        cannot = "—" if v.state == "ruled_out" else _t("brief.not_excluded", lang, x=mag(v.bound))
+        if v.state == "ruled_out":
+            when = "—"
+        elif v.clusters_needed is None:
+            when = _t("brief.unknown", lang)
+        else:
+            key = "brief.soon" if v.clusters_needed <= 1000 else "brief.never"
+            when = _t(key, lang, need=f"{v.clusters_needed:,}", now=f"{v.treated_clusters:,}")
+    dec = _decision_cell(h, facts, lang)
+    cost = _cost_cell(h, facts, lang)
+    extra = " · ".join(x for x in (dec, cost) if x != "—")
+    know_html = html.escape(know) + (f"<br><small>{extra}</small>" if extra else "")
+    return (f"<tr><td><b>{label}</b></td><td>{know_html}</td><td>{html.escape(cannot)}<br><small>"
+            f"{html.escape(_t('index.mde', lang, mde=mag(v.mde)))}</small></td><td>{html.escape(when)}</td></tr>")
+
+
+BRIEF_CSS = """
+body { font-family: sans-serif; margin: 16px; color: #222; max-width: 1100px; font-size: 13px; }
+h1 { font-size: 20px; margin: 0 0 6px 0; } .lead { font-size: 13px; margin: 0 0 8px 0; }
+table { border-collapse: collapse; width: 100%; margin-bottom: 8px; }
+th, td { border-bottom: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } small { color: #444; } .note { font-size: 11px; color: #444; }
+.sim { border: 2px solid #b7410e; background: #fff4e5; padding: 4px; } nav.lang { float: right; }
+@media (max-width: 600px) { body { margin: 6px; font-size: 12px; } }
+@media print { @page { size: A4 portrait; margin: 10mm; } nav.lang { display: none; }
+  body { margin: 0; font-size: 9pt; max-width: none; } h1 { font-size: 14pt; } .note, small { font-size: 7.5pt; }
+  table, tr { page-break-inside: avoid; } }
+"""
+
+
 def executive_summary(rows: dict[str, dict], lang: str) -> str:
-    """The one-page executive summary: the question, the headline grid with verdicts and flags, how to read it."""
-    summary = ((rows.get("00_summary") or {}).get("ok") or {}).get("results")
+    """The one-page brief (prints on one A4 page): per headline outcome what we know, what we cannot rule out and
+    when we will know, with the effect in decision units and its cost."""
+    summary = ((rows.get("00_summary") or {}).get("ok") or {}).get("results") or {}
     other = next(x for x in ALL_LANGS if x != lang)
-    body = (f"<nav class='lang'><a href='../{other}/executive_summary.html' hreflang='{other}' lang='{other}'>"
-            f"{_t('index.language', lang)}</a> · <a href='index.html'>{html.escape(_t('index.title', lang))}</a></nav>"
-            f"<h1>{html.escape(_t('summary.title', lang))}</h1><p class='lead'>{html.escape(_t('index.lead', lang))}</p>"
-            f"{_headline_grid(summary, lang)}<p>{html.escape(_t('summary.read', lang))}</p>")
-    page_css = CSS + "@media print { @page { size: A4 landscape; margin: 12mm; } h2 { page-break-before: avoid; } }"
-    return (f"<!DOCTYPE html>\n<html lang='{lang}'><head><meta charset='utf-8'><title>"
-            f"{html.escape(_t('summary.title', lang))}</title><style>{page_css}</style></head><body>{body}</body></html>\n")
+    heads = summary.get("headlines") or []
+    facts = summary.get("exposure") or {}
+    sim = any(h.get("truth") is not None for h in heads)
+    nav = (f"<nav class='lang'><a href='../{other}/executive_summary.html' hreflang='{other}' lang='{other}'>"
+           f"{_t('index.language', lang)}</a> · <a href='index.html'>{html.escape(_t('index.title', lang))}</a></nav>")
+    if heads:
+        head = "".join(f"<th>{html.escape(_t(k, lang))}</th>" for k in ("index.col_outcome", "brief.know",
+                                                                         "brief.cannot", "brief.when"))
+        table = (f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(_brief_row(h, facts, lang) for h in heads)}"
+                 "</tbody></table>")
+    else:
+        table = f"<p>{html.escape(_t('index.no_summary', lang))}</p>"
+    note = _t("index.simulated" if sim else "index.real", lang)
+    cnote = cost_note(facts, lang)
+    body = (f"{nav}<h1>{html.escape(_t('summary.title', lang))}</h1>"
+            f"<p class='{'sim' if sim else 'lead'}'>{html.escape(note)}</p>{table}"
+            + (f"<p class='note'>{html.escape(cnote)}</p>" if cnote else "")
+            + f"<p class='note'>{html.escape(_t('summary.read', lang))}</p>")
+    return (f"<!DOCTYPE html>\n<html lang='{lang}'><head>{HEAD}<title>"
+            f"{html.escape(_t('summary.title', lang))}</title><style>{BRIEF_CSS}</style></head><body>{body}"
+            "</body></html>\n")
 
 
 def write_index(reports: str | Path) -> Path:
@@ -274,7 +431,7 @@ def write_index(reports: str | Path) -> Path:
             fh.write(executive_summary(rows, lang))
     links = "".join(f"<li lang='{lang}'><a href='{lang}/index.html' hreflang='{lang}'>{_t('index.title', lang)}</a>"
                     f" — {html.escape(_t('index.landing', lang))}</li>" for lang in LANGS)
-    page = (f"<!DOCTYPE html>\n<html lang='es'><head><meta charset='utf-8'><title>ceci-impact</title><style>{CSS}"
+    page = (f"<!DOCTYPE html>\n<html lang='es'><head>{HEAD}<title>ceci-impact</title><style>{CSS}"
             f"</style></head><body><h1>ceci-impact</h1><ul>{links}</ul></body></html>\n")
     with atomic_file(reports / "index.html", encoding="utf-8") as fh:
         fh.write(page)

@@ -10,6 +10,7 @@ The steps live in modules named for what they hold; this module gathers them:
 - :mod:`ceci_impact.study.narrative`: verdicts and sentences, sidecars, the simulated-data banner;
 - :mod:`ceci_impact.study.figures`: figures shared by the outcome reports;
 - :mod:`ceci_impact.study.diagnostics`: propensity-score overlap and the choice of specification;
+- :mod:`ceci_impact.study.verdict`, :mod:`ceci_impact.study.economics`: three-state verdicts, decision units, costs;
 - :mod:`ceci_impact.data.outcomes`: outcome labels.
 """
 
@@ -21,6 +22,7 @@ from ..data.outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
 from ..data.panels import load, manifest  # noqa: F401
 from ..i18n import fmt_number, msg, tr  # noqa: F401
 from .diagnostics import balance_table, choose_specification, propensity_overlap  # noqa: F401
+from .economics import CostAssumptions, costs, decision_effect, exposure_facts  # noqa: F401
 from .figures import agreement_plot, raw_trends  # noqa: F401
 from .narrative import (  # noqa: F401
     MONTE_CARLO,
@@ -55,3 +57,4 @@ from .studies import (  # noqa: F401
     summary_table,
     triple_difference,
 )
+from .verdict import headline_verdict, minimum_detectable_effect, verdict  # noqa: F401
