@@ -241,3 +241,14 @@ def fmt_timestamp(when: Any, lang: str, tz: str = "America/Mexico_City") -> str:
     if lang == "es":
         return f"{local.day} de {name} de {local.year}, {local:%H:%M} (hora del centro de México)"
     return f"{name} {local.day}, {local.year}, {local:%H:%M} (Mexico City time)"
+
+
+def month_text(value: Any) -> Text:
+    """A month in every language (:func:`fmt_month`), for a message value.
+
+    Parameters
+    ----------
+    value : Any
+        What :func:`fmt_month` accepts.
+    """
+    return Text({lang: fmt_month(value, lang) for lang in ALL_LANGS})

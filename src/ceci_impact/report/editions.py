@@ -12,7 +12,7 @@ import copy
 import html
 import re
 
-from ..i18n import ALL_LANGS, cells_es, source_sha
+from ..i18n import ALL_LANGS, cells_es, fmt_timestamp, source_sha
 
 _EXTERNAL = re.compile(r"<script[^>]+src=[\"']https?://[^>]*>\s*</script>|<link[^>]+href=[\"']https?://[^>]*>",
                        re.I)
@@ -26,6 +26,7 @@ UI = {
            "other": "Español", "run": "report", "rendered": "rendered", "code": "code", "data": "data"},
 }
 
+VIEWPORT = "<meta name='viewport' content='width=device-width, initial-scale=1'>"
 CSS = """
 <style>
 .ceci-nav { font-family: sans-serif; font-size: 90%; padding: 6px 10px; border-bottom: 1px solid #ccc;
@@ -37,7 +38,11 @@ CSS = """
 .ceci-table th:first-child, .ceci-table td:first-child { text-align: left; }
 .ceci-note { margin: 2px 0; font-size: 90%; color: #444; }
 .ceci-csv { font-size: 85%; }
+.ceci-table { overflow-x: auto; max-width: 100%; } img { max-width: 100%; height: auto; }
+@media (max-width: 600px) { .ceci-table table { font-size: 11px; } .ceci-table th, .ceci-table td { padding: 2px 4px; } }
 @media print {
+  .ceci-table { overflow: visible; } .ceci-table table { font-size: 8pt; width: 100%; table-layout: auto; }
+  .ceci-table th, .ceci-table td { word-break: break-word; padding: 1px 3px; }
   .ceci-nav, .ceci-csv, .ceci-toc { display: none; }
   h2 { page-break-before: always; }
   h1 + h2, .jp-Cell:first-child h2 { page-break-before: avoid; }
@@ -84,6 +89,18 @@ def _nav(lang: str, nav: dict) -> str:
     return "<nav class='ceci-nav'>" + "".join(links) + "</nav>"
 
 
+def _meta_value(key: str, value, lang: str) -> str:
+    """A value of the page's metadata line for a reader: the render time in Mexico City time, words for dates."""
+    if key == "rendered":
+        import datetime as dt
+
+        try:
+            return fmt_timestamp(dt.datetime.fromisoformat(str(value)), lang)
+        except ValueError:
+            return str(value)
+    return str(value)
+
+
 def export_edition(nb, title: str, meta: dict, lang: str, nav: dict, notebook: str) -> str:
     """One edition of an executed notebook as self-contained HTML (``nav``: ``name``, ``prev``, ``next`` runs)."""
     from bs4 import BeautifulSoup
@@ -105,12 +122,14 @@ def export_edition(nb, title: str, meta: dict, lang: str, nav: dict, notebook: s
     heads = [(int(h.name[1]), h.get("id", ""), h.get_text().replace("¶", "").strip()) for h in soup.find_all(["h1", "h2"])]
     toc = "".join(f"<li style='margin-left:{(lv - 1) * 14}px'><a href='#{html.escape(hid)}'>{html.escape(t)}</a></li>"
                   for lv, hid, t in heads if hid)
-    meta_line = " · ".join(f"{html.escape(u.get(k, k))}: {html.escape(str(v))}" for k, v in meta.items())
+    meta_line = " · ".join(f"{html.escape(u.get(k, k))}: {html.escape(_meta_value(k, v, lang))}" for k, v in meta.items())
     block = (f"{_nav(lang, nav)}<nav class='ceci-toc'><b>{u['contents']}</b><ul style='list-style:none;"
              f"padding-left:4px'>{toc}</ul><div style='color:#666;font-size:85%'>{meta_line}</div></nav>")
     if soup.body is not None:
         soup.body.insert(0, BeautifulSoup(block, "html.parser"))
     if soup.head is not None:
+        if soup.head.find("meta", attrs={"name": "viewport"}) is None:
+            soup.head.insert(0, BeautifulSoup(VIEWPORT, "html.parser"))
         soup.head.append(BeautifulSoup(CSS, "html.parser"))
         if soup.title is not None and heads:
             soup.title.string = heads[0][2]

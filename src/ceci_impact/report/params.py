@@ -54,6 +54,15 @@ DID = {
 SCHEMAS: dict[str, dict[str, Spec]] = {
     "00_summary": {**COMMON, **{k: DID[k] for k in ("control_group", "est_method", "covariates", "min_e", "max_e")},
                    "ring_km": Spec(float, 0.0, "treated radius (km) the employer panels must have; 0 = as built", lo=0, hi=20)},
+    "15_centres_compared": {
+        **{k: COMMON[k] for k in ("processed", "results_path", "seed", "alpha")},
+        **{k: DID[k] for k in ("control_group", "est_method", "covariates")},
+        "outcome": Spec(str, "eg_days_per_worker", "employer outcome of the all-centre ranking",
+                        choices=tuple(k for k, o in OUTCOMES.items() if o.panel == "employer")),
+        "fdr": Spec(float, 0.10, "false discovery rate across centres", lo=0.001, hi=0.5),
+        "tiers": Spec(int, 4, "tiers of the where-to-open ranking", lo=1, hi=20),
+        "top": Spec(int, 15, "areas listed in the where-to-open table", lo=1, hi=500),
+    },
     "01_data_overview": {k: COMMON[k] for k in ("processed", "results_path")},
     "10_female_employment": {
         **COMMON, **DID,

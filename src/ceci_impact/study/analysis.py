@@ -20,7 +20,8 @@ from ..calendar import label  # noqa: F401
 from ..confidentiality import MIN_CELL, count_text, publishable, suppress_small  # noqa: F401
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
 from ..data.panels import load, manifest  # noqa: F401
-from ..i18n import fmt_number, msg, tr  # noqa: F401
+from ..design.expansion import where_table, where_to_open  # noqa: F401
+from ..i18n import fmt_month, fmt_number, month_text, msg, tr  # noqa: F401
 from .diagnostics import balance_table, choose_specification, propensity_overlap  # noqa: F401
 from .economics import CostAssumptions, costs, decision_effect, exposure_facts  # noqa: F401
 from .figures import agreement_plot, raw_trends  # noqa: F401
@@ -43,6 +44,9 @@ from .narrative import (  # noqa: F401
 )
 from .retention import cox_time_varying, hire_retention, kaplan_meier, survival_frame  # noqa: F401
 from .samples import employer_sample, municipality_sample, outcome_sample, sample_counts  # noqa: F401
+from .schemes import INFERENCE as SCHEME_INFERENCE  # noqa: F401
+from .schemes import scheme_comparison, scheme_table, unit_schemes  # noqa: F401
+from .site_ranking import rank_sites, ranking_figure, ranking_table, site_estimates  # noqa: F401
 from .sites import employer_density_map, site_employers, site_event_study, site_profile  # noqa: F401
 from .studies import (  # noqa: F401
     EventStudy,
