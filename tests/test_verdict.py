@@ -170,3 +170,24 @@ def test_month_formatting():
     assert fmt_month("2024-06", "es") == "junio de 2024"
     assert fmt_month("2024-06-26", "en") == "June 2024"
     assert fmt_month("not a month", "es") == "not a month"
+
+
+def test_spanish_brief_prints_on_one_a4_page(tmp_path):
+    """Headless Chromium prints the Spanish one-page brief (five outcomes, all columns filled) on one A4 page."""
+    import shutil
+    import subprocess
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("chromium not installed (.ci/run installs Debian's chromium)")
+    heads = HEADS + [dict(HEADS[1], outcome="rt_days_per_worker", label="work-risk incapacity days per worker-month"),
+                     dict(HEADS[0], outcome="avg_wage_women", label="women's average daily wage (MXN)",
+                          estimate=-5.9, se=5.3, ci_low=-16.1, ci_high=4.3, baseline=400.0)]
+    page = tmp_path / "brief.html"
+    page.write_text(ip.executive_summary(_rows(heads, FACTS), "es"), encoding="utf-8")
+    pdf = tmp_path / "brief.pdf"
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                    "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--no-pdf-header-footer",
+                    f"--print-to-pdf={pdf}", page.as_uri()], check=True, timeout=120, capture_output=True)
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
+    assert pages == 1

@@ -72,7 +72,7 @@ class Outcome:
 
 _WAGE_NOTE = (
     "Productivity, proxied by the average daily wage of insured jobs: the wage mass divided by salaried jobs "
-    "(`masa_sal_ta / ta_sal` of the IMSS open data, platform workers excluded), by municipality and month. The "
+    "(from the IMSS open data, platform workers excluded), by municipality and month. The "
     "simulated world gives CECI no effect on anyone's wage: each job keeps its wage, so the true effect is only the "
     "change in who holds a job (hires that a CECI brings, spells it lengthens) — close to zero. Municipalities are "
     "weighted by their jobs in the first month (the estimate is the effect on the average wage of a job, not of a "
@@ -98,10 +98,10 @@ OUTCOMES: dict[str, Outcome] = {o.name: o for o in [
     Outcome("eg_days_per_eligible", "incapacity days per eligible parent-month", family="absenteeism", **_EMP),
     Outcome("separation_rate", "monthly separation rate", family="retention", headline=True, truth=_separation_rate,
             **_EMP),
-    Outcome("avg_wage_women", "women's average daily wage (MXN, masa_sal_ta / ta_sal)", family="productivity",
+    Outcome("avg_wage_women", "women's average daily wage (MXN)", family="productivity",
             headline=True, truth=_avg_wage("women"), unit_note="pesos a day", note=_WAGE_NOTE,
             weights="women_jobs0", **_MUN),
-    Outcome("avg_wage_men", "men's average daily wage (MXN, masa_sal_ta / ta_sal)", family="productivity",
+    Outcome("avg_wage_men", "men's average daily wage (MXN)", family="productivity",
             truth=_avg_wage("men"), unit_note="pesos a day", note=_WAGE_NOTE, weights="men_jobs0", **_MUN),
     Outcome("rt_days_per_worker", "work-risk incapacity days per worker-month", family="work_risks", headline=True,
             truth=_per_worker("rt_days"), unit_note="days", note=_RT_NOTE, **_EMP),

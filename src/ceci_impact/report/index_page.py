@@ -100,6 +100,12 @@ def _verdict(h: dict, lang: str) -> str:
     return _t(key, lang)
 
 
+def _label(h: dict) -> str:
+    """The outcome's label from the registry (what the sidecar stored when the outcome is no longer registered)."""
+    y = h.get("outcome", "")
+    return OUTCOMES[y].label if y in OUTCOMES else h.get("label", y)
+
+
 def _magnitude(y: str, x: float | None, lang: str) -> str:
     """A size of effect (a bound, a detectable effect) in the units the index shows: log points as per cent,
     rates and shares in percentage points, other outcomes in their own units."""
@@ -159,21 +165,31 @@ def _money(vals, lang: str) -> tuple[str, str, str]:
     return tuple(_t("cost.unbounded", lang) if v is None else fmt_number(v, 3) for v in vals)
 
 
+def _cost_text(key: str, vals: list, lang: str) -> str:
+    """A cost with its interval when the gain is estimated (point value); otherwise the least it could cost, at the
+    largest gain the interval does not rule out (or nothing when the interval rules out any gain)."""
+    point, low, _high = vals
+    if point is not None:
+        v, lo, hi = _money(vals, lang)
+        return _t(key, lang, v=v, lo=lo, hi=hi)
+    if low is not None:
+        return _t(f"{key}_at_least", lang, v=fmt_number(low, 3))
+    return ""
+
+
 def _cost_cell(h: dict, facts: dict | None, lang: str, assumptions: CostAssumptions | None = None) -> str:
     c = costs(h, facts or {}, assumptions)
     if not c:
         return "—"
     out = ""
     if "cost_per_woman" in c:
-        v, lo, hi = _money(c["cost_per_woman"], lang)
-        out = _t("cost.per_woman", lang, v=v, lo=lo, hi=hi)
-        if "guarderias_contributions" in c:
-            out += _t("cost.contrib", lang, v=fmt_signed(c["guarderias_contributions"][0]))
+        out = _cost_text("cost.per_woman", c["cost_per_woman"], lang)
+        if out and "guarderias_contributions" in c and c["guarderias_contributions"][0] > 0:
+            out += _t("cost.contrib", lang, v=fmt_number(c["guarderias_contributions"][0], 3))
     elif "cost_per_day_avoided" in c:
-        v, lo, hi = _money(c["cost_per_day_avoided"], lang)
-        out = _t("cost.per_day", lang, v=v, lo=lo, hi=hi)
-        if "subsidy_saved_at_most" in c:
-            out += _t("cost.subsidy", lang, v=fmt_signed(c["subsidy_saved_at_most"][0]))
+        out = _cost_text("cost.per_day", c["cost_per_day_avoided"], lang)
+        if out and "subsidy_saved_at_most" in c and c["subsidy_saved_at_most"][0] > 0:
+            out += _t("cost.subsidy", lang, v=fmt_number(c["subsidy_saved_at_most"][0], 3))
     return html.escape(out) if out else "—"
 
 
@@ -228,7 +244,7 @@ def _headline_grid(summary: dict | None, lang: str) -> str:
     cols += ["index.col_truth"] if sim else []
     trs = []
     for h in heads:
-        cells = [html.escape(term(h.get("label", h.get("outcome", "")), lang)), html.escape(_effect_text(h, lang)),
+        cells = [html.escape(term(_label(h), lang)), html.escape(_effect_text(h, lang)),
                  html.escape(natural_effect(h)["relative"] or "—"), _verdict_cell(h, facts, lang),
                  _decision_cell(h, facts, lang), _cost_cell(h, facts, lang), _flags(h, summary, lang)]
         if sim:
@@ -351,7 +367,7 @@ def _brief_row(h: dict, facts: dict, lang: str) -> str:
     """One outcome of the one-page brief: what we know, what we cannot rule out, when we will know."""
     y = h.get("outcome", "")
     v = headline_reading(h, facts)
-    label = html.escape(term(h.get("label", y), lang))
+    label = html.escape(term(_label(h), lang))
     if v is None:
         return f"<tr><td>{label}</td><td colspan='3'>{html.escape(_effect_text(h, lang))}</td></tr>"
     mag = lambda x: _magnitude(y, x, lang)  # noqa: E731
