@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from ceci_impact import CeciError
-from ceci_impact.data.outcomes import headlines
+from ceci_impact.data.outcomes import OUTCOMES, headlines
 from ceci_impact.report import params, render
 
 from .conftest import ROOT
@@ -121,24 +121,31 @@ def test_tables_and_figures_are_fit_for_publication(rendered):
 
 
 def test_index_headlines_match_the_sidecars(rendered):
-    """The Spanish front page shows one headline per registered headline outcome, with a verdict."""
+    """The Spanish front page shows one headline per registered headline outcome, with its three-state verdict
+    read from the sidecar's interval, a minimum detectable effect, a decision-unit figure and a cost column."""
     from bs4 import BeautifulSoup
 
-    from ceci_impact.i18n import term
+    from ceci_impact.i18n import msg, term
 
     reports = rendered["reports"]
-    heads = json.loads((reports / "results" / "00_summary.json").read_text())["results"]["headlines"]
+    res = json.loads((reports / "results" / "00_summary.json").read_text())["results"]
+    heads = res["headlines"]
+    assert res.get("exposure", {}).get("centres_opened", 0) > 0
     soup = BeautifulSoup((reports / "es" / "index.html").read_text(), "html.parser")
     rows = soup.select("table.headlines tbody tr")
     assert len(rows) == len(heads) == len(headlines())
-    verdicts = {"Lo aumenta", "Lo reduce", "Sin efecto distinguible de cero"}
+    labels = {k: msg(f"verdict.state_{k}").lang("es") for k in ("detected", "ruled_out", "inconclusive")}
     for tr, h in zip(rows, heads, strict=True):
         cells = [td.get_text(" ", strip=True) for td in tr.find_all("td")]
-        assert cells[0] == term(h["label"], "es")
-        assert cells[3] in verdicts
+        assert cells[0] == term(OUTCOMES[h["outcome"]].label, "es")
         lo, hi = h["ci_low"], h["ci_high"]
-        expected = "Lo aumenta" if lo > 0 else "Lo reduce" if hi < 0 else "Sin efecto distinguible de cero"
-        assert cells[3] == expected
+        bound = max(abs(lo), abs(hi))
+        practical = 0.05 if h["outcome"].startswith("log_") else 0.05 * abs(h["baseline"])
+        state = "detected" if (lo > 0 or hi < 0) else "ruled_out" if bound <= practical else "inconclusive"
+        assert cells[3].startswith(labels[state]), (cells[3], h)
+        if state != "detected":
+            assert "potencia" in cells[3]  # the minimum detectable effect at 80 % power
+        assert cells[4] != "" and cells[5] != ""
 
 
 def test_summary_estimates_cover_truth_on_simulation(rendered):

@@ -191,3 +191,38 @@ def test_spanish_brief_prints_on_one_a4_page(tmp_path):
                     f"--print-to-pdf={pdf}", page.as_uri()], check=True, timeout=120, capture_output=True)
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes()))
     assert pages == 1
+
+
+def test_marks_on_downloads_and_figures():
+    """Downloads are in the page's language, named from the caption, and carry the data kind; figures too."""
+    import base64
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ceci_impact import marks
+    from ceci_impact.report.figure_html import figure_html
+    from ceci_impact.tables import table_html
+
+    df = pd.DataFrame({"scheme": ["IMSS scheme", "Empresa scheme"], "estimate": [0.1, 0.2]})
+    try:
+        marks.set_data_kind("simulated")
+        page = table_html(df, caption=ip.msg("index.col_decision"))
+        es = page.split("lang='es'>", 1)[1]
+        name = re.search(r"download='([^']+)'", es).group(1)
+        assert name.endswith("-simulado.csv") and "unidades" in name
+        csv = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", es).group(1)).decode()
+        assert csv.startswith("# DATOS SIMULADOS") and "esquema IMSS" in csv and "estimación" in csv
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0, 1])
+        html_fig = figure_html(fig)
+        svgs = [base64.b64decode(m).decode() for m in re.findall(r"svg\+xml;base64,([A-Za-z0-9+/=]+)", html_fig)]
+        assert any("SIMULADO" in s for s in svgs) and any("SIMULATED" in s for s in svgs)
+        assert len(fig.texts) == 0  # the mark is removed after drawing
+        marks.set_data_kind(None)
+        assert "# " not in base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)",
+                                                      table_html(df)).group(1)).decode().splitlines()[0]
+    finally:
+        marks.set_data_kind(None)

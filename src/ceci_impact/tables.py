@@ -47,15 +47,38 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=all(n is None for n in df.index.names))
 
 
+def _csv(d: pd.DataFrame, lang: str) -> str:
+    """The whole table as CSV in ``lang`` (headers and category labels translated, numbers as they are), after a
+    comment line naming the data kind when it is known (:mod:`ceci_impact.marks`)."""
+    from .marks import note
+
+    out = d.copy()
+    for c in out.columns:
+        if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+            out[c] = [in_lang(v, lang) if not isinstance(v, str) else term(v, lang) for v in out[c]]
+    out.columns = [column_label(c, lang) for c in out.columns]
+    head = note(lang)
+    return (f"# {head}\n" if head else "") + out.to_csv(index=False)
+
+
+def _slug(text: str, name: str) -> str:
+    return re.sub(r"[^a-z0-9áéíóúñü]+", "-", text.lower()).strip("-")[:60] or name
+
+
 def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None, name: str = "table",
                max_rows: int = 200) -> str:
-    """The table in both languages (each in its ``lang`` element), with a CSV download of the whole table."""
+    """The table in both languages (each in its ``lang`` element), with a CSV download of the whole table in the
+    same language (file name from the caption, with the data kind's mark when known)."""
+    from .marks import mark
+
     d = _frame(df)
     shown = d.head(max_rows)
-    csv = base64.b64encode(d.to_csv(index=False).encode("utf-8")).decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", str(in_lang(caption, "en") if caption else name).lower()).strip("-")[:60] or name
     out = {}
     for lang in LANGS:
+        csv = base64.b64encode(_csv(d, lang).encode("utf-8")).decode()
+        stem = in_lang(caption, lang) if caption else {"es": "tabla", "en": name}[lang]
+        mk = mark(lang)
+        slug = _slug(str(stem), name) + (f"-{_slug(mk, '')}" if mk else "")
         head = "".join(f"<th>{html.escape(column_label(c, lang))}</th>" for c in shown.columns)
         cols = [str(c) for c in shown.columns]
         body = "".join("<tr>" + "".join(f"<td>{_cell(v, c, lang)}</td>" for v, c in zip(row, cols, strict=True))
@@ -68,6 +91,6 @@ def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None,
         foot = "".join(f"<p class='ceci-note'>{html.escape(in_lang(n, lang))}</p>" for n in (notes or []))
         link = {"es": "Descargar la tabla (CSV)", "en": "Download the table (CSV)"}[lang]
         out[lang] = (f"<div class='ceci-table'><table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-                     f"{more}{foot}<a class='ceci-csv' download='{slug}.csv' "
+                     f"{more}{foot}<a class='ceci-csv' download='{html.escape(slug, quote=True)}.csv' "
                      f"href='data:text/csv;charset=utf-8;base64,{csv}'>{link}</a></div>")
     return both(out)

@@ -16,6 +16,7 @@ import io
 import re
 
 from ..i18n import LANGS, both, fmt_number, term
+from ..marks import mark
 
 OKABE_ITO = ["#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000"]
 MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
@@ -150,5 +151,11 @@ def figure_html(fig) -> str:
     for lang in ("en", *[x for x in LANGS if x != "en"]):  # English first: the figure's own texts
         if lang != "en":
             _translate(fig, lang)
-        out[lang] = _svg(fig, alt_text(fig, lang))
+        alt = alt_text(fig, lang)
+        mk = mark(lang)
+        stamp = (fig.text(0.995, 0.005, mk, ha="right", va="bottom", fontsize=9, color="#b7410e",
+                          fontweight="bold", alpha=0.85) if mk else None)
+        out[lang] = _svg(fig, alt + (f" ({mk})" if mk else ""))
+        if stamp is not None:
+            stamp.remove()
     return both({k: out[k] for k in LANGS})

@@ -36,6 +36,7 @@ from .narrative import (  # noqa: F401
     monte_carlo_note,
     outcome_intro,
     poisson_sentence,
+    real_data_banner,
     record,
     robustness_summary,
     robustness_verdict,

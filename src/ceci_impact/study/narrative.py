@@ -11,8 +11,9 @@ import pandas as pd
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES, headlines
 from ..data.panels import manifest
 from ..did.results import _json
-from ..i18n import ALL_LANGS, Text, both, fmt_signed, msg, tr
+from ..i18n import ALL_LANGS, Text, both, fmt_signed, month_text, msg, tr
 from ..io import atomic_file
+from ..marks import set_data_kind
 
 
 def robustness_verdict(tab: pd.DataFrame) -> Text:
@@ -155,8 +156,16 @@ def outcome_intro(outcome: str) -> Text:
 def simulated_banner(processed: str | Path) -> str | None:
     """An HTML banner saying plainly that the data are simulated (None on real data)."""
     m = manifest(processed)
+    set_data_kind("simulated" if m.get("simulated") else "real")
     if not m.get("simulated"):
         return None
-    text = msg("banner.simulated", start=m["window"][0], end=m["window"][1])
+    text = msg("banner.simulated", start=month_text(m["window"][0]), end=month_text(m["window"][1]))
     return ("<div style='border:2px solid #b7410e;background:#fff4e5;padding:8px;margin:6px 0'>"
             + both(text.by_lang, "span") + "</div>")
+
+
+def real_data_banner() -> str:
+    """An HTML tag saying the report rests on real public data (the back-test); marks its figures and downloads."""
+    set_data_kind("real")
+    return ("<div style='border:2px solid #1b6f3b;background:#eef7f0;padding:8px;margin:6px 0'>"
+            + both(msg("banner.real").by_lang, "span") + "</div>")
