@@ -35,18 +35,23 @@ def agreement_plot(results: dict):
     """Estimator-agreement figure: each outcome's overall effect and interval by estimator (and truth)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6))
-    axes = np.atleast_1d(axes)
-    for ax, (y, es) in zip(axes, results.items(), strict=True):
+    n = len(results)
+    ncols = min(n, 2)  # two panels a row: labels stay readable when the page scales the figure to its width
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.6 * ncols, 3.3 * nrows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    for ax, (y, es) in zip(axes[:n], results.items(), strict=True):
         c = es.comparison()
         ys = np.arange(len(c))[::-1]
         ax.errorbar(c.estimate, ys, xerr=[c.estimate - c.ci_low, c.ci_high - c.estimate], fmt="o", capsize=3)
         if "truth" in c and c.truth.notna().any():
-            ax.scatter(c.truth, ys, marker="x", color="black", zorder=3, label="truth (simulated)")
-            ax.legend(frameon=False, fontsize=7, loc="lower right")
+            ax.scatter(c.truth, ys, marker="x", color="black", zorder=3, label="truth of each estimand (simulated)")
+            ax.legend(frameon=False, fontsize=9, loc="lower right")
         ax.axvline(0, color="grey", lw=0.8)
         ax.set_yticks(ys)
-        ax.set_yticklabels([e.replace(" (", "\n(") for e in c.estimator], fontsize=7)
-        ax.set_title(OUTCOME_LABELS.get(y, y), fontsize=9)
+        ax.set_yticklabels([e.replace(" (", "\n(") for e in c.estimator], fontsize=9)
+        ax.set_title(OUTCOME_LABELS.get(y, y), fontsize=11)
     fig.tight_layout()
     return fig
