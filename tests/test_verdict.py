@@ -226,3 +226,18 @@ def test_marks_on_downloads_and_figures():
                                                       table_html(df)).group(1)).decode().splitlines()[0]
     finally:
         marks.set_data_kind(None)
+
+
+def test_language_check_finds_english_and_code_names():
+    from ceci_impact.report.language_check import page_problems
+
+    ok = ("<html lang='es'><body><h2>Efectos principales</h2><p>El efecto no es distinguible de cero "
+          "(Callaway–Sant'Anna, IMSS, CECI-0003).</p><div lang='en'><p>The effect of the centres</p></div>"
+          "<img alt='Figura: eje horizontal'></body></html>")
+    assert page_problems(ok) == []
+    bad = ("<html lang='es'><body><h2>Estimate</h2><p>The effect on employers is small.</p>"
+           "<td>pesos de women_jobs0</td><p>según runplan.toml y biasDirection</p></body></html>")
+    found = page_problems(bad)
+    assert any("<h2>" in f for f in found) and any("<p>" in f and "English" in f for f in found)
+    assert any("women_jobs0" in f for f in found) and any("runplan.toml" in f for f in found)
+    assert any("biasDirection" in f for f in found)
