@@ -122,3 +122,26 @@ def test_where_to_open_tiers_and_seeded_order(small_world):
     assert list(a.dropna(subset=["rank"]).area) != list(c.dropna(subset=["rank"]).area)
     with pytest.raises(CeciError):
         ex.where_to_open(proc, level="state")
+
+
+def test_state_outlines_place_known_cities_in_their_states():
+    from matplotlib.path import Path as MPath
+
+    from ceci_impact.geo import state_outlines
+
+    geo = state_outlines()
+    assert len(geo) == 32
+    cities = {"14": (-103.35, 20.67), "19": (-100.31, 25.67), "31": (-89.62, 20.97), "20": (-96.72, 17.06),
+              "26": (-110.96, 29.07), "09": (-99.13, 19.43), "08": (-106.09, 28.64), "07": (-93.12, 16.75)}
+    for code, pt in cities.items():
+        inside = [k for k, v in geo.items() if any(MPath(np.array(r)).contains_point(pt) for r in v["rings"])]
+        assert inside == [code], (code, inside)
+
+
+def test_where_map_draws(small_world):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    proc = small_world / "processed"
+    ax = ex.where_map(ex.where_to_open(proc), proc)
+    assert len(ax.collections) >= 3  # tiers, sites, state outlines

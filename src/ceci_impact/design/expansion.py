@@ -29,6 +29,18 @@ from ..data.panels import load, manifest
 from .needs import eligible_by_employer
 
 
+def _municipios(processed: str | Path) -> pd.DataFrame | None:
+    """The raw ``municipios.csv`` the panels were built from (the manifest's ``raw`` folder), or None."""
+    try:
+        raw = Path(manifest(processed).get("raw", ""))
+    except CeciError:
+        return None
+    f = raw / "municipios.csv"
+    if not raw.parts or not f.is_file():
+        return None
+    return pd.read_csv(f, dtype={"cvegeo": str, "cve_ent": str})
+
+
 def area_names(processed: str | Path) -> dict[str, str]:
     """Municipality names (``cvegeo`` → ``nombre``) from the raw ``municipios.csv`` the panels were built from
     (the manifest's ``raw`` folder); empty when it is not there.
@@ -38,15 +50,10 @@ def area_names(processed: str | Path) -> dict[str, str]:
     processed : str or Path
         Folder of built panels.
     """
-    try:
-        raw = Path(manifest(processed).get("raw", ""))
-    except CeciError:
+    m = _municipios(processed)
+    if m is None or "nombre" not in m:
         return {}
-    f = raw / "municipios.csv"
-    if not raw.parts or not f.is_file():
-        return {}
-    m = pd.read_csv(f, dtype={"cvegeo": str}, usecols=lambda c: c in ("cvegeo", "nombre"))
-    return dict(zip(m["cvegeo"], m["nombre"].astype(str), strict=True)) if "nombre" in m else {}
+    return dict(zip(m["cvegeo"], m["nombre"].astype(str), strict=True))
 
 
 def where_to_open(processed: str | Path, *, level: str = "municipality", tiers: int = 4, seed: int = 2026,
@@ -128,3 +135,47 @@ def where_table(ranked: pd.DataFrame, top: int = 15) -> pd.DataFrame:
     return pd.DataFrame({"order of opening": r["rank"].astype(int), "area": r["name"].astype(str),
                          "tier": r["tier"].astype(int), "eligible parents": r["eligible_parents"],
                          "places": r["places"], "eligible parents without a place": r["unmet"]})
+
+
+def where_map(ranked: pd.DataFrame, processed: str | Path, ax=None):
+    """The where-to-open ranking on a map: each ranked municipality at its public centroid, coloured by tier (no
+    value of any employer is encoded: the tier summarises at least ``MIN_CELL`` employers), the CECI sites
+    (public facilities), and the state outlines (:func:`ceci_impact.geo.draw_states`).
+
+    Parameters
+    ----------
+    ranked : pandas.DataFrame
+        :func:`where_to_open` at the municipality level.
+    processed : str or Path
+        Folder of built panels (sites, and the municipalities' centroids from the raw ``municipios.csv``).
+    ax : matplotlib Axes, optional
+        Where to draw.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..geo import draw_states
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 5.6))
+    mun = _municipios(processed)
+    r = ranked.dropna(subset=["tier"])
+    if mun is not None and {"lat", "lon"} <= set(mun.columns):
+        r = r.merge(mun[["cvegeo", "lat", "lon"]], left_on="area", right_on="cvegeo", how="inner")
+    else:
+        r = r.iloc[0:0].assign(lat=[], lon=[])
+    tiers = int(ranked.attrs.get("tiers", r["tier"].max() if len(r) else 1))
+    cmap = plt.get_cmap("viridis_r", max(tiers, 2))
+    for t in range(1, tiers + 1):
+        m = r[r["tier"] == t]
+        ax.scatter(m["lon"], m["lat"], s=36, color=cmap(t - 1), edgecolor="white", linewidth=0.4, zorder=2,
+                   label=f"tier {t}")
+    sites = pd.read_parquet(Path(processed) / "sites.parquet", columns=["lat", "lon", "opening_period"])
+    ax.scatter(sites["lon"], sites["lat"], marker="^", s=22, color="#b7410e", zorder=3, label="CECI sites")
+    draw_states(ax)
+    ax.set_xlim(-118.6, -86.5)
+    ax.set_ylim(14.3, 33.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title("Where to open next: municipalities by tier of unmet need", fontsize=11)
+    ax.legend(frameon=False, fontsize=8, loc="lower left")
+    return ax

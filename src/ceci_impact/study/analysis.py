@@ -20,7 +20,7 @@ from ..calendar import label  # noqa: F401
 from ..confidentiality import MIN_CELL, count_text, publishable, suppress_small  # noqa: F401
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES  # noqa: F401
 from ..data.panels import load, manifest  # noqa: F401
-from ..design.expansion import where_table, where_to_open  # noqa: F401
+from ..design.expansion import where_map, where_table, where_to_open  # noqa: F401
 from ..i18n import fmt_month, fmt_number, month_text, msg, tr  # noqa: F401
 from .diagnostics import balance_table, choose_specification, propensity_overlap  # noqa: F401
 from .economics import CostAssumptions, costs, decision_effect, exposure_facts  # noqa: F401
