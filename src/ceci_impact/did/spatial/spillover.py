@@ -273,7 +273,11 @@ def spillover_did(
         if pretrends:
             gk = g_ring[k]
             ek = np.where(gk > 0, t - gk, np.nan)
-            pre, pre_s, _ = _pretrend_test(y, ek, gk, ~exposed, first_stage, cl, n_cl, tid)
+            try:
+                pre, pre_s, _ = _pretrend_test(y, ek, gk, ~exposed, first_stage, cl, n_cl, tid)
+            except np.linalg.LinAlgError:  # degenerate pre-period residuals (an outcome without noise)
+                pre, pre_s = [], []
+                notes.append(f"Pre-trend coefficients of ring {labels[k]} not estimable (singular covariance).")
             for p, sc in zip(pre, pre_s, strict=True):
                 rows.append({"term": names[k], "ring": k, **p})
                 scores[f"{names[k]}|{p['event_time']:g}"] = sc
