@@ -49,7 +49,7 @@ def _check_rings(rings) -> tuple[float, ...]:
         r = tuple(float(v) for v in rings)
     except (TypeError, ValueError):
         raise CeciError(f"rings={rings!r}: expected increasing positive distances, such as (3, 10)") from None
-    if not r or not all(np.isfinite(r)) or r[0] <= 0 or any(b <= a for a, b in zip(r, r[1:])):
+    if not r or not all(np.isfinite(r)) or r[0] <= 0 or any(b <= a for a, b in zip(r, r[1:], strict=False)):
         raise CeciError(f"rings={rings!r}: expected increasing positive finite distances, such as (3, 10)")
     return r
 
