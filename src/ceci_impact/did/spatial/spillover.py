@@ -160,9 +160,9 @@ class SpilloverResult(ResultProtocol):
         return event_study_plot(ev, ax=ax, by="ring", title=title or self.estimator_name)
 
 
-def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl):
-    fe = TwoWayFE(uid, tid, ~exposed)
-    first = _FirstStage(np.zeros((y.size, 0)), uid, tid, ~exposed, fe)
+def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu):
+    fe = TwoWayFE(uid, tid, ~exposed, Xu if Xu.shape[1] else None)
+    first = _FirstStage(Xv, uid, tid, ~exposed, fe)
     adj = y - first.fit(y)
     return first, _Imputed(first, adj, exposed, key_g, e, cl, n_cl)
 
@@ -177,6 +177,7 @@ def spillover_did(
     gname: str | None = None,
     rings: tuple[float, ...] = (3.0, 10.0),
     exposure: Exposure = "time_varying",
+    xformla: str | None = None,
     horizon: bool | list[int] = True,
     pretrends: bool = True,
     naive: bool = True,
@@ -203,6 +204,9 @@ def spillover_did(
         ``(3, 10]`` a spillover ring and units beyond 10 the comparison.
     exposure
         ``"time_varying"`` or ``"cohort"`` (see ``distname``).
+    xformla
+        Covariates of the first stage (``"~ x1 + x2"``), as ``did_imputation``: time-varying ones enter as they
+        are, time-invariant ones with period-specific slopes (conditional parallel trends).
     horizon
         ``True``: every event time of each ring; a list: those event times; ``False``: overall effects only.
     pretrends
@@ -225,8 +229,8 @@ def spillover_did(
     Estimand of ring ``k``: the average, over the observations exposed in ring ``k`` (equally weighted), of
     ``Y_it - Y_it(0)`` where ``Y(0)`` is the outcome with no centre within the last ring. Identification needs
     parallel trends of ``Y(0)`` between every ring and the far units, no anticipation and no effect beyond the
-    last ring (Butts 2023, Assumptions 1-3 in the ring parametrisation). Covariates, weights and anticipation are
-    not supported (the result's ``params`` says so).
+    last ring (Butts 2023, Assumptions 1-3 in the ring parametrisation), conditional on ``xformla`` if given.
+    Weights and anticipation are not supported (the result's ``params`` says so).
     """
     from ..design import check_panel
 
@@ -240,6 +244,11 @@ def spillover_did(
                 gname=gname or "_never", clustervars=[clustervars] if clustervars else [])
     df = data.dropna(subset=[yname]).sort_values([idname, tname], kind="stable").reset_index(drop=True)
     d = exposure_distance(df, tname=tname, idname=idname, distname=distname, gname=gname, exposure=exposure)
+    always = pd.Series(d <= r[-1]).groupby(df[idname].to_numpy()).transform("all").to_numpy()
+    if always.any():  # exposed in every observed period: no untreated outcome to impute their unit effect from
+        warnings.warn(f"spillover_did: dropped {int(pd.unique(df.loc[always, idname]).size)} units exposed (within "
+                      f"{r[-1]:g}) in every observed period", DidWarning, stacklevel=2)
+        df, d = df[~always].reset_index(drop=True), d[~always]
     y, t = df[yname].to_numpy(float), df[tname].to_numpy(float)
     uid, tid = pd.factorize(df[idname])[0], pd.factorize(df[tname], sort=True)[0]
     cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
@@ -258,7 +267,10 @@ def spillover_did(
         g_ring[k] = np.where(np.isfinite(first), first, 0)
     e = np.where(exposed, t - g_ring[np.minimum(ring, K - 1), np.arange(y.size)], np.nan)
     key_g = np.where(exposed, ring * (np.nanmax(big) + 1) + g_ring[np.minimum(ring, K - 1), np.arange(y.size)], 0)
-    first_stage, imp = _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl)
+    from ..design import covariate_parts
+
+    Xv, Xu = covariate_parts(xformla, df, idname)  # time-varying as they are; time-invariant with period slopes
+    first_stage, imp = _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu)
     labels = ring_labels(r)
     names = ["direct " + labels[0]] + [f"spillover {lab}" for lab in labels[1:]]
     rows, scores, notes = [], {}, []
@@ -297,7 +309,8 @@ def spillover_did(
     if naive:
         inner = ring == 0
         g0 = g_ring[0]
-        _, imp_n = _fit_rows(y, uid, tid, inner, np.where(inner, g0, 0), np.where(inner, t - g0, np.nan), cl, n_cl)
+        _, imp_n = _fit_rows(y, uid, tid, inner, np.where(inner, g0, 0), np.where(inner, t - g0, np.nan), cl, n_cl,
+                              Xv, Xu)
         est, se, s = imp_n.estimate(np.flatnonzero(inner))
         diff = scores[names[0]] - s
         naive_d = {"att": est, "se": se, "n_obs": int(inner.sum()), "understatement": rows[0]["att"] - est,
@@ -307,7 +320,7 @@ def spillover_did(
     order = table.assign(_o=table.event_time.fillna(-np.inf)).sort_values(["ring", "_o"], kind="stable").index
     table = table.loc[order].reset_index(drop=True)
     params = dict(yname=yname, tname=tname, idname=idname, distname=distname, gname=gname, rings=list(r),
-                  exposure=exposure, clustervars=clustervars or idname, comparison=f"beyond {r[-1]:g}",
-                  not_supported=["covariates", "weights", "anticipation"])
+                  exposure=exposure, xformla=xformla, clustervars=clustervars or idname, comparison=f"beyond {r[-1]:g}",
+                  not_supported=["weights", "anticipation"])
     return SpilloverResult(table=table, overall_att=float(table.att.iat[0]), overall_se=float(table.se.iat[0]),
                            alp=alp, params=params, scores=pd.DataFrame(scores), naive=naive_d, notes_=tuple(notes))
