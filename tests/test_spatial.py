@@ -98,3 +98,29 @@ def test_bad_input():
         spillover_did(df, **KW, rings=(3, 1000))
     with pytest.raises(CeciError, match="negative"):
         spillover_did(df.assign(dist=-df.dist), **KW)
+
+
+def test_simulator_intensity_spillover_and_dose():
+    """The simulator's effect intensity: distance decay, spill-over knob beyond 3 km, dose elasticity."""
+    from types import SimpleNamespace
+
+    from ceci_impact.data.synthetic_effects import exposure_intensity
+
+    # two sites on the equator, 0.5 degrees apart (about 55 km); employers at 1, 5 km of site 0 and 1 km of site 1
+    km = 1 / 111.195
+    e_lon = np.array([1 * km, 5 * km, 0.5 + 1 * km])
+    spec = SimpleNamespace(decay_km=3.0, reach_km=10.0, spillover_effect=1.0, dose_slope=0.0, spillover_from_km=3.0)
+    w = SimpleNamespace(spec=spec, capacity=np.array([100, 400]), s_lat=np.zeros(2), s_lon=np.array([0.0, 0.5]),
+                        e_lat=np.zeros(3), e_lon=e_lon, head=np.array([200, 300, 200]), opened=np.array([True, True]),
+                        open_p=np.array([10, 12]))
+    d = np.array([1.0, 5.0, 1.0])
+    base = exposure_intensity(w, np.array([10, 10, 12]), d)
+    np.testing.assert_allclose(base, np.exp(-d / 3), rtol=1e-6)
+    assert w.expo_site.tolist() == [0, 0, 1]
+    np.testing.assert_allclose(w.site_dose, [100 * 100 / 20, 100 * 400 / 20])  # 10 % of the 200 workers within 3 km
+    w.spec = SimpleNamespace(**{**vars(spec), "spillover_effect": 0.0})
+    assert exposure_intensity(w, np.array([10, 10, 12]), d)[1] == 0.0
+    w.spec = SimpleNamespace(**{**vars(spec), "dose_slope": 1.0})
+    dosed = exposure_intensity(w, np.array([10, 10, 12]), d)
+    ref = np.median(w.site_dose)
+    np.testing.assert_allclose(dosed, np.exp(-d / 3) * w.site_dose[[0, 0, 1]] / ref, rtol=1e-6)

@@ -206,3 +206,12 @@ def dose_study(processed: str | Path, outcome: str, *, degree: int = 2, num_knot
         truth = {"att_o": tr.att_o, "acrt_o": tr.acrt_o, "att_d": tr.dose_table.att.tolist(),
                  "acrt_d": tr.dose_table.acrt.tolist()}
     return DoseStudy(res, outcome, truth, dropped)
+
+
+def dose_study_or_note(processed: str | Path, outcome: str, **kw) -> tuple[DoseStudy | None, Text | None]:
+    """:func:`dose_study`, or ``None`` and a note (both languages) saying why it cannot be estimated here (too few
+    exposing CECI, no balanced employer), for the notebooks."""
+    try:
+        return dose_study(processed, outcome, **kw), None
+    except CeciError as err:
+        return None, msg("dose.unavailable", reason=str(err))
