@@ -167,6 +167,43 @@ def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu):
     return first, _Imputed(first, adj, exposed, key_g, e, cl, n_cl)
 
 
+def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, tid, names, labels, horizon,
+                    pretrends):
+    """Each ring's overall effect, its pre-trend coefficients and its event-time effects, with cluster scores."""
+    rows, scores, notes = [], {}, []
+    K = len(names)
+    for k in range(K):
+        rk = np.flatnonzero(ring == k)
+        if rk.size == 0:
+            notes.append(f"No observation is exposed in ring {labels[k]}: its effect is not estimated.")
+            continue
+        est, se, s = imp.estimate(rk)
+        rows.append({"term": names[k], "ring": k, "event_time": np.nan, "att": est, "se": se, "n_obs": int(rk.size)})
+        scores[names[k]] = s
+        if pretrends:
+            gk = g_ring[k]
+            ek = np.where(gk > 0, t - gk, np.nan)
+            try:
+                pre, pre_s, _ = _pretrend_test(y, ek, gk, ~exposed, first_stage, cl, n_cl, tid)
+            except np.linalg.LinAlgError:  # degenerate pre-period residuals (an outcome without noise)
+                pre, pre_s = [], []
+                notes.append(f"Pre-trend coefficients of ring {labels[k]} not estimable (singular covariance).")
+            for p, sc in zip(pre, pre_s, strict=True):
+                rows.append({"term": names[k], "ring": k, **p})
+                scores[f"{names[k]}|{p['event_time']:g}"] = sc
+        if horizon is not False:
+            ev = e[rk]
+            hs = sorted(np.unique(ev).astype(int)) if horizon is True else sorted(int(h) for h in horizon)
+            for h in hs:
+                rows_h = rk[ev == h]
+                if rows_h.size:
+                    est, se, s = imp.estimate(rows_h)
+                    rows.append({"term": names[k], "ring": k, "event_time": float(h), "att": est, "se": se,
+                                 "n_obs": int(rows_h.size)})
+                    scores[f"{names[k]}|{h:g}"] = s
+    return rows, scores, notes
+
+
 def spillover_did(
     data: pd.DataFrame,
     *,
@@ -273,36 +310,8 @@ def spillover_did(
     first_stage, imp = _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu)
     labels = ring_labels(r)
     names = ["direct " + labels[0]] + [f"spillover {lab}" for lab in labels[1:]]
-    rows, scores, notes = [], {}, []
-    for k in range(K):
-        rk = np.flatnonzero(ring == k)
-        if rk.size == 0:
-            notes.append(f"No observation is exposed in ring {labels[k]}: its effect is not estimated.")
-            continue
-        est, se, s = imp.estimate(rk)
-        rows.append({"term": names[k], "ring": k, "event_time": np.nan, "att": est, "se": se, "n_obs": int(rk.size)})
-        scores[names[k]] = s
-        if pretrends:
-            gk = g_ring[k]
-            ek = np.where(gk > 0, t - gk, np.nan)
-            try:
-                pre, pre_s, _ = _pretrend_test(y, ek, gk, ~exposed, first_stage, cl, n_cl, tid)
-            except np.linalg.LinAlgError:  # degenerate pre-period residuals (an outcome without noise)
-                pre, pre_s = [], []
-                notes.append(f"Pre-trend coefficients of ring {labels[k]} not estimable (singular covariance).")
-            for p, sc in zip(pre, pre_s, strict=True):
-                rows.append({"term": names[k], "ring": k, **p})
-                scores[f"{names[k]}|{p['event_time']:g}"] = sc
-        if horizon is not False:
-            ev = e[rk]
-            hs = sorted(np.unique(ev).astype(int)) if horizon is True else sorted(int(h) for h in horizon)
-            for h in hs:
-                rows_h = rk[ev == h]
-                if rows_h.size:
-                    est, se, s = imp.estimate(rows_h)
-                    rows.append({"term": names[k], "ring": k, "event_time": float(h), "att": est, "se": se,
-                                 "n_obs": int(rows_h.size)})
-                    scores[f"{names[k]}|{h:g}"] = s
+    rows, scores, notes = _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, tid,
+                                          names, labels, horizon, pretrends)
     if not rows or rows[0]["ring"] != 0:
         raise CeciError(f"spillover_did: no observation lies within the inner ring ({r[0]:g}) of an opened centre")
     naive_d = {}
