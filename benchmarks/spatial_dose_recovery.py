@@ -1,6 +1,8 @@
 """Recovery of direct and ring spillover effects (spillover_did) and of dose-response curves (cont_did).
 
-Seeds fixed in advance, never used for development: worlds 7001-7040 (``--first 7001 --worlds 40``).
+Seeds fixed in advance, never used for development: worlds 7001-7040 (``--first 7001 --worlds 40``). The optional
+small-cluster intervals of spillover_did (``--small-cluster effective``, added after the first run) are evaluated on
+worlds 7101-7140, fixed before that evaluation was run.
 
 Spatial part. Each world puts ``--units`` units on a 160 x 160 km square and 30 centres in six poles of five (each
 within about 5 km of its pole's centre, as CECI cluster in industrial parks), opening in periods 5..20 of 16 (some
@@ -76,9 +78,10 @@ def dose_world(seed: int, n: int = 2000, T: int = 6):
                          "g": np.repeat(G, T), "d": np.repeat(dose, T)})
 
 
-def spatial_rows(seed: int, n: int, **world) -> list[dict]:
+def spatial_rows(seed: int, n: int, small_cluster: str = "none", **world) -> list[dict]:
     df = spatial_world(seed, n, **world)
-    kw = dict(yname="y", tname="t", idname="id", distname="dist", clustervars="zone", horizon=False, pretrends=False)
+    kw = dict(yname="y", tname="t", idname="id", distname="dist", clustervars="zone", horizon=False, pretrends=False,
+              small_cluster=small_cluster)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = spillover_did(df, **kw).ring_effects().set_index("term")
@@ -138,14 +141,18 @@ def main() -> None:
     ap.add_argument("--worlds", type=int, default=40)
     ap.add_argument("--units", type=int, default=1500)
     ap.add_argument("--dose-units", type=int, default=2000)
+    ap.add_argument("--small-cluster", default="none", choices=["none", "effective"])
+    ap.add_argument("--skip-dose", action="store_true")
     a = ap.parse_args()
     seeds = range(a.first, a.first + a.worlds)
     t0 = time.perf_counter()
-    sp = [row for s in seeds for row in spatial_rows(s, a.units)]
+    sp = [row for s in seeds for row in spatial_rows(s, a.units, a.small_cluster)]
     pd.set_option("display.width", 200)
     print(f"spillover_did, {a.worlds} worlds (seeds {a.first}-{a.first + a.worlds - 1}), {a.units} units x 16 "
-          f"periods, clustered by 10 km zone; {time.perf_counter() - t0:.1f} s")
+          f"periods, clustered by 10 km zone, small_cluster={a.small_cluster}; {time.perf_counter() - t0:.1f} s")
     print(summarise(sp).round(4).to_string())
+    if a.skip_dose:
+        return
     t0 = time.perf_counter()
     dr, bands = [], []
     for s in seeds:

@@ -36,6 +36,7 @@ from ..plotting import event_study_plot
 from ..results import EventStudyMoments, EventStudyResult, ResultProtocol
 
 Exposure = Literal["time_varying", "cohort"]
+SmallCluster = Literal["none", "effective"]
 
 
 def ring_labels(rings: tuple[float, ...]) -> list[str]:
@@ -102,6 +103,26 @@ class SpilloverResult(ResultProtocol):
 
     estimator_name = "Spatial spillover DiD (Butts)"
 
+    def _with_df_ci(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Pointwise intervals: Student-t with the row's ``df`` (small_cluster="effective"), else normal."""
+        from scipy import stats
+
+        df = pd.to_numeric(table.get("df", pd.Series(np.nan, index=table.index)), errors="coerce").to_numpy(float)
+        z = stats.norm.ppf(1 - self.alp / 2)
+        ok = np.isfinite(df) & (df > 0)
+        crit = np.where(ok, stats.t.ppf(1 - self.alp / 2, np.where(ok, df, 1.0)), z)
+        return self.with_ci(table, crit)
+
+    @property
+    def overall_crit(self) -> float:
+        """Critical value of the direct effect's interval (Student-t with its ``df`` when small_cluster is on)."""
+        from scipy import stats
+
+        df = float(self.table.df.iat[0]) if "df" in self.table else float("nan")
+        if np.isfinite(df) and df > 0:
+            return float(stats.t.ppf(1 - self.alp / 2, df))
+        return float(stats.norm.ppf(1 - self.alp / 2))
+
     def ring_effects(self) -> pd.DataFrame:
         """The overall effect of each ring (direct, then spillovers), the naive ring comparison and the
         understatement of the direct effect by the naive comparison (direct - naive), with intervals."""
@@ -109,19 +130,19 @@ class SpilloverResult(ResultProtocol):
         extra = []
         if self.naive:
             extra.append({"term": "naive ring comparison", "ring": 0, "att": self.naive["att"],
-                          "se": self.naive["se"], "n_obs": self.naive["n_obs"]})
+                          "se": self.naive["se"], "n_obs": self.naive["n_obs"], "df": self.naive.get("df", np.nan)})
             extra.append({"term": "direct - naive", "ring": 0, "att": self.naive["understatement"],
-                          "se": self.naive["understatement_se"], "n_obs": np.nan})
+                          "se": self.naive["understatement_se"], "n_obs": np.nan, "df": float(out.df.iat[0])})
         out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True) if extra else out
-        return self.with_ci(out.reset_index(drop=True))
+        return self._with_df_ci(out.reset_index(drop=True))
 
     def tidy(self) -> pd.DataFrame:
         """Every estimate: the rings' overall effects, the naive comparison and the difference, then the
         ring x event-time effects (``event_time``; NaN for the overall rows), with pointwise intervals."""
-        ev = self.with_ci(self.table[self.table.event_time.notna()].reset_index(drop=True))
+        ev = self._with_df_ci(self.table[self.table.event_time.notna()].reset_index(drop=True))
         ev["post"] = ev.event_time >= 0
         return pd.concat([self.ring_effects().assign(event_time=np.nan), ev], ignore_index=True)[
-            ["term", "ring", "event_time", "att", "se", "ci_low", "ci_high", "n_obs"]]
+            ["term", "ring", "event_time", "att", "se", "ci_low", "ci_high", "n_obs", "df"]]
 
     def ring_event_study(self, ring: int = 0) -> EventStudyResult:
         """The event study of one ring (0 = direct) as an :class:`EventStudyResult` (HonestDiD, ``compare``)."""
@@ -133,7 +154,7 @@ class SpilloverResult(ResultProtocol):
         ev = rows.event_time.to_numpy(float)
         over = self.table[(self.table.ring == ring) & self.table.event_time.isna()].iloc[0]
         return EventStudyResult(estimator=f"{self.estimator_name}, {over.term}",
-                                table=rows[["event_time", "att", "se", "n_obs"]].reset_index(drop=True),
+                                table=rows[["event_time", "att", "se", "n_obs"]].reset_index(drop=True),  # normal CIs
                                 overall_att=float(over.att), overall_se=float(over.se), alp=self.alp,
                                 params={**self.params, "ring": ring},
                                 vcov=pd.DataFrame(S.T @ S, index=ev, columns=ev))
@@ -155,7 +176,7 @@ class SpilloverResult(ResultProtocol):
 
     def plot(self, ax=None, title: str | None = None):
         """Event studies of every ring on one axes (direct and spillover rings side by side)."""
-        ev = self.with_ci(self.table[self.table.event_time.notna()].reset_index(drop=True))
+        ev = self._with_df_ci(self.table[self.table.event_time.notna()].reset_index(drop=True))
         ev["post"] = ev.event_time >= 0
         return event_study_plot(ev, ax=ax, by="ring", title=title or self.estimator_name)
 
@@ -167,8 +188,28 @@ def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu):
     return first, _Imputed(first, adj, exposed, key_g, e, cl, n_cl)
 
 
+def effective_clusters(imp: _Imputed, rows: np.ndarray, cl: np.ndarray, n_cl: int) -> float:
+    """Effective number of clusters (Carter, Schnepel & Steigerwald 2017) of the imputation estimate over the
+    treated ``rows``: ``G* = (sum_c l_c)^2 / sum_c l_c^2`` with ``l_c = sum_t (sum_{i in c} v_it)^2``, ``v`` the
+    estimator's weights on the outcomes (``1/N`` on the rows, ``-Z0 (Z0'Z0)^-1 Z1' w1`` on untreated rows: BJS),
+    i.e. period shocks fully shared within a cluster (the conservative working model of ``att_gt``'s
+    ``small_cluster="effective"``). NaN with time-varying covariates (their weights are not formed)."""
+    first, fe = imp.first, imp.first.fe
+    if first.X.shape[1]:
+        return float("nan")
+    w1 = np.full(rows.size, 1.0 / rows.size)
+    a, lam = fe.solve(*fe.sums(w1, first.uid[rows], first.tid[rows]))
+    un = np.flatnonzero(first.untreated)
+    lam = lam.reshape(fe.nt, -1) if lam.ndim > 1 or fe.Xt.shape[1] > 1 else lam
+    v0 = -fe.fitted(a, lam, first.uid[un], first.tid[un])
+    r = np.concatenate([rows, un])
+    K = np.bincount(cl[r] * fe.nt + first.tid[r], weights=np.concatenate([w1, v0]), minlength=n_cl * fe.nt)
+    lc = (K.reshape(n_cl, fe.nt) ** 2).sum(axis=1)
+    return float(lc.sum() ** 2 / (lc ** 2).sum()) if (lc ** 2).sum() > 0 else float("nan")
+
+
 def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, tid, names, labels, horizon,
-                    pretrends):
+                    pretrends, small_cluster):
     """Each ring's overall effect, its pre-trend coefficients and its event-time effects, with cluster scores."""
     rows, scores, notes = [], {}, []
     K = len(names)
@@ -178,7 +219,9 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
             notes.append(f"No observation is exposed in ring {labels[k]}: its effect is not estimated.")
             continue
         est, se, s = imp.estimate(rk)
-        rows.append({"term": names[k], "ring": k, "event_time": np.nan, "att": est, "se": se, "n_obs": int(rk.size)})
+        gstar = effective_clusters(imp, rk, cl, n_cl) if small_cluster == "effective" else np.nan
+        rows.append({"term": names[k], "ring": k, "event_time": np.nan, "att": est, "se": se, "n_obs": int(rk.size),
+                     "df": gstar - 1})
         scores[names[k]] = s
         if pretrends:
             gk = g_ring[k]
@@ -198,8 +241,9 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
                 rows_h = rk[ev == h]
                 if rows_h.size:
                     est, se, s = imp.estimate(rows_h)
+                    gstar = effective_clusters(imp, rows_h, cl, n_cl) if small_cluster == "effective" else np.nan
                     rows.append({"term": names[k], "ring": k, "event_time": float(h), "att": est, "se": se,
-                                 "n_obs": int(rows_h.size)})
+                                 "n_obs": int(rows_h.size), "df": gstar - 1})
                     scores[f"{names[k]}|{h:g}"] = s
     return rows, scores, notes
 
@@ -219,6 +263,7 @@ def spillover_did(
     pretrends: bool = True,
     naive: bool = True,
     clustervars: str | None = None,
+    small_cluster: SmallCluster = "none",
     alp: float = 0.05,
 ) -> SpilloverResult:
     """Direct and spillover effects by distance ring, staggered (Butts 2023, two-stage / imputation form).
@@ -253,6 +298,12 @@ def spillover_did(
         same imputation estimator) and the difference direct - naive with its standard error.
     clustervars
         Cluster variable (time-invariant within units); default the unit.
+    small_cluster
+        ``"none"`` (normal intervals, as ``did_imputation``) or ``"effective"``: Student-t intervals with
+        ``G* - 1`` degrees of freedom, ``G*`` the effective number of clusters of each estimate (Carter, Schnepel &
+        Steigerwald 2017; :func:`effective_clusters`), the rule of ``att_gt``'s ``small_cluster="effective"``
+        carried over to the imputation weights (an extension of this project, not the default: see
+        docs/estimators-spatial-dose.md for its evidence).
     alp
         Significance level.
 
@@ -272,6 +323,7 @@ def spillover_did(
     from ..design import check_panel
 
     check_option("exposure", exposure, Exposure)
+    check_option("small_cluster", small_cluster, SmallCluster)
     r = _check_rings(rings)
     if not 0 < alp < 1:
         raise CeciError(f"alp={alp!r}: expected a number between 0 and 1")
@@ -311,7 +363,7 @@ def spillover_did(
     labels = ring_labels(r)
     names = ["direct " + labels[0]] + [f"spillover {lab}" for lab in labels[1:]]
     rows, scores, notes = _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, tid,
-                                          names, labels, horizon, pretrends)
+                                          names, labels, horizon, pretrends, small_cluster)
     if not rows or rows[0]["ring"] != 0:
         raise CeciError(f"spillover_did: no observation lies within the inner ring ({r[0]:g}) of an opened centre")
     naive_d = {}
@@ -323,13 +375,16 @@ def spillover_did(
         est, se, s = imp_n.estimate(np.flatnonzero(inner))
         diff = scores[names[0]] - s
         naive_d = {"att": est, "se": se, "n_obs": int(inner.sum()), "understatement": rows[0]["att"] - est,
-                   "understatement_se": float(np.sqrt((diff ** 2).sum()))}
+                   "understatement_se": float(np.sqrt((diff ** 2).sum())),
+                   "df": (effective_clusters(imp_n, np.flatnonzero(inner), cl, n_cl) - 1
+                          if small_cluster == "effective" else np.nan)}
         scores["naive ring comparison"] = s
-    table = pd.DataFrame(rows, columns=["term", "ring", "event_time", "att", "se", "n_obs"])
+    table = pd.DataFrame(rows, columns=["term", "ring", "event_time", "att", "se", "n_obs", "df"])
     order = table.assign(_o=table.event_time.fillna(-np.inf)).sort_values(["ring", "_o"], kind="stable").index
     table = table.loc[order].reset_index(drop=True)
     params = dict(yname=yname, tname=tname, idname=idname, distname=distname, gname=gname, rings=list(r),
-                  exposure=exposure, xformla=xformla, clustervars=clustervars or idname, comparison=f"beyond {r[-1]:g}",
+                  exposure=exposure, xformla=xformla, clustervars=clustervars or idname,
+                  small_cluster=small_cluster, comparison=f"beyond {r[-1]:g}",
                   not_supported=["weights", "anticipation"])
     return SpilloverResult(table=table, overall_att=float(table.att.iat[0]), overall_se=float(table.se.iat[0]),
                            alp=alp, params=params, scores=pd.DataFrame(scores), naive=naive_d, notes_=tuple(notes))
