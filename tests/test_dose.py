@@ -170,3 +170,12 @@ def test_bad_options(example):
     varying = small.assign(D=np.where(small.time_period == 4, small.D + 1, small.D))
     with pytest.raises(CeciError, match="time-invariant"):
         cont_did(varying, **KW)
+
+
+def test_bands_are_seeded(example):
+    small = example[example.id <= 1500]
+    a = cont_did(small, biters=200, seed=7, **KW)
+    b = cont_did(small, biters=200, seed=7, **KW)
+    c = cont_did(small, biters=200, seed=8, **KW)
+    assert a.crit_val == b.crit_val and a.crit_val != c.crit_val
+    assert a.to_dict()["att_o"] == a.att_o and "ATT^o" in a._repr_html_()

@@ -124,3 +124,18 @@ def test_simulator_intensity_spillover_and_dose():
     dosed = exposure_intensity(w, np.array([10, 10, 12]), d)
     ref = np.median(w.site_dose)
     np.testing.assert_allclose(dosed, np.exp(-d / 3) * w.site_dose[[0, 0, 1]] / ref, rtol=1e-6)
+
+
+def test_small_cluster_effective():
+    """small_cluster='effective': same estimates, Student-t intervals with G* - 1 df, G* between 1 and the
+    number of clusters; a panel with equal clusters has G* close to their number."""
+    df = panel(seed=8)
+    kw = dict(**KW, clustervars="zone", horizon=False, pretrends=False)
+    a = spillover_did(df, **kw).ring_effects()
+    b = spillover_did(df, **kw, small_cluster="effective").ring_effects()
+    np.testing.assert_allclose(a.att, b.att)
+    n_cl = df.zone.nunique()
+    assert ((b.df.iloc[:3] > 0) & (b.df.iloc[:3] < n_cl - 1)).all()
+    assert ((b.ci_high - b.ci_low) > (a.ci_high - a.ci_low)).iloc[:3].all()
+    with pytest.raises(CeciError, match="small_cluster"):
+        spillover_did(df, **kw, small_cluster="wild")

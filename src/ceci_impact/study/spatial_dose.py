@@ -95,7 +95,8 @@ def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, 
     rings = tuple(rings or m.get("ring_km", (3.0, 10.0)))
     df = spillover_sample(processed, outcome)
     kw = dict(yname=outcome, tname="period", idname="unit", distname="nearest_open_km", rings=rings,
-              xformla="~ " + " + ".join(covariates) if covariates else None, clustervars=clustervars, alp=alpha)
+              xformla="~ " + " + ".join(covariates) if covariates else None, clustervars=clustervars, alp=alpha,
+              small_cluster="effective")  # the reports' small-cluster rule (as the CS estimates on the page)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = spillover_did(df, **kw)

@@ -141,7 +141,8 @@ def _spillover(df, spec, *, yname, inference=True, seed=2026, biters=999):
     """Butts' direct effect (inner ring) with the spillover rings and the naive ring comparison in the result;
     distance: the employer panel's ``nearest_open_km`` (nearest opened CECI each month), rings (3, 10] km."""
     return spillover_did(df, yname=yname, tname=spec.tname, idname=spec.idname, distname="nearest_open_km",
-                         clustervars=spec.clustervars, pretrends=False, alp=spec.alpha)
+                         clustervars=spec.clustervars, pretrends=False, alp=spec.alpha,
+                         small_cluster="effective" if spec.clustervars else "none")
 
 
 def _cont_did(df, spec, *, yname, inference=True, seed=2026, biters=999):
