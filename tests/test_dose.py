@@ -165,6 +165,8 @@ def test_bad_options(example):
         cont_did(small, target_parameter="curve", **KW)
     with pytest.raises(CeciError, match="dname"):
         cont_did(small, **{**KW, "dname": "nope"})
+    with pytest.raises(CeciError, match="dvals"):
+        cont_did(small, dvals=[0.5, 2.0], **KW)
     with pytest.raises(CeciError, match="balanced panel"):
         cont_did(small.iloc[1:], **KW)
     varying = small.assign(D=np.where(small.time_period == 4, small.D + 1, small.D))

@@ -139,3 +139,25 @@ def test_small_cluster_effective():
     assert ((b.ci_high - b.ci_low) > (a.ci_high - a.ci_low)).iloc[:3].all()
     with pytest.raises(CeciError, match="small_cluster"):
         spillover_did(df, **kw, small_cluster="wild")
+
+
+def test_studies_on_the_simulated_world(small_world):
+    """Spill-over and dose studies on the small world's employer panel: estimates with truths, JSON-ready."""
+    import json
+    import warnings
+
+    from ceci_impact.study.spatial_dose import dose_study_or_note, spillover_study
+
+    proc = small_world / "processed"
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        sp = spillover_study(proc, "separation_rate", covariates=["x_industrial"])
+    t = sp.table()
+    assert list(t.term[:2]) == ["direct (0, 3]", "spillover (3, 10]"] and t.truth.iloc[:3].notna().all()
+    assert sp.result.params["small_cluster"] == "effective" and np.isfinite(sp.result.table.df.iat[0])
+    json.dumps(sp.to_dict())
+    dz, note = dose_study_or_note(proc, "separation_rate", biters=99)
+    assert (dz is None) != (note is None)
+    if dz is not None:
+        assert {"truth", "estimate"} <= set(dz.table().columns)
+        json.dumps(dz.to_dict())

@@ -194,7 +194,8 @@ def dose_study(processed: str | Path, outcome: str, *, degree: int = 2, num_knot
     if df.empty:
         raise CeciError(f"dose response: no employer has {outcome!r} in every month (the method needs a balanced panel)")
     dpos = df.loc[df["first_treat"] > 0].drop_duplicates("unit")["ceci_dose"]
-    grid = np.unique(np.round(np.linspace(dpos.quantile(0.1), dpos.quantile(0.9), 9)))  # rounded, never one site's
+    grid = np.round(np.linspace(dpos.quantile(0.1), dpos.quantile(0.9), 9))  # rounded: never one site's dose
+    grid = np.unique(grid[(grid >= dpos.min()) & (grid <= dpos.max())])
     kw = dict(yname=outcome, tname="period", idname="unit", gname="first_treat", dname="ceci_dose", degree=degree,
               num_knots=num_knots, dvals=grid, clustervars="site_cluster", alp=alpha, seed=seed, biters=biters,
               target_parameter=target_parameter)

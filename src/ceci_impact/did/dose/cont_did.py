@@ -347,7 +347,10 @@ def cont_did(
         raise CeciError(f"cont_did: no treated unit with a positive dose in {dname!r}")
     interior = np.quantile(dpos, np.linspace(0, 1, num_knots + 2))[1:-1]
     basis = SplineBasis(float(dpos.min()), float(dpos.max()), interior, int(degree))
-    grid = np.quantile(dpos, np.arange(0.10, 0.995, 0.01)) if dvals is None else np.asarray(dvals, float)
+    grid = np.quantile(dpos, np.arange(0.10, 0.995, 0.01)) if dvals is None else np.asarray(dvals, float).ravel()
+    if grid.size == 0 or not np.isfinite(grid).all() or grid.min() < dpos.min() or grid.max() > dpos.max():
+        raise CeciError(f"dvals: expected finite doses within the treated units' range [{dpos.min():g}, "
+                        f"{dpos.max():g}] (the sieve is not extrapolated)")
     cells = _cells(Y, G, D, tlist, basis, grid, control_group)
     if not any(c.post for c in cells):
         raise CeciError("cont_did: no post-treatment (group, period) cell with treated and comparison units")
