@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..calendar import label
 from ..geo import haversine_km
+from .synthetic_effects import exposure_intensity
 from .synthetic_world import (
     POLES,
     SECTOR_FEMALE,
@@ -191,7 +192,7 @@ def _stage_exposure(w: SimpleNamespace) -> None:
             j = op.argmin(1)
             expo_p[c:c + 20000] = op[np.arange(op.shape[0]), j]
             expo_d[c:c + 20000] = np.where(op.min(1) < 10**9, d[np.arange(d.shape[0]), j], np.inf)
-    intensity = np.where(np.isfinite(expo_d), np.exp(-expo_d / spec.decay_km), 0.0)
+    intensity = exposure_intensity(w, expo_p, expo_d)  # distance decay, ring spill-over, dose response
     say(f"  {int(opened.sum())} of {S} CECI sites open by {label(p1)}; "
         f"{int((expo_d <= 3).sum())} employers within 3 km of an opened site")
     w.expo_p = expo_p

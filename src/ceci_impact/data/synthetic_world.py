@@ -72,6 +72,9 @@ class WorldSpec:
     selection: float = 1.5  # log-odds of a CECI per unit of x_industrial
     trend_x: float = 0.0012  # monthly growth per unit of x_industrial
     extra: dict = field(default_factory=dict)
+    spillover_effect: float = 1.0  # effect beyond spillover_from_km relative to the distance decay (0: none)
+    dose_slope: float = 0.5  # elasticity of the effect to the site's places per 100 eligible parents (0: none)
+    spillover_from_km: float = 3.0  # treated radius: spill-overs are the effects beyond it
 
 
 SIZES: dict[str, WorldSpec] = {

@@ -7,6 +7,8 @@
 - ``synthdid`` (synthetic DiD, synthetic control, DiD for one or a few treated units; placebo, jackknife,
   bootstrap and conformal inference)
 - ``honest_did``, ``honest_breakdown`` (Rambachan–Roth sensitivity: smoothness and relative magnitudes)
+- ``spillover_did`` (Butts: direct and ring spillover effects), ``cont_did`` (Callaway–Goodman-Bacon–Sant'Anna:
+  ATT(d) and ACRT(d) dose-response curves)
 """
 
 from .aggte import aggte
@@ -15,10 +17,12 @@ from .attgt_data import DidWarning
 from .attgt_result import AttGtResult
 from .bacon import BaconResult, bacon_decomposition
 from .compare import Comparison, compare, triple_differences
+from .dose import DoseResult, cont_did
 from .honest import HonestResult, honest_breakdown, honest_did
 from .imputation import did_imputation
 from .poisson import poisson_event_study
 from .results import AggteResult, EventStudyMoments, EventStudyResult, ResultProtocol
+from .spatial import SpilloverResult, spillover_did
 from .sunab import sun_abraham
 from .synthdid import synthdid
 from .synthdid_result import SynthDidResult
@@ -30,3 +34,4 @@ __all__ = [
     "EventStudyResult", "BaconResult", "Comparison", "DidWarning", "synthdid", "SynthDidResult", "EventStudyMoments",
     "ResultProtocol",
 ]
+__all__ += ["spillover_did", "SpilloverResult", "cont_did", "DoseResult"]

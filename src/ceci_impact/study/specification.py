@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..did import att_gt, did_imputation, sun_abraham, twfe
+from ..did import att_gt, cont_did, did_imputation, spillover_did, sun_abraham, twfe
 
 PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights", "clustering", "window")
 
@@ -137,6 +137,21 @@ def _imputation(df, spec, *, yname, inference=True, seed=2026, biters=999):
                           pretrends=False, alp=spec.alpha)
 
 
+def _spillover(df, spec, *, yname, inference=True, seed=2026, biters=999):
+    """Butts' direct effect (inner ring) with the spillover rings and the naive ring comparison in the result;
+    distance: the employer panel's ``nearest_open_km`` (nearest opened CECI each month), rings (3, 10] km."""
+    return spillover_did(df, yname=yname, tname=spec.tname, idname=spec.idname, distname="nearest_open_km",
+                         clustervars=spec.clustervars, pretrends=False, alp=spec.alpha,
+                         small_cluster="effective" if spec.clustervars else "none")
+
+
+def _cont_did(df, spec, *, yname, inference=True, seed=2026, biters=999):
+    """ATT^o of the dose-response DiD; the dose is the column ``ceci_dose`` (places per 100 eligible parents)."""
+    return cont_did(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, dname="ceci_dose",
+                    control_group="notyettreated" if spec.control_group == "notyettreated" else "nevertreated",
+                    clustervars=spec.clustervars, alp=spec.alpha, cband=inference, biters=biters, seed=seed)
+
+
 _ALL = frozenset(PARTS)
 ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
     Estimator("callaway_santanna", "Callaway–Sant'Anna (simple)",
@@ -151,6 +166,12 @@ ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
               frozenset({"anticipation", "clustering"}), _sun_abraham),
     Estimator("imputation", "Imputation (BJS)", "average effect over treated observations",
               frozenset({"covariates", "anticipation", "clustering"}), _imputation),
+    Estimator("spillover", "Spatial spillover DiD (Butts), direct effect",
+              "average effect over observations within the inner ring, far units (beyond the last ring) as comparison",
+              frozenset({"clustering"}), _spillover),
+    Estimator("cont_did", "Continuous DiD (Callaway–Goodman-Bacon–Sant'Anna), ATT^o",
+              "post-opening cells' DiD weighted by group share over its post periods (dose aggregation)",
+              frozenset({"control_group", "clustering"}), _cont_did),
 ]}
 # what an estimator does instead of a part it cannot honour (shown in tables and sidecars)
 INSTEAD = {"covariates": "unconditional", "weights": "unweighted", "control_group": "never-treated comparison",
