@@ -241,3 +241,11 @@ def test_language_check_finds_english_and_code_names():
     assert any("<h2>" in f for f in found) and any("<p>" in f and "English" in f for f in found)
     assert any("women_jobs0" in f for f in found) and any("runplan.toml" in f for f in found)
     assert any("biasDirection" in f for f in found)
+
+
+def test_mde_follows_the_interval_shown():
+    """A wider interval than the standard error suggests (bootstrap or randomisation inference) gives the MDE of
+    that interval: half-width over the critical value, times the two quantiles."""
+    v = vd.verdict(0.0, -0.4, 0.4, 0.1, outcome="eg_days_per_worker", baseline=1.0)
+    z = stats.norm.ppf(0.975)
+    assert v.mde == pytest.approx((z + stats.norm.ppf(0.8)) * 0.4 / z)

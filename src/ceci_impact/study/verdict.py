@@ -12,9 +12,10 @@ Duflo, Glennerster & Kremer 2007):
     than the interval's farthest bound are ruled out (an equivalence reading of the same interval);
 ``"inconclusive"``
     the interval includes zero and reaches beyond the practical size: the data do not rule out effects of up to the
-    farthest bound. The minimum detectable effect at 80 % power (under the same inference as the interval: the same
-    standard error and the same Student-t or normal quantiles) says how large an effect this design can see, and a
-    square-root projection in the number of treated clusters says roughly how many opened centres would make an
+    farthest bound. The minimum detectable effect at 80 % power (under the same inference as the interval: the
+    standard error the interval implies — its half-width over its critical value — and the same Student-t or normal
+    quantiles, so that bootstrap and randomisation intervals are read alike) says how large an effect this design
+    can see, and a square-root projection in the number of treated clusters says roughly how many opened centres would make an
     effect of practical size detectable.
 
 The projection is this project's own approximation (the standard error of a clustered estimate shrinks about as
@@ -193,7 +194,10 @@ def verdict(estimate: float, ci_low: float, ci_high: float, se: float, *, outcom
         raise ValueError(f"a verdict needs a finite estimate, interval and standard error; found {vals}")
     if ci_low > ci_high:
         raise ValueError(f"the interval's lower bound {ci_low} exceeds its upper bound {ci_high}")
-    mde = minimum_detectable_effect(se, alpha=alpha, power=power, df=df)
+    # the standard error the interval implies (half-width over its critical value): the MDE then follows the
+    # report's inference rule whatever it is (Student-t, wild-bootstrap or randomisation intervals alike)
+    implied = (ci_high - ci_low) / (2 * quantile(1 - alpha / 2, df))
+    mde = minimum_detectable_effect(implied if implied > 0 else se, alpha=alpha, power=power, df=df)
     practical = practical_size(outcome, baseline, practical_rel)
     bound = max(abs(ci_low), abs(ci_high))
     if ci_low > 0 or ci_high < 0:
