@@ -1,0 +1,138 @@
+"""The inference registry: every small-cluster rule, once (name -> function, label, citation).
+
+``att_gt(..., small_cluster=NAME)`` stores the rule; ``aggte`` applies it to every aggregated parameter (overall
+effect and each event time, group or period) and records it on the result (``AggteResult.inference``); the
+reports, the estimator registry (:mod:`ceci_impact.study.specification`) and the design report's power tool read
+:data:`RULES` and :data:`REPORT_RULE` from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from scipy import stats
+
+from .cr2 import bm_df, cr2_se
+from .scores import ClusterScores, cluster_scores
+from .wild import draw_weights, wild_ci
+
+InferenceRule = Literal["none", "welch", "effective", "effective_fitted", "cr2_bm", "wcr_webb", "wcr_rademacher",
+                        "wcu_webb"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A registered inference rule."""
+
+    name: str
+    label: str
+    citation: str
+    published: bool
+    compute: Callable[..., dict] | None = None  # None: applied inside aggte (analytic legacy rules)
+
+
+def _cr2(cs: ClusterScores, alp: float, biters: int, seed: int) -> dict:
+    se, df = cr2_se(cs), bm_df(cs)
+    crit = stats.t.ppf(1 - alp / 2, np.where(np.isfinite(df), df, cs.G - 1))
+    est = cs.estimate
+    p = 2 * stats.t.sf(np.abs(est / se), np.where(np.isfinite(df), df, cs.G - 1))
+    return {"se": se, "ci_low": est - crit * se, "ci_high": est + crit * se, "pvalue": p, "df": df}
+
+
+def _wild(weights: str, restricted: bool):
+    def compute(cs: ClusterScores, alp: float, biters: int, seed: int) -> dict:
+        V, enumerated = draw_weights(weights, cs.G, biters, np.random.default_rng(seed))
+        rows = np.array([wild_ci(cs.column(j), alp, V, restricted) for j in range(cs.m)]).reshape(cs.m, 4)
+        return {"se": rows[:, 3], "ci_low": rows[:, 0], "ci_high": rows[:, 1], "pvalue": rows[:, 2],
+                "df": None, "draws": int(V.shape[0]), "enumerated": enumerated}
+    return compute
+
+
+_HEUR = "heuristic (not a published interval method)"
+RULES: dict[str, Rule] = {r.name: r for r in [
+    Rule("none", "cluster-robust analytic SE (CR0), normal intervals (R did)",
+         "Callaway & Sant'Anna (2021); R did 2.5", True),
+    Rule("welch", f"CR1 split by treated/other clusters, Student-t with Welch–Satterthwaite df — {_HEUR}", "", False),
+    Rule("effective", f"CR1 split by treated/other clusters, Student-t with G*−1 df — {_HEUR}; G* is a diagnostic "
+         "in Carter, Schnepel & Steigerwald (2017)", "Carter, Schnepel & Steigerwald (2017), as a diagnostic only",
+         False),
+    Rule("effective_fitted", f"as 'effective' with a fitted working model for G* — {_HEUR}", "", False),
+    Rule("cr2_bm", "CR2 (bias-reduced linearisation) SE, Student-t with Bell–McCaffrey df",
+         "Bell & McCaffrey (2002); Imbens & Kolesár (2016); Pustejovsky & Tipton (2018)", True, _cr2),
+    Rule("wcr_webb", "wild cluster bootstrap-t, null imposed, Webb weights (interval by test inversion)",
+         "Cameron, Gelbach & Miller (2008); Kline & Santos (2012); MacKinnon & Webb (2017, 2018); Webb (2023)",
+         True, _wild("webb", True)),
+    Rule("wcr_rademacher", "wild cluster bootstrap-t, null imposed, Rademacher weights (interval by test inversion)",
+         "Cameron, Gelbach & Miller (2008); Kline & Santos (2012); Roodman et al. (2019)", True,
+         _wild("rademacher", True)),
+    Rule("wcu_webb", "wild cluster bootstrap-t, unrestricted, Webb weights (percentile-t interval)",
+         "Cameron, Gelbach & Miller (2008); MacKinnon & Webb (2018); Webb (2023)", True, _wild("webb", False)),
+]}
+REPORT_RULE: InferenceRule = "wcr_webb"  # the reports' rule (chosen by benchmarks/cluster_inference.py, held out)
+PRETEST_RULE = "wild_wald"
+
+
+def effective_clusters(res: Any, W: np.ndarray) -> np.ndarray | None:
+    """Effective number of clusters ``G*`` (Carter, Schnepel & Steigerwald 2017; intra-cluster correlation 1)
+    of each aggregation column: a diagnostic, not a degrees-of-freedom rule.
+
+    Parameters
+    ----------
+    res
+        The clustered ``AttGtResult``.
+    W
+        Aggregation weights of the cells (cells x m).
+
+    Returns
+    -------
+    numpy.ndarray or None
+    """
+    from ..bootstrap import cluster_codes
+
+    try:
+        return res.influence.effective_clusters(np.asarray(W, float), *cluster_codes(res.cluster), model="common")
+    except (ValueError, IndexError):
+        return None
+
+
+def apply_rule(rule: str, res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: float,
+               biters: int, seed: int | None) -> dict | None:
+    """Intervals of the aggregation columns under ``rule`` (None for the rules ``aggte`` applies itself, or
+    without a cluster variable).
+
+    Parameters
+    ----------
+    rule
+        A key of :data:`RULES`.
+    res
+        The ``AttGtResult``.
+    inf
+        Influence functions of the columns (n x m).
+    W
+        Cell weights of the columns (cells x m).
+    estimate
+        The column estimates.
+    alp
+        Significance level.
+    biters
+        Bootstrap draws (wild rules).
+    seed
+        Seed of the draws.
+
+    Returns
+    -------
+    dict or None
+        ``rule``, ``label``, ``citation``, per-column ``se``, ``ci_low``, ``ci_high``, ``pvalue``, ``df``, and
+        ``clusters``/``treated_clusters``.
+    """
+    r = RULES[rule]
+    if r.compute is None or res.cluster is None:
+        return None
+    cs = cluster_scores(res, inf, W, estimate)
+    out = r.compute(cs, alp, int(biters), 0 if seed is None else int(seed))
+    out.update(rule=rule, label=r.label, citation=r.citation, clusters=cs.G,
+               treated_clusters=int(cs.treated_cluster.sum()))
+    return out
