@@ -60,6 +60,7 @@ class World:
     sd_cluster: float = 0.8  # stationary SD of the cluster shock
     sd_unit: float = 1.5  # SD of each unit's own noise per period
     sd_fe: float = 2.0  # SD of unit fixed effects
+    assign: str = "random"  # "random": treated clusters drawn uniformly; "size": with probability ~ cluster size
 
 
 def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.DataFrame:
@@ -83,7 +84,8 @@ def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.Dat
     rng = np.random.default_rng(np.random.SeedSequence([seed, design_index]))
     sizes = np.maximum(1, np.round(np.exp(rng.normal(w.size_mu, w.size_sigma, w.G)))).astype(int)
     treated = np.zeros(w.G, bool)
-    treated[rng.choice(w.G, w.G1, replace=False)] = True
+    prob = None if w.assign == "random" else sizes / sizes.sum()
+    treated[rng.choice(w.G, w.G1, replace=False, p=prob)] = True
     g_cl = np.where(treated, rng.choice(np.asarray(w.cohorts), w.G), 0)
     shocks = np.empty((w.G, w.T))
     shocks[:, 0] = rng.normal(0, w.sd_cluster, w.G)
@@ -130,7 +132,12 @@ def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: b
         out: dict = {}
         for rule in rules:
             r = dataclasses.replace(res, params={**res.params, "small_cluster": rule})
-            a = r.aggte("simple")
+            try:
+                a = r.aggte("simple")
+            except Exception as e:  # noqa: BLE001 - a rule that fails counts as failed, reported
+                out.setdefault("rule_failures", {})[rule] = str(e)
+                out[rule] = (np.nan, np.nan, np.nan)
+                continue
             lo, hi = a.overall_ci
             out[rule] = (a.overall_att, lo, hi)
             if "gstar" not in out and a.source is not None:
@@ -144,7 +151,8 @@ def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: b
     return out
 
 
-def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 0.05) -> dict:
+def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 0.05,
+               assign: str = "random") -> dict:
     """Null run, then the power run at 2.8 x the null run's SD, on the same seeds.
 
     Parameters
@@ -159,6 +167,9 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
         Bootstrap draws.
     alp
         Significance level of the intervals.
+    assign
+        ``"random"`` (the registered designs) or ``"size"`` (larger clusters more often treated: a stress test
+        of rules that assume an exchangeable schedule).
 
     Returns
     -------
@@ -166,7 +177,7 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
         Per rule ``coverage``, ``width_ratio``, ``power``, ``median_width``; the design's ``sd``, ``oracle_width``,
         ``tau_power``, ``pretest_size`` and ``failed``.
     """
-    w = World(**DESIGNS[name])
+    w = World(**DESIGNS[name], assign=assign)
     di = list(DESIGNS).index(name)
     null, failed = [], 0
     for s in seeds:
@@ -186,7 +197,7 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
         except Exception as e:  # noqa: BLE001
             failed += 1
             print(f"  world {s} (power run) failed: {e}", file=sys.stderr)
-    out = {"design": name, **DESIGNS[name], "worlds": len(null), "failed": failed, "sd": sd, "oracle_width": oracle,
+    out = {"design": name, **DESIGNS[name], "assign": assign, "worlds": len(null), "failed": failed, "sd": sd, "oracle_width": oracle,
            "tau_power": tau, "mean_bias_sd": float(np.mean(est) / sd), "gstar_median": float(np.nanmedian(
                [r["gstar"] for r in null])), "rules": {}}
     pw = np.array([r["pretest_wild"]["pvalue"] for r in null], float)
@@ -199,7 +210,9 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
         a = np.array([r[rule] for r in null], float)
         b = np.array([r[rule] for r in alt], float)
         width = a[:, 2] - a[:, 1]
+        nfail = int(np.sum(~np.isfinite(a[:, 0]))) + int(np.sum(~np.isfinite(b[:, 0])))
         out["rules"][rule] = {
+            "failed": nfail,
             "label": RULES[rule].label,
             "coverage": float(np.mean((a[:, 1] <= 0) & (0 <= a[:, 2]))),
             "median_width": float(np.median(width)),
@@ -241,6 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--reps", type=int, default=None, help="use only the first REPS seeds of the range")
     ap.add_argument("--rules", default=",".join(DEFAULT_RULES), help="comma-separated registry rule names")
     ap.add_argument("--biters", type=int, default=999)
+    ap.add_argument("--assign", default="random", choices=["random", "size"],
+                    help="treated clusters uniformly at random (registered designs) or with probability ~ size")
     ap.add_argument("--json", default=None, help="write the record to this (new) file")
     args = ap.parse_args(argv)
     rules = tuple(r for r in args.rules.split(",") if r)
@@ -254,18 +269,19 @@ def main(argv: list[str] | None = None) -> None:
         seeds = seeds[: args.reps]
     t0 = time.time()
     record = {"benchmark": "cluster_inference", "commit": _commit(), "seeds": [seeds.start, seeds.stop - 1],
-              "seed_set": args.seeds, "biters": args.biters, "rules": list(rules), "designs": []}
+              "seed_set": args.seeds, "assign": args.assign, "biters": args.biters, "rules": list(rules), "designs": []}
     for name in (DESIGNS if args.design == "all" else [args.design]):
-        d = run_design(name, seeds, rules, args.biters)
+        d = run_design(name, seeds, rules, args.biters, assign=args.assign)
         record["designs"].append(d)
         print(f"\n{name}: {d['worlds']} worlds ({d['failed']} failed), SD {d['sd']:.4f}, oracle width "
               f"{d['oracle_width']:.4f}, tau for power {d['tau_power']:.4f}, median G* {d['gstar_median']:.1f}")
         print(f"  pre-test (clustered wild Wald) rejects {d['pretest_size']:.3f} under the null "
               f"(unit-level chi2 Wald: {d['pretest_size_unit_chi2']:.3f}); median detectable slope (80%) "
               f"{d['pretest_slope80_median']:.4f}")
-        print(f"  {'rule':16s} {'coverage':>9s} {'width/oracle':>13s} {'power':>7s}")
+        print(f"  {'rule':16s} {'coverage':>9s} {'width/oracle':>13s} {'power':>7s} {'failed':>7s}")
         for rule, v in d["rules"].items():
-            print(f"  {rule:16s} {v['coverage']:9.3f} {v['width_ratio']:13.3f} {v['power']:7.3f}", flush=True)
+            print(f"  {rule:16s} {v['coverage']:9.3f} {v['width_ratio']:13.3f} {v['power']:7.3f} {v['failed']:7d}",
+                  flush=True)
     record["seconds"] = round(time.time() - t0, 1)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -216,7 +216,7 @@ class AggteResult(ResultProtocol):
         """Test that the pre-treatment event-time effects (``e < 0``) are jointly zero (``type="dynamic"`` only).
 
         ``"wald"``: with a cluster variable, the Wald statistic with the cluster-robust covariance against its
-        wild cluster restricted bootstrap distribution (Webb weights, null imposed; ``biters``, ``seed``), with the
+        wild cluster bootstrap distribution (Webb weights, unrestricted scores; ``biters``, ``seed``), with the
         linear pre-trend it detects with 80 % power (Roth 2022; :mod:`ceci_impact.did.inference.pretest`).
         Without clusters: Wald statistic with the influence-function covariance (chi-squared reference; a practical
         alternative to the cell-level test when there are more pre-treatment cells than units, but it

@@ -1,8 +1,10 @@
 """Clustered pre-tests of parallel trends with a small-sample correction, and the trend they could detect.
 
 ``wild_wald``: the Wald statistic of ``H0: beta_e = 0 for every pre-period e`` with the cluster-robust covariance,
-referred to its wild cluster restricted bootstrap distribution (null imposed on every pre-period column, Webb
-weights; Cameron, Gelbach & Miller 2008; Roodman, MacKinnon, Nielsen & Webb 2019, boottest's multi-hypothesis
+referred to its wild cluster bootstrap distribution (Webb weights; ``restricted=True`` imposes the null on every
+pre-period column, ``False`` perturbs the unrestricted scores, the reports' choice —
+:func:`ceci_impact.did.inference.attach.clustered_pretest`; Cameron, Gelbach & Miller 2008; Roodman, MacKinnon,
+Nielsen & Webb 2019, boottest's multi-hypothesis
 Wald test). Each bootstrap world re-estimates the covariance from its own scores (:mod:`.wild`), so the test stays
 valid when there are nearly as many restrictions as treated clusters, where the chi-squared reference of a
 cluster-robust Wald test over-rejects badly (Pustejovsky & Tipton 2018).
@@ -24,7 +26,8 @@ from .scores import ClusterScores
 from .wild import draw_weights
 
 
-def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights: str = "webb") -> dict:
+def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights: str = "webb",
+              restricted: bool = True) -> dict:
     """Wild cluster restricted bootstrap Wald test that every column of ``cs`` is zero.
 
     Parameters
@@ -37,6 +40,9 @@ def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights
         Seed of the draws.
     weights
         ``"webb"`` or ``"rademacher"``.
+    restricted
+        Impose the null on the scores (WCR) or perturb the unrestricted scores (WCU, the statistic then centred
+        at the estimate).
 
     Returns
     -------
@@ -51,7 +57,7 @@ def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights
     W = float(b @ Vi @ b)
     if not np.isfinite(W) or np.linalg.matrix_rank(V) < k:
         return {"W": None, "df": k, "pvalue": None, "method": "wild_wald"}
-    St = S + n * b[None, None, :] * h[:, :, None] * cs.A[None, :, :]
+    St = S + n * b[None, None, :] * h[:, :, None] * cs.A[None, :, :] if restricted else S
     Vb, _ = draw_weights(weights, cs.G, biters, np.random.default_rng(seed))
     T = np.einsum("bc,cgm->bgm", Vb, St)
     Ss = Vb[:, :, None] * St.sum(axis=1)[None] - np.einsum("bgm,cg->bcm", T, h)
@@ -60,7 +66,8 @@ def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights
     Ws = np.einsum("bm,bml,bl->b", num, np.linalg.pinv(Vs), num)
     ok = np.isfinite(Ws)
     p = float(np.mean(Ws[ok] >= W * (1 - 1e-10))) if ok.any() else None
-    return {"W": W, "df": k, "pvalue": p, "method": "wild_wald", "draws": int(ok.sum())}
+    return {"W": W, "df": k, "pvalue": p, "method": "wild_wald" if restricted else "wild_wald_unrestricted",
+            "draws": int(ok.sum())}
 
 
 def detectable_slope(cs: ClusterScores, event_time: np.ndarray, base_period: str, alp: float = 0.05,

@@ -20,7 +20,7 @@ from .scores import ClusterScores, cluster_scores
 from .wild import draw_weights, wild_ci
 
 InferenceRule = Literal["none", "welch", "effective", "effective_fitted", "cr2_bm", "wcr_webb", "wcr_rademacher",
-                        "wcu_webb"]
+                        "wcu_webb", "wcu_rademacher", "ri"]
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,15 @@ RULES: dict[str, Rule] = {r.name: r for r in [
          _wild("rademacher", True)),
     Rule("wcu_webb", "wild cluster bootstrap-t, unrestricted, Webb weights (percentile-t interval)",
          "Cameron, Gelbach & Miller (2008); MacKinnon & Webb (2018); Webb (2023)", True, _wild("webb", False)),
+    Rule("wcu_rademacher", "wild cluster bootstrap-t, unrestricted, Rademacher weights (percentile-t interval)",
+         "Cameron, Gelbach & Miller (2008); MacKinnon & Webb (2018)", True, _wild("rademacher", False)),
+    Rule("ri", "randomisation inference over the opening schedule (cluster permutations, constant-effect nulls "
+         "inverted); exact only for a randomised phase-in",
+         "Fisher (1935); Rosenbaum (2002); MacKinnon & Webb (2020); Roth & Sant'Anna (2023)", True, None),
 ]}
 REPORT_RULE: InferenceRule = "wcr_webb"  # the reports' rule (chosen by benchmarks/cluster_inference.py, held out)
-PRETEST_RULE = "wild_wald"
+RI_FALLBACK: InferenceRule = "wcu_webb"  # what "ri" falls back to when the schedule cannot be permuted
+PRETEST_RULE = "wild_wald_unrestricted"  # the clustered pre-test of every clustered event study (.pretest)
 
 
 def effective_clusters(res: Any, W: np.ndarray) -> np.ndarray | None:
@@ -129,6 +135,16 @@ def apply_rule(rule: str, res: Any, inf: np.ndarray, W: np.ndarray, estimate: np
         ``clusters``/``treated_clusters``.
     """
     r = RULES[rule]
+    if rule == "ri" and res.cluster is not None:
+        from ..._options import CeciError
+
+        try:
+            return _ri(res, inf, W, estimate, alp, biters, seed)
+        except CeciError as e:  # the schedule cannot be permuted: the registered fallback, said on the result
+            out = apply_rule(RI_FALLBACK, res, inf, W, estimate, alp, biters, seed)
+            out["fallback_from"] = "ri"
+            out["label"] = f"{out['label']} (randomisation inference not applicable: {e})"
+            return out
     if r.compute is None or res.cluster is None:
         return None
     cs = cluster_scores(res, inf, W, estimate)
@@ -136,3 +152,38 @@ def apply_rule(rule: str, res: Any, inf: np.ndarray, W: np.ndarray, estimate: np
     out.update(rule=rule, label=r.label, citation=r.citation, clusters=cs.G,
                treated_clusters=int(cs.treated_cluster.sum()))
     return out
+
+
+def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: float, biters: int,
+        seed: int | None) -> dict:
+    """Randomisation inference (:mod:`.randomization`) for the simple aggregation or the event times whose cell
+    weights ``W`` it recognises; the CR0 standard error is kept for display."""
+    from .randomization import ri_ci, ri_draws
+
+    est = np.asarray(estimate, float).ravel()
+    W = np.asarray(W, float).reshape(res.att.size, -1)
+    columns = []
+    e_all = res.t - res.group
+    for m in range(W.shape[1]):
+        used = np.flatnonzero(W[:, m] != 0)
+        es = np.unique(e_all[used])
+        if used.size and es.size == 1:
+            columns.append(("e", float(es[0])))
+        elif used.size and np.all(res.t[used] >= res.group[used]) and m == W.shape[1] - 1:
+            columns.append(("simple", None))
+        else:
+            columns.append(None)
+    want = [c for c in columns if c is not None]
+    a, b = ri_draws(res, want, int(biters), 0 if seed is None else int(seed))
+    cs = cluster_scores(res, inf, W, est)
+    se = np.sqrt((cs.cluster_sums() ** 2).sum(axis=0)) / cs.n
+    lo, hi, p = np.full(est.size, np.nan), np.full(est.size, np.nan), np.full(est.size, np.nan)
+    j = 0
+    for m, c in enumerate(columns):
+        if c is None:
+            continue
+        lo[m], hi[m], p[m] = ri_ci(a[:, j], b[:, j], alp)
+        j += 1
+    return {"se": se, "ci_low": lo, "ci_high": hi, "pvalue": p, "df": None, "draws": int(a.shape[0]),
+            "rule": "ri", "label": RULES["ri"].label, "citation": RULES["ri"].citation, "clusters": cs.G,
+            "treated_clusters": int(cs.treated_cluster.sum())}
