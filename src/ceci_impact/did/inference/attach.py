@@ -27,10 +27,12 @@ def with_rule(out: Any, res: Any, W: np.ndarray | None) -> Any:
     -------
     AggteResult
     """
-    if res.cluster is None or W is None:
+    if W is None:
         return out
     W = np.asarray(W, float).reshape(res.att.size, -1)
     changes: dict = {"source": (res, W)}
+    if res.cluster is None:
+        return dataclasses.replace(out, **changes)
     p = res.params
     if True:  # apply_rule is None for the rules aggte applies itself (none, welch, effective, ...)
         infs = out.inf_overall[:, None] if out.inf_egt is None else np.column_stack([out.inf_egt, out.inf_overall])

@@ -51,6 +51,9 @@ def _aggregate(O: np.ndarray, Yc: np.ndarray, Wc: np.ndarray, cohorts: np.ndarra
     tpos = {float(t): j for j, t in enumerate(tlist)}
     out = np.zeros((O.shape[0], len(columns)))
     for m, (kind, e) in enumerate(columns):
+        if kind == "avg_e":  # the dynamic aggregation's overall effect: the mean of its post event times
+            out[:, m] = _aggregate(O, Yc, Wc, cohorts, tlist, [("e", x) for x in e], universal).mean(axis=1)
+            continue
         num = np.zeros(O.shape[0])
         den = np.zeros(O.shape[0])
         for k, g in enumerate(cohorts):
@@ -79,7 +82,7 @@ def ri_draws(res: Any, columns: list, B: int, seed: int) -> tuple[np.ndarray, np
     res
         Clustered ``AttGtResult`` (panel, no covariates, never-treated comparison, no anticipation).
     columns
-        ``("simple", None)`` or ``("e", e)`` per column.
+        ``("simple", None)``, ``("e", e)`` or ``("avg_e", event_times)`` per column.
     B
         Permutations (the first is the identity).
     seed
@@ -114,10 +117,14 @@ def ri_draws(res: Any, columns: list, B: int, seed: int) -> tuple[np.ndarray, np
     rng = np.random.default_rng(seed)
     perms = np.vstack([np.arange(G)] + [rng.permutation(G) for _ in range(B - 1)])
     lab = np.searchsorted(cohorts, g_cl)[perms]  # (B, G): cohort index of each cluster under the permutation
-    O = (lab[:, None, :] == np.arange(cohorts.size)[None, :, None]).astype(float)
     universal = p.get("base_period") == "universal"
-    return (_aggregate(O, Yc, Wc, cohorts, tlist, columns, universal),
-            _aggregate(O, Dc, Wc, cohorts, tlist, columns, universal))
+    a, b = [], []
+    step = max(1, 4_000_000 // (G * cohorts.size))  # blocks of permutations: memory of a few million numbers
+    for lo in range(0, B, step):
+        O = (lab[lo:lo + step, None, :] == np.arange(cohorts.size)[None, :, None]).astype(float)
+        a.append(_aggregate(O, Yc, Wc, cohorts, tlist, columns, universal))
+        b.append(_aggregate(O, Dc, Wc, cohorts, tlist, columns, universal))
+    return np.vstack(a), np.vstack(b)
 
 
 def ri_ci(a: np.ndarray, b: np.ndarray, alp: float, max_steps: int = 60) -> tuple[float, float, float]:
