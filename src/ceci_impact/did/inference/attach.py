@@ -37,7 +37,8 @@ def with_rule(out: Any, res: Any, W: np.ndarray | None) -> Any:
     if True:  # apply_rule is None for the rules aggte applies itself (none, welch, effective, ...)
         infs = out.inf_overall[:, None] if out.inf_egt is None else np.column_stack([out.inf_egt, out.inf_overall])
         est = np.r_[[] if out.att_egt is None else out.att_egt, out.overall_att]
-        ok = np.isfinite(est) & np.all(np.isfinite(infs), axis=0)
+        se0 = np.r_[[] if out.se_egt is None else out.se_egt, out.overall_se]
+        ok = np.isfinite(est) & np.all(np.isfinite(infs), axis=0) & np.isfinite(se0)  # NaN SE: degenerate (base)
         inf = apply_rule(p.get("small_cluster", "none"), res, np.where(ok, infs, 0.0), W, np.where(ok, est, 0.0),
                          out.alp, p.get("biters", 999), p.get("seed"))
         if inf is not None:

@@ -55,8 +55,9 @@ def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights
     b = cs.estimate
     Vi = np.linalg.pinv(V)
     W = float(b @ Vi @ b)
+    name = "wild_wald" if restricted else "wild_wald_unrestricted"
     if not np.isfinite(W) or np.linalg.matrix_rank(V) < k:
-        return {"W": None, "df": k, "pvalue": None, "method": "wild_wald"}
+        return {"W": None, "df": k, "pvalue": None, "method": name}
     St = S + n * b[None, None, :] * h[:, :, None] * cs.A[None, :, :] if restricted else S
     Vb, _ = draw_weights(weights, cs.G, biters, np.random.default_rng(seed))
     T = np.einsum("bc,cgm->bgm", Vb, St)
@@ -66,8 +67,7 @@ def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights
     Ws = np.einsum("bm,bml,bl->b", num, np.linalg.pinv(Vs), num)
     ok = np.isfinite(Ws)
     p = float(np.mean(Ws[ok] >= W * (1 - 1e-10))) if ok.any() else None
-    return {"W": W, "df": k, "pvalue": p, "method": "wild_wald" if restricted else "wild_wald_unrestricted",
-            "draws": int(ok.sum())}
+    return {"W": W, "df": k, "pvalue": p, "method": name, "draws": int(ok.sum())}
 
 
 def detectable_slope(cs: ClusterScores, event_time: np.ndarray, base_period: str, alp: float = 0.05,
