@@ -142,3 +142,18 @@ def test_small_monte_carlo_sanity():
     assert 0 <= out["pretest_size"] <= 1 and out["pretest_size_unit_chi2"] >= out["pretest_size"]
     for v in r.values():
         assert 0.5 <= v["coverage"] <= 1 and 0 <= v["power"] <= 1
+
+
+def test_honest_did_bounds_the_simple_aggregation(world):
+    from ceci_impact.did import honest_did
+    from ceci_impact.did.inference import simple_event_weights
+
+    kw = dict(yname="y", tname="period", idname="unit", gname="g", clustervars="cluster")
+    es = cs_event_study(world, **kw)
+    lv, covered = simple_event_weights(es)
+    assert covered == pytest.approx(1.0) and sum(lv.values()) == pytest.approx(1.0)
+    h = honest_did(es, l_vec=lv, Mvec=[0.0], target="headline")
+    assert np.mean(h.original) == pytest.approx(cs_headline(world, **kw).overall_att, rel=1e-10)
+    es_short = cs_event_study(world, **kw, max_e=2)
+    lv2, covered2 = simple_event_weights(es_short)
+    assert 0 < covered2 < 1 and sorted(lv2) == [0.0, 1.0, 2.0]
