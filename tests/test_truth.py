@@ -103,10 +103,11 @@ def test_real_data_have_no_truth(small_world, tmp_path):
 def test_specification_records_what_an_estimator_could_not_honour():
     spec = Specification(yname="y", covariates=("x",), weightsname="w", clustervars="c", anticipation=1)
     sa = spec_record("sun_abraham", spec)
-    assert set(sa["not_honoured"]) == {"covariates", "weights", "control_group", "window"}
+    assert set(sa["not_honoured"]) == {"covariates", "weights", "control_group", "window", "inference"}
     assert sa["instead"]["covariates"] == "unconditional"
-    tw = spec_record("twfe", spec)
-    assert tw["not_honoured"] == ["weights"] and tw["covariates"] == ["x"]
+    tw = spec_record("twfe", spec)  # clustered: TWFE cannot follow the report's small-cluster rule, and says so
+    assert tw["not_honoured"] == ["inference", "weights"] and tw["covariates"] == ["x"]
+    assert not tw["follows_report_inference"] and spec_record("callaway_santanna", spec)["follows_report_inference"]
     assert spec_record("callaway_santanna", spec)["not_honoured"] == []
     imp = spec_record("imputation", spec)
     assert "covariates" not in imp["not_honoured"] and "weights" in imp["not_honoured"]

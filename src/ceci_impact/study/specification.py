@@ -154,7 +154,8 @@ ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
 # what an estimator does instead of a part it cannot honour (shown in tables and sidecars)
 INSTEAD = {"covariates": "unconditional", "weights": "unweighted", "control_group": "never-treated comparison",
            "est_method": "regression", "window": "all event times", "clustering": "clustered by unit",
-           "anticipation": "no anticipation"}
+           "anticipation": "no anticipation",
+           "inference": "own cluster-robust SE and normal intervals, not the report's small-cluster rule"}
 
 
 def spec_record(name: str, spec: Specification) -> dict:
@@ -178,6 +179,9 @@ def spec_record(name: str, spec: Specification) -> dict:
         rec["inference"] = e.inference
         rec["inference_rule"] = None
         rec["follows_report_inference"] = not spec.clustervars  # unclustered pages use every estimator's own SEs
+        if spec.clustervars:  # shown in the comparison table's specification column, with the other parts
+            rec["not_honoured"] = sorted([*rec["not_honoured"], "inference"])
+            rec["instead"]["inference"] = INSTEAD["inference"]
     return rec
 
 
