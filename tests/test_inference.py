@@ -157,3 +157,9 @@ def test_honest_did_bounds_the_simple_aggregation(world):
     es_short = cs_event_study(world, **kw, max_e=2)
     lv2, covered2 = simple_event_weights(es_short)
     assert 0 < covered2 < 1 and sorted(lv2) == [0.0, 1.0, 2.0]
+
+
+def test_effective_clusters_reported_as_a_diagnostic(world):
+    h = cs_headline(world, yname="y", tname="period", idname="unit", gname="g", clustervars="cluster")
+    gs = h.to_dict()["inference"]["gstar"]
+    assert gs is not None and 1 <= gs[-1] <= h.inference["clusters"]

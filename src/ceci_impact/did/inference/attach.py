@@ -45,6 +45,10 @@ def with_rule(out: Any, res: Any, W: np.ndarray | None) -> Any:
             for key in ("se", "ci_low", "ci_high", "pvalue", "df"):
                 if inf.get(key) is not None:
                     inf[key] = np.where(ok, np.asarray(inf[key], float), np.nan)
+            from .registry import effective_clusters
+
+            gs = effective_clusters(res, W)  # Carter-Schnepel-Steigerwald G*: a diagnostic, never a df rule
+            inf["gstar"] = None if gs is None else np.asarray(gs, float)
             changes["inference"] = inf
             changes["overall_se"] = float(inf["se"][-1])
             if out.se_egt is not None:
