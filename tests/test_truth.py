@@ -7,7 +7,6 @@ import typing
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from ceci_impact.data import panels
 from ceci_impact.data import truth as T
@@ -80,11 +79,14 @@ def test_truth_follows_the_ring_radius(small_world, tmp_path):
     b = A.event_study(A.employer_sample(p2, "eg_days_per_worker", 2.0), "eg_days_per_worker", processed=p2, **kw)
     assert a.headline()["truth"] != pytest.approx(b.headline()["truth"], abs=1e-9)
     assert b.headline()["specification"]["estimator"] == "callaway_santanna"
-    h = b.headline()  # clustered by site: a Student-t interval whose degrees of freedom the sidecar records
-    assert h["df"] >= 1 and h["ci_high"] - h["estimate"] == pytest.approx(
-        stats.t.ppf(1 - h["alpha"] / 2, h["df"]) * h["se"], rel=1e-9)
-    assert f"{h['df']:.1f} degrees of freedom" in b.sentence().lang("en")  # and the reader is told why it is wide
-    assert f"{h['df']:.1f} grados de libertad" in b.sentence().lang("es")
+    from ceci_impact.study import specification
+
+    h = b.headline()  # clustered by site: the reports' small-cluster rule, recorded in the sidecar
+    assert h["specification"]["inference_rule"] == specification.SMALL_CLUSTER
+    assert h["specification"]["inference"] == specification.INFERENCE[specification.SMALL_CLUSTER]
+    assert h["ci_low"] < h["estimate"] < h["ci_high"]
+    assert b.simple.inference is not None  # covariates: RI's registered fallback, named on the result
+    assert b.simple.inference.get("fallback_from") == "ri" and "not applicable" in b.simple.inference["label"]
 
 
 def test_real_data_have_no_truth(small_world, tmp_path):
@@ -101,10 +103,11 @@ def test_real_data_have_no_truth(small_world, tmp_path):
 def test_specification_records_what_an_estimator_could_not_honour():
     spec = Specification(yname="y", covariates=("x",), weightsname="w", clustervars="c", anticipation=1)
     sa = spec_record("sun_abraham", spec)
-    assert set(sa["not_honoured"]) == {"covariates", "weights", "control_group", "window"}
+    assert set(sa["not_honoured"]) == {"covariates", "weights", "control_group", "window", "inference"}
     assert sa["instead"]["covariates"] == "unconditional"
-    tw = spec_record("twfe", spec)
-    assert tw["not_honoured"] == ["weights"] and tw["covariates"] == ["x"]
+    tw = spec_record("twfe", spec)  # clustered: TWFE cannot follow the report's small-cluster rule, and says so
+    assert tw["not_honoured"] == ["inference", "weights"] and tw["covariates"] == ["x"]
+    assert not tw["follows_report_inference"] and spec_record("callaway_santanna", spec)["follows_report_inference"]
     assert spec_record("callaway_santanna", spec)["not_honoured"] == []
     imp = spec_record("imputation", spec)
     assert "covariates" not in imp["not_honoured"] and "weights" in imp["not_honoured"]

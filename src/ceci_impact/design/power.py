@@ -6,13 +6,15 @@ apart, observed for ``follow_up`` periods after the first opening — is drawn o
 (``selection="random"``) or, to show what placement does, among those whose outcome grew fastest before the
 first opening (``selection="growth"``: the steepest linear pre-opening trends). Each draw is estimated with
 :func:`ceci_impact.did.att_gt` (not-yet-treated
-controls, outcome regression, the reports' covariates, analytic SEs clustered by unit) and aggregated to the simple
-ATT.
+controls, outcome regression, the reports' covariates, clustered by unit) and aggregated to the simple ATT, with
+the reports' inference rule (``REPORT_RULE`` of :mod:`ceci_impact.did.inference`, the same as the headline's).
 
 A constant effect ``delta`` added to every treated post-opening cell moves the simple ATT by exactly ``delta`` and
 leaves its standard error unchanged (the estimator is linear in the outcome and the aggregation weights do not
-depend on it; ``tests/test_design.py`` checks it), so one fit per draw gives the rejection rate of every effect size:
-reject when ``|est_0 + delta| > c * se``. The MDE is the smallest ``delta > 0`` with power at least ``power``.
+depend on it; ``tests/test_design.py`` checks it); the rule's interval moves by ``delta`` too (its scores do not
+change), so one fit per draw gives the rejection rate of every effect size: reject when the null draw's interval
+shifted by ``delta`` excludes zero. Draws that cannot be estimated are counted (``failed``), never hidden. The MDE
+is the smallest ``delta > 0`` with power at least ``power``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pandas as pd
 
 from .._options import CeciError
 from ..did import att_gt
+from ..did.inference import REPORT_RULE
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "p
         raise CeciError(f"selection={selection!r} is not allowed; expected one of 'random', 'growth'")
     h = history(panel, yname, idname, tname)
     h = h.assign(_unit=pd.factorize(h[idname])[0] + 1)
+    h = h.assign(_cluster=h["_unit"])  # clustered by unit, under the reports' rule (a column att_gt keeps)
     idname = "_unit"
     T = h[tname].nunique()
     xf = "~ " + " + ".join(covariates) if covariates else None
@@ -107,7 +111,7 @@ def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "p
         if k * waves > h[idname].nunique():
             raise CeciError(f"sites_per_wave={k} × waves={waves} exceeds the {h[idname].nunique()} units available")
         s = Schedule(k, waves, spacing, f, pre)
-        est, se, crit = [], [], []
+        est, se, crit, lo_hi, failed = [], [], [], [], 0
         for _ in range(reps):
             d = _draw(h, s, yname, idname, tname, selection, rng)
             with warnings.catch_warnings():
@@ -115,26 +119,32 @@ def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "p
                 try:
                     a = att_gt(d, yname=yname, tname=tname, idname=idname, gname="first_treat", xformla=xf,
                                control_group="notyettreated", est_method="reg", bstrap=False, cband=False,
-                               clustervars=idname, alp=alpha).aggte("simple", na_rm=True)
+                               clustervars="_cluster", alp=alpha, small_cluster=REPORT_RULE,
+                               seed=int(rng.integers(2**31))).aggte("simple", na_rm=True)
                 except (CeciError, np.linalg.LinAlgError):
+                    failed += 1
                     bar.update(1)
                     continue
             est.append(a.overall_att)
             se.append(a.overall_se)
             crit.append(a.overall_crit)
+            lo_hi.append(a.overall_ci)
             bar.update(1)
         e, sd, c = np.array(est), np.array(se), np.array(crit)
-        ok = np.isfinite(e) & np.isfinite(sd)
-        e, sd, c = e[ok], sd[ok], c[ok]
+        ci = np.array(lo_hi, float).reshape(-1, 2)
+        ok = np.isfinite(e) & np.isfinite(ci).all(axis=1)
+        failed += int((~ok).sum())
+        e, sd, c, ci = e[ok], sd[ok], c[ok], ci[ok]
 
-        def rate(delta, e=e, sd=sd, c=c):
-            return float(np.mean(np.abs(e + delta) > c * sd)) if e.size else float("nan")
+        def rate(delta, ci=ci):
+            return float(np.mean((ci[:, 0] + delta > 0) | (ci[:, 1] + delta < 0))) if ci.size else float("nan")
 
-        mde = _mde(rate, power, float(np.nanmax(c * sd)) * 4 if e.size else np.nan)
+        mde = _mde(rate, power, float(np.nanmax(ci[:, 1] - ci[:, 0])) * 4 if ci.size else np.nan)
         for delta in effects:
             rows.append({"sites_per_wave": k, "follow_up": f, "effect": float(delta), "power": rate(delta),
                          "mde": mde, "bias": float(e.mean()) if e.size else np.nan,
-                         "sd_estimate": float(e.std(ddof=1)) if e.size > 1 else np.nan, "draws": int(e.size)})
+                         "sd_estimate": float(e.std(ddof=1)) if e.size > 1 else np.nan, "draws": int(e.size),
+                         "failed": failed, "inference": REPORT_RULE})
     bar.close()
     return pd.DataFrame(rows)
 

@@ -10,6 +10,7 @@ from scipy import stats
 
 from .._options import CeciError, check_option
 from .bootstrap import cluster_codes, cluster_sums, mboot
+from .inference.attach import with_rule
 from .results import AggteResult
 
 # ``res`` below is an ``AttGtResult`` (ceci_impact.did.attgt_result, which imports this module: no import back)
@@ -179,12 +180,13 @@ def compute_aggte(
             se_e, ose = se_all[:-1], se_all[-1]
             df_o = None if se_of.df is None or bstrap else float(se_of.df[-1])
             df_e = None if se_of.df is None or bstrap else np.asarray(se_of.df[:-1], float)
-        return AggteResult(df_overall=df_o, df_egt=df_e,
+        out = AggteResult(df_overall=df_o, df_egt=df_e,
             type=type, overall_att=float(overall), overall_se=float(ose), egt=egt, att_egt=att_e,
             se_egt=se_e, crit_val=crit, cband=used_band, alp=alp, label=label,
             inf_overall=overall_inf, inf_egt=infs, min_e=min_e, max_e=max_e, balance_e=balance_e,
             params=dict(p), parent_tidy=None, cluster=res.cluster,
         )
+        return with_rule(out, res, W)  # the small-cluster rule of the inference registry (did/inference)
 
     if type == "simple":
         keep = np.flatnonzero(mask & (group <= t) & (t <= group + max_e))

@@ -22,13 +22,14 @@ from .attgt_result import AttGtResult
 from .bootstrap import cluster_codes, summarise_draws
 from .drdid import PANEL_BATCH, RC_ESTIMATORS, TRIM_LEVEL, EstimationFailure, ill_conditioned, logit_fit
 from .grouped import CohortStats
+from .inference.registry import InferenceRule
 from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, changes
 from .mammen import MammenWeights
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
 BasePeriod = Literal["varying", "universal"]
-SmallCluster = Literal["none", "welch", "effective", "effective_fitted"]
+SmallCluster = InferenceRule  # the inference registry's rules (ceci_impact.did.inference.registry)
 
 _TINY = np.sqrt(np.finfo(float).eps) * 10
 
@@ -104,7 +105,11 @@ def att_gt(
         move mostly on their own. On small simulated worlds (10–15 treated sites) it was slightly
         anti-conservative (coverage 0.85–0.90 for three of five outcomes over 20 worlds), and on default worlds
         for the job-weighted wage, where a few large municipalities dominate (0.83 over 12 worlds), which is why
-        the reports keep ``"effective"``.
+        the reports kept ``"effective"``. These three are heuristics, not published interval methods (kept for
+        comparison). The published rules of :mod:`ceci_impact.did.inference` (``"cr2_bm"``: CR2 with
+        Bell–McCaffrey degrees of freedom; ``"wcr_webb"`` / ``"wcr_rademacher"``: wild cluster restricted
+        bootstrap-t; ``"wcu_webb"``: unrestricted) are applied by ``aggte`` to every aggregated parameter; see
+        docs/inference.md.
     seed
         Seed of the bootstrap; ``None`` means seed 0, so results are reproducible.
 

@@ -307,7 +307,8 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
                grid_lb: float | None = None, grid_ub: float | None = None, seed: int = 0,
                biasDirection: BiasDirection | None = None,
                monotonicityDirection: MonotonicityDirection | None = None,
-               bound: RMBound = "deviation from parallel trends") -> HonestResult:
+               bound: RMBound = "deviation from parallel trends", l_vec=None,
+               target: str | None = None) -> HonestResult:
     """Rambachan–Roth sensitivity analysis of an event-study result (R HonestDiD's ``honest_did``).
 
     Parameters
@@ -345,6 +346,12 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
         Relative magnitudes only (R's name): ``"deviation from parallel trends"`` (Delta^RM) or ``"deviation from
         linear trend"`` (Delta^SDRM: post-period second differences at most Mbar times the largest pre-period
         one; needs two pre-periods).
+    l_vec
+        Weights of the post-treatment event times defining the target (R's ``l_vec``), as a mapping
+        ``{event_time: weight}`` or an array over the post-treatment event times in order; overrides ``e``. For the
+        headline (``aggte("simple")``) use :func:`ceci_impact.did.inference.simple_event_weights`.
+    target
+        Name of the target shown with the result (with ``l_vec``).
 
     Returns
     -------
@@ -390,7 +397,19 @@ def honest_did(result, *, e: int | str = 0, type: HonestType = "smoothness", Mve
                         "event window (min_e/max_e) to event times that are estimated")
     K, P = int(pre.sum()), int(post.sum())
     post_e = ev[K:]
-    if e == "average":
+    if l_vec is not None:
+        if isinstance(l_vec, dict):
+            extra = sorted(set(map(float, l_vec)) - set(post_e.tolist()))
+            if extra:
+                raise CeciError(f"l_vec has event times {extra} that the event study does not estimate; expected a "
+                                f"subset of {', '.join(str(int(x)) for x in post_e)}")
+            l_vec = np.array([float(l_vec.get(x, l_vec.get(int(x), 0.0))) for x in post_e])
+        l_vec = np.asarray(l_vec, float)
+        if l_vec.shape != (P,) or not np.isfinite(l_vec).all():
+            raise CeciError(f"l_vec must hold {P} finite weights (one per post-treatment event time); found "
+                            f"{l_vec.shape[0] if l_vec.ndim else 'a scalar'}")
+        target = target or "weighted post-treatment effect (l_vec)"
+    elif e == "average":
         l_vec = np.full(P, 1 / P)
         target = "average post-treatment effect"
     else:

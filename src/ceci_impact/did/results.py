@@ -149,10 +149,24 @@ class AggteResult(ResultProtocol):
     cluster: np.ndarray | None = field(default=None, repr=False)  # cluster of each influence-function row
     df_overall: float | None = None  # Student-t degrees of freedom of the overall interval (small_cluster)
     df_egt: np.ndarray | None = None  # and of each profile element
+    inference: dict | None = field(default=None, repr=False)  # the registry rule's intervals (did/inference)
+    source: Any = field(default=None, repr=False)  # (att_gt result, cell weights) for the clustered pre-test
+
+    @property
+    def overall_ci(self) -> tuple[float, float]:
+        """Pointwise ``1 - alp`` interval of the overall effect (the inference rule's when one is attached)."""
+        if self.inference is not None:
+            return (float(self.inference["ci_low"][-1]), float(self.inference["ci_high"][-1]))
+        z = self.overall_crit
+        return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
 
     @property
     def overall_crit(self) -> float:
-        """Critical value of the overall interval: normal, or Student-t with ``df_overall`` degrees of freedom."""
+        """Critical value of the overall interval: normal, or Student-t with ``df_overall`` degrees of freedom;
+        with a registry rule, the interval's half-length over the standard error."""
+        if self.inference is not None:
+            lo, hi = self.overall_ci
+            return float((hi - lo) / (2 * self.overall_se)) if self.overall_se > 0 else float("nan")
         if self.df_overall is not None and np.isfinite(self.df_overall):
             return float(stats.t.ppf(1 - self.alp / 2, self.df_overall))
         return float(stats.norm.ppf(1 - self.alp / 2))
@@ -189,6 +203,9 @@ class AggteResult(ResultProtocol):
         out = pd.DataFrame({self.label: self.egt, "att": self.att_egt, "se": self.se_egt})
         out["ci_low"] = out.att - z * out.se
         out["ci_high"] = out.att + z * out.se
+        if self.inference is not None:  # the registry rule's pointwise intervals
+            out["ci_low"] = np.asarray(self.inference["ci_low"][:-1], float)
+            out["ci_high"] = np.asarray(self.inference["ci_high"][:-1], float)
         out["band_low"] = out.att - c * out.se
         out["band_high"] = out.att + c * out.se
         if self.label == "event_time":
@@ -198,7 +215,10 @@ class AggteResult(ResultProtocol):
     def pretest(self, method: PretestMethod = "wald", biters: int = 999, seed: int = 2026) -> dict:
         """Test that the pre-treatment event-time effects (``e < 0``) are jointly zero (``type="dynamic"`` only).
 
-        ``"wald"``: Wald statistic with the influence-function covariance (chi-squared reference; a practical
+        ``"wald"``: with a cluster variable, the Wald statistic with the cluster-robust covariance against its
+        wild cluster bootstrap distribution (Webb weights, unrestricted scores; ``biters``, ``seed``), with the
+        linear pre-trend it detects with 80 % power (Roth 2022; :mod:`ceci_impact.did.inference.pretest`).
+        Without clusters: Wald statistic with the influence-function covariance (chi-squared reference; a practical
         alternative to the cell-level test when there are more pre-treatment cells than units, but it
         over-rejects when few treated units inform many event times). ``"sup_t"``: the largest absolute
         t-statistic over pre-periods against its multiplier-bootstrap distribution (Mammen weights, clustered as
@@ -212,6 +232,10 @@ class AggteResult(ResultProtocol):
         if pre.size == 0:
             return {"W": None, "df": 0, "pvalue": None, "method": method}
         inf = self.inf_egt[:, pre]
+        if method == "wald" and self.cluster is not None and self.source is not None:
+            from .inference.attach import clustered_pretest
+
+            return clustered_pretest(self, pre, biters=biters, seed=seed)
         if method == "sup_t":
             from .bootstrap import mboot
 
@@ -265,6 +289,9 @@ class AggteResult(ResultProtocol):
         d = {"estimator": "callaway_santanna", "type": self.type, "overall_att": self.overall_att,
              "overall_se": self.overall_se, "ci_low": lo, "ci_high": hi, "alp": self.alp,
              "crit_val": self.crit_val, "cband": self.cband, "df": self.df_overall, "params": self.params}
+        if self.inference is not None:
+            d["inference"] = {k: self.inference.get(k) for k in ("rule", "label", "citation", "clusters",
+                                                                  "treated_clusters", "df", "pvalue", "gstar")}
         if self.egt is not None:
             d["table"] = self.tidy().to_dict(orient="list")
         return _json(d)

@@ -16,9 +16,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..did import att_gt, cont_did, did_imputation, spillover_did, sun_abraham, twfe
+from ..did.inference import REPORT_RULE, RULES
 
 PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights", "clustering", "window")
 
@@ -60,6 +62,7 @@ class Estimator:
     quantity: str
     honours: frozenset[str]
     fit: Callable[..., Any] = field(repr=False)
+    inference: str = "report"  # "report": follows the report's rule (SMALL_CLUSTER); otherwise what it uses instead
 
 
 def _requested(spec: Specification) -> set[str]:
@@ -76,36 +79,26 @@ def _requested(spec: Specification) -> set[str]:
     return req
 
 
-SMALL_CLUSTER = "effective"  # the small-cluster correction of the reports' CS estimates (att_gt's small_cluster)
-INFERENCE = {  # what each correction means, in the sidecars' specification records
-    "none": "cluster-robust analytic SE, normal intervals (R did)",
-    "welch": "cluster-robust analytic SE, G/(G-1) per side, Student-t with Welch-Satterthwaite df",
-    "effective": "cluster-robust analytic SE, G/(G-1) per side, Student-t with G*-1 df (effective clusters of "
-                 "Carter-Schnepel-Steigerwald, period shocks fully shared within a cluster)",
-    "effective_fitted": "cluster-robust analytic SE, G/(G-1) per side, Student-t with G*-1 df (effective clusters "
-                        "of Carter-Schnepel-Steigerwald, working model fitted to the outcomes)",
-}
+SMALL_CLUSTER = REPORT_RULE  # the reports' small-cluster rule (the inference registry, did/inference/registry.py)
+INFERENCE = {name: r.label for name, r in RULES.items()}  # what each rule means, in the specification records
 
 
 def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, seed: int, biters: int,
         base_period: str = "varying"):
-    """Callaway–Sant'Anna under ``spec``. With a cluster variable the pointwise standard errors are the analytic
-    cluster-robust ones (square root of the summed squared cluster sums of the influence functions, with
-    ``G/(G-1)`` factors on treated and other clusters), and intervals use Student-t quantiles with ``G* - 1``
-    degrees of freedom, ``G*`` the effective number of clusters of Carter, Schnepel & Steigerwald (2017) from the
-    design (``small_cluster="effective"``): with some 15 treated site clusters of very unequal weight the
-    Welch–Satterthwaite degrees of freedom of the two parts (``"welch"``) left the small worlds' intervals too
-    short (coverage 0.80–0.85 in one of three batches of 20 worlds; benchmarks/truth_recovery.py). The clustered
-    multiplier bootstrap gives the simultaneous bands: with few clusters, a few of which dominate, its IQR-based
-    standard error understates the spread (small world, seed 119, separation rate clustered by municipality:
-    0.0030 against 0.0049 analytic)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return att_gt(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, xformla=spec.xformla,
-                      control_group=spec.control_group, est_method=spec.est_method, anticipation=spec.anticipation,
-                      base_period=base_period, weightsname=spec.weightsname, clustervars=spec.clustervars,
-                      bstrap=inference and not spec.clustervars, cband=inference, biters=biters, alp=spec.alpha,
-                      seed=seed, small_cluster=SMALL_CLUSTER if spec.clustervars else "none")
+    """Callaway–Sant'Anna under ``spec``. With a cluster variable every interval follows the reports' rule
+    ``SMALL_CLUSTER`` of the inference registry (:mod:`ceci_impact.did.inference`; chosen by the held-out run of
+    benchmarks/cluster_inference.py, docs/inference.md), applied by ``aggte`` to the overall effect and to each
+    event time; the pre-test is the clustered wild-bootstrap Wald test. Without one, R's unit-level multiplier
+    bootstrap. Warnings are recorded on the result (``params["warnings"]``), not silenced."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = att_gt(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, xformla=spec.xformla,
+                   control_group=spec.control_group, est_method=spec.est_method, anticipation=spec.anticipation,
+                   base_period=base_period, weightsname=spec.weightsname, clustervars=spec.clustervars,
+                   bstrap=inference and not spec.clustervars, cband=inference, biters=biters, alp=spec.alpha,
+                   seed=seed, small_cluster=SMALL_CLUSTER if spec.clustervars else "none")
+    r.params["warnings"] = sorted({str(w.message) for w in caught})
+    return r
 
 
 def _cs_simple(df, spec, *, yname, inference=True, seed=2026, biters=999):
@@ -153,30 +146,40 @@ def _cont_did(df, spec, *, yname, inference=True, seed=2026, biters=999):
 
 
 _ALL = frozenset(PARTS)
+# estimators that cannot follow the report's small-cluster rule: what they use instead (records, tables, notes)
+_OWN = {"twfe": "its own analytic cluster-robust SE with normal intervals (not the report's small-cluster rule)",
+        "sun_abraham": "its own analytic cluster-robust SE with normal intervals (not the report's small-cluster "
+                       "rule)",
+        "imputation": "its own analytic (BJS) cluster-robust SE with normal intervals (not the report's "
+                      "small-cluster rule)",
+        "spillover": "its own imputation-based cluster-robust SE with Student-t intervals on the effective number of "
+                     "clusters (a heuristic, not a published interval method; not the report's small-cluster rule)",
+        "cont_did": "its own analytic cluster-robust SE with normal intervals (not the report's small-cluster rule)"}
 ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
     Estimator("callaway_santanna", "Callaway–Sant'Anna (simple)",
               "average of ATT(g,t) over post-opening cells, weighted by cohort size", _ALL, _cs_simple),
     Estimator("callaway_santanna_dynamic", "Callaway–Sant'Anna (event-time average)",
               "average of the event-time effects 0..max_e", _ALL, _cs_dynamic),
     Estimator("twfe", "TWFE static (naive)", "coefficient of the post-opening indicator",
-              frozenset({"covariates", "anticipation", "clustering", "window"}), _twfe("static")),
+              frozenset({"covariates", "anticipation", "clustering", "window"}), _twfe("static"), _OWN["twfe"]),
     Estimator("twfe_event_study", "TWFE event study (naive)", "average of the event-time coefficients 0..max_e",
-              frozenset({"covariates", "anticipation", "clustering", "window"}), _twfe("event_study")),
+              frozenset({"covariates", "anticipation", "clustering", "window"}), _twfe("event_study"), _OWN["twfe"]),
     Estimator("sun_abraham", "Sun–Abraham", "post-opening cohort × period effects weighted by observations",
-              frozenset({"anticipation", "clustering"}), _sun_abraham),
+              frozenset({"anticipation", "clustering"}), _sun_abraham, _OWN["sun_abraham"]),
     Estimator("imputation", "Imputation (BJS)", "average effect over treated observations",
-              frozenset({"covariates", "anticipation", "clustering"}), _imputation),
+              frozenset({"covariates", "anticipation", "clustering"}), _imputation, _OWN["imputation"]),
     Estimator("spillover", "Spatial spillover DiD (Butts), direct effect",
               "average effect over observations within the inner ring, far units (beyond the last ring) as comparison",
-              frozenset({"clustering"}), _spillover),
+              frozenset({"clustering"}), _spillover, _OWN["spillover"]),
     Estimator("cont_did", "Continuous DiD (Callaway–Goodman-Bacon–Sant'Anna), ATT^o",
               "post-opening cells' DiD weighted by group share over its post periods (dose aggregation)",
-              frozenset({"control_group", "clustering"}), _cont_did),
+              frozenset({"control_group", "clustering"}), _cont_did, _OWN["cont_did"]),
 ]}
 # what an estimator does instead of a part it cannot honour (shown in tables and sidecars)
 INSTEAD = {"covariates": "unconditional", "weights": "unweighted", "control_group": "never-treated comparison",
            "est_method": "regression", "window": "all event times", "clustering": "clustered by unit",
-           "anticipation": "no anticipation"}
+           "anticipation": "no anticipation",
+           "inference": "own cluster-robust SE and normal intervals, not the report's small-cluster rule"}
 
 
 def spec_record(name: str, spec: Specification) -> dict:
@@ -191,12 +194,120 @@ def spec_record(name: str, spec: Specification) -> dict:
     missing = sorted(req - e.honours)
     rec = {"estimator": name, **spec.to_dict(), "not_honoured": missing,
            "instead": {m: INSTEAD[m] for m in missing}}
-    if name.startswith("callaway_santanna") and spec.clustervars:
-        rec["inference"] = INFERENCE[SMALL_CLUSTER]
+    if e.inference == "report":
+        rule = SMALL_CLUSTER if spec.clustervars else "none"
+        rec["inference"] = INFERENCE[rule]
+        rec["inference_rule"] = rule
+        rec["follows_report_inference"] = True
+    else:
+        rec["inference"] = e.inference
+        rec["inference_rule"] = None
+        rec["follows_report_inference"] = not spec.clustervars  # unclustered pages use every estimator's own SEs
+        if spec.clustervars:  # shown in the comparison table's specification column, with the other parts
+            rec["not_honoured"] = sorted([*rec["not_honoured"], "inference"])
+            rec["instead"]["inference"] = INSTEAD["inference"]
     return rec
 
 
 def fit(name: str, df: pd.DataFrame, spec: Specification, *, yname: str | None = None, inference: bool = True,
         seed: int = 2026, biters: int = 999):
     """Run the registered estimator ``name`` on ``df`` under ``spec`` (``yname`` overrides the outcome)."""
-    return ESTIMATORS[name].fit(df, spec, yname=yname or spec.yname, inference=inference, seed=seed, biters=biters)
+    e = ESTIMATORS[name]
+    out = e.fit(df, spec, yname=yname or spec.yname, inference=inference, seed=seed, biters=biters)
+    if e.inference != "report" and spec.clustervars and isinstance(getattr(out, "params", None), dict):
+        out.params["inference_note"] = e.inference  # said on the result (to_dict, sidecars), not only the report
+    return out
+
+
+def cs_headline(data: pd.DataFrame, *, yname: str, tname: str, idname: str, gname: str, clustervars: str | None,
+                xformla: str | None = None, control_group: str = "nevertreated", est_method: str = "reg",
+                weightsname: str | None = None, seed: int = 2026, biters: int = 999, alp: float = 0.05):
+    """The reports' Callaway–Sant'Anna headline: ``att_gt`` then ``aggte("simple")`` with the reports' inference
+    rule (``SMALL_CLUSTER`` of the inference registry when ``clustervars`` is given).
+
+    Parameters
+    ----------
+    data
+        Long panel.
+    yname, tname, idname, gname
+        Outcome, period, unit and first-treatment columns (R ``did`` names).
+    clustervars
+        Cluster column (None: unit-level inference, R's multiplier bootstrap).
+    xformla
+        Covariate formula such as ``"~ x"``.
+    control_group
+        ``"nevertreated"`` or ``"notyettreated"``.
+    est_method
+        ``"reg"``, ``"dr"`` or ``"ipw"``.
+    weightsname
+        Sampling weights column.
+    seed
+        Seed of the bootstrap or permutations.
+    biters
+        Draws of the bootstrap or permutations.
+    alp
+        Significance level.
+
+    Returns
+    -------
+    AggteResult
+        With ``overall_att``, ``overall_ci`` and ``inference`` (the rule, its label and citation).
+    """
+    r = _cs_fit(data, yname, tname, idname, gname, clustervars, xformla, control_group, est_method, weightsname,
+                seed, biters, alp, "varying")
+    return r.aggte("simple", na_rm=True)
+
+
+def cs_event_study(data: pd.DataFrame, *, yname: str, tname: str, idname: str, gname: str, clustervars: str | None,
+                   xformla: str | None = None, control_group: str = "nevertreated", est_method: str = "reg",
+                   weightsname: str | None = None, seed: int = 2026, biters: int = 999, alp: float = 0.05,
+                   min_e: float = -np.inf, max_e: float = np.inf):
+    """The reports' event study (universal base period, as HonestDiD needs): ``aggte("dynamic")`` with the
+    reports' inference rule; its ``pretest()`` is the reports' pre-test (clustered wild-bootstrap Wald test with
+    the pre-trend it detects with 80 % power when ``clustervars`` is given).
+
+    Parameters
+    ----------
+    data
+        Long panel.
+    yname, tname, idname, gname
+        Outcome, period, unit and first-treatment columns.
+    clustervars
+        Cluster column.
+    xformla
+        Covariate formula.
+    control_group
+        ``"nevertreated"`` or ``"notyettreated"``.
+    est_method
+        ``"reg"``, ``"dr"`` or ``"ipw"``.
+    weightsname
+        Sampling weights column.
+    seed
+        Seed of the bootstrap or permutations.
+    biters
+        Draws.
+    alp
+        Significance level.
+    min_e, max_e
+        Event-time window.
+
+    Returns
+    -------
+    AggteResult
+    """
+    r = _cs_fit(data, yname, tname, idname, gname, clustervars, xformla, control_group, est_method, weightsname,
+                seed, biters, alp, "universal")
+    return r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+
+
+def _cs_fit(data, yname, tname, idname, gname, clustervars, xformla, control_group, est_method, weightsname, seed,
+            biters, alp, base_period):
+    """``att_gt`` as the reports run it (see :func:`cs_headline`); warnings recorded in ``params["warnings"]``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = att_gt(data, yname=yname, tname=tname, idname=idname, gname=gname, xformla=xformla,
+                   control_group=control_group, est_method=est_method, base_period=base_period,
+                   weightsname=weightsname, clustervars=clustervars, bstrap=not clustervars, cband=False,
+                   biters=biters, alp=alp, seed=seed, small_cluster=SMALL_CLUSTER if clustervars else "none")
+    r.params["warnings"] = sorted({str(w.message) for w in caught})
+    return r

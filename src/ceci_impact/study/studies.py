@@ -387,6 +387,12 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
 
     ``clustervars``: the cluster where exposure is assigned (the event-study covariance is then cluster-robust).
 
+    ``e="simple"``: the target is the headline estimand itself, ``aggte("simple")``, as HonestDiD's ``l_vec`` (the
+    simple aggregation's weights over the post-treatment event times of the window,
+    :func:`ceci_impact.did.inference.simple_event_weights`); the result's ``target`` says which share of the
+    headline's weight the window holds when ``max_e`` cuts later event times. The bounds use the clustered
+    (CR0) event-study covariance with HonestDiD's own critical values, not the report's small-cluster rule.
+
     ``type="smoothness"``: M from 0 to one standard error of the target (``n_m`` values);
     ``type="relative_magnitude"``: the ``Mbarvec`` grid (C-LF intervals); ``biasDirection`` adds a known sign of
     the post-treatment trend difference (relative magnitudes only). Pre-periods are limited to
@@ -401,7 +407,15 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
                    control_group=control_group, est_method=est_method, base_period="universal", bstrap=False,
                    cband=False, weightsname=weightsname, clustervars=clustervars)
         dyn = r.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
+    kw: dict = {"e": e}
+    if e == "simple":
+        from ..did.inference import simple_event_weights
+
+        lv, covered = simple_event_weights(dyn)
+        what = msg("honest.target_simple") if covered > 1 - 1e-9 else msg(
+            "honest.target_simple_window", max_e=int(max(lv)), share=f"{100 * covered:.0f}")
+        kw = {"l_vec": lv, "target": what}
     if type == "relative_magnitude":
-        return honest_did(dyn, e=e, type="relative_magnitude", Mbarvec=list(Mbarvec), biasDirection=biasDirection)
+        return honest_did(dyn, type="relative_magnitude", Mbarvec=list(Mbarvec), biasDirection=biasDirection, **kw)
     se = float(dyn.se_egt[list(dyn.egt).index(0)]) if 0 in set(dyn.egt) else float(np.nanmean(dyn.se_egt))
-    return honest_did(dyn, e=e, Mvec=np.linspace(0, se, n_m))
+    return honest_did(dyn, Mvec=np.linspace(0, se, n_m), **kw)
