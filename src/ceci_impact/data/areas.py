@@ -1,0 +1,272 @@
+"""Every area a render publishes employer aggregates for, and which of them may be published.
+
+A render publishes employer aggregates for nested and overlapping areas: the whole country (``all``), states,
+PODECOBI poles (sets of municipalities), the radius around each CECI site (``site``), the squares of the fixed map
+grid (``cell``) and the squares of each pole's needs map (``pole_cell``). Subtracting two of them must not isolate
+fewer than ``MIN_CELL`` employers or a dominated set. :func:`disclosure_areas` builds the membership of every area
+from the processed panels, applies the primary rules (minimum count, (n,k)-dominance), the consistent suppression
+of overlapping areas and the secondary suppression under published totals
+(:mod:`ceci_impact.confidentiality`); every page of a render calls it with the same inputs and therefore withholds
+the same areas. The result is cached per process.
+
+Priority of the greedy pass (an area withheld for differencing is always the later one): all, states, poles, sites
+(opened first, in opening order, then planned), map squares, pole squares.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..confidentiality import (
+    DOMINANCE_K,
+    DOMINANCE_N,
+    GRID_KM,
+    MIN_CELL,
+    consistent_suppression,
+    grid_index,
+    protect_remainder,
+)
+from ..geo import haversine_km
+from .panels import load
+
+VALUE_COLS = ("jobs", "women", "eligible", "eligible_parents")
+FAMILIES = ("all", "state", "pole", "site", "cell", "pole_cell")
+
+
+@dataclass(frozen=True)
+class AreaUniverse:
+    """The areas of one render: ``areas`` (family, key, employers, values, status), ``members`` (sparse areas x
+    employers) and ``employers`` (one row per employer: position, municipality, pole, state and values)."""
+
+    areas: pd.DataFrame
+    members: object
+    employers: pd.DataFrame
+    radius_km: float
+    grid_km: float
+
+    def get(self, family: str, key: str) -> pd.Series | None:
+        """The row of one area, or None when the universe has no such area.
+
+        Parameters
+        ----------
+        family : str
+            Area family (``all``, ``state``, ``pole``, ``site``, ``cell``, ``pole_cell``).
+        key : str
+            Area key within the family.
+        """
+        r = self.areas[(self.areas.family == family) & (self.areas.key == str(key))]
+        return None if r.empty else r.iloc[0]
+
+    def published(self, family: str) -> pd.DataFrame:
+        """The areas of one family a page may publish.
+
+        Parameters
+        ----------
+        family : str
+            Area family.
+        """
+        a = self.areas
+        return a[(a.family == family) & (a.status == "published")]
+
+    def record(self, family: str, keys=None) -> list[dict]:
+        """The published aggregates of one family as JSON-ready rows for a page's sidecar (what
+        ``ceci-impact disclosure-audit`` reads back); withheld areas are listed with their status only.
+
+        Parameters
+        ----------
+        family : str
+            Area family.
+        keys : iterable of str, optional
+            Only these areas.
+        """
+        a = self.areas[self.areas.family == family]
+        if keys is not None:
+            a = a[a.key.isin([str(k) for k in keys])]
+        out = []
+        for r in a.itertuples(index=False):
+            row = {"family": family, "key": r.key, "status": r.status}
+            if family == "site":
+                row["radius_km"] = self.radius_km
+            if family in ("cell", "pole_cell"):
+                row["grid_km"] = self.grid_km
+            if r.status == "published":
+                row.update(employers=int(r.employers), **{c: float(getattr(r, c)) for c in VALUE_COLS})
+            out.append(row)
+        return out
+
+
+def eligible_by_employer(processed: str | Path, ref: int | None = None) -> pd.DataFrame:
+    """Eligible parents with an active job in month ``ref`` (default: the last month), per employer, with the
+    employer's location and municipality.
+
+    Parameters
+    ----------
+    processed : str or Path
+        Folder of built panels.
+    ref : int, optional
+        Reference month (period number).
+    """
+    sp = pd.read_parquet(Path(processed) / "spells_exposure.parquet",
+                         columns=["employer_id", "start_period", "sep_period", "eligible_from", "eligible_to"])
+    em = load("employer_month", processed)
+    ref = int(em.period.max()) if ref is None else int(ref)
+    active = (sp.start_period <= ref) & (sp.sep_period.isna() | (sp.sep_period >= ref))
+    elig = active & (sp.eligible_from <= ref) & (sp.eligible_to >= ref)
+    n = sp[elig].groupby("employer_id").size().rename("eligible_parents")
+    first = em.sort_values("period").drop_duplicates("employer_id", keep="last")[["employer_id", "lat", "lon", "cvegeo"]]
+    out = first.merge(n, left_on="employer_id", right_index=True, how="left").fillna({"eligible_parents": 0})
+    out.attrs["ref"] = ref
+    return out
+
+
+def employer_frame(processed: str | Path) -> pd.DataFrame:
+    """One row per employer: first-month position, municipality, pole and state, first-month jobs, women and
+    eligible workers (what a site page publishes) and eligible parents in the last month (what the needs assessment
+    publishes).
+
+    Parameters
+    ----------
+    processed : str or Path
+        Folder of built panels.
+    """
+    em = load("employer_month", processed)
+    first = em.sort_values("period").drop_duplicates("employer_id")
+    e = pd.DataFrame({"employer_id": first.employer_id.to_numpy(), "lat": first.lat.to_numpy(float),
+                      "lon": first.lon.to_numpy(float), "cvegeo": first.cvegeo.astype(str).to_numpy(),
+                      "jobs": first.workers.to_numpy(float), "women": first.women.to_numpy(float),
+                      "eligible": first.eligible.to_numpy(float)})
+    if (Path(processed) / "spells_exposure.parquet").exists():
+        ep = eligible_by_employer(processed).set_index("employer_id").eligible_parents
+        e["eligible_parents"] = e.employer_id.map(ep).fillna(0).to_numpy(float)
+    else:
+        e["eligible_parents"] = 0.0
+    m = load("mun_month", processed)[["cvegeo", "pole"]].drop_duplicates("cvegeo")
+    e["pole"] = e.cvegeo.map(m.set_index(m.cvegeo.astype(str)).pole).fillna("").astype(str).str.strip()
+    e["state"] = e.cvegeo.str[:2]
+    e["gx"], e["gy"] = grid_index(e.lat, e.lon)
+    return e
+
+
+def _membership(e: pd.DataFrame, sites: pd.DataFrame, radius_km: float, grid_km: float):
+    """Keys, families and the sparse membership matrix of every area."""
+    import scipy.sparse as sp
+
+    nE = len(e)
+    rows, cols, keys, fams = [], [], [], []
+
+    def add(family: str, codes: np.ndarray, labels, mask: np.ndarray | None = None):
+        base = len(keys)
+        idx = np.arange(nE) if mask is None else np.flatnonzero(mask)
+        rows.append(base + codes[idx])
+        cols.append(idx)
+        keys.extend(str(x) for x in labels)
+        fams.extend([family] * len(labels))
+
+    add("all", np.zeros(nE, int), ["all"])
+    for fam, col in (("state", "state"), ("pole", "pole")):
+        valid = e[col].to_numpy() != ""
+        codes, labels = pd.factorize(e[col].where(valid, None), sort=True)
+        add(fam, codes, list(labels), valid)
+    base = len(keys)
+    step = max(1, int(2e7 // max(nE, 1)))
+    for a in range(0, len(sites), step):  # blocks of sites: at most ~20 M distances in memory
+        near = haversine_km(sites.lat.to_numpy()[a:a + step, None], sites.lon.to_numpy()[a:a + step, None],
+                            e.lat.to_numpy()[None, :], e.lon.to_numpy()[None, :]) <= radius_km
+        r, c = np.nonzero(near)
+        rows.append(base + a + r)
+        cols.append(c)
+    keys.extend(sites.site_id.astype(str))
+    fams.extend(["site"] * len(sites))
+    gx, gy = grid_index(e.lat, e.lon, grid_km)
+    cell = pd.Series([f"{x}:{y}" for x, y in zip(gx, gy, strict=True)])
+    codes, labels = pd.factorize(cell, sort=True)
+    add("cell", codes, list(labels))
+    valid = e.pole.to_numpy() != ""
+    pc = (e.pole + "|" + cell.to_numpy()).where(valid, None)
+    codes, labels = pd.factorize(pc, sort=True)
+    add("pole_cell", codes, list(labels), valid)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    M = sp.csr_matrix((np.ones(r.size, np.int32), (r, c)), shape=(len(keys), nE))
+    return pd.DataFrame({"family": fams, "key": keys}), M
+
+
+def _priority(areas: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
+    fam_rank = areas.family.map({f: i for i, f in enumerate(FAMILIES)}).to_numpy()
+    s = sites.assign(o=np.where(sites.opening_period > 0, sites.opening_period, np.inf))
+    site_rank = dict(zip(s.sort_values(["o", "site_id"]).site_id.astype(str), range(len(s)), strict=True))
+    within = np.where(areas.family == "site", areas.key.map(site_rank).fillna(0), np.arange(len(areas)))
+    return np.lexsort((within, fam_rank))
+
+
+def _secondary(areas: pd.DataFrame, M, values: np.ndarray, pub: np.ndarray) -> np.ndarray:
+    """Remainders under published totals: all > states, all > poles, all > cells, state > its poles, pole > its
+    squares."""
+    fam, key = areas.family.to_numpy(), areas.key.to_numpy()
+    idx = {f: np.flatnonzero(fam == f) for f in FAMILIES}
+    top = idx["all"][0]
+    if pub[top]:
+        for f in ("state", "pole", "cell"):
+            pub = protect_remainder(M, top, idx[f], pub, values)
+    cnt = np.asarray(M.sum(axis=1)).ravel()
+    inter = (M[idx["state"]] @ M[idx["pole"]].T).toarray() if idx["pole"].size and idx["state"].size else None
+    for a, s in enumerate(idx["state"]):
+        if pub[s] and inter is not None:
+            inside = idx["pole"][inter[a] == cnt[idx["pole"]]]
+            pub = protect_remainder(M, s, inside, pub, values) if inside.size else pub
+    pole_of = pd.Series(key[idx["pole_cell"]]).str.split("|").str[0].to_numpy()
+    for p in idx["pole"]:
+        if pub[p]:
+            pub = protect_remainder(M, p, idx["pole_cell"][pole_of == key[p]], pub, values)
+    return pub
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float) -> AreaUniverse:
+    e = employer_frame(processed)
+    sites = pd.read_parquet(Path(processed) / "sites.parquet")
+    areas, M = _membership(e, sites, radius_km, grid_km)
+    values = e[list(VALUE_COLS)].to_numpy(float)
+    sums = M @ values
+    areas["employers"] = np.asarray(M.sum(axis=1)).ravel().astype(int)
+    for c, col in enumerate(VALUE_COLS):
+        areas[col] = sums[:, c]
+    st = consistent_suppression(M, values, order=_priority(areas, sites))
+    pub = _secondary(areas, M, values, st.status.to_numpy() == "published")
+    status = st.status.to_numpy().copy()
+    status[(status == "published") & ~pub] = "secondary"
+    areas["status"] = status
+    areas["conflict"] = np.where(st.conflict.to_numpy() >= 0, areas.key.to_numpy()[np.maximum(st.conflict, 0)], "")
+    areas.loc[areas.employers == 0, "status"] = "published"  # an empty area reveals nothing
+    return AreaUniverse(areas=areas, members=M, employers=e, radius_km=radius_km, grid_km=grid_km)
+
+
+def disclosure_areas(processed: str | Path, radius_km: float = 5.0, grid_km: float = GRID_KM) -> AreaUniverse:
+    """The areas of a render and which may be published (rules of :mod:`ceci_impact.confidentiality`: at least
+    ``MIN_CELL`` employers, no ``DOMINANCE_N`` employers above ``DOMINANCE_K`` %, no overlapping pair differing by a
+    disclosive set, no total minus published cells disclosive).
+
+    Parameters
+    ----------
+    processed : str or Path
+        Folder of built panels.
+    radius_km : float
+        Radius of the site areas (the render's ``radius_km``).
+    grid_km : float
+        Side of the map squares.
+    """
+    p = Path(processed).resolve()
+    fp = ""
+    if (p / "manifest.json").exists():
+        fp = str(json.loads((p / "manifest.json").read_text()).get("fingerprint", ""))
+    fp += str((p / "employer_month.parquet").stat().st_mtime_ns) if (p / "employer_month.parquet").exists() else ""
+    return _cached(str(p), fp, float(radius_km), float(grid_km))
+
+
+__all__ = ["AreaUniverse", "DOMINANCE_K", "DOMINANCE_N", "MIN_CELL", "VALUE_COLS", "disclosure_areas",
+           "eligible_by_employer", "employer_frame"]
