@@ -125,7 +125,7 @@ def eligible_by_employer(processed: str | Path, ref: int | None = None) -> pd.Da
     return out
 
 
-def employer_frame(processed: str | Path) -> pd.DataFrame:
+def employer_frame(processed: str | Path, ref: int | None = None) -> pd.DataFrame:
     """One row per employer: first-month position, municipality, pole and state, first-month jobs, women and
     eligible workers (what a site page publishes) and eligible parents in the last month (what the needs assessment
     publishes).
@@ -134,6 +134,8 @@ def employer_frame(processed: str | Path) -> pd.DataFrame:
     ----------
     processed : str or Path
         Folder of built panels.
+    ref : int, optional
+        Reference month of the eligible parents (default: the last month).
     """
     em = load("employer_month", processed)
     first = em.sort_values("period").drop_duplicates("employer_id")
@@ -142,10 +144,11 @@ def employer_frame(processed: str | Path) -> pd.DataFrame:
                       "jobs": first.workers.to_numpy(float), "women": first.women.to_numpy(float),
                       "eligible": first.eligible.to_numpy(float)})
     if (Path(processed) / "spells_exposure.parquet").exists():
-        ep = eligible_by_employer(processed).set_index("employer_id").eligible_parents
+        ep = eligible_by_employer(processed, ref).set_index("employer_id").eligible_parents
         e["eligible_parents"] = e.employer_id.map(ep).fillna(0).to_numpy(float)
     else:
         e["eligible_parents"] = 0.0
+    e.attrs["ref"] = ref if ref is not None else int(em.period.max())
     m = load("mun_month", processed)[["cvegeo", "pole"]].drop_duplicates("cvegeo")
     e["pole"] = e.cvegeo.map(m.set_index(m.cvegeo.astype(str)).pole).fillna("").astype(str).str.strip()
     e["state"] = e.cvegeo.str[:2]
@@ -227,8 +230,8 @@ def _secondary(areas: pd.DataFrame, M, values: np.ndarray, pub: np.ndarray) -> n
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float) -> AreaUniverse:
-    e = employer_frame(processed)
+def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, ref: int | None) -> AreaUniverse:
+    e = employer_frame(processed, ref)
     sites = pd.read_parquet(Path(processed) / "sites.parquet")
     areas, M = _membership(e, sites, radius_km, grid_km)
     values = e[list(VALUE_COLS)].to_numpy(float)
@@ -246,7 +249,8 @@ def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float) 
     return AreaUniverse(areas=areas, members=M, employers=e, radius_km=radius_km, grid_km=grid_km)
 
 
-def disclosure_areas(processed: str | Path, radius_km: float = 5.0, grid_km: float = GRID_KM) -> AreaUniverse:
+def disclosure_areas(processed: str | Path, radius_km: float = 5.0, grid_km: float = GRID_KM,
+                     ref: int | None = None) -> AreaUniverse:
     """The areas of a render and which may be published (rules of :mod:`ceci_impact.confidentiality`: at least
     ``MIN_CELL`` employers, no ``DOMINANCE_N`` employers above ``DOMINANCE_K`` %, no overlapping pair differing by a
     disclosive set, no total minus published cells disclosive).
@@ -259,14 +263,53 @@ def disclosure_areas(processed: str | Path, radius_km: float = 5.0, grid_km: flo
         Radius of the site areas (the render's ``radius_km``).
     grid_km : float
         Side of the map squares.
+    ref : int, optional
+        Reference month of the eligible parents (default: the last month).
     """
     p = Path(processed).resolve()
     fp = ""
     if (p / "manifest.json").exists():
         fp = str(json.loads((p / "manifest.json").read_text()).get("fingerprint", ""))
     fp += str((p / "employer_month.parquet").stat().st_mtime_ns) if (p / "employer_month.parquet").exists() else ""
-    return _cached(str(p), fp, float(radius_km), float(grid_km))
+    return _cached(str(p), fp, float(radius_km), float(grid_km), None if ref is None else int(ref))
+
+
+def draw_cells(ax, cells, values, *, label: str = "", cmap: str = "Blues", grid_km: float = GRID_KM):
+    """Draw published squares of the fixed grid (keys ``"col:row"``) coloured by an aggregate that passed the
+    disclosure rules, with a colour bar. Only square corners reach the figure, never an employer's position.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes to draw on.
+    cells : iterable of str
+        Square keys.
+    values : array-like
+        Published value of each square.
+    label : str
+        Colour-bar label.
+    cmap : str
+        Colour map.
+    grid_km : float
+        Side of a square.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import PolyCollection
+
+    from ..confidentiality import grid_corners
+
+    keys = pd.Series(list(cells), dtype=str)
+    if keys.empty:
+        return None
+    ij = keys.str.split(":", expand=True).astype(int)
+    x0, x1, y0, y1 = grid_corners(ij[0].to_numpy(), ij[1].to_numpy(), grid_km)
+    polys = np.stack([np.c_[x0, y0], np.c_[x1, y0], np.c_[x1, y1], np.c_[x0, y1]], axis=1)
+    pc = PolyCollection(polys, array=np.asarray(values, float), cmap=cmap, edgecolors="white", linewidths=0.3)
+    ax.add_collection(pc)
+    ax.autoscale_view()
+    plt.colorbar(pc, ax=ax, label=label, shrink=0.8)
+    return pc
 
 
 __all__ = ["AreaUniverse", "DOMINANCE_K", "DOMINANCE_N", "MIN_CELL", "VALUE_COLS", "disclosure_areas",
-           "eligible_by_employer", "employer_frame"]
+           "draw_cells", "eligible_by_employer", "employer_frame"]
