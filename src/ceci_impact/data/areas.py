@@ -208,24 +208,29 @@ def _priority(areas: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
 
 
 def _secondary(areas: pd.DataFrame, M, values: np.ndarray, pub: np.ndarray) -> np.ndarray:
-    """Remainders under published totals: all > states, all > poles, all > cells, state > its poles, pole > its
-    squares."""
-    fam, key = areas.family.to_numpy(), areas.key.to_numpy()
+    """Remainders under published totals: the country, each state and each pole minus the published map squares
+    (of either grid family) inside it, the country minus the states and minus the poles, and each state minus the
+    poles inside it."""
+    fam = areas.family.to_numpy()
     idx = {f: np.flatnonzero(fam == f) for f in FAMILIES}
+    cnt = np.asarray(M.sum(axis=1)).ravel()
+    grid = np.r_[idx["cell"], idx["pole_cell"]]
+    parents = np.r_[idx["all"], idx["state"], idx["pole"]]
+    inside = (M[parents] @ M[grid].T).toarray() == cnt[grid][None, :] if grid.size else None
+    for a, p in enumerate(parents):
+        if pub[p] and inside is not None:
+            ch = grid[inside[a] & (cnt[grid] > 0)]
+            pub = protect_remainder(M, p, ch, pub, values) if ch.size else pub
     top = idx["all"][0]
     if pub[top]:
-        for f in ("state", "pole", "cell"):
+        for f in ("state", "pole"):
             pub = protect_remainder(M, top, idx[f], pub, values)
-    cnt = np.asarray(M.sum(axis=1)).ravel()
-    inter = (M[idx["state"]] @ M[idx["pole"]].T).toarray() if idx["pole"].size and idx["state"].size else None
-    for a, s in enumerate(idx["state"]):
-        if pub[s] and inter is not None:
-            inside = idx["pole"][inter[a] == cnt[idx["pole"]]]
-            pub = protect_remainder(M, s, inside, pub, values) if inside.size else pub
-    pole_of = pd.Series(key[idx["pole_cell"]]).str.split("|").str[0].to_numpy()
-    for p in idx["pole"]:
-        if pub[p]:
-            pub = protect_remainder(M, p, idx["pole_cell"][pole_of == key[p]], pub, values)
+    if idx["pole"].size and idx["state"].size:
+        inter = (M[idx["state"]] @ M[idx["pole"]].T).toarray()
+        for a, s in enumerate(idx["state"]):
+            inside_p = idx["pole"][inter[a] == cnt[idx["pole"]]]
+            if pub[s] and inside_p.size:
+                pub = protect_remainder(M, s, inside_p, pub, values)
     return pub
 
 
@@ -240,7 +245,12 @@ def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, 
     for c, col in enumerate(VALUE_COLS):
         areas[col] = sums[:, c]
     st = consistent_suppression(M, values, order=_priority(areas, sites))
-    pub = _secondary(areas, M, values, st.status.to_numpy() == "published")
+    pub = st.status.to_numpy() == "published"
+    while True:  # withholding a square can make another total's remainder disclosive: repeat to a fixed point
+        new = _secondary(areas, M, values, pub)
+        if (new == pub).all():
+            break
+        pub = new
     status = st.status.to_numpy().copy()
     status[(status == "published") & ~pub] = "secondary"
     areas["status"] = status

@@ -129,34 +129,40 @@ def _axis_map(axes, ns: str, axis: str) -> tuple[float, float] | None:
     return (a, b) if a != 0 else None
 
 
-def _points(axes, ns: str) -> tuple[np.ndarray, list[tuple[str, str]], np.ndarray]:
-    """Marker positions (``use`` outside ticks) with their styles, and path vertices (outside ``defs``), of one
-    axes, in svg units."""
-    uses, styles, verts = [], [], []
+def _path_nums(d: str) -> tuple[list[float], list[float]]:
+    nums = [float(x) for x in _NUM.findall(re.sub(r"[A-Za-z]", " ", d))]
+    return nums[0::2], nums[1::2]
+
+
+def _points(root, axes, ns: str) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Markers of one axes in svg units: position (a ``use`` element's anchor, or a drawn path's bounding-box
+    centre), area (of the marker's shape) and style; and every path vertex (outside ``defs`` and ticks)."""
+    shape = {}
+    for p in root.iter(f"{ns}path"):
+        if p.get("id"):
+            xs, ys = _path_nums(p.get("d", ""))
+            shape["#" + p.get("id")] = (max(xs) - min(xs)) * (max(ys) - min(ys)) if xs and ys else 0.0
+    pos, area, style, verts = [], [], [], []
     skip = {id(u) for g in axes.iter(f"{ns}g") if re.fullmatch(r"[xy]tick_\d+", g.get("id", "")) for u in g.iter()}
     skip |= {id(u) for d in axes.iter(f"{ns}defs") for u in d.iter()}
     for el in axes.iter():
         if id(el) in skip:
             continue
         if el.tag == f"{ns}use" and el.get("x") is not None:
-            uses.append((float(el.get("x")), float(el.get("y", 0))))
             href = el.get("{http://www.w3.org/1999/xlink}href") or el.get("href") or ""
-            styles.append((href, el.get("style", "")))
+            pos.append((float(el.get("x")), float(el.get("y", 0))))
+            area.append(shape.get(href, np.nan))
+            style.append(href + "|" + el.get("style", ""))
         elif el.tag == f"{ns}path" and el.get("d") and not el.get("transform"):
-            nums = [float(x) for x in _NUM.findall(re.sub(r"[A-Za-z]", " ", el.get("d")))]
-            verts.extend(zip(nums[0::2], nums[1::2], strict=False))
-    return np.asarray(uses, float).reshape(-1, 2), styles, np.asarray(verts, float).reshape(-1, 2)
-
-
-def _marker_areas(root, ns: str, styles: list[tuple[str, str]]) -> np.ndarray:
-    """Area of each marker's shape (bounding box of its ``defs`` path), as drawn."""
-    size = {}
-    for p in root.iter(f"{ns}path"):
-        if p.get("id"):
-            nums = [float(x) for x in _NUM.findall(re.sub(r"[A-Za-z]", " ", p.get("d", "")))]
-            xs, ys = nums[0::2], nums[1::2]
-            size["#" + p.get("id")] = (max(xs) - min(xs)) * (max(ys) - min(ys)) if xs and ys else 0.0
-    return np.array([size.get(h, np.nan) for h, _ in styles])
+            xs, ys = _path_nums(el.get("d"))
+            if not xs or len(xs) != len(ys):
+                continue
+            verts.extend(zip(xs, ys, strict=True))
+            pos.append(((max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2))
+            area.append((max(xs) - min(xs)) * (max(ys) - min(ys)))
+            style.append(el.get("style", ""))
+    return (np.asarray(pos, float).reshape(-1, 2), np.asarray(area, float), style,
+            np.asarray(verts, float).reshape(-1, 2))
 
 
 def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> list[Finding]:
@@ -190,8 +196,8 @@ def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> li
         mx, my = _axis_map(ax, ns, "x"), _axis_map(ax, ns, "y")
         if mx is None or my is None:
             continue
-        uses, styles, verts = _points(ax, ns)
-        pts = np.r_[uses, verts]
+        marks, area, styles, verts = _points(root, ax, ns)
+        pts = np.r_[marks, verts]
         if not len(pts):
             continue
         data = np.c_[(pts[:, 0] - mx[1]) / mx[0], (pts[:, 1] - my[1]) / my[0]]
@@ -206,11 +212,11 @@ def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> li
             continue
         out.append(Finding("coordinates", page, f"{ax.get('id')}: {n_emp} employer position(s) drawn exactly "
                            f"(of {len(emp)} employers; {int(hit.sum())} matching points)"))
-        m = hit[: len(uses)]
-        if m.sum() >= 2 and len({styles[i] for i in np.flatnonzero(m)}) > 1:
-            area = _marker_areas(root, ns, styles)[m]
-            e = emp.iloc[idx[: len(uses)][m]]
-            rho = {c: abs(pd.Series(area).corr(pd.Series(e[c].to_numpy()), method="spearman"))
+        m = hit[: len(marks)]
+        varies = len({styles[i] for i in np.flatnonzero(m)}) > 1 or np.unique(np.round(area[m], 3)).size > 1
+        if m.sum() >= 2 and varies:
+            e = emp.iloc[idx[: len(marks)][m]]
+            rho = {c: abs(pd.Series(area[m]).corr(pd.Series(e[c].to_numpy()), method="spearman"))
                    for c in VALUE_COLS if c in e and e[c].nunique() > 1}
             best = max(rho, key=lambda c: np.nan_to_num(rho[c]), default=None)
             what = f"; marker area ranks {best} with rank correlation {rho[best]:.2f}" if best else ""
@@ -358,7 +364,7 @@ def _members(pub: pd.DataFrame, emp: pd.DataFrame, sites: pd.DataFrame):
                 grids[g] = pd.Series(gx).astype(str) + ":" + pd.Series(gy).astype(str)
             m = (grids[g] == cell).to_numpy()
             if fam == "pole_cell":
-                m &= (emp.pole == pole).to_numpy()
+                m = m & (emp.pole == pole).to_numpy()
         else:
             continue
         j = np.flatnonzero(m)
@@ -492,3 +498,114 @@ def disclosure_audit(reports: str | Path, processed: str | Path | None = None, n
               f"disclosure-audit: {reports}: nothing recoverable (figures, tables, sidecars, differences of "
               f"{len(published_areas(reports))} published area aggregates checked)")
     return found
+
+
+# ----------------------------------------------------------------------------------------- render gate
+
+SNAPSHOT = ".previous"  # inside the reports folder: the published files as they were before this render
+
+
+def _published_files(reports: Path) -> list[Path]:
+    return [p for p in reports.rglob("*") if (p.is_file() or p.is_symlink()) and SNAPSHOT not in
+            p.relative_to(reports).parts[:1] and p.name != ".render.lock"]
+
+
+def snapshot(reports: str | Path) -> Path:
+    """Keep the published files as they are before a render (hard links: every render write is a rename of a
+    finished file, so a link keeps the old content; a copy where links are not possible). A snapshot left by a
+    render that was killed before its audit is rolled back first: its output was never audited.
+
+    Parameters
+    ----------
+    reports : str or Path
+        The render's folder (the caller holds the render lock).
+    """
+    import os
+    import shutil
+
+    reports = Path(reports)
+    snap = reports / SNAPSHOT
+    if snap.exists():
+        rollback(reports)
+    for f in _published_files(reports):
+        dst = snap / f.relative_to(reports)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(f, dst, follow_symlinks=False)
+        except OSError:
+            shutil.copy2(f, dst, follow_symlinks=False)
+    snap.mkdir(parents=True, exist_ok=True)
+    return snap
+
+
+def rollback(reports: str | Path) -> None:
+    """Put back the files of the snapshot and remove the files this render created (none other is touched).
+
+    Parameters
+    ----------
+    reports : str or Path
+        The render's folder.
+    """
+    import os
+    import shutil
+
+    reports = Path(reports)
+    snap = reports / SNAPSHOT
+    kept = {p.relative_to(snap) for p in snap.rglob("*") if p.is_file() or p.is_symlink()}
+    for f in _published_files(reports):
+        if f.relative_to(reports) not in kept:
+            f.unlink()
+    for rel in kept:
+        (reports / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(snap / rel, reports / rel)
+    shutil.rmtree(snap)
+
+
+def release(reports: str | Path) -> None:
+    """Drop the snapshot after a render whose audit passed.
+
+    Parameters
+    ----------
+    reports : str or Path
+        The render's folder.
+    """
+    import shutil
+
+    shutil.rmtree(Path(reports) / SNAPSHOT, ignore_errors=True)
+
+
+def gate(reports: str | Path, processed: list[Path], quiet: bool = False) -> bool:
+    """End of a render: run the audit on the new reports; when anything is recoverable, print the findings, restore
+    the previous reports (:func:`rollback`) and return False; otherwise drop the snapshot and return True.
+
+    Parameters
+    ----------
+    reports : str or Path
+        The render's folder.
+    processed : list of Path
+        The confidential panels the runs read.
+    quiet : bool
+        Do not print the summary line of a passing audit.
+    """
+    import sys
+
+    reports = Path(reports)
+    found: list[Finding] = []
+    try:
+        for p in sorted({Path(x).resolve() for x in processed}):
+            if (p / "employer_month.parquet").exists():
+                found += disclosure_audit(reports, p, quiet=True)
+    except Exception as exc:  # an audit that cannot run publishes nothing
+        rollback(reports)
+        raise CeciError(f"render: the disclosure audit could not run ({type(exc).__name__}: {exc}); {reports} keeps "
+                        "the previous reports") from exc
+    if not found:
+        release(reports)
+        return True
+    for x in found:
+        print(x.line(), file=sys.stderr)
+    rollback(reports)
+    print(f"error: render: the disclosure audit found {len(found)} way(s) to recover employer-level data from the new "
+          f"reports (listed above); they were not published and {reports} keeps the previous reports "
+          "(docs/disclosure.md)", file=sys.stderr)
+    return False
