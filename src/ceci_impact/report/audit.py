@@ -112,12 +112,16 @@ def _tick_value(text: str) -> float | None:
 
 def _axis_map(axes, ns: str, axis: str) -> tuple[float, float] | None:
     """Linear map svg = a * data + b of one axis from its ticks (position of the tick mark, numeric label)."""
+    import xml.etree.ElementTree as ET
+
     pos, val = [], []
     for g in axes.iter(f"{ns}g"):
         if not re.fullmatch(f"{axis}tick_\\d+", g.get("id", "")):
             continue
         use = next((u for u in g.iter(f"{ns}use")), None)
         txt = "".join("".join(t.itertext()) for t in g.iter(f"{ns}text"))
+        if not txt.strip():  # text drawn as glyph paths (svg.fonttype "path"): matplotlib keeps it as a comment
+            txt = next((c.text for c in g.iter() if c.tag is ET.Comment and c.text and c.text.strip()), "")
         v = _tick_value(txt)
         if use is None or v is None:
             continue
@@ -184,7 +188,7 @@ def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> li
     from scipy.spatial import cKDTree
 
     try:
-        root = ET.fromstring(svg)
+        root = ET.fromstring(svg, parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
     except ET.ParseError:
         return [Finding("figure", page, "an SVG figure that cannot be parsed (not audited)")]
     ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
