@@ -42,13 +42,20 @@ FAMILIES = ("all", "state", "pole", "site", "cell", "pole_cell")
 @dataclass(frozen=True)
 class AreaUniverse:
     """The areas of one render: ``areas`` (family, key, employers, values, status), ``members`` (sparse areas x
-    employers) and ``employers`` (one row per employer: position, municipality, pole, state and values)."""
+    employers, rebuilt on first use when the areas came from the cache) and ``employers`` (one row per employer:
+    position, municipality, pole, state and values)."""
 
     areas: pd.DataFrame
-    members: object
     employers: pd.DataFrame
     radius_km: float
     grid_km: float
+    sites: pd.DataFrame
+
+    @functools.cached_property
+    def members(self):
+        """Sparse membership (areas x employers), in the order of ``areas``."""
+        _, M = _membership(self.employers, self.sites, self.radius_km, self.grid_km)
+        return M
 
     def get(self, family: str, key: str) -> pd.Series | None:
         """The row of one area, or None when the universe has no such area.
@@ -234,10 +241,7 @@ def _secondary(areas: pd.DataFrame, M, values: np.ndarray, pub: np.ndarray) -> n
     return pub
 
 
-@functools.lru_cache(maxsize=8)
-def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, ref: int | None) -> AreaUniverse:
-    e = employer_frame(processed, ref)
-    sites = pd.read_parquet(Path(processed) / "sites.parquet")
+def _protect(e: pd.DataFrame, sites: pd.DataFrame, radius_km: float, grid_km: float) -> tuple[pd.DataFrame, object]:
     areas, M = _membership(e, sites, radius_km, grid_km)
     values = e[list(VALUE_COLS)].to_numpy(float)
     sums = M @ values
@@ -256,7 +260,47 @@ def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, 
     areas["status"] = status
     areas["conflict"] = np.where(st.conflict.to_numpy() >= 0, areas.key.to_numpy()[np.maximum(st.conflict, 0)], "")
     areas.loc[areas.employers == 0, "status"] = "published"  # an empty area reveals nothing
-    return AreaUniverse(areas=areas, members=M, employers=e, radius_km=radius_km, grid_km=grid_km)
+    return areas, M
+
+
+def _cache_file(key: str) -> Path:
+    import hashlib
+    import os
+    import tempfile
+
+    rules = "".join((Path(__file__).read_text(), (Path(__file__).parents[1] / "confidentiality.py").read_text()))
+    h = hashlib.sha256((key + rules).encode()).hexdigest()[:24]
+    return Path(tempfile.gettempdir()) / f"ceci-impact-areas-{os.getuid()}" / f"{h}.parquet"
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, ref: int | None) -> AreaUniverse:
+    """The universe, computed once per data, radius, grid and rules: kept in memory and, for the other pages of a
+    render (each runs in its own kernel), in a private cache file of the temporary folder."""
+    import os
+
+    e = employer_frame(processed, ref)
+    sites = pd.read_parquet(Path(processed) / "sites.parquet")
+    f = _cache_file(f"{processed}|{fingerprint}|{radius_km}|{grid_km}|{ref}")
+    areas = None
+    if f.exists():
+        try:
+            areas = pd.read_parquet(f)
+        except Exception:  # noqa: BLE001 - a damaged cache is recomputed
+            areas = None
+    U = AreaUniverse(areas=areas, employers=e, radius_km=radius_km, grid_km=grid_km, sites=sites)
+    if areas is None:
+        areas, M = _protect(e, sites, radius_km, grid_km)
+        U = AreaUniverse(areas=areas, employers=e, radius_km=radius_km, grid_km=grid_km, sites=sites)
+        U.__dict__["members"] = M
+        try:
+            f.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = f.with_suffix(f".{os.getpid()}.tmp")
+            areas.to_parquet(tmp)
+            os.replace(tmp, f)
+        except OSError:
+            pass  # no cache: every page computes the same pattern itself
+    return U
 
 
 def disclosure_areas(processed: str | Path, radius_km: float = 5.0, grid_km: float = GRID_KM,

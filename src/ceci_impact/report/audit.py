@@ -348,32 +348,33 @@ def _members(pub: pd.DataFrame, emp: pd.DataFrame, sites: pd.DataFrame):
     """Sparse membership (published areas x employers) rebuilt from the confidential file."""
     import scipy.sparse as sp
 
-    rows, cols = [], []
     sidx = sites.assign(site_id=sites.site_id.astype(str)).drop_duplicates("site_id").set_index("site_id")
-    grids: dict[float, pd.Series] = {}
+    groups = {f: emp.groupby(emp[f].astype(str)).indices for f in ("state", "pole")}
+    grids: dict[float, dict] = {}
+    none = np.zeros(0, np.int64)
+    rows, cols = [], []
     for i, r in enumerate(pub.itertuples(index=False)):
         fam, key = r.family, str(r.key)
         if fam == "all":
-            m = np.ones(len(emp), bool)
+            j = np.arange(len(emp))
         elif fam in ("state", "pole"):
-            m = (emp[fam] == key).to_numpy()
+            j = groups[fam].get(key, none)
         elif fam == "site" and key in sidx.index:
             s = sidx.loc[key]
-            m = haversine_km(s.lat, s.lon, emp.lat.to_numpy(), emp.lon.to_numpy()) <= float(r.radius_km)
+            j = np.flatnonzero(haversine_km(s.lat, s.lon, emp.lat.to_numpy(), emp.lon.to_numpy()) <= float(r.radius_km))
         elif fam in ("cell", "pole_cell"):
-            pole, _, cell = key.rpartition("|")
             g = float(getattr(r, "grid_km", np.nan))
             if g not in grids:
                 gx, gy = grid_index(emp.lat, emp.lon, g)
-                grids[g] = pd.Series(gx).astype(str) + ":" + pd.Series(gy).astype(str)
-            m = (grids[g] == cell).to_numpy()
-            if fam == "pole_cell":
-                m = m & (emp.pole == pole).to_numpy()
+                cell = pd.Series(gx).astype(str) + ":" + pd.Series(gy).astype(str)
+                grids[g] = {"cell": cell.groupby(cell).indices,
+                            "pole_cell": (emp.pole.reset_index(drop=True) + "|" + cell).groupby(
+                                emp.pole.reset_index(drop=True) + "|" + cell).indices}
+            j = grids[g][fam].get(key, none)
         else:
             continue
-        j = np.flatnonzero(m)
-        rows.append(np.full(j.size, i))
-        cols.append(j)
+        rows.append(np.full(len(j), i))
+        cols.append(np.asarray(j, np.int64))
     r = np.concatenate(rows) if rows else np.zeros(0, int)
     c = np.concatenate(cols) if cols else np.zeros(0, int)
     return sp.csr_matrix((np.ones(r.size, np.int32), (r, c)), shape=(len(pub), len(emp)))
