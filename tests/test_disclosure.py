@@ -171,3 +171,47 @@ def test_needs_tables_and_maps_publish_only_protected_areas(small_world, radius)
     s = n["sites"]
     assert s.loc[s.disclosure != "published", "eligible_parents_near"].isna().all()
     assert set(n["cells"].pole + "|" + n["cells"].cell) <= set(a[(a.family == "pole_cell") & (a.status == "published")].key)
+
+
+def _notebook(path, code: str) -> None:
+    import nbformat
+
+    from .conftest import ROOT
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = nbformat.read(ROOT / "notebooks" / "01_data_overview.ipynb", as_version=4).metadata
+    params = nbformat.v4.new_code_cell('processed = ""\nresults_path = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("from ceci_impact.report import notebook as nbk\nnbk.setup()\n" + code)]
+    nbformat.write(nb, path)
+
+
+def test_render_failing_the_disclosure_audit_keeps_the_previous_reports(small_world, tmp_path, capsys):
+    """A run that draws employers as points is caught at the end of `render`: it exits non-zero and nothing of it is
+    published: every previous file is back, byte for byte, and no file of the leaky run is left."""
+    from ceci_impact.report import render
+    from ceci_impact.report.gate import SNAPSHOT
+
+    proc = small_world / "processed"
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _notebook(nbdir / "00_summary.ipynb", "print('nothing confidential')")
+    _notebook(nbdir / "01_data_overview.ipynb", "import pandas as pd, matplotlib.pyplot as plt\n"
+              "e = pd.read_parquet(processed + '/employer_month.parquet').drop_duplicates('employer_id')\n"
+              "fig, ax = plt.subplots()\nax.scatter(e.lon, e.lat, s=e.workers)\nax.set_title('employers');")
+    plan = nbdir / "plan.toml"
+    run = '[[run]]\nname = "page"\nnotebook = "{nb}"\ngroup = "G"\n'
+    plan.write_text(f'[defaults]\nprocessed = "{proc}"\n' + run.format(nb="00_summary.ipynb"))
+    reports = tmp_path / "reports"
+    assert render.render(plan, reports, quiet=True, jobs=1)
+    assert not (reports / SNAPSHOT).exists()
+    before = {p.relative_to(reports): p.read_bytes() for p in reports.rglob("*") if p.is_file()}
+    plan.write_text(f'[defaults]\nprocessed = "{proc}"\n' + run.format(nb="01_data_overview.ipynb")
+                    + run.format(nb="00_summary.ipynb").replace('"page"', '"other"'))
+    capsys.readouterr()
+    assert not render.render(plan, reports, quiet=True, jobs=1)
+    err = capsys.readouterr().err
+    assert "DISCLOSURE coordinates: en/page.html" in err and "DISCLOSURE encoding" in err
+    assert "keeps the previous reports" in err
+    after = {p.relative_to(reports): p.read_bytes() for p in reports.rglob("*") if p.is_file()}
+    assert after == before  # the leaky page, its sidecar, notebook and the new 'other' run are all gone

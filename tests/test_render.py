@@ -277,32 +277,11 @@ def test_kernels_talk_over_private_unix_sockets():
 
 def test_render_passes_the_disclosure_audit(rendered):
     """A normal render of the small world publishes nothing the audit's attacks recover (issue 28)."""
-    from ceci_impact.report.audit import SNAPSHOT, disclosure_audit, published_areas
+    from ceci_impact.report.audit import disclosure_audit, published_areas
+    from ceci_impact.report.gate import SNAPSHOT
 
     assert rendered["ok"]
     assert disclosure_audit(rendered["reports"], rendered["proc"], quiet=True) == []
     assert not (rendered["reports"] / SNAPSHOT).exists()
     assert len(published_areas(rendered["reports"])) > 0  # the pages do publish area aggregates, all of them safe
 
-
-def test_render_failing_the_disclosure_audit_keeps_the_previous_reports(rendered, tmp_path, capsys):
-    """A run that draws employers as points is caught by the audit; the render exits non-zero and nothing of it
-    is published: every previous file is back, byte for byte, and no file of the leaky run is left."""
-    reports = tmp_path / "reports"
-    shutil.copytree(rendered["reports"], reports, ignore=shutil.ignore_patterns(".render.lock"))
-    before = {p.relative_to(reports): p.read_bytes() for p in reports.rglob("*") if p.is_file()}
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import pandas as pd, matplotlib.pyplot as plt\nfrom ceci_impact.report import notebook as nbk\nnbk.setup()\n"
-        f"e = pd.read_parquet({str(rendered['proc'] / 'employer_month.parquet')!r}).drop_duplicates('employer_id')\n"
-        "fig, ax = plt.subplots()\nax.scatter(e.lon, e.lat, s=e.workers)\nax.set_title('employers');")]
-    nbformat.write(nb, rendered["nbdir"] / "leaky_map.ipynb")
-    plan = rendered["nbdir"] / "leaky.toml"
-    plan.write_text(f'[defaults]\nprocessed = "{rendered["proc"]}"\n[[run]]\nname = "01_data_overview"\n'
-                    'notebook = "leaky_map.ipynb"\ngroup = "G"\n')
-    assert not render.render(plan, reports, quiet=True, force=True)
-    err = capsys.readouterr().err
-    assert "DISCLOSURE coordinates" in err and "keeps the previous reports" in err
-    after = {p.relative_to(reports): p.read_bytes() for p in reports.rglob("*") if p.is_file()
-             and p.name != ".render.lock"}
-    assert after == before

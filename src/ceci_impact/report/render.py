@@ -9,7 +9,7 @@ Guarantees
 - Runs whose notebook, parameters, library code and input data are unchanged are skipped.
 - HTML is self-contained: figures embedded as data, no external scripts, stylesheets or fonts.
 - Disclosure control: at the end, ``ceci-impact disclosure-audit`` runs on the new reports; when anything
-  employer-level is recoverable, the previous reports are put back (:func:`ceci_impact.report.audit.gate`).
+  employer-level is recoverable, the previous reports are put back (:func:`ceci_impact.report.gate.gate`).
 """
 
 from __future__ import annotations
@@ -431,7 +431,7 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
     results: list[dict] = []
     with _lock(reports):
         _clean_leftovers(reports)
-        from .audit import gate, snapshot  # disclosure control: the previous reports stay until the audit passes
+        from .gate import gate, snapshot  # disclosure control: the previous reports stay until the audit passes
 
         snapshot(reports)
         todo = []
