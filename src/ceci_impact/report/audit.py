@@ -341,7 +341,29 @@ def published_areas(reports: Path) -> pd.DataFrame:
                 rows.append({"family": "site", "key": str(params["site_id"]), "radius_km": g["km"],
                              "employers": g["n"], "jobs": g["jobs"], "women": g["women"], "eligible": g["eligible"],
                              "page": str(page.relative_to(reports)), "status": "published"})
+    for page in sorted(reports.glob("*/*.html")):
+        rows += _table_areas(page, reports)
     return pd.DataFrame(rows)
+
+
+def _table_areas(page: Path, reports: Path) -> list[dict]:
+    """Pole and state aggregates published as tables (their CSV downloads): a first column ``pole`` or ``state``
+    and an ``employers`` column."""
+    import io
+
+    out = []
+    for csv in _svgs_and_csvs(page)[1]:
+        try:
+            t = pd.read_csv(io.StringIO(csv), dtype=str, keep_default_na=False)
+        except Exception:  # noqa: BLE001 - a table pandas cannot read is not an area table
+            continue
+        if t.empty or t.columns[0] not in ("pole", "state") or "employers" not in t:
+            continue
+        v = {c: pd.to_numeric(t[c], errors="coerce") for c in ("employers", *VALUE_COLS) if c in t}
+        for i in np.flatnonzero(v["employers"].notna().to_numpy()):
+            out.append({"family": t.columns[0], "key": t.iloc[i, 0], "status": "published",
+                        "page": str(page.relative_to(reports)), **{c: float(x.iloc[i]) for c, x in v.items()}})
+    return out
 
 
 def _members(pub: pd.DataFrame, emp: pd.DataFrame, sites: pd.DataFrame):
