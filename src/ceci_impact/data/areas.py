@@ -163,6 +163,38 @@ def employer_frame(processed: str | Path, ref: int | None = None) -> pd.DataFram
     return e
 
 
+def pairs_within_km(lat0, lon0, lat, lon, radius_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """All (centre, point) pairs with a haversine distance of at most ``radius_km``: candidates from a k-d tree
+    on the unit sphere (chord distance, slightly widened), then the exact haversine test of
+    :func:`ceci_impact.geo.haversine_km` (the same set a page computes for one site).
+
+    Parameters
+    ----------
+    lat0, lon0 : numpy.ndarray
+        Centres (decimal degrees).
+    lat, lon : numpy.ndarray
+        Points (decimal degrees).
+    radius_km : float
+        Radius.
+    """
+    from scipy.spatial import cKDTree
+
+    from ..geo import EARTH_RADIUS_KM
+
+    def xyz(la, lo):
+        la, lo = np.radians(np.asarray(la, float)), np.radians(np.asarray(lo, float))
+        return np.c_[np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)]
+
+    if not len(lat0) or not len(lat):
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    chord = 2 * np.sin(min(radius_km / EARTH_RADIUS_KM, np.pi) / 2) * (1 + 1e-6) + 1e-12
+    hits = cKDTree(xyz(lat, lon)).query_ball_point(xyz(lat0, lon0), chord)
+    r = np.repeat(np.arange(len(hits)), [len(h) for h in hits])
+    c = np.fromiter((j for h in hits for j in h), np.int64, count=r.size)
+    ok = haversine_km(np.asarray(lat0)[r], np.asarray(lon0)[r], np.asarray(lat)[c], np.asarray(lon)[c]) <= radius_km
+    return r[ok], c[ok]
+
+
 def _membership(e: pd.DataFrame, sites: pd.DataFrame, radius_km: float, grid_km: float):
     """Keys, families and the sparse membership matrix of every area."""
     import scipy.sparse as sp
@@ -184,13 +216,10 @@ def _membership(e: pd.DataFrame, sites: pd.DataFrame, radius_km: float, grid_km:
         codes, labels = pd.factorize(e[col].where(valid, None), sort=True)
         add(fam, codes, list(labels), valid)
     base = len(keys)
-    step = max(1, int(2e7 // max(nE, 1)))
-    for a in range(0, len(sites), step):  # blocks of sites: at most ~20 M distances in memory
-        near = haversine_km(sites.lat.to_numpy()[a:a + step, None], sites.lon.to_numpy()[a:a + step, None],
-                            e.lat.to_numpy()[None, :], e.lon.to_numpy()[None, :]) <= radius_km
-        r, c = np.nonzero(near)
-        rows.append(base + a + r)
-        cols.append(c)
+    r, c = pairs_within_km(sites.lat.to_numpy(float), sites.lon.to_numpy(float), e.lat.to_numpy(float),
+                           e.lon.to_numpy(float), radius_km)
+    rows.append(base + r)
+    cols.append(c)
     keys.extend(sites.site_id.astype(str))
     fams.extend(["site"] * len(sites))
     gx, gy = grid_index(e.lat, e.lon, grid_km)

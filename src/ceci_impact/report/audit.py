@@ -36,8 +36,7 @@ import pandas as pd
 
 from .._options import CeciError
 from ..confidentiality import DOMINANCE_K, DOMINANCE_N, MIN_CELL, grid_index, primary_sensitive, risky_pairs
-from ..data.areas import VALUE_COLS, employer_frame
-from ..geo import haversine_km
+from ..data.areas import VALUE_COLS, employer_frame, pairs_within_km
 
 
 @dataclass(frozen=True)
@@ -383,7 +382,8 @@ def _members(pub: pd.DataFrame, emp: pd.DataFrame, sites: pd.DataFrame):
             j = groups[fam].get(key, none)
         elif fam == "site" and key in sidx.index:
             s = sidx.loc[key]
-            j = np.flatnonzero(haversine_km(s.lat, s.lon, emp.lat.to_numpy(), emp.lon.to_numpy()) <= float(r.radius_km))
+            j = pairs_within_km(np.array([s.lat]), np.array([s.lon]), emp.lat.to_numpy(float), emp.lon.to_numpy(float),
+                                float(r.radius_km))[1]
         elif fam in ("cell", "pole_cell"):
             g = float(getattr(r, "grid_km", np.nan))
             if g not in grids:
