@@ -215,3 +215,15 @@ def test_render_failing_the_disclosure_audit_keeps_the_previous_reports(small_wo
     assert "keeps the previous reports" in err
     after = {p.relative_to(reports): p.read_bytes() for p in reports.rglob("*") if p.is_file()}
     assert after == before  # the leaky page, its sidecar, notebook and the new 'other' run are all gone
+
+
+@pytest.mark.parametrize("radius", [3.0, 10.0])
+def test_every_published_area_of_a_render_survives_the_audit_at_any_radius(small_world, radius):
+    """With a radius as large as the map squares, squares fall wholly inside site areas: a site total minus its
+    squares must not disclose either (and nothing else may, whatever the radius)."""
+    U = disclosure_areas(small_world / "processed", radius_km=radius)
+    rec = pd.DataFrame([{**r, "page": "p"} for f in ("all", "state", "pole", "site", "cell", "pole_cell")
+                        for r in U.record(f) if r["status"] == "published"])
+    sites = pd.read_parquet(small_world / "processed" / "sites.parquet")
+    assert audit.audit_differencing(rec, U.employers, sites) == []
+    assert (U.areas.family == "site").sum() == len(sites)

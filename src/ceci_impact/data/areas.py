@@ -244,19 +244,24 @@ def _priority(areas: pd.DataFrame, sites: pd.DataFrame) -> np.ndarray:
 
 
 def _secondary(areas: pd.DataFrame, M, values: np.ndarray, pub: np.ndarray) -> np.ndarray:
-    """Remainders under published totals: the country, each state and each pole minus the published map squares
-    (of either grid family) inside it, the country minus the states and minus the poles, and each state minus the
-    poles inside it."""
+    """Remainders under published totals: the country, each state, pole and site radius minus the published map
+    squares (of either grid family) inside it, the country minus the states and minus the poles, and each state
+    minus the poles inside it."""
+    import scipy.sparse as sp
+
     fam = areas.family.to_numpy()
     idx = {f: np.flatnonzero(fam == f) for f in FAMILIES}
     cnt = np.asarray(M.sum(axis=1)).ravel()
     grid = np.r_[idx["cell"], idx["pole_cell"]]
-    parents = np.r_[idx["all"], idx["state"], idx["pole"]]
-    inside = (M[parents] @ M[grid].T).toarray() == cnt[grid][None, :] if grid.size else None
-    for a, p in enumerate(parents):
-        if pub[p] and inside is not None:
-            ch = grid[inside[a] & (cnt[grid] > 0)]
-            pub = protect_remainder(M, p, ch, pub, values) if ch.size else pub
+    parents = np.r_[idx["all"], idx["state"], idx["pole"], idx["site"]]
+    if grid.size and parents.size:
+        Cn = sp.coo_matrix(M[parents] @ M[grid].T)
+        full = Cn.data == cnt[grid][Cn.col]  # the square lies wholly inside the parent
+        by_parent = pd.Series(grid[Cn.col[full]]).groupby(Cn.row[full]).agg(list)
+        for a, ch in by_parent.items():
+            p = parents[a]
+            if pub[p]:
+                pub = protect_remainder(M, p, np.asarray(ch), pub, values)
     top = idx["all"][0]
     if pub[top]:
         for f in ("state", "pole"):

@@ -444,13 +444,15 @@ def audit_differencing(pub: pd.DataFrame, emp: pd.DataFrame, sites: pd.DataFrame
         out.append(Finding("differencing", f"{ra.page} - {rb.page}",
                            f"{_label(ra)} minus {_label(rb)}: the areas {why}; the published difference gives "
                            f"them back ({diff})"))
+    import scipy.sparse as sp
+
     grid = np.flatnonzero(pub.family.isin(["cell", "pole_cell"]).to_numpy())
-    if grid.size:
-        inside = (M @ M[grid].T).toarray() == cnt[grid][None, :]
-        for p in np.flatnonzero(~pub.family.isin(["cell", "pole_cell"]).to_numpy()):
-            ch = grid[inside[p] & (cnt[grid] > 0)]
-            if not ch.size:
-                continue
+    parents = np.flatnonzero(~pub.family.isin(["cell", "pole_cell"]).to_numpy())
+    if grid.size and parents.size:
+        Cn = sp.coo_matrix(M[parents] @ M[grid].T)
+        full = (Cn.data == cnt[grid][Cn.col]) & (cnt[grid][Cn.col] > 0)  # squares wholly inside the parent
+        for a, ch in pd.Series(grid[Cn.col[full]]).groupby(Cn.row[full]).agg(list).items():
+            p, ch = parents[a], np.asarray(ch)
             shown = np.asarray(M[ch].sum(axis=0)).ravel() > 0
             rest = M[p].multiply(~shown[None, :]).tocsr()
             if rest.nnz and primary_sensitive(rest, V)[0]:
