@@ -307,6 +307,20 @@ def _cache_file(key: str) -> Path:
     return Path(tempfile.gettempdir()) / f"ceci-impact-areas-{os.getuid()}" / f"{h}.parquet"
 
 
+def _private_dir(d: Path) -> bool:
+    """Whether ``d`` is (now) a directory of this user that no one else can read or write."""
+    import os
+
+    try:
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = os.lstat(d)
+    except OSError:
+        return False
+    import stat
+
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
 @functools.lru_cache(maxsize=8)
 def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, ref: int | None) -> AreaUniverse:
     """The universe, computed once per data, radius, grid and rules: kept in memory and, for the other pages of a
@@ -316,8 +330,9 @@ def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, 
     e = employer_frame(processed, ref)
     sites = pd.read_parquet(Path(processed) / "sites.parquet")
     f = _cache_file(f"{processed}|{fingerprint}|{radius_km}|{grid_km}|{ref}")
+    private = _private_dir(f.parent)
     areas = None
-    if f.exists():
+    if private and f.exists():
         try:
             areas = pd.read_parquet(f)
         except Exception:  # noqa: BLE001 - a damaged cache is recomputed
@@ -327,13 +342,16 @@ def _cached(processed: str, fingerprint: str, radius_km: float, grid_km: float, 
         areas, M = _protect(e, sites, radius_km, grid_km)
         U = AreaUniverse(areas=areas, employers=e, radius_km=radius_km, grid_km=grid_km, sites=sites)
         U.__dict__["members"] = M
-        try:
-            f.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp = f.with_suffix(f".{os.getpid()}.tmp")
-            areas.to_parquet(tmp)
-            os.replace(tmp, f)
-        except OSError:
-            pass  # no cache: every page computes the same pattern itself
+        if private:
+            kept = areas.copy()  # the cache holds no value of a withheld area (only its employer count and status)
+            kept.loc[kept.status != "published", list(VALUE_COLS)] = np.nan
+            try:
+                tmp = f.with_suffix(f".{os.getpid()}.tmp")
+                kept.to_parquet(tmp)
+                os.chmod(tmp, 0o600)
+                os.replace(tmp, f)
+            except OSError:
+                pass  # no cache: every page computes the same pattern itself
     return U
 
 
