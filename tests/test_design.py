@@ -216,6 +216,6 @@ def test_needs_assessment_adds_up_and_suppresses(small_world):
         assert row.eligible_parents == emp.loc[emp.pole == row.pole, "eligible_parents"].sum()
         assert row.employers >= MIN_CELL
     s = n["sites"]
-    assert s.loc[s.employers_near < MIN_CELL, "eligible_parents_near"].isna().all()
+    assert s.loc[s.employers_near.isna() | (s.employers_near < MIN_CELL), "eligible_parents_near"].isna().all()
     assert set(s.flag) <= {"", "demand exceeds capacity", "capacity far from eligible parents",
-                           "suppressed (fewer than 5 employers near)"}
+                           "withheld (disclosure control)"}

@@ -280,3 +280,15 @@ def test_kernels_talk_over_private_unix_sockets():
     km_class = _ipc_kernel_manager()
     a, b = km_class(kernel_name="ceci-impact"), km_class(kernel_name="ceci-impact")
     assert a.transport == b.transport == "ipc" and a.ip != b.ip
+
+
+def test_render_passes_the_disclosure_audit(rendered):
+    """A normal render of the small world publishes nothing the audit's attacks recover (issue 28)."""
+    from ceci_impact.report.audit import disclosure_audit, published_areas
+    from ceci_impact.report.gate import SNAPSHOT
+
+    assert rendered["ok"]
+    assert disclosure_audit(rendered["reports"], rendered["proc"], quiet=True) == []
+    assert not (rendered["reports"] / SNAPSHOT).exists()
+    assert len(published_areas(rendered["reports"])) > 0  # the pages do publish area aggregates, all of them safe
+

@@ -116,6 +116,18 @@ def parser() -> argparse.ArgumentParser:
 
     _design_parser(sub)
 
+    da = sub.add_parser("disclosure-audit", help="run the known disclosure attacks on a finished render",
+                        description="Attack a finished render as an intruder holding the confidential employer file "
+                                    "would: employer positions in figures and tables, marker sizes or colours "
+                                    "encoding one employer's value, and differences of nested or overlapping "
+                                    "published areas (docs/disclosure.md). One line per finding; exit status 1 when "
+                                    "anything is recoverable.")
+    da.add_argument("reports_dir", metavar="REPORTS_DIR", help="the render's output folder, e.g. reports")
+    da.add_argument("--processed", default=None,
+                    help="confidential panels the render used (default: the sidecars' processed parameter)")
+    da.add_argument("--notebooks", default="notebooks",
+                    help="folder the notebooks ran in (resolves the sidecars' processed parameter)")
+
     k = sub.add_parser("kernel", help="register the project's Jupyter kernel (ceci-impact)")
     k.add_argument("--quiet", action="store_true")
     return p
@@ -254,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"back-test inputs written to {out}", file=sys.stderr)
         elif args.command == "design":
             _design(args)
+        elif args.command == "disclosure-audit":
+            from .report.audit import disclosure_audit
+
+            return 1 if disclosure_audit(args.reports_dir, args.processed, args.notebooks) else 0
         elif args.command == "kernel":
             from .report.render import ensure_kernel
 

@@ -8,6 +8,8 @@ Guarantees
   executed notebook is kept as ``executed/<run>.failed.ipynb`` with ``results/<run>.failed.json``.
 - Runs whose notebook, parameters, library code and input data are unchanged are skipped.
 - HTML is self-contained: figures embedded as data, no external scripts, stylesheets or fonts.
+- Disclosure control: at the end, ``ceci-impact disclosure-audit`` runs on the new reports; when anything
+  employer-level is recoverable, the previous reports are put back (:func:`ceci_impact.report.gate.gate`).
 """
 
 from __future__ import annotations
@@ -429,6 +431,9 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
     results: list[dict] = []
     with _lock(reports):
         _clean_leftovers(reports)
+        from .gate import gate, snapshot  # disclosure control: the previous reports stay until the audit passes
+
+        snapshot(reports)
         todo = []
         for r in runs:
             fp = _fingerprint_for(r, nbdir)
@@ -477,6 +482,7 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
         if bar:
             bar.close()
         write_index(reports)
+        audited = gate(reports, [(nbdir / r.parameters.get("processed", "../data/processed")) for r in runs], quiet)
     failed = [s for s in results if s["status"] == "failed"]
     skipped = [s for s in results if s["status"] == "skipped"]
     if not quiet:
@@ -488,4 +494,4 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
             log(f"  skipped {s['run']}: {s['reason']}")
     for s in failed:
         print(f"FAILED {s['run']}: {s.get('error', '')}", file=sys.stderr)
-    return not failed
+    return not failed and audited

@@ -92,29 +92,91 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     return {"n_treated": n_t, "n_control": n_c, "result": r, "dynamic": dyn, "simple": simple,
             "perm_contrast": float(obs), "perm_p": perm_p}
 
-def employer_density_map(emp: pd.DataFrame, site: pd.Series, radius_km: float, ax=None, k: int = MIN_CELL):
-    """Where employers are around a site, without showing any one of them: employer counts on a grid of squares
-    (half the radius wide, three radii around the site); squares with fewer than ``k`` employers are left blank,
-    and no marker is sized by an employer's workforce."""
+def site_surroundings(processed: str | Path, site: pd.Series, radius_km: float) -> pd.Series:
+    """What a site page may publish about the employers within ``radius_km``: the area's row of the render's
+    disclosure control (:func:`ceci_impact.data.areas.disclosure_areas`), with ``status`` ``published``,
+    ``primary`` (fewer than ``MIN_CELL`` employers or dominated), ``differencing`` (its difference with another
+    published area would isolate a few employers; ``conflict`` names that area) or ``secondary``.
+
+    Parameters
+    ----------
+    processed : str or Path
+        Folder of built panels.
+    site : pandas.Series
+        The site (from :func:`site_profile`).
+    radius_km : float
+        Radius of the surroundings (km).
+    """
+    from ..data.areas import disclosure_areas
+
+    row = disclosure_areas(processed, radius_km).get("site", str(site.site_id))
+    if row is None:
+        raise CeciError(f"site_id={site.site_id!r} not in the disclosure areas of {processed}")
+    return row
+
+
+def map_cells(processed: str | Path, site: pd.Series, radius_km: float) -> pd.DataFrame:
+    """The published squares of the render's grid (with at least one employer) within three radii of the site:
+    what :func:`employer_density_map` draws.
+
+    Parameters
+    ----------
+    processed : str or Path
+        Folder of built panels.
+    site : pandas.Series
+        The site.
+    radius_km : float
+        Radius of the surroundings (km).
+    """
+    from ..confidentiality import GRID_KM, grid_corners
+    from ..data.areas import disclosure_areas
+    from ..geo import haversine_km
+
+    cells = disclosure_areas(processed, radius_km).published("cell")
+    cells = cells[cells.employers > 0]
+    if cells.empty:
+        return cells
+    ij = cells.key.str.split(":", expand=True).astype(int)
+    x0, x1, y0, y1 = grid_corners(ij[0].to_numpy(), ij[1].to_numpy())
+    d = haversine_km(site.lat, site.lon, (y0 + y1) / 2, (x0 + x1) / 2)
+    return cells[d <= 3 * radius_km + GRID_KM]
+
+
+def employer_density_map(processed: str | Path, site: pd.Series, radius_km: float, ax=None, k: int = MIN_CELL):
+    """Where employers are around a site, without showing any one of them: employer counts on the render's fixed
+    grid (``GRID_KM`` km squares, the same on every page), for squares within three radii of the site; squares the
+    disclosure control withholds (fewer than ``k`` employers, dominated, or disclosive by difference) are left
+    blank. Only the site (a public facility) is drawn as a point.
+
+    Parameters
+    ----------
+    processed : str or Path
+        Folder of built panels.
+    site : pandas.Series
+        The site.
+    radius_km : float
+        Radius of the surroundings (drawn as a circle).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+    k : int
+        Minimum count (shown in the title).
+    """
     import matplotlib.pyplot as plt
+
+    from ..data.areas import draw_cells
 
     if ax is None:
         _, ax = plt.subplots(figsize=(5.5, 5))
-    kx = 111.32 * np.cos(np.radians(site.lat))
-    x = (emp.lon.to_numpy() - site.lon) * kx
-    y = (emp.lat.to_numpy() - site.lat) * 110.57
-    span, step = 3 * radius_km, radius_km / 2
-    edges = np.arange(-span, span + step, step)
-    H, _, _ = np.histogram2d(x, y, bins=[edges, edges])
-    shown = np.ma.masked_where(H < k, H)
-    mesh = ax.pcolormesh(edges, edges, shown.T, cmap="Blues", vmin=0)
+    cells = map_cells(processed, site, radius_km)
+    draw_cells(ax, cells.key, cells.employers, label="employers per square", cmap="Blues")
     t = np.linspace(0, 2 * np.pi, 200)
-    ax.plot(radius_km * np.cos(t), radius_km * np.sin(t), color="#b7410e", lw=1, label=f"{radius_km:g} km")
-    ax.scatter([0], [0], marker="^", s=120, color="#b7410e", label=str(site.site_id), zorder=3)
-    ax.set_aspect("equal")
-    ax.set_xlabel("km east of the site")
-    ax.set_ylabel("km north of the site")
-    ax.set_title(f"Employers around {site.site_id} (squares with fewer than {k} employers left blank)", fontsize=9)
+    kx = 111.32 * np.cos(np.radians(site.lat))
+    ax.plot(site.lon + radius_km * np.cos(t) / kx, site.lat + radius_km * np.sin(t) / 110.57, color="#b7410e", lw=1,
+            label=f"{radius_km:g} km")
+    ax.scatter([site.lon], [site.lat], marker="^", s=120, color="#b7410e", label=str(site.site_id), zorder=3)
+    ax.set_aspect(1 / np.cos(np.radians(site.lat)))
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    ax.set_title(f"Employers around {site.site_id}", fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="upper right")
-    plt.colorbar(mesh, ax=ax, label="employers per square", shrink=0.8)
     return ax
