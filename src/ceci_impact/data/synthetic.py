@@ -20,7 +20,10 @@ Design (what makes the world credible rather than a toy): CECI go to municipalit
 high ``x_industrial``, which also drives faster formal-employment growth, so unconditional
 comparisons are biased while conditioning on ``x_industrial`` restores parallel trends;
 effects act on parents of children aged 43 days to 4 years (mothers above all), ramp up
-after opening and decay with distance to the site; employment is seasonal.
+after opening and decay with distance to the site; employment is seasonal; hiring, separations,
+sick leave and wages carry correlated shocks (serially and spatially correlated municipality shocks,
+shocks shared around a site, sector wage shocks: :mod:`ceci_impact.data.synthetic_shocks`), so that
+clustering matters as it does in real labour markets.
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ from .synthetic_stages import (
     _stage_municipalities,
     _stage_sites,
 )
+from .synthetic_shocks import Shocks, as_shocks, draw_shocks
 from .synthetic_world import DEFAULT_END, POLES, SIZES, WAVES, Size, WorldSpec
 from .synthetic_write import _truth, _write_world, potential_truth_dict
 
-__all__ = ["simulate", "potential_truth_dict", "DEFAULT_END", "POLES", "SIZES", "WAVES", "Size", "WorldSpec"]
+__all__ = ["simulate", "Shocks", "potential_truth_dict", "DEFAULT_END", "POLES", "SIZES", "WAVES", "Size", "WorldSpec"]
 
 
 def simulate(
@@ -56,6 +60,7 @@ def simulate(
     end: str | None = None,
     first_wave: str | None = None,
     quiet: bool = False,
+    shocks: Shocks | dict | str | None = None,
 ) -> Path:
     """Simulate a CECI world and write every source in its real format into ``out``.
 
@@ -74,6 +79,14 @@ def simulate(
         Month the first opening wave starts; default 30 months before ``end``.
     quiet
         Silence progress lines.
+    shocks
+        The correlated shocks (:class:`~ceci_impact.data.synthetic_shocks.Shocks`): ``None`` (default) the
+        documented realistic sizes (docs/simulator.md) — municipality × month labour-demand shocks, AR(1) over
+        months and spatially correlated between municipalities (exponential kernel on centroids plus a state
+        component), shocks shared by the employers around a CECI site, employer shocks, the same three levels for
+        incapacity rates, and sector-wide wage shocks; a dict replaces some knobs (e.g. ``{"mun_rho": 0.5}``);
+        ``"none"`` (or ``Shocks.none()``) switches them off and gives the independent world of earlier versions
+        (the same files; ``truth.json`` records the knobs).
 
     Returns
     -------
@@ -81,6 +94,7 @@ def simulate(
         The output folder.
     """
     check_option("size", size, Size)
+    knobs = as_shocks(shocks)
     spec = SIZES[size]
     t_start = time.perf_counter()
     end = DEFAULT_END if end is None else end
@@ -103,6 +117,7 @@ def simulate(
     _stage_employers(w)
     _stage_sites(w)
     _stage_exposure(w)
+    draw_shocks(w, knobs, seed)  # from a generator of its own: the draws above and below do not depend on it
     _stage_jobs(w)
     _stage_certificates(w)
     E = w.E
