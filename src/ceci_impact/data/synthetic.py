@@ -37,6 +37,7 @@ import numpy as np
 from .._options import CeciError, check_option
 from ..calendar import label, last_complete_month, parse_month
 from ..io import atomic_dir, log
+from .synthetic_shocks import Shocks, as_shocks, draw_shocks
 from .synthetic_stages import (
     _stage_certificates,
     _stage_employers,
@@ -45,11 +46,11 @@ from .synthetic_stages import (
     _stage_municipalities,
     _stage_sites,
 )
-from .synthetic_shocks import Shocks, as_shocks, draw_shocks
 from .synthetic_world import DEFAULT_END, POLES, SIZES, WAVES, Size, WorldSpec
 from .synthetic_write import _truth, _write_world, potential_truth_dict
 
-__all__ = ["simulate", "Shocks", "potential_truth_dict", "DEFAULT_END", "POLES", "SIZES", "WAVES", "Size", "WorldSpec"]
+__all__ = ["simulate", "shock_fields", "Shocks", "potential_truth_dict", "DEFAULT_END", "POLES", "SIZES", "WAVES",
+           "Size", "WorldSpec"]
 
 
 def simulate(
@@ -93,33 +94,11 @@ def simulate(
     Path
         The output folder.
     """
-    check_option("size", size, Size)
-    knobs = as_shocks(shocks)
-    spec = SIZES[size]
     t_start = time.perf_counter()
-    end = DEFAULT_END if end is None else end
-    p1 = last_complete_month() if end == "latest" else parse_month(end, "end")
-    p0 = p1 - spec.months + 1
-    w0 = parse_month(first_wave, "first_wave") if first_wave else p1 - 29
-    if not p0 + 3 <= w0 <= p1:
-        raise CeciError(
-            f"first_wave={label(w0)} must fall inside the data window {label(p0 + 3)}..{label(p1)} "
-            "(at least 3 pre-periods)"
-        )
-    rng = np.random.default_rng(seed)
-    say = (lambda *a: None) if quiet else log
-    say(f"simulating the {size} world: {spec.n_mun} municipalities, {spec.n_employers} employers, "
-        f"{spec.jobs:,} initial jobs, {label(p0)}..{label(p1)} (seed {seed})")
-
-    # the world is simulated in stages that share one generator, in this order (same seed, same files)
-    w = SimpleNamespace(spec=spec, rng=rng, p0=p0, p1=p1, w0=w0, say=say)
-    _stage_municipalities(w)
-    _stage_employers(w)
-    _stage_sites(w)
-    _stage_exposure(w)
-    draw_shocks(w, knobs, seed)  # from a generator of its own: the draws above and below do not depend on it
+    w = _world_with_shocks(size, seed, end=end, first_wave=first_wave, quiet=quiet, shocks=shocks)
     _stage_jobs(w)
     _stage_certificates(w)
+    spec, p0 = w.spec, w.p0
     E = w.E
     e_lat = w.e_lat
     e_lon = w.e_lon
@@ -151,5 +130,55 @@ def simulate(
     out = Path(out)
     with atomic_dir(out) as tmp:
         _write_world(tmp, w, truth, potential, size, seed)
-    say(f"  wrote {out} in {time.perf_counter() - t_start:.1f} s")
+    w.say(f"  wrote {out} in {time.perf_counter() - t_start:.1f} s")
     return out
+
+
+def _world_with_shocks(size: Size, seed: int, *, end: str | None = None, first_wave: str | None = None,
+                       quiet: bool = True, shocks: Shocks | dict | str | None = None) -> SimpleNamespace:
+    """The first stages of a world (municipalities, employers, sites, exposure) and its correlated shocks.
+
+    Parameters
+    ----------
+    size, seed, end, first_wave, quiet, shocks
+        As in :func:`simulate`.
+    """
+    check_option("size", size, Size)
+    knobs = as_shocks(shocks)
+    spec = SIZES[size]
+    end = DEFAULT_END if end is None else end
+    p1 = last_complete_month() if end == "latest" else parse_month(end, "end")
+    p0 = p1 - spec.months + 1
+    w0 = parse_month(first_wave, "first_wave") if first_wave else p1 - 29
+    if not p0 + 3 <= w0 <= p1:
+        raise CeciError(
+            f"first_wave={label(w0)} must fall inside the data window {label(p0 + 3)}..{label(p1)} "
+            "(at least 3 pre-periods)"
+        )
+    rng = np.random.default_rng(seed)
+    say = (lambda *a: None) if quiet else log
+    say(f"simulating the {size} world: {spec.n_mun} municipalities, {spec.n_employers} employers, "
+        f"{spec.jobs:,} initial jobs, {label(p0)}..{label(p1)} (seed {seed})")
+
+    # the world is simulated in stages that share one generator, in this order (same seed, same files)
+    w = SimpleNamespace(spec=spec, rng=rng, p0=p0, p1=p1, w0=w0, say=say)
+    _stage_municipalities(w)
+    _stage_employers(w)
+    _stage_sites(w)
+    _stage_exposure(w)
+    draw_shocks(w, knobs, seed)  # from a generator of its own: the draws above and below do not depend on it
+    return w
+
+
+def shock_fields(size: Size = "small", seed: int = 2026, shocks: Shocks | dict | str | None = None) -> SimpleNamespace:
+    """The correlated shocks a world of this size and seed would get, without simulating jobs or writing files:
+    a namespace with the employer × month log multipliers ``demand`` and ``absence`` (``None`` when off), the wage
+    multiplier ``wage_f``, the municipality × month demand component ``mun_demand``, each employer's site cluster
+    ``e_site`` (-1: none), its municipality ``e_mun`` and the centroids ``m_lat``, ``m_lon``.
+
+    Parameters
+    ----------
+    size, seed, shocks
+        As in :func:`simulate`.
+    """
+    return _world_with_shocks(size, seed, shocks=shocks)

@@ -70,25 +70,25 @@ class Shocks:
         Loading of the log wage on the municipality demand shock.
     """
 
-    mun_sd: float = 0.10
+    mun_sd: float = 0.25
     mun_rho: float = 0.85
-    spatial_km: float = 60.0
+    spatial_km: float = 75.0
     state_share: float = 0.3
-    site_sd: float = 0.08
+    site_sd: float = 0.15
     site_rho: float = 0.7
     site_km: float = 5.0
-    employer_sd: float = 0.15
+    employer_sd: float = 0.20
     employer_rho: float = 0.6
     separation_loading: float = -0.5
-    absence_mun_sd: float = 0.15
-    absence_mun_rho: float = 0.6
-    absence_site_sd: float = 0.08
+    absence_mun_sd: float = 0.25
+    absence_mun_rho: float = 0.7
+    absence_site_sd: float = 0.15
     absence_site_rho: float = 0.6
-    absence_employer_sd: float = 0.20
+    absence_employer_sd: float = 0.25
     absence_employer_rho: float = 0.5
     wage_sector_sd: float = 0.02
     wage_sector_rho: float = 0.9
-    wage_mun_loading: float = 0.2
+    wage_mun_loading: float = 0.1
 
     @classmethod
     def none(cls) -> Shocks:
@@ -331,3 +331,104 @@ def shocked_duration(L, s, a, b, c0, c1, F, emp, p0: int, p1: int, piecewise) ->
     after = p1 - s + piecewise(np.maximum(L - h_end, 0.0), np.full(s.shape, p1, dtype=np.int64),
                                np.maximum(a2, p1 + 1), np.maximum(b2, p1 + 1), c0, c1)
     return np.where(inside, hi - s, after).astype(np.int64)
+
+
+# ---------------------------------------------------------------------------------------------- diagnostics
+def _two_way_residuals(x: np.ndarray) -> np.ndarray:
+    """Residuals of a units × months matrix after unit and month means (rows with a missing value dropped)."""
+    x = x[np.isfinite(x).all(1)]
+    return x - x.mean(1, keepdims=True) - x.mean(0, keepdims=True) + x.mean()
+
+
+def _icc(r: np.ndarray, group: np.ndarray) -> float:
+    """Intra-cluster correlation of residuals ``r`` (flat) within ``group`` (flat labels): the mean product of
+    distinct pairs in the same group over the variance (pairs-based ANOVA-free estimator)."""
+    _, g = np.unique(group, return_inverse=True)
+    s, q, n = np.bincount(g, r), np.bincount(g, r * r), np.bincount(g)
+    pairs = float((n * (n - 1)).sum())
+    if pairs == 0:
+        return float("nan")
+    return float((s * s - q).sum() / pairs / np.mean(r * r))
+
+
+def _serial(r: np.ndarray) -> float:
+    """Pooled lag-1 correlation of the rows of a units × months residual matrix."""
+    a, b = r[:, 1:].ravel(), r[:, :-1].ravel()
+    return float(np.corrcoef(a, b)[0, 1])
+
+
+def correlation_diagnostics(raw, min_workers: int = 20) -> dict:
+    """The correlations the shocks create, measured on a simulated world's untreated outcomes ``y(0)``.
+
+    - municipality employment growth (monthly change in log women's jobs without CECI; residuals after
+      municipality and month means): pooled lag-1 serial correlation, the mean correlation of two municipalities'
+      series when their centroids are within 100 km and when they are 500 km or more apart, and the intra-cluster
+      correlation within state × month;
+    - employer absenteeism (general-illness days per worker-month without CECI, employers with at least
+      ``min_workers`` workers in the first month; residuals after employer and month means): serial correlation and
+      intra-cluster correlations within site cluster × month (employers within ``site_km`` of the same site, as the
+      simulator groups them) and within municipality × month;
+    - employer separation rate (same sample): intra-cluster correlation within site cluster × month.
+
+    Parameters
+    ----------
+    raw
+        A simulated world's folder (``truth_*_month.parquet``, ``employers.parquet``, ``municipios.csv``,
+        ``ceci_sites.csv``, ``truth.json``).
+    min_workers
+        Smallest first-month workforce of an employer in the absenteeism sample.
+
+    Returns
+    -------
+    dict
+        The statistics named above (floats).
+    """
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    raw = Path(raw)
+    knobs = (json.loads((raw / "truth.json").read_text())["world"].get("shocks") or {})
+    site_km = knobs.get("site_km", Shocks().site_km)
+    mun = pd.read_csv(raw / "municipios.csv", dtype={"cvegeo": str, "cve_ent": str})
+    mm = pd.read_parquet(raw / "truth_mun_month.parquet")
+    y = mm.pivot(index="cvegeo", columns="period", values="women_jobs_0").reindex(mun.cvegeo)
+    with np.errstate(divide="ignore"):
+        grow = np.diff(np.log(y.to_numpy(float)), axis=1)
+    ok = np.isfinite(grow).all(1)
+    r = _two_way_residuals(grow)
+    lat, lon = mun.lat.to_numpy()[ok], mun.lon.to_numpy()[ok]
+    c = np.corrcoef(r)
+    d = haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    off = ~np.eye(lat.size, dtype=bool)
+    state = np.repeat(mun.cve_ent.to_numpy()[ok], r.shape[1])
+    cell = np.char.add(state.astype(str), np.tile(np.arange(r.shape[1]), lat.size).astype(str).astype("<U4"))
+    out = {"mun_growth_serial": _serial(r),
+           "mun_growth_corr_within_100km": float(c[off & (d <= 100)].mean()),
+           "mun_growth_corr_beyond_500km": float(c[off & (d >= 500)].mean()),
+           "mun_growth_icc_state_month": _icc(r.ravel(), cell)}
+    em = pd.read_parquet(raw / "truth_employer_month.parquet")
+    emp = pd.read_parquet(raw / "employers.parquet")
+    sites = pd.read_csv(raw / "ceci_sites.csv")
+    w = em.pivot(index="employer_id", columns="period", values="workers_0").reindex(emp.employer_id)
+    keep = (w.iloc[:, 0] >= min_workers).to_numpy() & (w.to_numpy() > 0).all(1)
+    site = nearest_site(emp.lat.to_numpy(), emp.lon.to_numpy(), sites.lat.to_numpy(), sites.lon.to_numpy(),
+                        site_km)
+    for name, num, lag in (("absence", "eg_days_0", False), ("separation", "separations_0", True)):
+        v = em.pivot(index="employer_id", columns="period", values=num).reindex(emp.employer_id).to_numpy(float)
+        v, den = v[keep], w.to_numpy(float)[keep]  # kept employers: workers in every month
+        rate = v[:, 1:] / den[:, :-1] if lag else v / den
+        rr = _two_way_residuals(rate)
+        T = rr.shape[1]
+        months = np.tile(np.arange(T), rr.shape[0])
+        s_k = site[keep]
+        near = np.repeat(s_k >= 0, T)
+        out[f"{name}_serial"] = _serial(rr)
+        out[f"{name}_icc_site_month"] = _icc(rr.ravel()[near], (np.repeat(s_k, T) * 1000 + months)[near])
+        if name == "absence":
+            m_k = pd.factorize(emp.cvegeo)[0][keep]
+            out["absence_icc_mun_month"] = _icc(rr.ravel(), np.repeat(m_k, T) * 1000 + months)
+    out["n_employers"] = int(keep.sum())
+    out["n_municipalities"] = int(ok.sum())
+    return out
