@@ -287,13 +287,14 @@ def _write(path: str | None, tab: pd.DataFrame, about: dict, df: pd.DataFrame | 
 def main(argv: list[str] | None = None) -> int:
     ap = _parser()
     a = ap.parse_args(argv)
+    prov = provenance(argv)  # at the start: the code that runs, even if the tree changes meanwhile
     pd.set_option("display.width", 250)
     fmt = {"float_format": lambda v: f"{v:.4g}", "index": False}
     if a.from_worlds:
         df = pd.concat([pd.read_csv(f) for f in a.from_worlds], ignore_index=True)
         tab = summarise(df)
         print(tab.to_string(**fmt))
-        _write(a.json, tab, {**provenance(argv), "summarised_from": a.from_worlds,
+        _write(a.json, tab, {**prov, "summarised_from": a.from_worlds,
                              "seeds": seed_label(df.seed.astype(int).tolist()), "worlds": int(df.seed.nunique())})
         return 0
     if not a.seeds:
@@ -328,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"world {r.seed}, {r.outcome}: failed: {r.error}")
     from ceci_impact.study import specification
 
-    about = {**provenance(argv), "size": a.size, "seeds": seed_label(a.seeds), "worlds": len(a.seeds),
+    about = {**prov, "size": a.size, "seeds": seed_label(a.seeds), "worlds": len(a.seeds),
              "evaluation": bool(held), "inference": a.inference or getattr(specification, "SMALL_CLUSTER", None),
              "estimators": a.estimators, "shocks": a.shocks, "jobs": a.jobs, "seconds": round(seconds, 1),
              "median_world_seconds": round(float(per_world.median()), 1)}
