@@ -142,7 +142,9 @@ def test_shocked_duration_matches_the_closed_form_without_shocks():
 def test_knobs_are_checked():
     assert as_shocks(None) == Shocks() and as_shocks("none") == Shocks.none()
     assert as_shocks({"mun_rho": 0.5}).mun_rho == 0.5
-    for bad in ({"mun_rho": 1.0}, {"site_sd": -0.1}, {"no_such_knob": 1}, {"state_share": 2.0}, "lots"):
+    assert as_shocks("mun_sd=0.3, site_sd=0") == as_shocks({"mun_sd": 0.3, "site_sd": 0.0})
+    for bad in ({"mun_rho": 1.0}, {"site_sd": -0.1}, {"no_such_knob": 1}, {"state_share": 2.0}, "lots",
+                "mun_sd=abc", "mun_sd=nan"):
         with pytest.raises(CeciError):
             as_shocks(bad)
 

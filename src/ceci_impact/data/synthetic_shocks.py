@@ -113,10 +113,17 @@ def as_shocks(shocks: Shocks | dict | str | None) -> Shocks:
     Parameters
     ----------
     shocks
-        A :class:`Shocks`, a dict of knob overrides, ``"none"``, ``"default"`` or ``None``.
+        A :class:`Shocks`, a dict of knob overrides (or the same as ``"knob=value,knob=value"``), ``"none"``,
+        ``"default"`` or ``None``.
     """
     if shocks is None or shocks == "default":
         return Shocks()
+    if isinstance(shocks, str) and "=" in shocks:  # "mun_sd=0.3,site_sd=0" (the command line's form)
+        pairs = [p.split("=", 1) for p in shocks.split(",") if p.strip()]
+        try:
+            shocks = {k.strip(): float(v) for k, v in pairs}
+        except ValueError:
+            raise CeciError(f"shocks={shocks!r}: expected KNOB=NUMBER pairs separated by commas") from None
     if isinstance(shocks, Shocks):
         out = shocks
     elif shocks == "none":
@@ -128,7 +135,8 @@ def as_shocks(shocks: Shocks | dict | str | None) -> Shocks:
             raise CeciError(f"shocks: unknown knob(s) {', '.join(bad)}; expected some of {', '.join(sorted(known))}")
         out = replace(Shocks(), **{k: float(v) for k, v in shocks.items()})
     else:
-        raise CeciError(f"shocks={shocks!r}: expected a Shocks, a dict of knobs, 'none', 'default' or None")
+        raise CeciError(f"shocks={shocks!r}: expected a Shocks, a dict of knobs, 'knob=value,…', 'none', 'default' "
+                        "or None")
     for f in fields(Shocks):
         v = getattr(out, f.name)
         if not np.isfinite(v):
