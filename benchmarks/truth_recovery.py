@@ -22,7 +22,8 @@ Per outcome × estimator it reports:
   whose pre-test of the event study's pre-periods rejects at 5 %. The simulated world has no anticipation and
   parallel trends hold conditionally on ``x_industrial`` (the reports' covariate), so this is a true null;
   ``pretest_size_sup_t`` the same for the bootstrap sup-t pre-test;
-- ``rmse``, ``mean_truth``, ``mean_contamination_se``.
+- ``rmse``, ``mean_truth``, ``mean_contamination_se``; the per-world rows also keep the units estimated and the
+  cells where the unit effect is undefined and the truth counts it as 0 (``cells_without_effect``).
 
     python benchmarks/truth_recovery.py --size small --seeds 1 2 3 --json out.json [--jobs 2] [--inference RULE]
     python benchmarks/truth_recovery.py --from-worlds a.worlds.csv [b.worlds.csv …] [--json out.json]  # re-summarise
@@ -143,7 +144,8 @@ def _one_outcome(seed, y, df, w, cl, processed, d, estimators, names) -> list[di
                      "error": "" if ok else "non-finite estimate, SE or interval",
                      "estimate": rec["estimate"], "se": rec["se"], "ci_low": rec["ci_low"],
                      "ci_high": rec["ci_high"], "truth": rec.get("truth"), "contamination": rec.get("contamination"),
-                     "n_treated": es.n_treated,
+                     "n_treated": es.n_treated, "n_units": es.n_units,
+                     "cells_without_effect": (es.truths or {}).get(k, {}).get("cells_without_effect"),
                      "pretest_p": pre if k in PRETEST_ROWS else None,
                      "pretest_sup_p": sup if k in PRETEST_ROWS else None})
     return rows
