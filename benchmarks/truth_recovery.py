@@ -1,27 +1,54 @@
-"""End-to-end recovery of the simulated truth over many worlds: coverage, bias and RMSE per outcome × estimator.
+"""End-to-end recovery of the simulated truth over many worlds: coverage, width, power and bias per outcome × estimator.
 
-Each seed simulates a world (``ceci_impact.data.synthetic``), builds its panels (``panels.build_all``) and runs the
-headline estimators for every headline outcome of the registry exactly as the summary report does (``analysis.all_outcomes`` with the
-00_summary defaults). Every estimate is compared with the truth of its own estimand (``ceci_impact.data.truth``: the
-same estimator run on the noise-free effect outcome). Prints, per outcome × estimator, the number of worlds, the
-coverage of the 95 % interval, the mean of (estimate − truth) / SE, the RMSE, and the mean contamination (effects
-outside the estimator's treated cells, in SE units).
+Each seed simulates a world (``ceci_impact.data.synthetic``, with its correlated shocks unless ``--shocks none``),
+builds its panels (``panels.build_all``) and runs the headline estimators for every headline outcome of the
+registry exactly as the summary report does (``studies.event_study`` per headline sample, the 00_summary defaults).
+Every estimate is compared with the truth of its own estimand (``ceci_impact.data.truth``: the same estimator run
+on the noise-free effect outcome ``D·tau``).
 
-    python benchmarks/truth_recovery.py --size small --seeds 1 2 3 --json out.json [--jobs 2]
+Per outcome × estimator it reports:
+
+- ``n``: worlds attempted; ``failed``: worlds where the estimate could not be made (an exception, or a non-finite
+  estimate, SE or interval) — counted, never dropped; the statistics below are over the others, and
+  ``coverage_failed_as_miss`` counts a failed world as a miss;
+- ``coverage``: share of intervals that contain the truth (``coverage_mc_se`` its Monte-Carlo SE at 95 %);
+- ``mean_bias_se``: mean of (estimate − truth) / SE; ``sd_z``, ``sd_z_cal``, ``median_df`` as before (the SD of
+  the t statistics, of the calibrated scores, the median degrees of freedom of the intervals);
+- ``width_ratio``: the median interval width over ``2 × 1.96 × SD(estimate − truth)`` across worlds — the width an
+  oracle normal interval would need (1: as tight as the estimator's true sampling spread allows; the Monte-Carlo
+  error of the SD is about ``1/sqrt(2 (n − failed))``); ``median_width`` and ``sd_error`` its parts;
+- ``power``: share of worlds whose interval excludes zero (a size where the truth is about zero);
+- ``pretest_size`` (Callaway–Sant'Anna rows: the reports' pre-test, ``EventStudy.pretest()``): share of worlds
+  whose pre-test of the event study's pre-periods rejects at 5 %. The simulated world has no anticipation and
+  parallel trends hold conditionally on ``x_industrial`` (the reports' covariate), so this is a true null;
+  ``pretest_size_sup_t`` the same for the bootstrap sup-t pre-test;
+- ``rmse``, ``mean_truth``, ``mean_contamination_se``; the per-world rows also keep the units estimated and the
+  cells where the unit effect is undefined and the truth counts it as 0 (``cells_without_effect``).
+
+    python benchmarks/truth_recovery.py --size small --seeds 1 2 3 --json out.json [--jobs 2] [--inference RULE]
     python benchmarks/truth_recovery.py --from-worlds a.worlds.csv [b.worlds.csv …] [--json out.json]  # re-summarise
 
-``--json`` writes ``{outcome: {estimator: {"n", "coverage", "mean_bias_se", "rmse", ...}}}`` with the outcome names
-of the sidecars; the per-world rows go beside it (``PATH`` with the suffix ``.worlds.csv``).
+``--json OUT`` writes ``{outcome: {estimator: {statistic: value}}, "_about": {...}}``; ``_about`` is written by
+this script: the commit it ran on (``git rev-parse HEAD`` and whether the work tree had uncommitted changes), the
+command line, the size, seeds, inference rule, shocks, and timings. The per-world rows go beside it
+(``OUT.worlds.csv``, one row per world × outcome × estimator, failed ones included with their error).
+
+The inference rule (``--inference``) is any value of ``att_gt``'s ``small_cluster`` option, read from its
+``Literal`` type (a new rule added there is accepted here without editing this script). The held-out evaluation
+seeds of ``benchmarks/SEEDS.md`` are refused unless ``--evaluation`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import typing
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -32,38 +59,104 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ceci_impact.data import panels, synthetic
+from ceci_impact.data.outcomes import headlines
 from ceci_impact.report import params
-from ceci_impact.study import analysis
+from ceci_impact.study import studies
+
+HELD_OUT = {"small": (range(9001, 9041), range(9201, 9241)), "default": (range(9101, 9141), range(9301, 9341))}
+ROWS = {"callaway_santanna": ("callaway_santanna", "callaway_santanna_dynamic"),
+        "twfe": ("twfe", "twfe_event_study"), "sun_abraham": ("sun_abraham",), "imputation": ("imputation",)}
+PRETEST_ROWS = ("callaway_santanna", "callaway_santanna_dynamic")  # the reports' pre-test goes with the CS specification
+Z95 = stats.norm.ppf(0.975)
 
 
-def one_world(size: str, seed: int, small_cluster: str | None = None) -> list[dict]:
-    """Simulate, build and estimate one world; one row per outcome × estimator."""
+def inference_rules() -> tuple[str, ...]:
+    """The inference rules of the reports' Callaway–Sant'Anna estimates: the values of ``att_gt``'s
+    ``small_cluster`` option, read from its ``Literal`` type (the one place they are declared)."""
+    from ceci_impact.did.att_gt import SmallCluster
+
+    return tuple(typing.get_args(SmallCluster))
+
+
+def _use_rule(rule: str | None) -> None:
+    """Make the reports' specification use inference rule ``rule`` in this process (``None``: its default)."""
+    if not rule:
+        return
+    from ceci_impact.study import specification
+
+    if not hasattr(specification, "SMALL_CLUSTER"):
+        raise SystemExit("ceci_impact.study.specification has no SMALL_CLUSTER setting to switch the inference rule")
+    specification.SMALL_CLUSTER = rule
+
+
+def row_names(estimators: tuple[str, ...]) -> list[str]:
+    """The comparison rows ``event_study`` produces for these estimators (CS always, simple and dynamic)."""
+    out = list(ROWS["callaway_santanna"])
+    for e in estimators:
+        out += [r for r in ROWS.get(e, (e,)) if r not in out]
+    return out
+
+
+def _failed_rows(seed: int, outcomes, names, error: str, seconds: float = float("nan")) -> list[dict]:
+    return [{"seed": seed, "outcome": y, "estimator": k, "failed": True, "error": error[:300],
+             "world_seconds": seconds} for y in outcomes for k in names]
+
+
+def one_world(size: str, seed: int, small_cluster: str | None = None,
+              estimators: tuple[str, ...] = ("callaway_santanna", "twfe"), shocks: str | None = None) -> list[dict]:
+    """Simulate, build and estimate one world; one row per outcome × estimator (failed ones with their error)."""
     warnings.simplefilter("ignore")
-    if small_cluster:
-        from ceci_impact.study import specification
+    _use_rule(small_cluster)
+    t0, c0 = time.perf_counter(), time.process_time()
+    names = row_names(estimators)
+    d = params.defaults("00_summary")
+    rows: list[dict] = []
+    try:
+        with simulated_world(size, seed, shocks) as processed:
+            samples = studies.headline_samples(processed)
+            for y, df, w, cl in samples:
+                rows += _one_outcome(seed, y, df, w, cl, processed, d, estimators, names)
+    except Exception as exc:  # the world could not be simulated or built: every row fails, none is dropped
+        done = {r["outcome"] for r in rows}
+        rows += _failed_rows(seed, [o.name for o in headlines() if o.name not in done], names,
+                             f"{type(exc).__name__}: {exc}")
+    for r in rows:  # wall-clock and CPU seconds of the whole world (simulate, build, estimate)
+        r["world_seconds"], r["world_cpu_seconds"] = time.perf_counter() - t0, time.process_time() - c0
+    return rows
 
-        specification.SMALL_CLUSTER = small_cluster
-    with simulated_world(size, seed) as processed:
-        d = params.defaults("00_summary")
-        res = analysis.all_outcomes(processed, covariates=d["covariates"], control_group=d["control_group"],
-                                    est_method=d["est_method"], min_e=d["min_e"], max_e=d["max_e"], seed=d["seed"],
-                                    biters=d["biters"])
-        rows = []
-        for y, es in res.items():
-            for rec in es.comparison_records():
-                rows.append({"seed": seed, "outcome": y, "estimator": rec["specification"]["estimator"],
-                             "estimate": rec["estimate"], "se": rec["se"], "ci_low": rec["ci_low"],
-                             "ci_high": rec["ci_high"], "truth": rec.get("truth"),
-                             "contamination": rec.get("contamination"), "n_treated": es.n_treated})
-        return rows
+
+def _one_outcome(seed, y, df, w, cl, processed, d, estimators, names) -> list[dict]:
+    """The rows of one outcome of one world (all failed, with the error, when the event study cannot be made)."""
+    try:
+        es = studies.event_study(df, y, processed=processed, covariates=d["covariates"],
+                                 control_group=d["control_group"], est_method=d["est_method"], min_e=d["min_e"],
+                                 max_e=d["max_e"], seed=d["seed"], biters=d["biters"], weightsname=w,
+                                 clustervars=cl, estimators=list(estimators))
+        pre = es.pretest()["pvalue"]
+        sup = es.pre_es.pretest("sup_t", seed=d["seed"])["pvalue"]
+    except Exception as exc:
+        return _failed_rows(seed, [y], names, f"{type(exc).__name__}: {exc}")
+    rows = []
+    for k, rec in zip(es.rows, es.comparison_records(), strict=True):
+        vals = [rec["estimate"], rec["se"], rec["ci_low"], rec["ci_high"]]
+        ok = all(v is not None and np.isfinite(v) for v in vals)
+        rows.append({"seed": seed, "outcome": y, "estimator": k, "failed": not ok,
+                     "error": "" if ok else "non-finite estimate, SE or interval",
+                     "estimate": rec["estimate"], "se": rec["se"], "ci_low": rec["ci_low"],
+                     "ci_high": rec["ci_high"], "truth": rec.get("truth"), "contamination": rec.get("contamination"),
+                     "n_treated": es.n_treated, "n_units": es.n_units,
+                     "cells_without_effect": (es.truths or {}).get(k, {}).get("cells_without_effect"),
+                     "pretest_p": pre if k in PRETEST_ROWS else None,
+                     "pretest_sup_p": sup if k in PRETEST_ROWS else None})
+    return rows
 
 
 @contextmanager
-def simulated_world(size: str, seed: int):
+def simulated_world(size: str, seed: int, shocks: str | None = None):
     """A simulated world built into a temporary folder (removed afterwards); yields its processed panels."""
     root = Path(tempfile.mkdtemp(prefix=f"world-{seed}-"))
     try:
-        synthetic.simulate(size=size, seed=seed, out=root / "raw", quiet=True)
+        synthetic.simulate(size=size, seed=seed, out=root / "raw", quiet=True, shocks=shocks)
         panels.build_all(root / "raw", root / "processed", quiet=True)
         yield root / "processed"
     finally:
@@ -88,78 +181,163 @@ def calibrated_z(z: np.ndarray, crit: np.ndarray, level: float = 0.95) -> tuple[
     return out, df
 
 
-def summarise(df: pd.DataFrame) -> pd.DataFrame:
-    """Coverage, mean bias in SE units, RMSE and contamination per outcome × estimator.
+def _with_failed(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of any run (older per-world files have no ``failed`` column): failed = flagged or not finite."""
+    df = df.copy()
+    for c in ("estimate", "se", "ci_low", "ci_high", "truth", "contamination", "pretest_p", "pretest_sup_p"):
+        df[c] = pd.to_numeric(df[c], errors="coerce") if c in df else np.nan
+    flagged = df["failed"].astype(str).str.lower().isin(["true", "1"]) if "failed" in df else False
+    bad = ~np.isfinite(df[["estimate", "se", "ci_low", "ci_high"]].to_numpy(float)).all(1)
+    df["failed"] = flagged | bad
+    return df
 
-    ``sd_z`` is the SD of (estimate − truth) / SE; with few effective clusters the t statistic is heavy-tailed
-    and its SD exceeds 1 even when the t interval is exact, so ``sd_z_cal`` gives the SD of the calibrated
-    scores (``calibrated_z``) and ``median_df`` the median degrees of freedom of the intervals.
-    """
-    z = ((df.estimate - df.truth) / df.se).to_numpy(float)
-    crit = ((df.ci_high - df.ci_low) / (2 * df.se)).to_numpy(float)
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """The statistics of the module docstring per outcome × estimator (failed worlds counted in ``n``)."""
+    df = _with_failed(df)
+    ok = df[~df.failed]
+    z = ((ok.estimate - ok.truth) / ok.se).to_numpy(float)
+    crit = ((ok.ci_high - ok.ci_low) / (2 * ok.se)).to_numpy(float)
     zc, dof = calibrated_z(z, crit)
-    d = df.assign(err=df.estimate - df.truth, z=z, z_cal=zc, dof=dof,
-                  cover=(df.ci_low <= df.truth) & (df.truth <= df.ci_high), cz=df.contamination / df.se)
-    g = d.groupby(["outcome", "estimator"], sort=False)
-    out = g.agg(n=("z", "size"), coverage=("cover", "mean"), mean_bias_se=("z", "mean"), sd_z=("z", "std"),
-                sd_z_cal=("z_cal", "std"), median_df=("dof", "median"),
+    d = ok.assign(err=ok.estimate - ok.truth, z=z, z_cal=zc, dof=dof, width=ok.ci_high - ok.ci_low,
+                  cover=(ok.ci_low <= ok.truth) & (ok.truth <= ok.ci_high),
+                  reject=(ok.ci_low > 0) | (ok.ci_high < 0), cz=ok.contamination / ok.se,
+                  pre_rej=np.where(ok.pretest_p.notna(), ok.pretest_p < 0.05, np.nan),
+                  sup_rej=np.where(ok.pretest_sup_p.notna(), ok.pretest_sup_p < 0.05, np.nan))
+    keys = ["outcome", "estimator"]
+    tried = df.groupby(keys, sort=False).agg(n=("seed", "size"), failed=("failed", "sum"))
+    g = d.groupby(keys, sort=False)
+    out = g.agg(coverage=("cover", "mean"), covered=("cover", "sum"), mean_bias_se=("z", "mean"),
+                sd_z=("z", "std"), sd_z_cal=("z_cal", "std"), median_df=("dof", "median"),
+                median_width=("width", "median"), sd_error=("err", "std"), power=("reject", "mean"),
+                pretest_size=("pre_rej", "mean"), pretest_size_sup_t=("sup_rej", "mean"),
                 rmse=("err", lambda e: float(np.sqrt(np.mean(e**2)))), mean_truth=("truth", "mean"),
                 mean_contamination_se=("cz", "mean"))
-    n = out["n"].to_numpy(float)
-    out["coverage_mc_se"] = np.sqrt(0.95 * 0.05 / n)
-    return out.reset_index()
+    out = tried.join(out, how="left")
+    out["width_ratio"] = out.median_width / (2 * Z95 * out.sd_error)
+    out["coverage_failed_as_miss"] = out.covered.fillna(0) / out.n
+    out["coverage_mc_se"] = np.sqrt(0.95 * 0.05 / (out.n - out.failed).clip(lower=1))
+    cols = ["n", "failed", "coverage", "coverage_failed_as_miss", "width_ratio", "power", "pretest_size",
+            "pretest_size_sup_t", "mean_bias_se", "sd_z", "sd_z_cal", "median_df", "median_width", "sd_error",
+            "rmse", "mean_truth", "mean_contamination_se", "coverage_mc_se"]
+    return out[cols].reset_index()
 
 
 def _records(tab: pd.DataFrame) -> dict:
     """``{outcome: {estimator: {statistic: value}}}`` (non-finite values, such as normal intervals' degrees of
-    freedom, as null)."""
-    return {y: {r.estimator: {k: (float(v) if np.isfinite(v) else None) for k, v in r._asdict().items()
-                              if k not in ("outcome", "estimator", "Index")}
+    freedom or the pre-test size of an estimator without one, as null)."""
+    def val(v):
+        return float(v) if v is not None and np.isfinite(v) else None
+    return {y: {r.estimator: {k: val(v) for k, v in r._asdict().items() if k not in ("outcome", "estimator", "Index")}
                 for r in t.itertuples()} for y, t in tab.groupby("outcome", sort=False)}
 
 
-def main(argv: list[str] | None = None) -> int:
+def provenance(argv: list[str] | None) -> dict:
+    """The commit this script runs on, whether the work tree had uncommitted changes, and the command line."""
+    here = Path(__file__).resolve().parent
+
+    def git(*args):
+        r = subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, check=False)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    status = git("status", "--porcelain", "--untracked-files=no")
+    cmd = argv if argv is not None else sys.argv[1:]
+    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status),
+            "command": "python benchmarks/truth_recovery.py " + " ".join(shlex.quote(a) for a in cmd)}
+
+
+def seed_label(seeds: list[int]) -> str:
+    """Seeds as ranges: ``1–40``, ``1–3, 7``."""
+    s = sorted(set(seeds))
+    parts, i = [], 0
+    while i < len(s):
+        j = i
+        while j + 1 < len(s) and s[j + 1] == s[j] + 1:
+            j += 1
+        parts.append(f"{s[i]}–{s[j]}" if j > i else str(s[i]))
+        i = j + 1
+    return ", ".join(parts)
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="small", choices=["small", "default"])
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="the worlds to simulate (required)")
-    ap.add_argument("--json", default=None, help="write the summary (and per-world rows) here")
+    ap.add_argument("--json", default=None, help="write the summary here (and the per-world rows beside it)")
     ap.add_argument("--jobs", type=int, default=1, help="worlds simulated in parallel (default 1)")
-    ap.add_argument("--small-cluster", default=None, choices=["none", "welch", "effective", "effective_fitted"],
-                    help="the CS small-cluster correction (default: the reports')")
+    ap.add_argument("--inference", "--small-cluster", dest="inference", default=None, choices=inference_rules(),
+                    help="the inference rule of the CS estimates (att_gt's small_cluster; default: the reports')")
+    ap.add_argument("--estimators", nargs="+", default=["callaway_santanna", "twfe"], choices=list(ROWS),
+                    help="estimators to compare (default: the summary report's)")
+    ap.add_argument("--shocks", default="default", choices=["default", "none"],
+                    help="the simulator's correlated shocks (none: the independent world)")
+    ap.add_argument("--evaluation", action="store_true",
+                    help="allow the held-out evaluation seeds of benchmarks/SEEDS.md (run once, on final code)")
     ap.add_argument("--from-worlds", default=None, metavar="CSV", nargs="+",
                     help="summarise the per-world rows of earlier runs (their .worlds.csv, pooled) instead of simulating")
+    return ap
+
+
+def _write(path: str | None, tab: pd.DataFrame, about: dict, df: pd.DataFrame | None = None) -> None:
+    if not path:
+        return
+    Path(path).write_text(json.dumps({**_records(tab), "_about": about}, indent=1, ensure_ascii=False))
+    if df is not None:
+        df.to_csv(Path(path).with_suffix(".worlds.csv"), index=False)  # one row per world × outcome × estimator
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = _parser()
     a = ap.parse_args(argv)
+    prov = provenance(argv)  # at the start: the code that runs, even if the tree changes meanwhile
+    pd.set_option("display.width", 250)
+    fmt = {"float_format": lambda v: f"{v:.4g}", "index": False}
     if a.from_worlds:
         df = pd.concat([pd.read_csv(f) for f in a.from_worlds], ignore_index=True)
         tab = summarise(df)
-        print(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-        if a.json:
-            Path(a.json).write_text(json.dumps(_records(tab), indent=1))
+        print(tab.to_string(**fmt))
+        _write(a.json, tab, {**prov, "summarised_from": a.from_worlds,
+                             "seeds": seed_label(df.seed.astype(int).tolist()), "worlds": int(df.seed.nunique())})
         return 0
     if not a.seeds:
         ap.error("--seeds is required (or --from-worlds)")
+    held = sorted(s for s in a.seeds if any(s in r for r in HELD_OUT[a.size]))
+    if held and not a.evaluation:
+        ap.error(f"seeds {seed_label(held)} are held-out evaluation seeds (benchmarks/SEEDS.md); pass --evaluation "
+                 "to run the pre-registered evaluation on final code")
     t0 = time.perf_counter()
-    rows = []
+    rows, names = [], row_names(tuple(a.estimators))
+    shocks = None if a.shocks == "default" else a.shocks
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as ex:
-        futs = {s: ex.submit(one_world, a.size, s, a.small_cluster) for s in a.seeds}
-        failed = []
+        futs = {s: ex.submit(one_world, a.size, s, a.inference, tuple(a.estimators), shocks) for s in a.seeds}
         for i, (s, f) in enumerate(futs.items(), 1):
             try:
-                rows += f.result()
-            except Exception as exc:  # a world that cannot be built or estimated is a finding, not a crash
-                failed.append((s, f"{type(exc).__name__}: {exc}"))
+                got = f.result()
+            except Exception as exc:  # the worker itself died: the world is a failure, not a gap
+                got = _failed_rows(s, [o.name for o in headlines()], names, f"{type(exc).__name__}: {exc}")
+            rows += got
+            bad = sum(r["failed"] for r in got)
             print(f"[{time.perf_counter() - t0:6.0f}s] world {i}/{len(a.seeds)} (seed {s}) "
-                  f"{'FAILED' if failed and failed[-1][0] == s else 'done'}", file=sys.stderr)
+                  f"{got[0].get('world_seconds', float('nan')):.0f} s, {bad} of {len(got)} rows failed",
+                  file=sys.stderr)
+    seconds = time.perf_counter() - t0
     df = pd.DataFrame(rows)
     tab = summarise(df)
-    pd.set_option("display.width", 200)
-    print(f"{a.size} worlds, seeds {a.seeds[0]}..{a.seeds[-1]} ({len(a.seeds)}), {time.perf_counter() - t0:.0f} s")
-    print(tab.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
-    for s, msg in failed:
-        print(f"world {s} failed: {msg}")
-    if a.json:
-        Path(a.json).write_text(json.dumps(_records(tab), indent=1))
-        df.to_csv(Path(a.json).with_suffix(".worlds.csv"), index=False)  # one row per world × outcome × estimator
+    per_world = df.groupby("seed")[["world_seconds", "world_cpu_seconds"]].first()
+    print(f"{a.size} worlds, seeds {seed_label(a.seeds)} ({len(a.seeds)}), {seconds:.0f} s (a world: median "
+          f"{per_world.world_seconds.median():.0f} s wall-clock, {per_world.world_cpu_seconds.median():.0f} s CPU; "
+          f"{max(1, a.jobs)} at a time)")
+    print(tab.to_string(**fmt))
+    for r in df[df.failed].drop_duplicates(["seed", "outcome", "error"]).itertuples():
+        print(f"world {r.seed}, {r.outcome}: failed: {r.error}")
+    from ceci_impact.study import specification
+
+    about = {**prov, "size": a.size, "seeds": seed_label(a.seeds), "worlds": len(a.seeds),
+             "evaluation": bool(held), "inference": a.inference or getattr(specification, "SMALL_CLUSTER", None),
+             "estimators": a.estimators, "shocks": a.shocks, "jobs": a.jobs, "seconds": round(seconds, 1),
+             "median_world_seconds": round(float(per_world.world_seconds.median()), 1),
+             "median_world_cpu_seconds": round(float(per_world.world_cpu_seconds.median()), 1)}
+    _write(a.json, tab, about, df)
     return 0
 
 

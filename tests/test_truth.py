@@ -60,10 +60,15 @@ def test_cs_truth_is_the_hand_computed_estimand(small_world):
     emp = A.employer_sample(proc, "separation_rate")
     es = A.event_study(emp, "separation_rate", processed=proc, covariates=["x_industrial"], est_method="reg", biters=99,
                        estimators=["callaway_santanna"], weightsname="size0", clustervars="site_cluster")
-    balanced = emp.groupby("unit").separation_rate.transform(lambda s: s.notna().all())
-    if balanced.all():  # balanced panel: the same closed form with workforce weights
-        hand = _hand_cs_simple(emp, T.unit_effects(proc, "separation_rate"), "employer_id", "size0")
-        assert es.truths["callaway_santanna"]["truth"] == pytest.approx(hand, abs=1e-10)
+    # the rate needs last month's workforce, so no employer has it in the first month: compare on the rows where
+    # the outcome is observed, balanced as att_gt balances them (units observed in every remaining month)
+    obs = emp[emp.separation_rate.notna()]
+    full = obs.groupby("unit").period.transform("size") == obs.period.nunique()
+    bal = obs[full]
+    assert 0 < bal.unit.nunique() <= emp.unit.nunique()
+    assert bal.first_treat.gt(0).any() and bal.first_treat.eq(0).any()
+    hand = _hand_cs_simple(bal, T.unit_effects(proc, "separation_rate"), "employer_id", "size0")
+    assert es.truths["callaway_santanna"]["truth"] == pytest.approx(hand, abs=1e-10)
     assert es.truths["callaway_santanna"]["truth"] < 0  # CECI lower separations
 
 

@@ -64,6 +64,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--first-wave", default=None, help="month the first opening wave starts, YYYY-MM")
     s.add_argument("--if-missing", action="store_true", help="do nothing when --out already holds data")
     s.add_argument("--force", action="store_true", help="replace a folder that holds data not simulated by us")
+    s.add_argument("--shocks", default=None,
+                   help="correlated shocks: default (docs/simulator.md), none (independent world) or "
+                        "KNOB=VALUE,... (e.g. mun_sd=0.3,site_sd=0)")
     s.add_argument("--quiet", action="store_true", help="no progress lines")
 
     b = sub.add_parser("build", help="build the Parquet panels from the raw sources (DuckDB or Spark)",
@@ -244,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
             if has_data and not (out / "truth.json").exists() and not args.force:
                 raise CeciError(f"{out} holds data that was not simulated (no truth.json); "
                                 "use another --out or --force to replace it")
-            simulate(args.size, args.seed, out, end=args.end, first_wave=args.first_wave, quiet=args.quiet)
+            simulate(args.size, args.seed, out, end=args.end, first_wave=args.first_wave, quiet=args.quiet,
+                     shocks=args.shocks)
         elif args.command == "build":
             from .data.panels import build_all
 

@@ -73,9 +73,10 @@ class Outcome:
 _WAGE_NOTE = (
     "Productivity, proxied by the average daily wage of insured jobs: the wage mass divided by salaried jobs "
     "(from the IMSS open data, platform workers excluded), by municipality and month. The "
-    "simulated world gives CECI no effect on anyone's wage: each job keeps its wage, so the true effect is only the "
-    "change in who holds a job (hires that a CECI brings, spells it lengthens) — close to zero. Municipalities are "
-    "weighted by their jobs in the first month (the estimate is the effect on the average wage of a job, not of a "
+    "simulated world gives CECI no effect on anyone's wage: each job's wage is the same with or without a CECI (it "
+    "moves with sector and local wage shocks alike in both worlds), so the true effect is only the change in who "
+    "holds a job (hires that a CECI brings, spells it lengthens) — close to zero. Municipalities are weighted by "
+    "their jobs in the first month (the estimate is the effect on the average wage of a job, not of a "
     "municipality: unweighted, a municipality with a handful of jobs weighs as much as a city, and the few wages "
     "behind its average make its influence heavy-tailed).")
 _RT_NOTE = (

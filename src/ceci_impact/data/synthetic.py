@@ -20,7 +20,10 @@ Design (what makes the world credible rather than a toy): CECI go to municipalit
 high ``x_industrial``, which also drives faster formal-employment growth, so unconditional
 comparisons are biased while conditioning on ``x_industrial`` restores parallel trends;
 effects act on parents of children aged 43 days to 4 years (mothers above all), ramp up
-after opening and decay with distance to the site; employment is seasonal.
+after opening and decay with distance to the site; employment is seasonal; hiring, separations,
+sick leave and wages carry correlated shocks (serially and spatially correlated municipality shocks,
+shocks shared around a site, sector wage shocks: :mod:`ceci_impact.data.synthetic_shocks`), so that
+clustering matters as it does in real labour markets.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ import numpy as np
 from .._options import CeciError, check_option
 from ..calendar import label, last_complete_month, parse_month
 from ..io import atomic_dir, log
+from .synthetic_shocks import Shocks, as_shocks, draw_shocks
 from .synthetic_stages import (
     _stage_certificates,
     _stage_employers,
@@ -45,7 +49,8 @@ from .synthetic_stages import (
 from .synthetic_world import DEFAULT_END, POLES, SIZES, WAVES, Size, WorldSpec
 from .synthetic_write import _truth, _write_world, potential_truth_dict
 
-__all__ = ["simulate", "potential_truth_dict", "DEFAULT_END", "POLES", "SIZES", "WAVES", "Size", "WorldSpec"]
+__all__ = ["simulate", "shock_fields", "Shocks", "potential_truth_dict", "DEFAULT_END", "POLES", "SIZES", "WAVES",
+           "Size", "WorldSpec"]
 
 
 def simulate(
@@ -56,6 +61,7 @@ def simulate(
     end: str | None = None,
     first_wave: str | None = None,
     quiet: bool = False,
+    shocks: Shocks | dict | str | None = None,
 ) -> Path:
     """Simulate a CECI world and write every source in its real format into ``out``.
 
@@ -74,37 +80,25 @@ def simulate(
         Month the first opening wave starts; default 30 months before ``end``.
     quiet
         Silence progress lines.
+    shocks
+        The correlated shocks (:class:`~ceci_impact.data.synthetic_shocks.Shocks`): ``None`` (default) the
+        documented realistic sizes (docs/simulator.md) — municipality × month labour-demand shocks, AR(1) over
+        months and spatially correlated between municipalities (exponential kernel on centroids plus a state
+        component), shocks shared by the employers around a CECI site, employer shocks, the same three levels for
+        incapacity rates, and sector-wide wage shocks; a dict replaces some knobs (e.g. ``{"mun_rho": 0.5}``);
+        ``"none"`` (or ``Shocks.none()``) switches them off and gives the independent world of earlier versions
+        (the same files; ``truth.json`` records the knobs).
 
     Returns
     -------
     Path
         The output folder.
     """
-    check_option("size", size, Size)
-    spec = SIZES[size]
     t_start = time.perf_counter()
-    end = DEFAULT_END if end is None else end
-    p1 = last_complete_month() if end == "latest" else parse_month(end, "end")
-    p0 = p1 - spec.months + 1
-    w0 = parse_month(first_wave, "first_wave") if first_wave else p1 - 29
-    if not p0 + 3 <= w0 <= p1:
-        raise CeciError(
-            f"first_wave={label(w0)} must fall inside the data window {label(p0 + 3)}..{label(p1)} "
-            "(at least 3 pre-periods)"
-        )
-    rng = np.random.default_rng(seed)
-    say = (lambda *a: None) if quiet else log
-    say(f"simulating the {size} world: {spec.n_mun} municipalities, {spec.n_employers} employers, "
-        f"{spec.jobs:,} initial jobs, {label(p0)}..{label(p1)} (seed {seed})")
-
-    # the world is simulated in stages that share one generator, in this order (same seed, same files)
-    w = SimpleNamespace(spec=spec, rng=rng, p0=p0, p1=p1, w0=w0, say=say)
-    _stage_municipalities(w)
-    _stage_employers(w)
-    _stage_sites(w)
-    _stage_exposure(w)
+    w = _world_with_shocks(size, seed, end=end, first_wave=first_wave, quiet=quiet, shocks=shocks)
     _stage_jobs(w)
     _stage_certificates(w)
+    spec, p0 = w.spec, w.p0
     E = w.E
     e_lat = w.e_lat
     e_lon = w.e_lon
@@ -136,5 +130,55 @@ def simulate(
     out = Path(out)
     with atomic_dir(out) as tmp:
         _write_world(tmp, w, truth, potential, size, seed)
-    say(f"  wrote {out} in {time.perf_counter() - t_start:.1f} s")
+    w.say(f"  wrote {out} in {time.perf_counter() - t_start:.1f} s")
     return out
+
+
+def _world_with_shocks(size: Size, seed: int, *, end: str | None = None, first_wave: str | None = None,
+                       quiet: bool = True, shocks: Shocks | dict | str | None = None) -> SimpleNamespace:
+    """The first stages of a world (municipalities, employers, sites, exposure) and its correlated shocks.
+
+    Parameters
+    ----------
+    size, seed, end, first_wave, quiet, shocks
+        As in :func:`simulate`.
+    """
+    check_option("size", size, Size)
+    knobs = as_shocks(shocks)
+    spec = SIZES[size]
+    end = DEFAULT_END if end is None else end
+    p1 = last_complete_month() if end == "latest" else parse_month(end, "end")
+    p0 = p1 - spec.months + 1
+    w0 = parse_month(first_wave, "first_wave") if first_wave else p1 - 29
+    if not p0 + 3 <= w0 <= p1:
+        raise CeciError(
+            f"first_wave={label(w0)} must fall inside the data window {label(p0 + 3)}..{label(p1)} "
+            "(at least 3 pre-periods)"
+        )
+    rng = np.random.default_rng(seed)
+    say = (lambda *a: None) if quiet else log
+    say(f"simulating the {size} world: {spec.n_mun} municipalities, {spec.n_employers} employers, "
+        f"{spec.jobs:,} initial jobs, {label(p0)}..{label(p1)} (seed {seed})")
+
+    # the world is simulated in stages that share one generator, in this order (same seed, same files)
+    w = SimpleNamespace(spec=spec, rng=rng, p0=p0, p1=p1, w0=w0, say=say)
+    _stage_municipalities(w)
+    _stage_employers(w)
+    _stage_sites(w)
+    _stage_exposure(w)
+    draw_shocks(w, knobs, seed)  # from a generator of its own: the draws above and below do not depend on it
+    return w
+
+
+def shock_fields(size: Size = "small", seed: int = 2026, shocks: Shocks | dict | str | None = None) -> SimpleNamespace:
+    """The correlated shocks a world of this size and seed would get, without simulating jobs or writing files:
+    a namespace with the employer × month log multipliers ``demand`` and ``absence`` (``None`` when off), the wage
+    multiplier ``wage_f``, the municipality × month demand component ``mun_demand``, each employer's site cluster
+    ``e_site`` (-1: none), its municipality ``e_mun`` and the centroids ``m_lat``, ``m_lon``.
+
+    Parameters
+    ----------
+    size, seed, shocks
+        As in :func:`simulate`.
+    """
+    return _world_with_shocks(size, seed, shocks=shocks)

@@ -10,6 +10,7 @@ import pandas as pd
 from ..calendar import label
 from ..geo import haversine_km
 from .synthetic_effects import exposure_intensity
+from .synthetic_shocks import shocked_duration
 from .synthetic_world import (
     POLES,
     SECTOR_FEMALE,
@@ -220,6 +221,8 @@ def _stage_jobs(w: SimpleNamespace) -> None:
     lam = head[:, None] * np.exp(g_e[:, None] * (months - p0)[None, :]) * np.maximum(
         spec.separation + g_e[:, None] + seas[None, :], 0.002
     )
+    if getattr(w, "demand", None) is not None:  # local labour-demand shocks (municipality, site, employer)
+        lam = lam * np.exp(w.demand)
     hires = rng.poisson(lam)
     since = months[None, :] - expo_p[:, None]
     ramp = np.clip((since + 1) / spec.ramp_months, 0, 1) * (since >= 0)
@@ -273,8 +276,13 @@ def _stage_jobs(w: SimpleNamespace) -> None:
     a = np.maximum(expo_p[emp], el_start)
     b = el_end
     L = rng.exponential(1.0, N)
-    d1 = _piecewise_duration(L, s_eff, a, b, c0, c1)
-    d0 = _piecewise_duration(L, s_eff, a, b, c0, c0)
+    if getattr(w, "demand", None) is not None:  # the hazard moves with the demand shock, month by month
+        F = np.c_[np.zeros(E), np.cumsum(np.exp(w.sep_log), axis=1)]
+        d1 = shocked_duration(L, s_eff, a, b, c0, c1, F, emp, p0, p1, _piecewise_duration)
+        d0 = shocked_duration(L, s_eff, a, b, c0, c0, F, emp, p0, p1, _piecewise_duration)
+    else:
+        d1 = _piecewise_duration(L, s_eff, a, b, c0, c1)
+        d0 = _piecewise_duration(L, s_eff, a, b, c0, c0)
     endm1, endm0 = s_eff + d1, s_eff + d0  # month in which the spell ends (not active at its end)
     end_off = rng.integers(0, 27, N)
     end_day = _days(endm1) + end_off
@@ -319,7 +327,9 @@ def _stage_certificates(w: SimpleNamespace) -> None:
     spec = w.spec
     start_day = w.start_day
     # general illness: inhomogeneous Poisson by thinning; rates higher for women and parents
-    r_max = 0.07
+    absence = getattr(w, "absence", None)  # incapacity-rate shocks (regional, site, employer), or None
+    mult_max = float(np.exp(absence.max())) if absence is not None else 1.0
+    r_max = max(0.07, 0.025 * 1.3 * 1.6 * mult_max)  # the thinning's bound (0.07 without shocks)
     act_from = np.maximum(s_eff, p0)
     act_to = np.minimum(endm1 - 1, p1)  # months active at month end within the window
     n_mon = np.maximum(act_to - act_from + 1, 0)
@@ -328,6 +338,8 @@ def _stage_certificates(w: SimpleNamespace) -> None:
     ep_m = act_from[sp] + np.floor(rng.random(sp.size) * n_mon[sp]).astype(np.int64)
     elig_ep = (ep_m >= el_start[sp]) & (ep_m < el_end[sp])
     rate = 0.025 * np.where(female[sp], 1.3, 1.0) * np.where(elig_ep, 1.6, 1.0)
+    if absence is not None:
+        rate = rate * np.exp(absence[emp[sp], ep_m - p0])
     keep = rng.random(sp.size) < rate / r_max
     sp, ep_m, elig_ep = sp[keep], ep_m[keep], elig_ep[keep]
     treated_ep = elig_ep & (ep_m >= expo_p[emp[sp]])
@@ -339,9 +351,12 @@ def _stage_certificates(w: SimpleNamespace) -> None:
     ep_days = 1 + rng.negative_binomial(2, 2 / 8.0, sp.size)  # mean about 7 days
     ep_day = np.maximum(_days(ep_m) + rng.integers(0, 28, sp.size), start_day[sp])  # never before the job starts
     # work risks and maternity
-    n_rt = rng.poisson(0.004 * n_mon)
+    n_rt = rng.poisson(0.004 * mult_max * n_mon)
     sp_rt = np.repeat(np.arange(N), n_rt)
     rt_m = act_from[sp_rt] + np.floor(rng.random(sp_rt.size) * n_mon[sp_rt]).astype(np.int64)
+    if absence is not None:  # thinning to the shocked rate, with the shocks' own generator
+        keep_rt = w.shock_rng.random(sp_rt.size) < np.exp(absence[emp[sp_rt], rt_m - p0]) / mult_max
+        sp_rt, rt_m = sp_rt[keep_rt], rt_m[keep_rt]
     rt_day = np.maximum(_days(rt_m) + rng.integers(0, 28, sp_rt.size), start_day[sp_rt])
     rt_days = 1 + rng.negative_binomial(1, 1 / 20.0, sp_rt.size)
     mat = female & (child >= start_day + 42) & (child < end_day) & (child - 42 >= _days(p0)) & (child - 42 <= _days(p1 + 1) - 1)

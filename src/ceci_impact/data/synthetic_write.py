@@ -197,12 +197,13 @@ def _age_band(age):
 
 
 def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key, e_sec_i, e_band, keys,
-               key_mun, states, say, counterfactual: tuple | None = None) -> dict:
+               key_mun, states, say, counterfactual: tuple | None = None, wage_f: np.ndarray | None = None) -> dict:
     """Aggregate month-end jobs into IMSS open-data files, one per month.
 
     With ``counterfactual = (endm0, real, e_mun, n_m)`` also returns both worlds' men's jobs and women's and men's
     daily wage mass per municipality and month (``{name: (with CECI, without)}``, arrays municipalities × months):
-    each job keeps its wage, so CECI moves the average wage only through who holds a job.
+    each job keeps its wage up to the month's wage shock ``wage_f`` (employer × month multiplier, the same in both
+    worlds; ``None``: no shock), so CECI moves the average wage only through who holds a job.
     """
     folder.mkdir(parents=True, exist_ok=True)
     N = emp.size
@@ -218,20 +219,25 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
     deleg = kstate * 1 + 0
     sex = np.where(female, 2, 1)
     total = 0
-    pot = _wage_potential(months, emp, female, s_eff, endm, wage, counterfactual)
+    pot = _wage_potential(months, emp, female, s_eff, endm, wage, counterfactual, wage_f)
     for t in months:
         act = (s_eff <= t) & (endm > t)
         idx = np.flatnonzero(act)
         year = t // 12
         age_b = _age_band(year - birth_year[idx])
+        if wage_f is None:
+            wage_t, wb_t, ub_t = wage[idx], wband[idx], uband[idx]
+        else:  # this month's wages: each job's wage times its sector's and municipality's wage shock
+            wage_t = wage[idx] * wage_f[emp[idx], t - months[0]]
+            wb_t, ub_t = _wage_bands(wage_t)
         code = ((((((key_idx[idx] * 10 + sec1[idx]) * 100 + sec2[idx] % 100) * 10000 + sec4[idx] % 10000) * 8
-                  + band_i[idx]) * 3 + sex[idx]) * 15 + age_b) * 26 * 26 + wband[idx] * 26 + uband[idx]
+                  + band_i[idx]) * 3 + sex[idx]) * 15 + age_b) * 26 * 26 + wb_t * 26 + ub_t
         ucode, inv = np.unique(code, return_inverse=True)
         nc = ucode.size
         ta = np.bincount(inv, minlength=nc)
         by_type = [np.bincount(inv[jtype[idx] == j], minlength=nc) for j in range(4)]
         inv_t = [inv[jtype[idx] == j] for j in range(4)]
-        wsum_t = [np.bincount(inv_t[j], weights=wage[idx][jtype[idx] == j], minlength=nc) for j in range(4)]
+        wsum_t = [np.bincount(inv_t[j], weights=wage_t[jtype[idx] == j], minlength=nc) for j in range(4)]
         parts, rest = [], ucode.copy()
         for radix in (26, 26, 15, 3, 8, 10000, 100, 10):  # undo the mixed-radix cell code above
             parts.append(rest % radix)
@@ -312,15 +318,18 @@ def _write_asg(folder, rng, months, emp, female, s_eff, endm, birth_year, e_key,
     return pot
 
 
-def _wage_potential(months, emp, female, s_eff, endm, wage, counterfactual) -> dict:
-    """Men's jobs and women's and men's wage mass by municipality × month, with CECI and without."""
+def _wage_potential(months, emp, female, s_eff, endm, wage, counterfactual, wage_f=None) -> dict:
+    """Men's jobs and women's and men's wage mass by municipality × month, with CECI and without (the month's wage
+    shock ``wage_f`` applies in both worlds)."""
     if counterfactual is None:
         return {}
     endm0, real, e_mun, n_m = counterfactual
     mun = e_mun[emp]
     out = {k: (np.zeros((n_m, months.size)), np.zeros((n_m, months.size)))
            for k in ("men_jobs", "wage_mass_women", "wage_mass_men")}
+    base_wage = wage
     for ti, t in enumerate(months):
+        wage = base_wage if wage_f is None else base_wage * wage_f[emp, ti]
         for world, act in enumerate(((s_eff <= t) & (endm > t), (s_eff <= t) & (endm0 > t) & real)):
             for name, sel, wts in (("men_jobs", ~female, None), ("wage_mass_women", female, wage),
                                    ("wage_mass_men", ~female, wage)):
@@ -389,7 +398,8 @@ def _write_world(tmp: Path, w: SimpleNamespace, truth: dict, potential, size: st
     x_ind = w.x_ind
     potential = potential | _write_asg(tmp / "asegurados", rng, months, emp, female, s_eff, endm1, birth_year, e_key,
                                        e_sec_i, e_band, keys, key_mun, states, say,
-                                       counterfactual=(w.endm0, w.kind != 2, e_mun, n_m))
+                                       counterfactual=(w.endm0, w.kind != 2, e_mun, n_m),
+                                       wage_f=getattr(w, "wage_f", None))
     pd.DataFrame({
         "cve_municipio_imss": keys, "nombre_imss": [f"MUNICIPIO {k}" for k in keys],
         "descripcion_municipio": [f"MUNICIPIO {k}" for k in keys], "cvegeo_inegi": cvegeo[key_mun],
@@ -433,7 +443,7 @@ def _write_world(tmp: Path, w: SimpleNamespace, truth: dict, potential, size: st
     truth["world"] = {"size": size, "seed": seed, "spec": asdict(spec), "window": [label(p0), label(p1)],
                       "first_wave": label(w0), "n_spells": int(N), "n_employers": int(E),
                       "n_municipalities": int(n_m), "n_sites": int(S), "n_sites_opened": int(opened.sum()),
-                      "simulated": True,
+                      "simulated": True, "shocks": w.shocks.to_dict() if getattr(w, "shocks", None) else None,
                       "generated_by": "ceci_impact.data.synthetic.simulate"}
     (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
     _write_potential(tmp, potential, e_id, cvegeo, months)

@@ -237,7 +237,8 @@ def _truths(df: pd.DataFrame, spec: Specification, names: list[str], processed, 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     vals.append(fit(k, d, spec, yname=c, inference=False).overall_att)
-        out[k] = {"truth": float(vals[0]), "contamination": float(vals[1])}
+        out[k] = {"truth": float(vals[0]), "contamination": float(vals[1]),
+                  "cells_without_effect": int(d.attrs.get("cells_without_effect", 0))}  # tau undefined, set to 0
     truth_dyn = cs["_effect_treated"].aggte("dynamic", min_e=spec.min_e, max_e=spec.max_e, na_rm=True)
     return out, truth_dyn
 
