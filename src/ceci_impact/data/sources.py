@@ -449,7 +449,7 @@ def _overlapping(df: pd.DataFrame) -> np.ndarray:
     """Rows whose spell starts on or before the end of an earlier spell of the same worker at the same employer
     (an open spell never ends)."""
     o = df[["worker_id", "employer_id", "start", "end"]].sort_values(["worker_id", "employer_id", "start"])
-    end = o["end"].fillna(pd.Timestamp.max).astype("datetime64[ns]")
+    end = o["end"].astype("datetime64[ns]").fillna(pd.Timestamp.max)
     w, e = o["worker_id"].to_numpy(), o["employer_id"].to_numpy()
     same = np.r_[False, (w[1:] == w[:-1]) & (e[1:] == e[:-1])]
     reach = end.groupby([o["worker_id"], o["employer_id"]], sort=False).cummax().shift(1)
