@@ -32,7 +32,7 @@ from typing import Any
 
 from .._options import CeciError
 from ..i18n import ALL_LANGS, LANGS
-from ..io import atomic_file, check_name, inside, log
+from ..io import atomic_file, check_name, inside, log, regular_file
 from .editions import export_edition
 from .index_page import write_index
 
@@ -130,6 +130,7 @@ def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[lis
     plan = Path(plan)
     if not plan.exists():
         raise CeciError(f"{plan}: run plan not found")
+    regular_file(plan, "a TOML run plan")
     try:
         cfg = tomllib.loads(plan.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -143,17 +144,12 @@ def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[lis
         k, v = item.split("=", 1)
         ov[k.strip()] = _coerce(v)
         ov_text[k.strip()] = v
-    from .params import SCHEMAS, _check, check_overrides
+    from .params import SCHEMAS, check_overrides
 
     for stem in {Path(r.get("notebook", "")).stem for r in cfg.get("run", [])}:
-        for k in set(ov) & set(SCHEMAS.get(stem, {})):  # a bad --set value is the user's error: one line, no run
-            spec = SCHEMAS[stem][k]
-            if spec.type is str and not isinstance(ov[k], str):
-                ov[k] = ov_text[k]  # --set waves=200 means the text "200"
-            try:
-                _check(k, ov[k], spec)
-            except CeciError as exc:
-                raise CeciError(f"--set {k}={ov_text[k]}: {exc}") from None
+        for k in set(ov) & set(SCHEMAS.get(stem, {})):  # --set waves=200 means the text "200"
+            if SCHEMAS[stem][k].type is str and not isinstance(ov[k], str):
+                ov[k] = ov_text[k]
 
     runs: list[Run] = []
     used: set[str] = set()
@@ -435,8 +431,8 @@ RENDER_ENTRIES = frozenset({"index.html", "results", "executed", *ALL_LANGS, ".r
 def check_reports_folder(reports: Path) -> None:
     """Refuse a reports folder holding files that ``render`` did not write (the rule ``build`` keeps for its output
     folder): render writes ``index.html`` and the folders ``es/``, ``en/``, ``results/`` and ``executed/``, and
-    marks its folder with ``.ceci-render.json``. An unmarked folder is accepted when it is empty or holds only
-    those names with ``results/`` (reports of an earlier version)."""
+    marks its folder with ``.ceci-render.json``. An unmarked folder is accepted when it holds only those names, and an
+    ``index.html`` only beside ``results/`` (reports of an earlier version)."""
     if not reports.exists():
         return
     if not reports.is_dir():
@@ -445,9 +441,10 @@ def check_reports_folder(reports: Path) -> None:
         return
     names = sorted(p.name for p in reports.iterdir())
     foreign = [n for n in names if n not in RENDER_ENTRIES]
-    earlier = (reports / "results").is_dir()
-    if foreign or (not earlier and set(names) - {"README.md", ".render.lock"}):
-        shown = foreign or [n for n in names if n not in ("README.md", ".render.lock")]
+    if "index.html" in names and not (reports / "results").is_dir():  # a page of the user's, not of a render
+        foreign.append("index.html")
+    if foreign:
+        shown = foreign
         raise CeciError(f"--reports {reports} holds files that ceci-impact render did not write ({', '.join(shown[:5])}"
                         f"{', ...' if len(shown) > 5 else ''}); expected an empty folder or earlier reports — move "
                         "them or choose another --reports")
