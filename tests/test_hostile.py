@@ -405,3 +405,17 @@ def test_rebuilding_with_other_options_rerenders(small_world, tmp_path):
     second = json.loads((reports / "results" / "a.json").read_text())
     assert second["data_fingerprint"] != first["data_fingerprint"] and second["started"] >= first["started"]
     assert second["key"] != first["key"]
+
+
+def test_csv_downloads_never_carry_a_spreadsheet_formula():
+    import base64
+    import re
+
+    from ceci_impact.tables import table_html
+
+    df = pd.DataFrame({"name": ["=HYPERLINK(\"http://x\",\"y\")", "@SUM(A1)", "plain", "-0.5"], "jobs": [1, -2, 3, 4]})
+    page = table_html(df)
+    csv = base64.b64decode(re.search(r"base64,([A-Za-z0-9+/=]+)", page).group(1)).decode()
+    rows = csv.splitlines()[1:]
+    assert rows[0].startswith("\"'=HYPERLINK") and rows[1].startswith("'@SUM") and rows[3] == "-0.5,4", csv
+    assert rows[2] == "plain,3" and ",-2" in rows[1]

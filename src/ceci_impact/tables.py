@@ -47,12 +47,38 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=all(n is None for n in df.index.names))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy for a CSV download where a text cell that a spreadsheet would run as a formula (starting with
+    ``= + - @``, a tab or a carriage return, and not a number) starts with an apostrophe instead (OWASP's advice
+    against CSV injection); numbers are untouched.
+
+    Parameters
+    ----------
+    df
+        The table to download.
+    """
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        text = s.map(lambda v: isinstance(v, str)).astype(bool)
+        st = s.where(text, "").astype(str)
+        risky = text & st.str.startswith(_FORMULA_START) & pd.to_numeric(st, errors="coerce").isna()
+        if risky.any():
+            out[c] = s.where(~risky, "'" + st)
+    return out
+
+
 def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None, name: str = "table",
                max_rows: int = 200) -> str:
     """The table in both languages (each in its ``lang`` element), with a CSV download of the whole table."""
     d = _frame(df)
     shown = d.head(max_rows)
-    csv = base64.b64encode(d.to_csv(index=False).encode("utf-8")).decode()
+    csv = base64.b64encode(csv_safe(d).to_csv(index=False).encode("utf-8")).decode()
     slug = re.sub(r"[^a-z0-9]+", "-", str(in_lang(caption, "en") if caption else name).lower()).strip("-")[:60] or name
     out = {}
     for lang in LANGS:
