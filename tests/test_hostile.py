@@ -419,3 +419,15 @@ def test_csv_downloads_never_carry_a_spreadsheet_formula():
     rows = csv.splitlines()[1:]
     assert rows[0].startswith("\"'=HYPERLINK") and rows[1].startswith("'@SUM") and rows[3] == "-0.5,4", csv
     assert rows[2] == "plain,3" and ",-2" in rows[1]
+
+
+def test_leftover_cleaning_spares_look_alike_user_files(small_world, tmp_path):
+    raw, out = _case_dirs(small_world, tmp_path)
+    mine = [tmp_path / ".processed.tmp-my-notes.txt", tmp_path / ".processed.old-backup"]
+    for p in mine:
+        p.write_text("mine")
+    stale = tmp_path / ".processed.tmp-deadbeef"
+    stale.mkdir()
+    code, err = _run("build", "--quiet", "--raw", raw, "--out", out)
+    assert code == 0, err
+    assert not stale.exists() and all(p.read_text() == "mine" for p in mine)

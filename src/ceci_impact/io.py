@@ -25,11 +25,12 @@ def log(msg: str) -> None:
 
 def _clean_leftovers(target: Path) -> None:
     """Remove the temporary and superseded copies that a killed run left beside ``target`` (the caller holds the
-    lock, so no other run is writing them)."""
-    for p in target.parent.glob(f".{target.name}.tmp-*"):
-        shutil.rmtree(p, ignore_errors=True)
-    for p in target.parent.glob(f".{target.name}.old-*"):
-        shutil.rmtree(p, ignore_errors=True)
+    lock, so no other run is writing them): only folders named exactly as :func:`atomic_dir` names them, never a
+    user's file that merely starts the same way."""
+    ours = re.compile(re.escape(f".{target.name}.") + r"(tmp-[A-Za-z0-9_]{8}|old-[0-9]+)")
+    for p in target.parent.glob(f".{target.name}.*"):
+        if ours.fullmatch(p.name) and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
 
 
 @contextlib.contextmanager
