@@ -333,7 +333,7 @@ def read_ceci_sites(path: str | Path, data_end: int | None = None) -> pd.DataFra
 
 
 # a name used as a key (a PODECOBI pole): letters of any script, digits, spaces and plain punctuation
-_NAME = re.compile(r"[^\W_][\w .,'()&-]{0,99}")
+_NAME = re.compile(r"[^\W_][\w .,'()&\u2013\u2014-]{0,99}")
 
 
 def _check_ids(path: Path, df: pd.DataFrame, col: str) -> None:

@@ -41,7 +41,7 @@ COMMON = {
     "alpha": Spec(float, 0.05, "significance level", lo=0.001, hi=0.5),
 }
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]{0,63}"  # a plain column name: never an expression
-POLE = r"(|[^\W_][\w .,'()&-]{0,99})"  # a pole name as municipios.csv may hold it, or empty
+POLE = r"(|[^\W_][\w .,'()&\u2013\u2014-]{0,99})"  # a pole name as municipios.csv may hold it, or empty
 POLE_TEXT = "a pole name of letters, digits, spaces and . , ' ( ) & -, or empty"
 EST = ("callaway_santanna", "twfe", "sun_abraham", "imputation")
 DID = {
