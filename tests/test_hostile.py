@@ -441,3 +441,19 @@ def test_leftover_cleaning_spares_look_alike_user_files(small_world, tmp_path):
     code, err = _run("build", "--quiet", "--raw", raw, "--out", out)
     assert code == 0, err
     assert not stale.exists() and all(p.read_text() == "mine" for p in mine)
+
+
+def test_design_assign_replaces_only_its_own_file(tmp_path):
+    sites = tmp_path / "sites.csv"
+    pd.DataFrame({"site_id": [f"S{i}" for i in range(40)], "pole": ["A", "B"] * 20}).to_csv(sites, index=False)
+    mine = tmp_path / "plan.csv"
+    mine.write_text("my own schedule\n")
+    args = ["design", "assign", "--sites", sites, "--waves", "2026:20,2027:20", "--strata", "pole", "--seed", "3",
+            "--quiet", "--out"]
+    code, err = _run(*args, mine)
+    assert code == 2 and "did not write" in err and len(err.strip().splitlines()) == 1, err
+    assert mine.read_text() == "my own schedule\n"
+    ours = tmp_path / "assignment.csv"
+    assert _run(*args, ours)[0] == 0
+    first = ours.read_bytes()
+    assert _run(*args, ours)[0] == 0 and ours.read_bytes() == first  # an earlier assignment file is replaced
