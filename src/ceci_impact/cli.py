@@ -236,17 +236,17 @@ def main(argv: list[str] | None = None) -> int:
     _io.QUIET = bool(args.quiet)
     try:
         if args.command == "simulate":
-            from .data.synthetic import simulate
+            from .data.synthetic import check_simulate_folder, simulate
 
             out = Path(args.out)
+            if args.seed < 0 or args.seed >= 2**63:
+                raise CeciError(f"--seed {args.seed}: expected a whole number from 0 to 2^63 - 1")
             has_data = out.is_dir() and any(p.name != "README.md" for p in out.iterdir())
             if has_data and args.if_missing:
                 if not args.quiet:
                     print(f"{out} already holds data; nothing simulated (--if-missing)", file=sys.stderr)
                 return 0
-            if has_data and not (out / "truth.json").exists() and not args.force:
-                raise CeciError(f"{out} holds data that was not simulated (no truth.json); "
-                                "use another --out or --force to replace it")
+            check_simulate_folder(out, force=args.force)
             simulate(args.size, args.seed, out, end=args.end, first_wave=args.first_wave, quiet=args.quiet,
                      shocks=args.shocks)
         elif args.command == "build":
@@ -288,6 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print(f"error: {args.command}: not enough memory for this problem; expected a smaller problem or more memory",
+              file=sys.stderr)
+        return 2
+    except Exception as exc:  # never a traceback on the command line; CECI_DEBUG=1 shows it
+        import os
+
+        if os.environ.get("CECI_DEBUG"):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"error: {args.command}: unexpected {type(exc).__name__}: {first} (a bug or an unchecked input: please "
+              "report it; CECI_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 3
     return 0
 
 

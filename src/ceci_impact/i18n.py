@@ -64,8 +64,36 @@ def source_sha(text: str) -> str:
     return hashlib.sha256(text.strip().encode()).hexdigest()[:12]
 
 
+_MD_ACTIVE = re.compile(r"([\\`*_\[\]~|])")
+_MD_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+
+
+def escape_md(value: Any) -> str:
+    """Data-derived text made inert inside Markdown: line breaks become spaces and the characters that start
+    emphasis, links, images, code, tables or strike-through are backslash-escaped, so a name from the data shows
+    as written and never becomes a link or markup. Raw HTML (``<``, ``&``) is left to the renderer, which escapes
+    it (:func:`ceci_impact.report.notebook.markdown_html`).
+
+    Parameters
+    ----------
+    value
+        The text (a name, a file path, a warning); non-strings are converted with ``str``.
+    """
+    s = " ".join(str(value).splitlines())
+    return _MD_ACTIVE.sub(r"\\\1", s)
+
+
+def _data(value: Any, lang: str) -> str:
+    """A value placed into narrative: a :class:`Text` (library narrative) as it is, anything else escaped."""
+    return value.lang(lang) if isinstance(value, Text) else escape_md(value)
+
+
 class Text(str):
-    """Narrative in both languages: the ``str`` is the English, ``by_lang`` holds every language."""
+    """Narrative in both languages: the ``str`` is the English, ``by_lang`` holds every language.
+
+    A ``Text`` is trusted Markdown (catalogue templates); a plain ``str`` combined with it (``+``, :meth:`join`,
+    a value of :func:`msg`) is data and is escaped with :func:`escape_md`, so a name from the data never becomes
+    markup."""
 
     by_lang: dict[str, str]
 
@@ -75,19 +103,32 @@ class Text(str):
         return obj
 
     def __add__(self, other: str) -> Text:
-        o = other.by_lang if isinstance(other, Text) else {k: other for k in ALL_LANGS}
-        return Text({k: self.by_lang[k] + o[k] for k in ALL_LANGS})
+        return Text({k: self.by_lang[k] + _data_block(other, k) for k in ALL_LANGS})
 
     def __radd__(self, other: str) -> Text:
-        return Text({k: other + self.by_lang[k] for k in ALL_LANGS})
+        return Text({k: _data_block(other, k) + self.by_lang[k] for k in ALL_LANGS})
 
     def join(self, parts) -> Text:  # type: ignore[override]
         parts = list(parts)
-        return Text({k: self.by_lang[k].join(p.by_lang[k] if isinstance(p, Text) else p for p in parts)
-                     for k in ALL_LANGS})
+        return Text({k: self.by_lang[k].join(_data(p, k) for p in parts) for k in ALL_LANGS})
 
     def lang(self, lang: str) -> str:
         return self.by_lang.get(lang, self.by_lang["en"])
+
+
+def _data_block(value: Any, lang: str) -> str:
+    """A plain string appended to narrative: escaped line by line (its line breaks and a list marker ``- `` that
+    opens a line are kept, so a list of data items stays a list of inert items)."""
+    if isinstance(value, Text):
+        return value.lang(lang)
+    out = []
+    for line in str(value).split("\n"):
+        m = re.match(r"^(\s*(?:[-*] )?)(.*)$", line)
+        rest = _MD_LINE_START.sub(lambda g: g.group(1) + (g.group(2)[:-1] + "\\" + g.group(2)[-1]
+                                                          if g.group(2)[0].isdigit() else "\\" + g.group(2)),
+                                  escape_md(m.group(2)))
+        out.append(m.group(1) + rest if m.group(2) else line)
+    return "\n".join(out)
 
 
 def in_lang(text: Any, lang: str) -> str:
@@ -103,7 +144,8 @@ def msg(key: str, **values: Any) -> Text:
         template = messages(lang).get(key)
         if template is None:
             raise KeyError(f"message {key!r} missing from messages/{lang}.toml")
-        out[lang] = template.format(**{k: in_lang(v, lang) if isinstance(v, Text) else v for k, v in values.items()})
+        out[lang] = template.format(**{k: v.lang(lang) if isinstance(v, Text) else
+                                       escape_md(v) if isinstance(v, str) else v for k, v in values.items()})
     return Text(out)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -23,11 +25,12 @@ def log(msg: str) -> None:
 
 def _clean_leftovers(target: Path) -> None:
     """Remove the temporary and superseded copies that a killed run left beside ``target`` (the caller holds the
-    lock, so no other run is writing them)."""
-    for p in target.parent.glob(f".{target.name}.tmp-*"):
-        shutil.rmtree(p, ignore_errors=True)
-    for p in target.parent.glob(f".{target.name}.old-*"):
-        shutil.rmtree(p, ignore_errors=True)
+    lock, so no other run is writing them): only folders named exactly as :func:`atomic_dir` names them, never a
+    user's file that merely starts the same way."""
+    ours = re.compile(re.escape(f".{target.name}.") + r"(tmp-[A-Za-z0-9_]{8}|old-[0-9]+)")
+    for p in target.parent.glob(f".{target.name}.*"):
+        if ours.fullmatch(p.name) and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -50,6 +53,87 @@ def dir_lock(target: Path) -> Iterator[None]:
         fh.close()
 
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,119}")
+
+
+def check_name(value: object, where: str) -> str:
+    """A data- or plan-derived identifier that may name a file: letters, digits, ``_ . -``, starting with a letter or
+    digit, at most 120 characters (so never empty, never ``..``, never a path separator or markup).
+
+    Parameters
+    ----------
+    value
+        The identifier (a site id, a run name).
+    where
+        What it is and where it came from (file and row, parameter), for the one-line error.
+    """
+    from ._options import CeciError
+
+    text = str(value) if value is not None else ""
+    if not SAFE_NAME.fullmatch(text) or ".." in text:
+        raise CeciError(f"{where}: found {text!r}, expected an identifier of letters, digits, '_', '.' or '-' "
+                        "(starting with a letter or digit, at most 120 characters)")
+    return text
+
+
+def inside(root: str | Path, *parts: str) -> Path:
+    """``root / parts`` after checking that the result stays inside ``root`` (resolved, symbolic links followed).
+
+    Parameters
+    ----------
+    root
+        The output folder (``reports``, ``data/processed``).
+    *parts
+        Path components built from names (run names, site ids).
+    """
+    from ._options import CeciError
+
+    base = Path(root).resolve()
+    out = base.joinpath(*parts).resolve()
+    if not out.is_relative_to(base) or out == base:
+        raise CeciError(f"{'/'.join(parts)}: the name would write outside the output folder {root}; expected a "
+                        "plain file name")
+    return Path(root).joinpath(*parts)
+
+
+def _make_parent(target: Path) -> None:
+    """Create the parent folder of ``target``, but never through ``..`` (a name that climbs out of its folder)."""
+    from ._options import CeciError
+
+    if target.parent.is_dir():
+        return
+    if ".." in target.parts:
+        raise CeciError(f"{target}: its folder does not exist and is not created through '..'; expected an existing "
+                        "folder or a path without '..'")
+    target.parent.mkdir(parents=True, exist_ok=True)
+
+
+def regular_file(path: str | Path, what: str = "input") -> Path:
+    """``path`` if it is a regular file (or absent); a FIFO, device, socket or folder in its place is an error, so
+    that reading it never hangs.
+
+    Parameters
+    ----------
+    path
+        The input file.
+    what
+        What the file should be, for the message.
+    """
+    from ._options import CeciError
+
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return path
+    if not stat.S_ISREG(st.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) else "a folder"
+                if stat.S_ISDIR(st.st_mode) else "not a regular file")
+        raise CeciError(f"{path}: is {kind}; expected a regular file ({what})")
+    return path
+
+
 @contextlib.contextmanager
 def atomic_dir(target: str | Path) -> Iterator[Path]:
     """Yield a temporary folder beside ``target``; on success it replaces ``target``.
@@ -58,7 +142,7 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
     keeps two runs from writing it at once, and leftovers of a killed run are removed first.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     with dir_lock(target):
         _clean_leftovers(target)
         with _atomic_dir_locked(target) as tmp:
@@ -90,7 +174,7 @@ def _atomic_dir_locked(target: Path) -> Iterator[Path]:
 def atomic_file(target: str | Path, mode: str = "w", **kw) -> Iterator:
     """Open a temporary file beside ``target`` and rename it over ``target`` on success."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:

@@ -47,6 +47,32 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=all(n is None for n in df.index.names))
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy for a CSV download where a text cell that a spreadsheet would run as a formula (starting with
+    ``= + - @``, a tab or a carriage return, and not a number) starts with an apostrophe instead (OWASP's advice
+    against CSV injection); numbers are untouched.
+
+    Parameters
+    ----------
+    df
+        The table to download.
+    """
+    out = df.copy()
+    for c in out.columns:
+        s = out[c]
+        if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+            continue
+        text = s.map(lambda v: isinstance(v, str)).astype(bool)
+        st = s.where(text, "").astype(str)
+        risky = text & st.str.startswith(_FORMULA_START) & pd.to_numeric(st, errors="coerce").isna()
+        if risky.any():
+            out[c] = s.where(~risky, "'" + st)
+    return out
+
+
 def _csv(d: pd.DataFrame, lang: str) -> str:
     """The whole table as CSV in ``lang`` (headers and category labels translated, numbers as they are), after a
     comment line naming the data kind when it is known (:mod:`ceci_impact.marks`)."""
@@ -58,7 +84,7 @@ def _csv(d: pd.DataFrame, lang: str) -> str:
             out[c] = [in_lang(v, lang) if not isinstance(v, str) else term(v, lang) for v in out[c]]
     out.columns = [column_label(c, lang) for c in out.columns]
     head = note(lang)
-    return (f"# {head}\n" if head else "") + out.to_csv(index=False)
+    return (f"# {head}\n" if head else "") + csv_safe(out).to_csv(index=False)
 
 
 def _slug(text: str, name: str) -> str:

@@ -14,6 +14,7 @@ was expected.
 from __future__ import annotations
 
 import codecs
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ WAGES = tuple(f"W{k}" for k in range(1, 26))
 UMAS = tuple(f"UMA{k}" for k in range(1, 26))
 _INT = re.compile(r"[0-9]+")
 _DEC = re.compile(r"[0-9]+(\.[0-9]+)?")
+MAX_CELL = 100_000_000  # jobs in one cell: four times Mexico's insured workforce; more is a corrupt number
+MAX_DAILY_WAGE = 100_000  # pesos a day per salaried job: about 35 times the 25-UMA contribution ceiling
 
 
 def _q(c: str) -> str:
@@ -58,6 +61,12 @@ def rules(header: list[str], period: int) -> list[Rule]:
     out.append(Rule("masa_sal_ta", "NOT regexp_full_match(coalesce(masa_sal_ta, ''), '[0-9]+(\\.[0-9]+)?')",
                     "a non-negative amount"))
     ints = {c: f"TRY_CAST({_q(c)} AS BIGINT)" for c in INT_COLS}
+    out += [Rule(c, f"regexp_full_match(coalesce({_q(c)}, ''), '[0-9]+') AND ({ints[c]} IS NULL OR {ints[c]} > "
+                    f"{MAX_CELL})", f"a count of at most {MAX_CELL:,} jobs in one cell") for c in INT_COLS]
+    out.append(Rule("masa_sal_ta", f"regexp_full_match(coalesce(masa_sal_ta, ''), '[0-9]+(\\.[0-9]+)?') AND "
+                                   f"(NOT isfinite(TRY_CAST(masa_sal_ta AS DOUBLE)) OR TRY_CAST(masa_sal_ta AS DOUBLE) "
+                                   f"> {MAX_DAILY_WAGE} * greatest(coalesce({ints['ta_sal']}, 0), 1))",
+                    f"a daily wage mass of at most {MAX_DAILY_WAGE:,} pesos per salaried job (ta_sal)"))
     out.append(Rule("ta", f"{ints['ta']} <> {ints['teu']} + {ints['tec']} + {ints['tpu']} + {ints['tpc']}",
                     "ta = teu + tec + tpu + tpc"))
     out.append(Rule("ta_sal", f"{ints['ta_sal']} > {ints['ta']}", "ta_sal <= ta (salaried jobs are jobs)"))
@@ -82,6 +91,13 @@ def rules(header: list[str], period: int) -> list[Rule]:
 def _py_bad(rule: Rule, row: dict[str, str], period: int) -> bool:
     """The Python twin of a rule's SQL test (used only to name the first offending row)."""
     c, v = rule.column, row.get(rule.column, "")
+    if rule.expected.startswith("a count of at most"):
+        return bool(_INT.fullmatch(v)) and int(v) > MAX_CELL
+    if rule.expected.startswith("a daily wage mass"):
+        if not _DEC.fullmatch(v):
+            return False
+        sal = int(row["ta_sal"]) if _INT.fullmatch(row.get("ta_sal", "")) else 0
+        return not math.isfinite(float(v)) or float(v) > MAX_DAILY_WAGE * max(sal, 1)
     if rule.expected.startswith("ta ="):
         try:
             return int(row["ta"]) != sum(int(row[k]) for k in ("teu", "tec", "tpu", "tpc"))

@@ -12,7 +12,6 @@ the same statements run on a distributed SQL engine for national microdata.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import time
@@ -28,6 +27,7 @@ from ..calendar import label
 from ..io import atomic_dir, log
 from . import panel_sql
 from .engines import DuckDBEngine, EngineName, make_engine
+from .provenance import check_unchanged, fingerprint, raw_state
 from .sources import (
     asg_files,
     asg_period,
@@ -50,20 +50,6 @@ def _haversine_sql(a: str, b: str) -> str:
         f"2 * {EARTH_KM} * asin(sqrt(power(sin(radians({b}.lat - {a}.lat) / 2), 2) + "
         f"cos(radians({a}.lat)) * cos(radians({b}.lat)) * power(sin(radians({b}.lon - {a}.lon) / 2), 2)))"
     )
-
-
-def fingerprint(raw: str | Path) -> str:
-    """Fingerprint of a raw-data folder: names, sizes and content hashes of files up to 64 MB."""
-    h = hashlib.sha256()
-    for f in sorted(Path(raw).rglob("*")):
-        if f.is_file() and not f.name.startswith("."):
-            st = f.stat()
-            h.update(f"{f.relative_to(raw)}|{st.st_size}".encode())
-            if st.st_size <= 64 * 2**20:
-                h.update(hashlib.sha256(f.read_bytes()).digest())
-            else:
-                h.update(str(st.st_mtime_ns).encode())
-    return h.hexdigest()[:16]
 
 
 def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allow_gaps: bool = False,
@@ -115,6 +101,12 @@ def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allo
         FROM asg_raw a JOIN cw ON cw.cve_municipio_imss = a.cve_municipio
     """)
     # ``cw`` stays registered: the key checks of the municipality panels read it
+    for per, jobs in con.execute("SELECT period, SUM(ta) FROM asg GROUP BY period "
+                                 "HAVING SUM(ta) > 0 AND SUM(ta) FILTER (WHERE ptpd = 0) IS NULL "
+                                 "OR SUM(ta) FILTER (WHERE ptpd = 0) = 0 ORDER BY period").fetchall():
+        f = next(f for f in files if asg_period(f) == per)
+        warn.append(f"{f}: all {int(jobs):,} jobs of {label(per)} are flagged platform work (ptpd = 1); the month has 0 "
+                    "jobs in the panels, which exclude platform workers")
     warn += _plausibility(con, jump_factor)
     p = [asg_period(f) for f in files]
     return min(p), max(p), {"files": facts, "warnings": warn}
@@ -195,17 +187,17 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
     engine = engine or DuckDBEngine(con)
     sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
     mun_path = raw / "municipios.csv"
-    mun = read_municipios(mun_path) if mun_path.exists() else None
-    if mun is not None:
-        check_keys(raw, mun, sites, con.execute("SELECT * FROM cw").df())
+    if not mun_path.exists():
+        raise CeciError(f"{mun_path}: file not found; expected the municipality attributes (cvegeo, nombre, lat, lon, "
+                        "mujeres_15_64, x_industrial, polo) that the key checks, the covariate and the per-1,000-women "
+                        "outcome need")
+    mun = read_municipios(mun_path)
+    check_keys(raw, mun, sites, con.execute("SELECT * FROM cw").df())
     sites.to_parquet(out / "sites.parquet", index=False)
     if engine.name != "duckdb":  # the staged asg aggregate (municipality x sex x platform flag x month) is small
         engine.register("asg", con.execute("SELECT * FROM asg").df())
     _share(con, engine, "sites", sites)
-    if mun is not None:
-        _share(con, engine, "mun", mun)  # the employer panel's key check reads it on ``con``
-    else:
-        engine.create("mun", panel_sql.MUN_FROM_ASG)
+    _share(con, engine, "mun", mun)  # the employer panel's key check reads it on ``con``
     mcols = set(engine.columns("mun"))
     fill = {"p0": p0, "p1": p1,
             "pole_join": "m.polo <> '' AND s.pole = m.polo" if exposure == "pole" else "s.cvegeo = m.cvegeo",
@@ -235,13 +227,12 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
     emp = read_employers(raw / "employers.parquet")
     spells = read_job_spells(raw / "job_spells.parquet", emp)
     check_spells_window(raw / "job_spells.parquet", spells, p1)
-    if (raw / "municipios.csv").exists():
-        known = set(con.execute("SELECT cvegeo FROM mun").df().cvegeo)  # registered by the municipality panels
-        bad = ~emp.cvegeo.isin(known)
-        if bad.any():
-            i = int(bad.to_numpy().argmax())
-            raise CeciError(f"{raw / 'employers.parquet'}: row {i + 1}, column cvegeo: found {emp.cvegeo.iat[i]!r}, "
-                            "expected a municipality listed in municipios.csv")
+    known = set(con.execute("SELECT cvegeo FROM mun").df().cvegeo)  # registered by the municipality panels
+    bad = ~emp.cvegeo.isin(known)
+    if bad.any():
+        i = int(bad.to_numpy().argmax())
+        raise CeciError(f"{raw / 'employers.parquet'}: row {i + 1}, column cvegeo: found {emp.cvegeo.iat[i]!r}, "
+                        "expected a municipality listed in municipios.csv")
     inc = read_incapacidades(raw / "incapacidades.parquet", spells)
     for name, df in (("employers", emp), ("spells_in", spells), ("inc_in", inc),
                      ("periods", pd.DataFrame({"period": np.arange(p0, p1 + 1, dtype="int64")}))):
@@ -255,6 +246,11 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
         engine.write(fname.removesuffix(".parquet"), select.format(**fill), out / fname)
     n = engine.fetch("SELECT COUNT(*), COUNT(DISTINCT employer_id), SUM(CASE WHEN ring='treated' THEN 1 ELSE 0 END) "
                      "FROM employer_month")[0]
+    n_control = engine.fetch("SELECT COUNT(DISTINCT employer_id) FROM employer_month WHERE ring = 'control'")[0][0]
+    if not n_control:
+        raise CeciError(f"--ring-km {r1:g},{r2:g}: no employer lies beyond the {r2:g} km buffer of every opened CECI, so "
+                        "the employer panels would have no comparison employers; expected a buffer radius that leaves "
+                        "comparison employers (such as 3,10)")
     secs = time.perf_counter() - t0
     say(f"  employer_month: {n[0]:,} rows, {n[1]:,} employers, {n[2] // max(p1 - p0 + 1, 1):,} in the treated ring "
         f"({secs:.1f} s, {engine.name})")
@@ -325,7 +321,7 @@ def check_output_folder(raw: Path, out: Path) -> None:
     if o.exists() and not o.is_dir():
         raise CeciError(f"--out {out} is a file; expected a folder")
     if o.is_dir():
-        foreign = sorted(p.name for p in o.iterdir() if p.name not in OUTPUT_FILES and not p.name.startswith(".duckdb"))
+        foreign = sorted(p.name for p in o.iterdir() if p.name not in OUTPUT_FILES and p.name != ".duckdb_tmp")
         if foreign:
             raise CeciError(f"--out {out} holds files that ceci-impact build did not write ({', '.join(foreign[:5])}"
                             f"{', ...' if len(foreign) > 5 else ''}); expected an empty folder or earlier panels — "
@@ -397,6 +393,20 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
         raise CeciError(f"{out}: the build could not write its panels ({msg}); the previous panels are untouched") from None
 
 
+def _always_treated(path: Path, sites: pd.DataFrame, p0: int) -> list[str]:
+    """A warning for CECI opened on or before the first month of the data window: their municipality (and the
+    employers around them) are treated from the first month, a cohort with no pre-opening month (always treated:
+    no estimator can compare it before and after, and it is not a comparison unit either)."""
+    early = sites[(sites.opening_period > 0) & (sites.opening_period <= p0)]
+    if early.empty:
+        return []
+    first = early.sort_values("opening_period").iloc[0]
+    return [f"{path}: {len(early):,} site(s) opened on or before the first month of the data window ({label(p0)}), "
+            f"e.g. {first.site_id} opened {label(int(first.opening_period))}; their municipalities and nearby "
+            "employers are an always-treated cohort with no month before opening (no effect can be estimated for "
+            "them)"]
+
+
 def _warn(msg: str) -> None:
     """A warning line: printed even in quiet mode (the cron log shows it) and recorded in the manifest."""
     import sys
@@ -408,6 +418,8 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
     ring_km, exposure, memory_limit, open_data_only = o["ring_km"], o["exposure"], o["memory_limit"], o["open_data_only"]
     allow_gaps, strict, warn = o["allow_gaps"], o["strict"], _warn
     t0 = time.perf_counter()
+    state = raw_state(raw)
+    fp = fingerprint(raw, {k: o[k] for k in ("ring_km", "exposure", "open_data_only", "allow_gaps")})
     with atomic_dir(out) as tmp:
         con = duckdb.connect()
         con.execute(f"SET temp_directory = {_sql_path(tmp / '.duckdb_tmp')}")
@@ -421,7 +433,13 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
             raise CeciError(f"--strict: {len(quality['warnings'])} warning(s), the first: {quality['warnings'][0]}")
         for w in quality["warnings"]:
             warn(w)
-        build_municipality_panels(con, raw, tmp, p0, p1, exposure, say, engine)
+        sites = build_municipality_panels(con, raw, tmp, p0, p1, exposure, say, engine)
+        early = _always_treated(raw / "ceci_sites.csv", sites, p0)
+        if strict and early:
+            raise CeciError(f"--strict: {len(early)} warning(s), the first: {early[0]}")
+        for w in early:
+            warn(w)
+        quality["warnings"] += early
         stats = {"municipality_panels_seconds": round(time.perf_counter() - t_asg, 2)}
         if not open_data_only:
             emp_stats = build_employer_panel(con, raw, tmp, p0, p1, ring_km, say, engine)
@@ -437,9 +455,10 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
         engine.close()
         con.close()
         shutil.rmtree(tmp / ".duckdb_tmp", ignore_errors=True)
+        check_unchanged(raw, state)
         manifest = {"raw": str(raw.resolve()), "window": [label(p0), label(p1)], "period_first": p0, "period_last": p1,
                     "ring_km": list(ring_km), "exposure": exposure, "engine": engine.name, "open_data_only": bool(open_data_only),
-                    "fingerprint": fingerprint(raw),
+                    "fingerprint": fp, "allow_gaps": bool(o["allow_gaps"]),
                     "simulated": (raw / "truth.json").exists(), "built_seconds": round(time.perf_counter() - t0, 2),
                     "stats": stats, "quality": quality}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))

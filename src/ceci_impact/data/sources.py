@@ -16,6 +16,7 @@ import pandas as pd
 
 from .._options import CeciError
 from ..calendar import label, period
+from ..io import SAFE_NAME, regular_file
 
 ASG_REQUIRED = [
     "cve_delegacion", "cve_subdelegacion", "cve_entidad", "cve_municipio", "sector_economico_1",
@@ -143,7 +144,7 @@ def asg_files(folder: str | Path, allow_gaps: bool = False) -> tuple[list[Path],
     if odd:
         raise CeciError(f"{folder}: {', '.join(odd[:3])}: expected monthly files named asg-YYYY-MM-DD.csv "
                         "(lower-case .csv, uncompressed)")
-    files = [p for p in cands if p.is_file()]
+    files = [regular_file(p, "a monthly asg file") for p in cands]
     if not files:
         raise CeciError(f"{folder}: no asg-YYYY-MM-DD.csv files found")
     seen: dict[int, Path] = {}
@@ -213,6 +214,7 @@ def attach_cvegeo(df: pd.DataFrame, crosswalk: pd.DataFrame, source: str = "aseg
 def _read_csv(path: Path, required: list[str], dtype: dict | None = None) -> pd.DataFrame:
     if not path.exists():
         raise CeciError(f"{path}: file not found")
+    regular_file(path, "a CSV file")
     try:
         df = pd.read_csv(path, dtype=dtype or str, keep_default_na=False, na_filter=False, encoding="utf-8")
     except UnicodeDecodeError:
@@ -298,6 +300,8 @@ def read_ceci_sites(path: str | Path, data_end: int | None = None) -> pd.DataFra
     cols = ["site_id", "name", "scheme", "pole", "cvegeo", "lat", "lon", "opening_date", "capacity"]
     df = _read_csv(path, cols)
     df["site_id"] = df["site_id"].str.strip()
+    _check_ids(path, df, "site_id")
+    _check_names(path, df, "pole", allow_empty=True)
     dup = df["site_id"].duplicated()
     if dup.any():
         i = int(np.flatnonzero(dup.to_numpy())[0])
@@ -328,10 +332,43 @@ def read_ceci_sites(path: str | Path, data_end: int | None = None) -> pd.DataFra
     return out
 
 
+# a name used as a key (a PODECOBI pole): letters of any script, digits, spaces and plain punctuation
+_NAME = re.compile(r"[^\W_][\w .,'()&\u2013\u2014-]{0,99}")
+
+
+def _check_ids(path: Path, df: pd.DataFrame, col: str) -> None:
+    """Identifiers that may name a report file: :data:`ceci_impact.io.SAFE_NAME`, one line naming the first bad row."""
+    s = df[col].astype(str)
+    bad = ~s.str.fullmatch(SAFE_NAME.pattern) | s.str.contains("..", regex=False)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise CeciError(f"{path}: row {i + 2}, column {col}: found {s.iat[i]!r}, expected a non-empty identifier of "
+                        "letters, digits, '_', '.' or '-' (starting with a letter or digit, at most 120 characters)")
+
+
+def _check_names(path: Path, df: pd.DataFrame, col: str, allow_empty: bool) -> None:
+    """Names used as keys (poles): letters, digits, spaces and ``.,'()&-``; no markup, control characters or
+    leading/trailing spaces."""
+    s = df[col].astype(str)
+    ok = s.str.fullmatch(_NAME.pattern) & (s == s.str.strip()) | (allow_empty & (s == ""))
+    if (~ok).any():
+        i = int(np.flatnonzero((~ok).to_numpy())[0])
+        raise CeciError(f"{path}: row {i + 2}, column {col}: found {s.iat[i]!r}, expected a name of letters, digits, "
+                        "spaces and . , ' ( ) & - (at most 100 characters)" + (" or empty" if allow_empty else ""))
+
+
 def read_municipios(path: str | Path) -> pd.DataFrame:
     """Municipality attributes: ``cvegeo, nombre, cve_ent, lat, lon, mujeres_15_64, x_industrial, polo``."""
     path = Path(path)
     df = _read_csv(path, ["cvegeo", "nombre", "lat", "lon", "mujeres_15_64"])
+    badg = ~df["cvegeo"].str.strip().str.fullmatch(r"\d{5}")
+    if badg.any():
+        i = int(np.flatnonzero(badg.to_numpy())[0])
+        raise CeciError(f"{path}: row {i + 2}, column cvegeo: found {df['cvegeo'].iat[i]!r}, expected a 5-digit INEGI "
+                        "key")
+    if "polo" in df:
+        df["polo"] = df["polo"].str.strip()
+        _check_names(path, df, "polo", allow_empty=True)
     out = df.copy()
     out["lat"] = _numeric(df, "lat", path, 14.0, 33.0)
     out["lon"] = _numeric(df, "lon", path, -119.0, -86.0)
@@ -346,6 +383,7 @@ def read_municipios(path: str | Path) -> pd.DataFrame:
 def _read_parquet(path: Path, required: list[str]) -> pd.DataFrame:
     if not path.exists():
         raise CeciError(f"{path}: file not found")
+    regular_file(path, "a Parquet file")
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types
@@ -353,6 +391,8 @@ def _read_parquet(path: Path, required: list[str]) -> pd.DataFrame:
     missing = [c for c in required if c not in df.columns]
     if missing:
         raise CeciError(f"{path}: missing column {', '.join(missing)}; expected columns {', '.join(required)}")
+    if df.empty:
+        raise CeciError(f"{path}: no rows; expected at least one row (columns {', '.join(required)})")
     return df
 
 
@@ -397,10 +437,26 @@ def read_job_spells(path: str | Path, employers: pd.DataFrame | None = None) -> 
                "a child born when the parent was 12 to 75 years old")
     _first_bad(path, df, df.duplicated(["worker_id", "employer_id", "start"]), "start",
                "one spell per worker, employer and start date (duplicated spell)")
+    _first_bad(path, df, _overlapping(df), "start", "a start after the end of the same worker's earlier spell at "
+               "the same employer (overlapping spells would count the worker twice)")
     if employers is not None:
         _first_bad(path, df, ~df["employer_id"].isin(employers["employer_id"]), "employer_id",
                    "an employer listed in employers.parquet")
     return df
+
+
+def _overlapping(df: pd.DataFrame) -> np.ndarray:
+    """Rows whose spell starts on or before the end of an earlier spell of the same worker at the same employer
+    (an open spell never ends)."""
+    o = df[["worker_id", "employer_id", "start", "end"]].sort_values(["worker_id", "employer_id", "start"])
+    end = o["end"].astype("datetime64[ns]").fillna(pd.Timestamp.max)
+    w, e = o["worker_id"].to_numpy(), o["employer_id"].to_numpy()
+    same = np.r_[False, (w[1:] == w[:-1]) & (e[1:] == e[:-1])]
+    reach = end.groupby([o["worker_id"], o["employer_id"]], sort=False).cummax().shift(1)
+    hit = same & (o["start"].to_numpy() <= reach.to_numpy())
+    out = np.zeros(len(df), dtype=bool)
+    out[df.index.get_indexer(o.index[hit])] = True
+    return out
 
 
 def check_spells_window(path: Path, df: pd.DataFrame, p1: int) -> None:

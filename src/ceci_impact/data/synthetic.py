@@ -128,6 +128,7 @@ def simulate(
 
     # ---------------------------------------------------------------- write everything atomically
     out = Path(out)
+    check_simulate_folder(out, force=True)
     with atomic_dir(out) as tmp:
         _write_world(tmp, w, truth, potential, size, seed)
     w.say(f"  wrote {out} in {time.perf_counter() - t_start:.1f} s")
@@ -155,6 +156,8 @@ def _world_with_shocks(size: Size, seed: int, *, end: str | None = None, first_w
             f"first_wave={label(w0)} must fall inside the data window {label(p0 + 3)}..{label(p1)} "
             "(at least 3 pre-periods)"
         )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise CeciError(f"seed={seed!r}: expected a whole number from 0 to 2^63 - 1")
     rng = np.random.default_rng(seed)
     say = (lambda *a: None) if quiet else log
     say(f"simulating the {size} world: {spec.n_mun} municipalities, {spec.n_employers} employers, "
@@ -182,3 +185,38 @@ def shock_fields(size: Size = "small", seed: int = 2026, shocks: Shocks | dict |
         As in :func:`simulate`.
     """
     return _world_with_shocks(size, seed, shocks=shocks)
+
+
+# every entry ``simulate`` writes into its output folder (anything else there is a user's file, never replaced)
+SIMULATE_FILES = frozenset({
+    "asegurados", "ceci_sites.csv", "crosswalk_imss_municipio_to_inegi.csv", "employers.parquet",
+    "incapacidades.parquet", "job_spells.parquet", "municipios.csv", "truth.json", "truth_employer_month.parquet",
+    "truth_mun_month.parquet", "README.md",
+})
+
+
+def check_simulate_folder(out: str | Path, force: bool = False) -> None:
+    """Refuse an output folder whose files ``simulate`` did not write (the rule ``build`` keeps): a file in place of
+    the folder always; a folder holding other files (built panels, real data, a user's notes) unless ``force``.
+
+    Parameters
+    ----------
+    out
+        The folder ``simulate`` would replace.
+    force
+        Replace a folder holding other files (the user's explicit choice); a file is never replaced by a folder.
+    """
+    from .._options import CeciError
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CeciError(f"--out {out} is a file; expected a folder (simulate never replaces a file by a folder)")
+    if not out.is_dir() or force:
+        return
+    names = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    foreign = [n for n in names if n not in SIMULATE_FILES]
+    if foreign or (set(names) - {"README.md"} and not (out / "truth.json").exists()):
+        shown = foreign or [n for n in names if n != "README.md"]
+        raise CeciError(f"--out {out} holds files that ceci-impact simulate did not write ({', '.join(shown[:5])}"
+                        f"{', ...' if len(shown) > 5 else ''}); expected an empty folder or an earlier simulated world "
+                        "— choose another --out (or --force to replace it)")

@@ -50,7 +50,17 @@ class Assignment:
         return head + self.table.to_csv(index=False, lineterminator="\n")
 
     def write(self, path: str | Path) -> Path:
-        """Write the assignment file atomically (a failed run leaves an earlier file untouched)."""
+        """Write the assignment file atomically (a failed run leaves an earlier file untouched); an existing file is
+        replaced only when it is an earlier assignment file (its first line names ``ceci_impact_assignment``)."""
+        p = Path(path)
+        if p.exists():
+            if not p.is_file():
+                raise CeciError(f"--out {p}: is not a regular file; expected the assignment file (CSV) to write")
+            with open(p, "rb") as fh:
+                head = fh.read(64)
+            if not head.startswith(b"# ceci_impact_assignment:"):
+                raise CeciError(f"--out {p}: an existing file that ceci-impact design assign did not write; expected a "
+                                "new file name or an earlier assignment file (move it or choose another --out)")
         with _io.atomic_file(path, "w", encoding="utf-8", newline="") as f:
             f.write(self.to_csv_text())
         return Path(path)

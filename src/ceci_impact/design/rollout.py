@@ -23,9 +23,15 @@ from .._options import CeciError, check_option
 Criterion = Literal["trace", "total"]
 
 
+MAX_PERIODS = 1200  # 100 years of months: the designs are (T + 1) x T matrices per lag, bounded before allocating
+
+
 def _check(T, carryover) -> tuple[int, int]:
     if int(T) != T or T < 2:
         raise CeciError(f"T={T!r}; expected a whole number of periods of at least 2")
+    if T > MAX_PERIODS:
+        raise CeciError(f"T={T!r} periods; expected at most {MAX_PERIODS:,} (100 years of months; the design needs "
+                        "(T + 1) x T matrices per carry-over lag)")
     if int(carryover) != carryover or not 0 <= carryover < T:
         raise CeciError(f"carryover={carryover!r}; expected a whole number from 0 to T - 1 = {int(T) - 1}")
     return int(T), int(carryover)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -30,6 +32,7 @@ def design_matrix(xformla: str | None, data: pd.DataFrame) -> tuple[np.ndarray, 
             return X, ["Intercept", *names]
     from formulaic import model_matrix
 
+    check_formula(xformla, data.columns)
     f = xformla.strip()
     if not f.startswith("~"):
         f = "~" + f
@@ -41,6 +44,57 @@ def design_matrix(xformla: str | None, data: pd.DataFrame) -> tuple[np.ndarray, 
     if X.shape[0] != len(data):
         raise CeciError(f"xformla={xformla!r} produced {X.shape[0]} rows for {len(data)} data rows")
     return X, list(mm.columns)
+
+
+# transformations a covariate formula may use; anything else that is not a column is refused (formulaic evaluates
+# Python inside a formula: a formula is never allowed to name anything but columns and these)
+SAFE_CALLS = frozenset({"C", "I", "np.log", "np.log1p", "np.exp", "np.sqrt", "np.abs", "log", "exp", "sqrt",
+                        "center", "scale", "standardize", "poly", "bs", "Treatment", "Sum", "degree", "df",
+                        "reference", "raw"})
+_UNSAFE = re.compile(r"[{}`'\"\\;@\[\]:!$]|__|\blambda\b")
+
+
+def check_formula(xformla: str, columns) -> None:
+    """Refuse a covariate formula that names anything but columns of the data and :data:`SAFE_CALLS` (formulaic
+    evaluates Python in ``{...}`` terms and calls: a formula from a parameter must never run code).
+
+    Parameters
+    ----------
+    xformla
+        The formula, such as ``"~ x1 + C(region)"``.
+    columns
+        The data's column names.
+    """
+    cols = {str(c) for c in columns}
+    bad = _UNSAFE.search(xformla)
+    if bad:
+        raise CeciError(f"xformla={xformla!r}: character {bad.group(0)!r} is not allowed; expected column names joined "
+                        "by + (with C(), I(), np.log() and the like); formulas are never evaluated as code")
+    for tok in re.findall(r"[A-Za-z_][A-Za-z0-9_.]*", xformla):
+        if tok not in cols and tok not in SAFE_CALLS:
+            raise CeciError(f"xformla={xformla!r}: {tok!r} is neither a column of the data nor an allowed "
+                            f"transformation ({', '.join(sorted(SAFE_CALLS)[:8])}, ...); expected column names")
+
+
+def covariate_formula(covariates, columns=None) -> str | None:
+    """``"~ x1 + x2"`` from a list of covariate names, each checked to be a plain column name (and, with
+    ``columns``, a column of the data); ``None`` for no covariates.
+
+    Parameters
+    ----------
+    covariates
+        Column names (a notebook parameter).
+    columns
+        The data's columns, or ``None`` to check the names' form only.
+    """
+    names = list(covariates or ())
+    for c in names:
+        if not isinstance(c, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", c):
+            raise CeciError(f"covariates: found {c!r}, expected a column name (letters, digits and '_')")
+        if columns is not None and c not in set(map(str, columns)):
+            raise CeciError(f"covariates: {c!r} is not a column of the data; expected one of "
+                            f"{', '.join(sorted(map(str, columns))[:12])}")
+    return "~ " + " + ".join(names) if names else None
 
 
 def formula_vars(xformla: str | None, columns) -> list[str]:

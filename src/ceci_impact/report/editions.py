@@ -67,7 +67,40 @@ def localise(nb, lang: str, notebook: str):
         elif cell.cell_type == "code":
             cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream"
                                                                         and o.get("name") == "stderr")]
+            for o in cell.outputs:
+                data = o.get("data", {})
+                if "text/markdown" in data:  # Markdown produced by code: rendered here with raw HTML escaped
+                    from .notebook import markdown_html
+
+                    src = data.pop("text/markdown")
+                    data["text/html"] = markdown_html("".join(src) if isinstance(src, list) else src)
+                for mime in ("application/javascript", "text/javascript"):  # outputs never carry scripts
+                    data.pop(mime, None)
     return nb
+
+
+_URL_ATTRS = ("href", "src", "xlink:href", "action", "formaction", "data", "poster")
+_ACTIVE_TAGS = ("script", "iframe", "object", "embed", "form", "base", "frame", "frameset", "applet")
+
+
+def sanitise_outputs(soup) -> None:
+    """Make the outputs and markdown of an exported notebook inert: no ``<script>`` (or other active element), no
+    event-handler attribute (``on...``) and no ``javascript:``/``vbscript:`` URL anywhere in them, whatever a producer
+    forgot to escape. The page's own template (styles, the navigation) is outside the outputs and kept."""
+    areas = soup.select(".jp-OutputArea-output, .jp-RenderedMarkdown, .jp-RenderedHTMLCommon, .jp-MarkdownCell")
+    for area in areas:
+        for el in area.find_all(_ACTIVE_TAGS):
+            el.decompose()
+        for el in area.find_all(["meta"]):
+            el.decompose()
+    for el in soup.find_all(True):
+        for attr in list(el.attrs):
+            low = attr.lower()
+            val = el.attrs[attr]
+            text = " ".join(val) if isinstance(val, list) else str(val)
+            plain = re.sub(r"[\s\x00-\x1f]", "", text).lower()
+            if low.startswith("on") or (low in _URL_ATTRS and plain.startswith(("javascript:", "vbscript:"))):
+                del el.attrs[attr]
 
 
 def _keep_language(soup, lang: str) -> None:
@@ -116,6 +149,7 @@ def export_edition(nb, title: str, meta: dict, lang: str, nav: dict, notebook: s
     body = _MODULE_CDN.sub("", _EXTERNAL.sub("", _MATHJAX.sub("", body)))
     soup = BeautifulSoup(body, "html.parser")
     _keep_language(soup, lang)
+    sanitise_outputs(soup)
     if soup.html is not None:
         soup.html["lang"] = lang
     u = UI[lang]

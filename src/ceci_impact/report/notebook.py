@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 
 from .._options import CeciError
@@ -66,18 +67,36 @@ def _register_displays(ip) -> None:
     f["text/html"].for_type(pd.DataFrame, table_html)
 
 
+@functools.cache
+def _markdown():
+    import mistune
+
+    return mistune.create_markdown(escape=True, plugins=["strikethrough", "footnotes", "table"])
+
+
+def markdown_html(text: str) -> str:
+    """Markdown to HTML for a published page: raw HTML in the text is escaped (shown, never run) and links or
+    images with a harmful scheme (``javascript:``, ``data:``...) are dropped by the renderer.
+
+    Parameters
+    ----------
+    text
+        Markdown (narrative from the catalogues, with data-derived values already escaped by
+        :func:`ceci_impact.i18n.msg`).
+    """
+    return _markdown()(str(text))
+
+
 def md(text):
     """Render Markdown from code (narrative that depends on results): a :class:`ceci_impact.i18n.Text` in both
-    languages, a plain string as it is."""
-    from IPython.display import HTML, Markdown
+    languages, a plain string as it is; raw HTML inside either is escaped (:func:`markdown_html`)."""
+    from IPython.display import HTML
 
     from ..i18n import Text, both
 
     if isinstance(text, Text):
-        import mistune
-
-        return HTML(both({k: mistune.html(v) for k, v in text.by_lang.items()}))
-    return Markdown(text)
+        return HTML(both({k: markdown_html(v) for k, v in text.by_lang.items()}))
+    return HTML(markdown_html(text))
 
 
 def html(text: str):

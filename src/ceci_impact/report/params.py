@@ -29,6 +29,8 @@ class Spec:
     lo: float | None = None
     hi: float | None = None
     each: tuple | None = None  # allowed values for the items of a list parameter
+    pattern: str | None = None  # a regular expression a str value (or every item of a list) must match in full
+    expected: str = ""  # what the pattern means, for the message
 
 
 COMMON = {
@@ -38,13 +40,17 @@ COMMON = {
     "biters": Spec(int, 999, "bootstrap draws for uniform bands", lo=99, hi=100_000),
     "alpha": Spec(float, 0.05, "significance level", lo=0.001, hi=0.5),
 }
+IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]{0,63}"  # a plain column name: never an expression
+POLE = r"(|[^\W_][\w .,'()&\u2013\u2014-]{0,99})"  # a pole name as municipios.csv may hold it, or empty
+POLE_TEXT = "a pole name of letters, digits, spaces and . , ' ( ) & -, or empty"
 EST = ("callaway_santanna", "twfe", "sun_abraham", "imputation")
 DID = {
     "control_group": Spec(str, "notyettreated", "comparison units", choices=("nevertreated", "notyettreated")),
     "est_method": Spec(str, "reg", "2x2 estimator (reg: small cohorts defeat propensity-score models)",
                        choices=("dr", "ipw", "reg")),
     "anticipation": Spec(int, 0, "months of anticipation before opening", lo=0, hi=12),
-    "covariates": Spec(list, ["x_industrial"], "covariates for conditional parallel trends (column names)"),
+    "covariates": Spec(list, ["x_industrial"], "covariates for conditional parallel trends (column names)",
+                       pattern=IDENTIFIER, expected="a column name (letters, digits and '_', not starting with a digit)"),
     "min_e": Spec(int, -12, "first event time shown", lo=-60, hi=0),
     "max_e": Spec(int, 12, "last event time shown", lo=0, hi=60),
     "estimators": Spec(list, ["callaway_santanna", "twfe", "sun_abraham", "imputation"], "estimators to compare",
@@ -69,7 +75,7 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "outcome": Spec(str, "log_women_jobs", "municipality outcome",
                         choices=outcome_family("women")),
         "scheme": Spec(str, "both", "CECI scheme defining exposure", choices=("both", "IMSS", "Empresa")),
-        "pole": Spec(str, "", "restrict to one PODECOBI pole (empty = all)"),
+        "pole": Spec(str, "", "restrict to one PODECOBI pole (empty = all)", pattern=POLE, expected=POLE_TEXT),
     },
     "20_absenteeism": {
         **COMMON, **DID,
@@ -91,19 +97,23 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
     },
     "40_site_profile": {
         **COMMON,
-        "site_id": Spec(str, "", "CECI site id (empty = first opened site)"),
+        "site_id": Spec(str, "", "CECI site id (empty = first opened site)", pattern=r"(|[A-Za-z0-9][A-Za-z0-9_.-]{0,119})",
+                        expected="a site id of letters, digits, '_', '.' or '-', or empty"),
         "radius_km": Spec(float, 5.0, "surroundings radius (km)", lo=0.5, hi=50),
         "window": Spec(int, 12, "months before and after opening shown", lo=3, hi=36),
     },
     "45_pole_profile": {
         **{k: v for k, v in COMMON.items() if k != "biters"},
-        "pole": Spec(str, "", "PODECOBI pole (empty = the first pole with an opened site)"),
+        "pole": Spec(str, "", "PODECOBI pole (empty = the first pole with an opened site)", pattern=POLE,
+                     expected=POLE_TEXT),
         "pre": Spec(int, 24, "months before the pole's first opening used for employer outcomes", lo=6, hi=120),
         "reps": Spec(int, 50, "placebo replications of the standard errors", lo=10, hi=2000),
     },
     "50_rollout_design": {
         **{k: v for k, v in COMMON.items() if k not in ("biters",)},
-        "waves": Spec(str, "200,250,200,200,150", "announced sites per year, in order (comma-separated)"),
+        "waves": Spec(str, "200,250,200,200,150", "announced sites per year, in order (comma-separated)",
+                      pattern=r"[1-9][0-9]{0,5}(,[1-9][0-9]{0,5}){0,49}",
+                      expected="positive whole numbers of sites separated by commas, such as 200,250,200"),
         "months": Spec(int, 60, "months of the evaluation horizon", lo=12, hi=240),
         "pre": Spec(int, 12, "pre-opening months of the MDE calculation", lo=1, hi=120),
         "post": Spec(int, 12, "post-opening months of the MDE calculation", lo=1, hi=120),
@@ -116,7 +126,8 @@ SCHEMAS: dict[str, dict[str, Spec]] = {
         "data_dir": Spec(str, "", "back-test inputs: empty = the compact copy shipped with ceci_impact; or a folder "
                                   "with the original files"),
         "control_group": DID["control_group"],
-        "covariates": Spec(list, ["pob_2000_log", "urban", "manuf_share"], "Census-2000 covariates"),
+        "covariates": Spec(list, ["pob_2000_log", "urban", "manuf_share"], "Census-2000 covariates",
+                           pattern=IDENTIFIER, expected="a column name (letters, digits and '_')"),
         "min_e": Spec(int, -8, "first event time (quarters)", lo=-40, hi=0),
         "max_e": Spec(int, 12, "last event time (quarters)", lo=0, hi=40),
     },
@@ -168,6 +179,12 @@ def _check(name: str, value: Any, spec: Spec) -> Any:
                         + ", ".join(repr(c) for c in spec.choices))
     if spec.lo is not None and value < spec.lo or spec.hi is not None and value > spec.hi:
         raise CeciError(f"parameter {name}={value!r} is out of range; expected {spec.lo} <= {name} <= {spec.hi}")
+    if spec.pattern is not None:
+        import re
+
+        for v in (value if isinstance(value, list) else [value]):
+            if not isinstance(v, str) or not re.fullmatch(spec.pattern, v):
+                raise CeciError(f"parameter {name}: found {v!r}, expected {spec.expected or spec.pattern}")
     if spec.each is not None:
         for v in value:
             if v not in spec.each:

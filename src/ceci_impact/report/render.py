@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 from .._options import CeciError
-from ..i18n import LANGS
-from ..io import atomic_file, log
+from ..i18n import ALL_LANGS, LANGS
+from ..io import atomic_file, check_name, inside, log, regular_file
 from .editions import export_edition
 from .index_page import write_index
 
@@ -132,19 +132,26 @@ def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[lis
     plan = Path(plan)
     if not plan.exists():
         raise CeciError(f"{plan}: run plan not found")
+    regular_file(plan, "a TOML run plan")
     try:
         cfg = tomllib.loads(plan.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise CeciError(f"{plan}: not valid TOML ({exc})") from None
     nbdir = plan.parent
     defaults = cfg.get("defaults", {})
-    ov = {}
+    ov, ov_text = {}, {}
     for item in overrides or []:
         if "=" not in item:
             raise CeciError(f"--set {item!r}: expected NAME=VALUE")
         k, v = item.split("=", 1)
         ov[k.strip()] = _coerce(v)
+        ov_text[k.strip()] = v
     from .params import SCHEMAS, check_overrides
+
+    for stem in {Path(r.get("notebook", "")).stem for r in cfg.get("run", [])}:
+        for k in set(ov) & set(SCHEMAS.get(stem, {})):  # --set waves=200 means the text "200"
+            if SCHEMAS[stem][k].type is str and not isinstance(ov[k], str):
+                ov[k] = ov_text[k]
 
     runs: list[Run] = []
     used: set[str] = set()
@@ -180,6 +187,8 @@ def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[lis
     unused = sorted(set(ov) - used)
     if unused:
         raise CeciError(f"unknown parameter {unused[0]!r} (--set): no notebook in {plan} declares it")
+    for r in runs:  # a run name names files: never a path, markup or '..' (site ids come from the data)
+        check_name(r.name, f"{plan}: run name (notebook {r.notebook}, parameters {_plain(r.parameters)})")
     names = [r.name for r in runs]
     dups = {n for n in names if names.count(n) > 1}
     if dups:
@@ -255,7 +264,13 @@ def _failure_line(exc: BaseException, run: Run, nbdir: Path) -> str:
     """One line saying why a run failed: the cell of the source notebook (1-based, Papermill's injected
     parameters cell not counted), the exception and its message."""
     ename = getattr(exc, "ename", None) or ("CeciError" if run.error else type(exc).__name__)
-    evalue = str(getattr(exc, "evalue", None) or (run.error if run.error else str(exc))).strip()
+    if run.error:
+        evalue = run.error
+    elif getattr(exc, "ename", None):  # a kernel error: its own message, even when empty (never the banner text)
+        evalue = str(getattr(exc, "evalue", "") or "")
+    else:
+        evalue = str(exc)
+    evalue = evalue.strip()
     cell = getattr(exc, "cell_index", None)
     if isinstance(cell, int):
         with contextlib.suppress(Exception):
@@ -265,10 +280,18 @@ def _failure_line(exc: BaseException, run: Run, nbdir: Path) -> str:
             ip = next(i for i, c in enumerate(src.cells) if "parameters" in c.metadata.get("tags", []))
             cell -= cell > ip  # the injected-parameters cell follows the parameters cell
     where = f"cell {cell + 1}: " if isinstance(cell, int) else ""
-    msg = evalue.splitlines()[0] if evalue else ""
-    if not msg and getattr(exc, "traceback", None):  # nbclient's CellExecutionError: the last traceback line
-        tb = [re.sub(r"\x1b\[[0-9;]*m", "", t).strip() for t in exc.traceback if t.strip()]
-        msg = tb[-1].splitlines()[-1] if tb else ""
+    msg = next((ln.strip() for ln in evalue.splitlines() if re.search(r"\w", ln)), "")
+    tb = [ln for t in (getattr(exc, "traceback", None) or []) for ln in re.sub(r"\x1b\[[0-9;]*m", "", str(t)).splitlines()]
+    if not msg and not tb and not getattr(exc, "ename", None):  # nbclient's bare CellExecutionError: parse its text
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+        last = [ln.strip() for ln in text.splitlines() if re.match(r"\s*\w+(Error|Exception|Exit|Interrupt)\b", ln)]
+        if last:
+            ename, _, msg = last[-1].partition(":")
+            msg = msg.strip()
+    if not msg:  # no message: the line of code that raised, from the traceback (the arrow marks it)
+        arrows = [re.sub(r"^-+>\s*\d*\s*", "", ln).strip() for ln in tb if re.match(r"^-+>", ln.strip())]
+        named = [ln.split(":", 1)[1].strip() for ln in tb if ln.startswith(f"{ename}:") and ln.split(":", 1)[1].strip()]
+        msg = named[-1] if named else f"raised at `{arrows[-1]}`" if arrows else ""
     return f"{where}{ename}: {msg}" if msg else f"{where}{ename}"
 
 
@@ -319,9 +342,10 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
 
     run = Run(**run)
     nbdir, reports = Path(nbdir), Path(reports)
-    out_nb = reports / "executed" / f"{run.name}.ipynb"
-    tmp_nb = reports / "executed" / f".{run.name}.running.ipynb"
-    headline_tmp = reports / "results" / f".{run.name}.headline.json"
+    check_name(run.name, "run name")
+    out_nb = inside(reports, "executed", f"{run.name}.ipynb")
+    tmp_nb = inside(reports, "executed", f".{run.name}.running.ipynb")
+    headline_tmp = inside(reports, "results", f".{run.name}.headline.json")
     for d in ("executed", "results", *LANGS):
         (reports / d).mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
@@ -342,9 +366,9 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     except Exception as exc:  # papermill wraps kernel errors; keep one line with the cell and the message
         line = _failure_line(exc, run, nbdir)
         if tmp_nb.exists():
-            os.replace(tmp_nb, reports / "executed" / f"{run.name}.failed.ipynb")
+            os.replace(tmp_nb, inside(reports, "executed", f"{run.name}.failed.ipynb"))
         side.update(status="failed", error=line[:500], duration_s=round(time.perf_counter() - t0, 2))
-        with atomic_file(reports / "results" / f"{run.name}.failed.json") as fh:
+        with atomic_file(inside(reports, "results", f"{run.name}.failed.json")) as fh:
             json.dump(side, fh, indent=1, allow_nan=False)
         return side
     headline = {}
@@ -361,13 +385,14 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     nb = nbformat.read(tmp_nb, as_version=4)
     for lang in LANGS:  # both editions from the one execution
         page = export_edition(nb, run.name, meta, lang, {"name": run.name, **(nav or {})}, Path(run.notebook).stem)
-        with atomic_file(reports / lang / f"{run.name}.html", encoding="utf-8") as fh:
+        with atomic_file(inside(reports, lang, f"{run.name}.html"), encoding="utf-8") as fh:
             fh.write(page)
     side.update(duration_s=round(time.perf_counter() - t0, 2), execute_s=execute_s)
     os.replace(tmp_nb, out_nb)
-    with atomic_file(reports / "results" / f"{run.name}.json") as fh:
+    with atomic_file(inside(reports, "results", f"{run.name}.json")) as fh:
         json.dump(side, fh, indent=1, allow_nan=False)
-    for stale in (reports / "executed" / f"{run.name}.failed.ipynb", reports / "results" / f"{run.name}.failed.json"):
+    for stale in (inside(reports, "executed", f"{run.name}.failed.ipynb"),
+                  inside(reports, "results", f"{run.name}.failed.json")):
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     return side
@@ -401,6 +426,39 @@ def _terminate_on_signal(ex: cf.ProcessPoolExecutor):
             signal.signal(sig, h)
 
 
+RENDER_MARK = ".ceci-render.json"  # written into every folder a render writes: the folder's files are the render's
+RENDER_ENTRIES = frozenset({"index.html", "results", "executed", *ALL_LANGS, ".render.lock", RENDER_MARK, "README.md"})
+
+
+def check_reports_folder(reports: Path) -> None:
+    """Refuse a reports folder holding files that ``render`` did not write (the rule ``build`` keeps for its output
+    folder): render writes ``index.html`` and the folders ``es/``, ``en/``, ``results/`` and ``executed/``, and
+    marks its folder with ``.ceci-render.json``. An unmarked folder is accepted when it holds only those names, and an
+    ``index.html`` only beside ``results/`` (reports of an earlier version)."""
+    if not reports.exists():
+        return
+    if not reports.is_dir():
+        raise CeciError(f"--reports {reports} is a file; expected a folder for the reports")
+    if (reports / RENDER_MARK).exists():
+        return
+    names = sorted(p.name for p in reports.iterdir())
+    foreign = [n for n in names if n not in RENDER_ENTRIES]
+    if "index.html" in names and not (reports / "results").is_dir():  # a page of the user's, not of a render
+        foreign.append("index.html")
+    if foreign:
+        shown = foreign
+        raise CeciError(f"--reports {reports} holds files that ceci-impact render did not write ({', '.join(shown[:5])}"
+                        f"{', ...' if len(shown) > 5 else ''}); expected an empty folder or earlier reports — move "
+                        "them or choose another --reports")
+
+
+def _mark(reports: Path, version: str) -> None:
+    if not (reports / RENDER_MARK).exists():
+        with atomic_file(reports / RENDER_MARK) as fh:
+            json.dump({"written_by": "ceci-impact render", "code_version": version,
+                       "entries": sorted(RENDER_ENTRIES - {RENDER_MARK})}, fh, indent=1)
+
+
 @contextlib.contextmanager
 def _lock(reports: Path):
     reports.mkdir(parents=True, exist_ok=True)
@@ -424,12 +482,19 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
     reports = Path(reports)
     ensure_kernel(quiet=True)
     runs, nbdir = load_plan(plan, overrides)
-    if only:
-        runs = [r for r in runs if only in r.name]
+    if only is not None:
+        kept = [r for r in runs if only in r.name]
+        if not kept:
+            shown = ", ".join(r.name for r in runs[:6]) + (", ..." if len(runs) > 6 else "")
+            raise CeciError(f"--only {only!r}: no run of {plan} has a name containing it; expected part of a run name "
+                            f"({shown})")
+        runs = kept
     lib, version = library_hash(), code_version()
     jobs = jobs or os.cpu_count() or 1
     results: list[dict] = []
+    check_reports_folder(reports)
     with _lock(reports):
+        _mark(reports, version)
         _clean_leftovers(reports)
         from .gate import gate, snapshot  # disclosure control: the previous reports stay until the audit passes
 
@@ -438,17 +503,17 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
         for r in runs:
             fp = _fingerprint_for(r, nbdir)
             key = run_key(r, nbdir, lib, fp)
-            prev = reports / "results" / f"{r.name}.json"
+            prev = inside(reports, "results", f"{r.name}.json")
             if r.requires and not (nbdir / r.requires).exists():
                 side = {"run": r.name, "notebook": r.notebook, "group": r.group, "parameters": r.parameters,
                         "status": "skipped", "reason": f"data folder {r.requires} not found (real data absent)",
                         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
                 results.append(side)
                 (reports / "results").mkdir(parents=True, exist_ok=True)
-                with atomic_file(reports / "results" / f"{r.name}.skipped.json") as fh:
+                with atomic_file(inside(reports, "results", f"{r.name}.skipped.json")) as fh:
                     json.dump(side, fh, indent=1)
                 continue
-            failed_before = (reports / "results" / f"{r.name}.failed.json").exists()
+            failed_before = inside(reports, "results", f"{r.name}.failed.json").exists()
             if not force and prev.exists() and not failed_before:  # a run that failed last time runs again
                 old = json.loads(prev.read_text())
                 if old.get("key") == key and old.get("status") == "ok" and (reports / old.get("html", "")).exists():

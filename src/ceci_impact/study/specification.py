@@ -45,7 +45,9 @@ class Specification:
 
     @property
     def xformla(self) -> str | None:
-        return "~ " + " + ".join(self.covariates) if self.covariates else None
+        from ..did.design import covariate_formula
+
+        return covariate_formula(self.covariates)
 
     def to_dict(self) -> dict:
         d = asdict(self)

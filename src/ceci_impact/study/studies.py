@@ -400,8 +400,9 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
     ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
     """
     from ..did import honest_did
+    from ..did.design import covariate_formula
 
-    xf = "~ " + " + ".join(covariates) if covariates else None
+    xf = covariate_formula(covariates, df.columns)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
