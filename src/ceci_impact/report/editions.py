@@ -166,5 +166,5 @@ def export_edition(nb, title: str, meta: dict, lang: str, nav: dict, notebook: s
             soup.head.insert(0, BeautifulSoup(VIEWPORT, "html.parser"))
         soup.head.append(BeautifulSoup(CSS, "html.parser"))
         if soup.title is not None and heads:
-            soup.title.string = heads[0][2]
+            soup.title.string = next((t for lv, _, t in heads if lv == 1), heads[0][2])  # the page's H1 names it
     return str(soup)

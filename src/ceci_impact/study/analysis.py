@@ -36,11 +36,13 @@ from .narrative import (  # noqa: F401
     monte_carlo_note,
     outcome_intro,
     poisson_sentence,
+    pole_title,
     real_data_banner,
     record,
     robustness_summary,
     robustness_verdict,
     simulated_banner,
+    site_title,
     variant_line,
 )
 from .retention import cox_time_varying, hire_retention, kaplan_meier, survival_frame  # noqa: F401

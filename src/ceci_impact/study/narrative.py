@@ -169,3 +169,35 @@ def real_data_banner() -> str:
     set_data_kind("real")
     return ("<div style='border:2px solid #1b6f3b;background:#eef7f0;padding:8px;margin:6px 0'>"
             + both(msg("banner.real").by_lang, "span") + "</div>")
+
+
+def site_title(site) -> Text:
+    """The heading of a site page: the centre's id and name, its scheme, pole and opening month (both languages).
+
+    Parameters
+    ----------
+    site : pandas.Series
+        :func:`ceci_impact.study.sites.site_profile`.
+    """
+    pole = str(site.get("pole") or "").strip()
+    where = msg("site.title_pole", pole=pole) if pole else msg("site.title_no_pole")
+    return msg("site.title", site_id=str(site["site_id"]), name=str(site.get("name", "")), scheme=tr(str(site.get("scheme", ""))),
+               where=where, opened=month_text(site.get("opening_month", "")))
+
+
+def pole_title(processed: str | Path, pole: str = "") -> Text:
+    """The heading of a pole page, naming the pole (the first pole with an opened site when ``pole`` is empty),
+    with the page's multiple-comparison statement.
+
+    Parameters
+    ----------
+    processed : str or Path
+        Folder of built panels.
+    pole : str
+        The pole's name.
+    """
+    if not pole:
+        sites = pd.read_parquet(Path(processed) / "sites.parquet", columns=["pole", "opening_period"])
+        opened = sites[(sites.opening_period > 0) & (sites.pole.fillna("") != "")].sort_values("opening_period")
+        pole = str(opened.pole.iloc[0]) if len(opened) else ""
+    return msg("pole.title", pole=pole) + msg("multiple.exploratory")
