@@ -340,24 +340,7 @@ def _key_rows(kidx, deleg, kstate, keys) -> pd.DataFrame:
 
 
 def _write_world(tmp: Path, w: SimpleNamespace, truth: dict, potential, size: str, seed: int) -> None:
-    """Every source of the simulated world in its real format, the truth and the SIMULATED.md notice, into ``tmp``.
-
-    The notice is a file of its own (git-ignored with the rest of ``data/raw``): the tracked ``data/raw/README.md``,
-    which tells a user where real sources go, is kept as it is by :func:`ceci_impact.io.atomic_dir`.
-
-    Parameters
-    ----------
-    tmp : Path
-        The temporary output folder (replaces ``data/raw`` on success).
-    w : SimpleNamespace
-        The simulated world's arrays (from the earlier stages).
-    truth : dict
-        The true effects, written to ``truth.json``.
-    potential : dict
-        Potential-outcome columns gathered so far.
-    size, seed : str, int
-        The world's size and seed (recorded in ``truth.json`` and the notice).
-    """
+    """Every source of the simulated world in its real format, the truth and the notice (SIMULATED.md), into ``tmp``."""
     spec, rng, p0, p1, w0, say = w.spec, w.rng, w.p0, w.p1, w.w0, w.say
     E = w.E
     N = w.N

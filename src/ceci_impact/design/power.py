@@ -17,7 +17,6 @@ reject when ``|est_0 + delta| > c * se``. The MDE is the smallest ``delta > 0`` 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +24,7 @@ import pandas as pd
 
 from .._options import CeciError
 from ..did import att_gt
+from ..did.notes import recording
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,7 @@ def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "p
         est, se, crit = [], [], []
         for _ in range(reps):
             d = _draw(h, s, yname, idname, tname, selection, rng)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with recording():  # each draw's warnings are re-emitted (once per message), never silenced
                 try:
                     a = att_gt(d, yname=yname, tname=tname, idname=idname, gname="first_treat", xformla=xf,
                                control_group="notyettreated", est_method="reg", bstrap=False, cband=False,

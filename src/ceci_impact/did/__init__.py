@@ -17,6 +17,7 @@ from .bacon import BaconResult, bacon_decomposition
 from .compare import Comparison, compare, triple_differences
 from .honest import HonestResult, honest_breakdown, honest_did
 from .imputation import did_imputation
+from .notes import DataNotes
 from .poisson import poisson_event_study
 from .results import AggteResult, EventStudyMoments, EventStudyResult, ResultProtocol
 from .sunab import sun_abraham
@@ -28,5 +29,5 @@ __all__ = [
     "att_gt", "aggte", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
     "triple_differences", "honest_did", "honest_breakdown", "HonestResult", "AttGtResult", "AggteResult", "TwfeResult",
     "EventStudyResult", "BaconResult", "Comparison", "DidWarning", "synthdid", "SynthDidResult", "EventStudyMoments",
-    "ResultProtocol",
+    "ResultProtocol", "DataNotes",
 ]

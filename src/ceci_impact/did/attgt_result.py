@@ -16,6 +16,7 @@ from scipy import sparse, stats
 from .aggte import compute_aggte
 from .bootstrap import cluster_codes
 from .influence import CellInfluence
+from .notes import DataNotes
 from .plotting import event_study_plot
 from .results import AggteResult, _json, table_html
 
@@ -39,6 +40,7 @@ class AttGtResult:
     glist: np.ndarray
     tlist: np.ndarray
     params: dict
+    data_notes: DataNotes = field(default_factory=DataNotes, repr=False)  # drops, NA cells, warnings
 
     @cached_property
     def inffunc(self) -> sparse.csc_matrix:

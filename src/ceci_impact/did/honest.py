@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .._options import CeciError, check_option
+from .notes import recording
 from .r_compat import r_normal_draws
 from .results import _json, table_html
 
@@ -447,8 +448,7 @@ def honest_breakdown(result, *, e: int | str = 0, type: HonestType = "relative_m
     key = "Mbarvec" if type == "relative_magnitude" else "Mvec"
 
     def run(m: float) -> HonestResult:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with recording():  # re-emitted once per message, never silenced
             return honest_did(result, e=e, type=type, **{key: [m]}, **kwargs)
 
     def covers(m: float, h: HonestResult | None = None) -> bool:

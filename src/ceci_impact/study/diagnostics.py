@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
+from ..did.notes import recording
 from ..i18n import msg
 
 
@@ -33,8 +32,7 @@ def propensity_overlap(df: pd.DataFrame, covariates: list[str], *, gname: str = 
         singular = np.linalg.matrix_rank(Xm[d == 1]) < 1 or np.linalg.matrix_rank(Xm) < Xm.shape[1] or d.sum() < Xm.shape[1] + 1
         ps = None
         if not singular:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with recording():  # convergence warnings re-emitted, never silenced
                 try:
                     fitres = sm.Logit(d, Xm).fit(disp=0, maxiter=100)
                     ps = fitres.predict(Xm)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from ..calendar import label
 from ..confidentiality import MIN_CELL
 from ..data.panels import load
 from ..did import att_gt
+from ..did.notes import recording
 
 
 def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
@@ -63,8 +63,7 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     n_c = int(d.loc[d.first_treat == 0, "unit"].nunique())
     if n_t == 0:
         return {"n_treated": 0, "n_control": n_c, "result": None, "perm_p": None}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with recording():  # re-emitted once per message, never silenced
         r = att_gt(d, yname=outcome, tname="period", idname="unit", gname="first_treat", control_group="nevertreated",
                    est_method="reg", bstrap=True, biters=biters, alp=alpha, seed=seed, weightsname="size0")
         dyn = r.aggte("dynamic", na_rm=True)

@@ -11,7 +11,6 @@ A new estimator is one :class:`Estimator` entry in :data:`ESTIMATORS`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from ..did import att_gt, did_imputation, sun_abraham, twfe
+from ..did.notes import recording
 
 PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights", "clustering", "window")
 
@@ -99,8 +99,7 @@ def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, s
     multiplier bootstrap gives the simultaneous bands: with few clusters, a few of which dominate, its IQR-based
     standard error understates the spread (small world, seed 119, separation rate clustered by municipality:
     0.0030 against 0.0049 analytic)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with recording():  # re-emitted, and recorded in the result's data_notes (shown in the report and its sidecar)
         return att_gt(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, xformla=spec.xformla,
                       control_group=spec.control_group, est_method=spec.est_method, anticipation=spec.anticipation,
                       base_period=base_period, weightsname=spec.weightsname, clustervars=spec.clustervars,
