@@ -62,6 +62,15 @@ def _ipc_kernel_manager():
         def _ip_default(self):  # a socket path of its own: parallel workers must not share sockets
             return os.path.join(tempfile.gettempdir(), f"ceci-kernel-{uuid.uuid4().hex[:16]}")
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client's shutdown_kernel sends an interrupt (SIGINT) before the shutdown request. nbclient
+            # shuts the kernel down after the last cell (or after its own interrupt on a timeout), so the signal
+            # only lands in ipykernel's message handler, which logged "[IPKernelApp] ERROR | KeyboardInterrupt
+            # caught in kernel." on every clean run. No interrupt during shutdown; any other (a timeout) as before.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return IPCKernelManager
 
 
