@@ -52,7 +52,7 @@ def _parameters(obj) -> list[str]:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
         return []
-    return [p for p in sig.parameters if p not in ("self", "cls")]
+    return [p for p in sig.parameters if p not in ("self", "cls") and not p.startswith("_")]
 
 
 def _missing(obj, is_class: bool = False) -> list[str]:

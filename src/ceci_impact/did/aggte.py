@@ -270,5 +270,16 @@ def compute_aggte(
 def aggte(res: AttGtResult, type: str = "group", **kwargs) -> AggteResult:
     """R's verb: aggregate an ``att_gt`` result (``"simple"``, ``"group"``, ``"dynamic"``, ``"calendar"``); the
     keyword arguments are those of R ``did::aggte`` (``min_e``, ``max_e``, ``balance_e``, ``na_rm``, ``bstrap``,
-    ``biters``, ``cband``, ``alp``). ``res.aggte(...)`` is the same call."""
+    ``biters``, ``cband``, ``alp``). ``res.aggte(...)`` is the same call.
+
+    Parameters
+    ----------
+    res : AttGtResult
+        The group-time effects of :func:`att_gt`.
+    type : {'simple', 'group', 'dynamic', 'calendar'}
+        The aggregation: overall, by cohort, by event time (event study) or by calendar period.
+    **kwargs
+        R ``did::aggte``'s options: ``min_e``, ``max_e``, ``balance_e``, ``na_rm``, ``bstrap``, ``biters``, ``cband``,
+        ``alp`` (see :meth:`AttGtResult.aggte`).
+    """
     return compute_aggte(res, type, **kwargs)

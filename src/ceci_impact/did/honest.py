@@ -181,6 +181,19 @@ class HonestResult:
 
     ``table`` has one row per value with columns ``M, lb, ub, method``; for relative magnitudes ``M`` holds
     Mbar (R's ``Mbar``).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per M (or M̄): ``M, lb, ub, method``.
+    original : tuple of float
+        The original (parallel-trends) confidence interval of the target.
+    target : str
+        The target: one post period or the post average.
+    alpha : float
+        Significance level.
+    params : dict
+        The arguments of the call that produced the result.
     """
 
     table: pd.DataFrame  # M, lb, ub, method
@@ -233,6 +246,13 @@ class HonestResult:
                       "breakdown": self.breakdown, "table": self.table.to_dict(orient="list"), "params": self.params})
 
     def plot(self, ax=None):
+        """Draw the result (matplotlib); returns the axes.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -443,6 +463,21 @@ def honest_breakdown(result, *, e: int | str = 0, type: HonestType = "relative_m
     interval covers zero is an interval ``[breakdown, ∞)``. Returns 0.0 when the original interval already
     includes zero (the conclusion needs exact parallel trends) and ``None`` when even ``upper`` does not
     overturn it. ``kwargs`` go to :func:`honest_did` (``method``, ``alpha``, ``gridPoints``, ...).
+
+    Parameters
+    ----------
+    result : event-study result
+        Any result with ``event_study()`` (CS dynamic aggregation, TWFE, Sun–Abraham, imputation, Poisson).
+    e : int or 'average'
+        The target: one post-treatment event time, or the average over post periods.
+    type : {'relative_magnitude', 'smoothness'}
+        The restriction whose parameter (M̄ or M) is searched.
+    upper : float, optional
+        Upper end of the bisection (default 10 for M̄, 10 standard errors of the target for M).
+    tol : float, optional
+        Precision of the bisection (default ``upper / 1000``).
+    **kwargs
+        Passed to :func:`honest_did` (``method``, ``alpha``, ``gridPoints``, ...).
     """
     check_option("type", type, HonestType)
     key = "Mbarvec" if type == "relative_magnitude" else "Mvec"
