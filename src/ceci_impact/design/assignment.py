@@ -24,7 +24,13 @@ UNSCHEDULED = "unscheduled"
 
 
 def parse_waves(text: str) -> dict[str, int]:
-    """``"2026:200,2027:250"`` into ``{"2026": 200, "2027": 250}`` (order kept)."""
+    """``"2026:200,2027:250"`` into ``{"2026": 200, "2027": 250}`` (order kept).
+
+    Parameters
+    ----------
+    text : str
+        Waves as ``NAME:COUNT`` pairs separated by commas.
+    """
     out: dict[str, int] = {}
     for part in str(text).split(","):
         label, sep, n = part.strip().partition(":")
@@ -39,7 +45,17 @@ def parse_waves(text: str) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Assignment:
-    """Sites with their wave, the balance table by wave, and what is needed to re-derive the assignment."""
+    """Sites with their wave, the balance table by wave, and what is needed to re-derive the assignment.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Every site with its wave.
+    balance : pandas.DataFrame
+        Sites of each stratum by wave.
+    meta : dict
+        What re-derives the assignment: the sites file's SHA-256, the seed, the waves and strata.
+    """
 
     table: pd.DataFrame
     balance: pd.DataFrame
@@ -50,7 +66,13 @@ class Assignment:
         return head + self.table.to_csv(index=False, lineterminator="\n")
 
     def write(self, path: str | Path) -> Path:
-        """Write the assignment file atomically (a failed run leaves an earlier file untouched)."""
+        """Write the assignment file atomically (a failed run leaves an earlier file untouched).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            File to write (CSV with a header of comment lines).
+        """
         with _io.atomic_file(path, "w", encoding="utf-8", newline="") as f:
             f.write(self.to_csv_text())
         return Path(path)

@@ -102,7 +102,27 @@ def power_of(effect: float, n_units: float, treated_share: float, pre: int, post
 
 @dataclass(frozen=True)
 class VarianceComponents:
-    """``sigma2`` and the three average covariances of BPW, estimated from a panel's residuals."""
+    """``sigma2`` and the three average covariances of BPW, estimated from a panel's residuals.
+
+    Attributes
+    ----------
+    sigma2 : float
+        Variance of the residual outcome.
+    psi_pre : float
+        Average covariance of residuals between two pre-periods.
+    psi_post : float
+        Average covariance between two post-periods.
+    psi_cross : float
+        Average covariance between a pre- and a post-period.
+    n_units : int
+        Units the components were estimated on.
+    pre : int
+        Pre-periods of the design.
+    post : int
+        Post-periods of the design.
+    periods : tuple
+        The periods used.
+    """
 
     sigma2: float
     psi_pre: float
@@ -130,6 +150,23 @@ def variance_components(data: pd.DataFrame, yname: str, idname: str, tname: str,
     variance and of the residual cross-products within the pre part, within the post part and across them
     (BPW's ex-ante estimates; they are slightly negative-biased by the removal of the means, which BPW show to
     matter little when the window is long).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    idname : str
+        Unit identifier column.
+    tname : str
+        Period column.
+    pre : int
+        Pre-periods of the hypothetical experiment.
+    post : int
+        Post-periods of the hypothetical experiment.
+    gname : str, optional
+        Cohort column: only periods before the first treatment are used (None: all periods).
     """
     m, r = int(_positive("pre", pre, whole=True)), int(_positive("post", post, whole=True))
     for c in (yname, idname, tname) + ((gname,) if gname else ()):

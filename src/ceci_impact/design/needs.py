@@ -41,6 +41,15 @@ def needs_assessment(processed: str | Path, radius_km: float = 5.0, ref: int | N
 
     Returns ``{"sites", "poles", "states", "employers", "ref"}``. Site rows flag ``demand exceeds capacity`` and
     ``capacity far from eligible parents`` (fewer eligible parents within the radius than a quarter of the places).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels (``data/processed``).
+    radius_km : float
+        Distance within which eligible parents count as a site's demand.
+    ref : int, optional
+        Month code of the reference month (default: the last month of the panels).
     """
     emp = eligible_by_employer(processed, ref)
     sites = pd.read_parquet(Path(processed) / "sites.parquet")
@@ -84,7 +93,19 @@ def _group(emp: pd.DataFrame, sites: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def needs_figure(needs: dict, pole: str, ax=None, radius_km: float = 5.0):
-    """Map-like view of one pole: employers sized by eligible parents, sites sized by capacity."""
+    """Map-like view of one pole: employers sized by eligible parents, sites sized by capacity.
+
+    Parameters
+    ----------
+    needs : dict
+        The tables of :func:`needs_assessment`.
+    pole : str
+        The PODECOBI pole drawn.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    radius_km : float
+        The radius of the assessment (drawn around each site).
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:

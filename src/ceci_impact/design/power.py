@@ -87,6 +87,43 @@ def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "p
     (NaN when even the largest effect of the search is not detected), the mean null estimate (``bias``; zero in
     expectation under random selection), its spread over draws (``sd_estimate``) and the number of draws that
     could be estimated.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        A built panel (e.g. ``mun_month``) whose history is the stage of the simulation.
+    yname : str
+        Outcome column.
+    idname : str
+        Unit identifier column.
+    tname : str
+        Period column.
+    sites_per_wave : list of int
+        Units opening in each wave (one configuration per value).
+    follow_up : list of int
+        Periods observed after the first opening (one configuration per value).
+    effects : list of float
+        Effect sizes whose power is computed (the MDE is searched among them).
+    waves : int
+        Number of opening waves.
+    spacing : int
+        Periods between two waves.
+    pre : int
+        Periods before the first opening used by each draw.
+    reps : int
+        Draws per configuration.
+    seed : int
+        Seed of the draws.
+    alpha : float
+        Level of the test.
+    power : float
+        Power the MDE must reach.
+    covariates : list of str, optional
+        Covariates of the estimation (conditional parallel trends).
+    selection : {'random', 'growth'}
+        Units opening: drawn at random, or among the steepest pre-opening trends.
+    progress : bool
+        Show a progress bar.
     """
     if selection not in ("random", "growth"):
         raise CeciError(f"selection={selection!r} is not allowed; expected one of 'random', 'growth'")
