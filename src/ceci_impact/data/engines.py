@@ -48,7 +48,15 @@ _NOT_PORTABLE = [
 
 
 def check_portable(step: str, sql: str) -> None:
-    """Refuse SQL that would not mean the same on DuckDB and Spark; ``step`` names the panel step."""
+    """Refuse SQL that would not mean the same on DuckDB and Spark; ``step`` names the panel step.
+
+    Parameters
+    ----------
+    step : str
+        Name of the panel step (named in the error).
+    sql : str
+        The step's ``SELECT`` in DuckDB's dialect.
+    """
     for pattern, why in _NOT_PORTABLE:
         if pattern.search(sql):
             raise CeciError(f"panel SQL step {step}: {why}; expected SQL that both engines run the same way")
@@ -230,6 +238,15 @@ def make_engine(engine: EngineName, con: duckdb.DuckDBPyConnection, *, spark_mas
 
     Spark's driver memory and other settings come from Spark's own configuration (``spark-defaults.conf``,
     ``PYSPARK_SUBMIT_ARGS``, or ``spark-submit --driver-memory`` when the build runs under spark-submit).
+
+    Parameters
+    ----------
+    engine : {'duckdb', 'spark'}
+        The engine.
+    con : duckdb.DuckDBPyConnection
+        The build's DuckDB connection (the checked inputs are registered there).
+    spark_master : str, optional
+        Spark master URL (``local[*]``, ``yarn``, ``spark://host:7077``; default ``SPARK_MASTER`` or local).
     """
     check_option("engine", engine, EngineName)
     return DuckDBEngine(con) if engine == "duckdb" else SparkEngine(spark_master)
