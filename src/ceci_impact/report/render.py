@@ -427,7 +427,27 @@ def _lock(reports: Path):
 def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "reports", *, jobs: int | None = None,
            only: str | None = None, force: bool = False, timeout: int = 900, overrides: list[str] | None = None,
            quiet: bool = False) -> bool:
-    """Execute the run plan; returns True when no run failed. See module docstring for guarantees."""
+    """Execute the run plan; returns True when no run failed. See module docstring for guarantees.
+
+    Parameters
+    ----------
+    plan : str or pathlib.Path
+        The run plan (``notebooks/runplan.toml``).
+    reports : str or pathlib.Path
+        Output folder of the reports.
+    jobs : int, optional
+        Worker processes (default: the CPU count, at most the runs).
+    only : str, optional
+        Run only the runs whose name contains this text.
+    force : bool
+        Re-run runs whose inputs are unchanged.
+    timeout : int
+        Seconds a cell may run.
+    overrides : list of str, optional
+        ``NAME=VALUE`` parameters applied to every run that has them (checked against the schemas).
+    quiet : bool
+        No progress bar.
+    """
     reports = Path(reports)
     ensure_kernel(quiet=True)
     runs, nbdir = load_plan(plan, overrides)
