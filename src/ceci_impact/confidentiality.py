@@ -14,6 +14,19 @@ def suppress_small(df: pd.DataFrame, cols: list[str], k: int = MIN_CELL, *, link
     they would give the suppressed count back (observations / months). With ``secondary``, a column with exactly one
     suppressed cell also suppresses its next smallest cell, so the suppressed count cannot be recovered as a
     published total minus the visible cells.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table to publish.
+    cols : list of str
+        Count columns checked.
+    k : int
+        Smallest count published (:data:`MIN_CELL`).
+    linked : list of str
+        Columns that would give a suppressed count back; blanked in suppressed rows.
+    secondary : bool
+        Complementary suppression of the next smallest cell when a column has one suppressed cell.
     """
     out = df.copy()
     hide = pd.Series(False, index=df.index)
@@ -29,7 +42,15 @@ def suppress_small(df: pd.DataFrame, cols: list[str], k: int = MIN_CELL, *, link
     return out
 
 def publishable(n: int, k: int = MIN_CELL) -> bool:
-    """Whether a count of confidential units may be published (and an estimate on them shown)."""
+    """Whether a count of confidential units may be published (and an estimate on them shown).
+
+    Parameters
+    ----------
+    n : int
+        Number of confidential units (employers or workers).
+    k : int
+        Smallest count published.
+    """
     return int(n) >= k
 
 def count_text(n: int, what: str, k: int = MIN_CELL) -> str:
