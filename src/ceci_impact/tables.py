@@ -21,7 +21,15 @@ _P_COLUMNS = re.compile(r"(^|_)(p|pvalue|p_value|p-value)($|_)", re.I)
 
 
 def column_label(col: Any, lang: str) -> str:
-    """A column's header: code names (``ci_low``) become words, then the glossary gives the Spanish."""
+    """A column's header: code names (``ci_low``) become words, then the glossary gives the Spanish.
+
+    Parameters
+    ----------
+    col : object
+        The column name.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     s = str(col)
     en = _catalogue("terms.toml").get("columns", {}).get(s, s)
     return term(en, lang)
@@ -49,7 +57,21 @@ def _frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None, name: str = "table",
                max_rows: int = 200) -> str:
-    """The table in both languages (each in its ``lang`` element), with a CSV download of the whole table."""
+    """The table in both languages (each in its ``lang`` element), with a CSV download of the whole table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    caption : str or Text, optional
+        Its caption (both languages when a :class:`ceci_impact.i18n.Text`).
+    notes : list, optional
+        Notes printed under the table.
+    name : str
+        File name of the CSV download (without extension).
+    max_rows : int
+        Rows shown (the download holds them all).
+    """
     d = _frame(df)
     shown = d.head(max_rows)
     csv = base64.b64encode(d.to_csv(index=False).encode("utf-8")).decode()
