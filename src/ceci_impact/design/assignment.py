@@ -173,6 +173,13 @@ def _sha_frame(df: pd.DataFrame) -> str:
 
 
 def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB chunks.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -181,7 +188,13 @@ def file_sha256(path: str | Path) -> str:
 
 
 def read_sites(path: str | Path) -> pd.DataFrame:
-    """Read a sites file (CSV or Parquet) with one clear line when it cannot be read."""
+    """Read a sites file (CSV or Parquet) with one clear line when it cannot be read.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The sites file (``.csv`` or ``.parquet``).
+    """
     p = Path(path)
     if not p.is_file():
         raise CeciError(f"--sites {p}: file not found")

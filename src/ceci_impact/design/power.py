@@ -29,7 +29,21 @@ from ..did.notes import recording
 
 @dataclass(frozen=True)
 class Schedule:
-    """A staggered schedule on the history: ``waves`` waves of ``sites_per_wave`` units, ``spacing`` apart."""
+    """A staggered schedule on the history: ``waves`` waves of ``sites_per_wave`` units, ``spacing`` apart.
+
+    Attributes
+    ----------
+    sites_per_wave : int
+        Units opening in each wave.
+    waves : int
+        Number of waves.
+    spacing : int
+        Periods between two waves.
+    follow_up : int
+        Periods observed after the first opening.
+    pre : int
+        Periods before the first opening.
+    """
 
     sites_per_wave: int
     waves: int
@@ -39,7 +53,21 @@ class Schedule:
 
 
 def history(panel: pd.DataFrame, yname: str, idname: str, tname: str, gname: str = "first_treat") -> pd.DataFrame:
-    """Never-exposed units before the first real opening, with a complete outcome series."""
+    """Never-exposed units before the first real opening, with a complete outcome series.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        A built panel.
+    yname : str
+        Outcome column.
+    idname : str
+        Unit column.
+    tname : str
+        Period column.
+    gname : str
+        Cohort column (the real openings).
+    """
     for c in (yname, idname, tname, gname):
         if c not in panel.columns:
             raise CeciError(f"power simulation: column {c!r} not in the panel")
