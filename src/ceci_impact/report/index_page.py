@@ -64,7 +64,13 @@ def _natural(y: str, v: float) -> float:
 
 def natural_effect(h: dict) -> dict:
     """An estimate in natural units: per cent for log outcomes, percentage points for rates and shares, the
-    outcome's own units otherwise (with the per cent of the comparison mean when known)."""
+    outcome's own units otherwise (with the per cent of the comparison mean when known).
+
+    Parameters
+    ----------
+    h : dict
+        A headline record of a sidecar.
+    """
     y = h.get("outcome", "")
     b, lo, hi = h["estimate"], h["ci_low"], h["ci_high"]
     base = h.get("baseline")
@@ -208,7 +214,15 @@ def _glossary(lang: str) -> str:
 
 
 def index_page(rows: dict[str, dict], lang: str) -> str:
-    """The index of one language, from the sidecars (:func:`_sidecars`)."""
+    """The index of one language, from the sidecars (:func:`_sidecars`).
+
+    Parameters
+    ----------
+    rows : dict
+        Run name to its sidecar.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     groups: dict[str, list] = {}
     for name, d in rows.items():
         main = d["failed"] or d["ok"] or d["skipped"]
@@ -249,7 +263,15 @@ def index_page(rows: dict[str, dict], lang: str) -> str:
 
 
 def executive_summary(rows: dict[str, dict], lang: str) -> str:
-    """The one-page executive summary: the question, the headline grid with verdicts and flags, how to read it."""
+    """The one-page executive summary: the question, the headline grid with verdicts and flags, how to read it.
+
+    Parameters
+    ----------
+    rows : dict
+        Run name to its sidecar.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     summary = ((rows.get("00_summary") or {}).get("ok") or {}).get("results")
     other = next(x for x in ALL_LANGS if x != lang)
     body = (f"<nav class='lang'><a href='../{other}/executive_summary.html' hreflang='{other}' lang='{other}'>"
@@ -263,7 +285,13 @@ def executive_summary(rows: dict[str, dict], lang: str) -> str:
 
 def write_index(reports: str | Path) -> Path:
     """Write ``reports/{es,en}/index.html``, the one-page ``executive_summary.html`` of each language and the
-    language chooser ``reports/index.html``."""
+    language chooser ``reports/index.html``.
+
+    Parameters
+    ----------
+    reports : str or pathlib.Path
+        The reports folder.
+    """
     reports = Path(reports)
     rows = _sidecars(reports)
     for lang in LANGS:

@@ -68,7 +68,13 @@ def _register_displays(ip) -> None:
 
 def md(text):
     """Render Markdown from code (narrative that depends on results): a :class:`ceci_impact.i18n.Text` in both
-    languages, a plain string as it is."""
+    languages, a plain string as it is.
+
+    Parameters
+    ----------
+    text : str or Text
+        Markdown (both languages when a :class:`ceci_impact.i18n.Text`).
+    """
     from IPython.display import HTML, Markdown
 
     from ..i18n import Text, both
@@ -81,7 +87,13 @@ def md(text):
 
 
 def html(text: str):
-    """Render raw HTML from code (banners)."""
+    """Render raw HTML from code (banners).
+
+    Parameters
+    ----------
+    text : str
+        HTML (already escaped where data-derived).
+    """
     from IPython.display import HTML
 
     return HTML(text)

@@ -75,7 +75,13 @@ def _ipc_kernel_manager():
 
 
 def ensure_kernel(quiet: bool = True) -> None:
-    """Register the ``ceci-impact`` Jupyter kernel inside this environment (idempotent)."""
+    """Register the ``ceci-impact`` Jupyter kernel inside this environment (idempotent).
+
+    Parameters
+    ----------
+    quiet : bool
+        Print nothing when the kernel is registered.
+    """
     from jupyter_client.kernelspec import KernelSpecManager
 
     ksm = KernelSpecManager()
@@ -97,7 +103,23 @@ def ensure_kernel(quiet: bool = True) -> None:
 
 @dataclass
 class Run:
-    """One notebook execution with its parameters."""
+    """One notebook execution with its parameters.
+
+    Attributes
+    ----------
+    name : str
+        The run's name (its report's file name).
+    notebook : str
+        The notebook file.
+    group : str
+        The section of the index the report is listed under (the plan's ``group``, e.g. "Summary").
+    parameters : dict
+        Papermill parameters of the run.
+    requires : str, optional
+        A path (relative to the notebooks) the run needs; when it is absent the run is skipped with a message.
+    error : str, optional
+        A parameter error found before execution: the run fails without running.
+    """
 
     name: str
     notebook: str
@@ -135,7 +157,15 @@ def _coerce(text: str) -> Any:
 
 
 def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[list[Run], Path]:
-    """Read the TOML run plan and expand it into runs (site profiles: one per opened site)."""
+    """Read the TOML run plan and expand it into runs (site profiles: one per opened site).
+
+    Parameters
+    ----------
+    plan : str or pathlib.Path
+        The TOML run plan.
+    overrides : list of str, optional
+        ``NAME=VALUE`` parameters applied to every run that has them.
+    """
     plan = Path(plan)
     if not plan.exists():
         raise CeciError(f"{plan}: run plan not found")
@@ -237,6 +267,19 @@ def _fingerprint_for(run: Run, nbdir: Path) -> str:
 
 
 def run_key(run: Run, nbdir: Path, lib: str, fp: str) -> str:
+    """The key of a run's inputs: notebook bytes, parameters, library code and data fingerprint (a changed key re-runs it).
+
+    Parameters
+    ----------
+    run : Run
+        The run.
+    nbdir : pathlib.Path
+        Folder of the notebooks.
+    lib : str
+        Hash of the library code (:func:`library_hash`).
+    fp : str
+        Fingerprint of the data (the panels' manifest).
+    """
     h = hashlib.sha256()
     h.update((nbdir / run.notebook).read_bytes())
     h.update(json.dumps(run.parameters, sort_keys=True).encode())
