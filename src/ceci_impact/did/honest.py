@@ -86,7 +86,15 @@ def _min_sd(K, l_vec, Aq, Al, Ac):
 
 
 def folded_normal_quantile(p: float, mu: float) -> float:
-    """Exact quantile of |N(mu, 1)|."""
+    """Exact quantile of |N(mu, 1)|.
+
+    Parameters
+    ----------
+    p : float
+        Probability.
+    mu : float
+        Mean of the normal before folding.
+    """
     mu = abs(mu)
     return optimize.brentq(lambda x: stats.norm.cdf(x - mu) - stats.norm.cdf(-x - mu) - p, 0.0, mu + 10.0)
 
@@ -95,7 +103,15 @@ _R_DRAWS: np.ndarray | None = None
 
 
 def r_folded_normal_quantile(p: float, mu: float) -> float:
-    """HonestDiD's ``.qfoldednormal``: type-7 quantile of ``|Z + mu|`` over R's seed-0 draws."""
+    """HonestDiD's ``.qfoldednormal``: type-7 quantile of ``|Z + mu|`` over R's seed-0 draws.
+
+    Parameters
+    ----------
+    p : float
+        Probability.
+    mu : float
+        Mean of the normal before folding.
+    """
     global _R_DRAWS
     if _R_DRAWS is None:
         _R_DRAWS = r_normal_draws()
@@ -108,6 +124,27 @@ def flci(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M: float = 0.0
 
     ``quantile="R"`` uses HonestDiD's simulated folded-normal quantiles (R's seed-0 draws, reproduced
     exactly), ``"exact"`` the exact quantile. Returns ``{"lb", "ub", "halflength", "optimal_vec", "h"}``.
+
+    Parameters
+    ----------
+    betahat : numpy.ndarray
+        Event-study estimates, pre-periods first (reference period left out).
+    sigma : numpy.ndarray
+        Their covariance.
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    l_vec : numpy.ndarray, optional
+        Weights of the post-period target (default: the first post period).
+    M : float
+        Bound on the change in slope of the trend difference (Delta^SD(M)).
+    alpha : float
+        Level.
+    num_points : int
+        Grid points of the half-length optimisation.
+    quantile : {'R', 'exact'}
+        Folded-normal quantiles as HonestDiD simulates them, or exact.
     """
     qf = r_folded_normal_quantile if quantile == "R" else folded_normal_quantile
     betahat, sigma = np.asarray(betahat, float), np.asarray(sigma, float)
@@ -284,7 +321,13 @@ _METHODS = {"smoothness": ("FLCI", "C-LF", "Conditional"), "relative_magnitude":
 def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(event_times, betahat, sigma)`` of any result that follows the event-study protocol
     (``result.event_study()``: a Callaway–Sant'Anna dynamic aggregation, an event-study ``twfe``, an
-    ``EventStudyResult`` with ``vcov`` such as Sun–Abraham, imputation or Poisson)."""
+    ``EventStudyResult`` with ``vcov`` such as Sun–Abraham, imputation or Poisson).
+
+    Parameters
+    ----------
+    result : event-study result
+        Any result with ``event_study()``.
+    """
     if not callable(getattr(result, "event_study", None)):
         raise CeciError(f"honest_did cannot read {type(result).__name__}; expected a result with event_study() "
                         "(a CS dynamic aggregation, an event-study TWFE or an EventStudyResult with vcov)")
