@@ -16,7 +16,15 @@ from ..did.notes import recording
 
 
 def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
-    """Facts about one CECI site (the first opened site when ``site_id`` is empty)."""
+    """Facts about one CECI site (the first opened site when ``site_id`` is empty).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site_id : str
+        The site (``CECI-0001``; '' for the first opened).
+    """
     sites = pd.read_parquet(Path(processed) / "sites.parquet")
     opened = sites[sites.opening_period > 0].sort_values(["opening_period", "site_id"])
     if not site_id:
@@ -32,7 +40,17 @@ def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
     return s
 
 def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Employers with their distance to the site (one row per employer, first month's workforce)."""
+    """Employers with their distance to the site (one row per employer, first month's workforce).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site : pandas.Series
+        The site's facts (:func:`ceci_impact.study.sites.site_profile`).
+    em : pandas.DataFrame, optional
+        The employer-month panel when already loaded.
+    """
     from ..geo import haversine_km
 
     em = load("employer_month", processed) if em is None else em
@@ -47,6 +65,27 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     With few treated employers, analytic intervals are unreliable: the function also returns a
     randomisation-inference p-value (the site's opening reassigned to random sets of control
     employers of the same size, ``n_perm`` times).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site : pandas.Series
+        The site's facts (:func:`ceci_impact.study.sites.site_profile`).
+    radius_km : float
+        Employers within this distance of the site are treated.
+    window : int
+        Months before and after the opening kept.
+    outcome : str
+        An employer outcome of the registry.
+    n_perm : int
+        Permutations of the randomisation-inference p-value.
+    seed : int
+        Seed of the permutations and the bootstrap.
+    biters : int
+        Multiplier-bootstrap draws.
+    alpha : float
+        Level of the intervals.
     """
     em = load("employer_month", processed)
     emp = site_employers(processed, site, em)
@@ -94,7 +133,21 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
 def employer_density_map(emp: pd.DataFrame, site: pd.Series, radius_km: float, ax=None, k: int = MIN_CELL):
     """Where employers are around a site, without showing any one of them: employer counts on a grid of squares
     (half the radius wide, three radii around the site); squares with fewer than ``k`` employers are left blank,
-    and no marker is sized by an employer's workforce."""
+    and no marker is sized by an employer's workforce.
+
+    Parameters
+    ----------
+    emp : pandas.DataFrame
+        Employers with their location (:func:`site_employers`).
+    site : pandas.Series
+        The site's facts (:func:`ceci_impact.study.sites.site_profile`).
+    radius_km : float
+        Employers within this distance of the site are treated.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+    k : int
+        Squares with fewer employers are left blank.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
