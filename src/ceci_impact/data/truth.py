@@ -25,7 +25,13 @@ from .panels import manifest
 
 
 def has_truth(outcome: str) -> bool:
-    """Whether the simulator records both worlds for this outcome (its registry entry has a ``truth`` formula)."""
+    """Whether the simulator records both worlds for this outcome (its registry entry has a ``truth`` formula).
+
+    Parameters
+    ----------
+    outcome : str
+        An outcome of the registry.
+    """
     return outcome in OUTCOMES and OUTCOMES[outcome].truth is not None
 
 

@@ -140,7 +140,31 @@ def compute_aggte(
     cband: bool | None = None,
     alp: float | None = None,
 ) -> AggteResult:
-    """Aggregate ATT(g,t) into an overall effect and a profile; see ``AttGtResult.aggte``."""
+    """Aggregate ATT(g,t) into an overall effect and a profile; see ``AttGtResult.aggte``.
+
+    Parameters
+    ----------
+    res : AttGtResult
+        The group-time effects.
+    type : {'simple', 'group', 'dynamic', 'calendar'}
+        The aggregation.
+    min_e : float
+        Smallest event time kept (``'dynamic'``).
+    max_e : float
+        Largest event time kept (``'dynamic'``).
+    balance_e : int, optional
+        Keep only cohorts observed this many periods after treatment.
+    na_rm : bool
+        Drop cells that could not be estimated.
+    bstrap : bool, optional
+        Bootstrap standard errors (default: as in ``att_gt``).
+    biters : int, optional
+        Bootstrap draws (default: as in ``att_gt``).
+    cband : bool, optional
+        Simultaneous band (default: as in ``att_gt``).
+    alp : float, optional
+        Significance level (default: as in ``att_gt``).
+    """
     check_option("type", type, AggType)
     p = res.params
     bstrap = p["bstrap"] if bstrap is None else bstrap

@@ -18,7 +18,15 @@ LABELS = {"callaway_santanna": "Callaway–Sant'Anna", "sun_abraham": "Sun–Abr
 
 
 def event_study_table(res, name: str) -> pd.DataFrame:
-    """Event-time table of any result with ``tidy()`` (CS dynamic aggregation, TWFE, Sun–Abraham, ...)."""
+    """Event-time table of any result with ``tidy()`` (CS dynamic aggregation, TWFE, Sun–Abraham, ...).
+
+    Parameters
+    ----------
+    res : result
+        Any result with ``tidy()`` giving event times.
+    name : str
+        The estimator's label in the table.
+    """
     t = res.tidy()
     t = t[t.event_time.notna()] if "event_time" in t else t
     out = t[["event_time", "att", "se", "ci_low", "ci_high"]].copy()

@@ -43,7 +43,21 @@ class _FirstStage:
 
 def cluster_period_sums(w: np.ndarray, cl: np.ndarray, tid: np.ndarray, n_cl: int, nt: int):
     """Sums of ``w`` by cluster and period (clusters x periods): dense when that is no larger than the rows (one
-    bincount), else sparse."""
+    bincount), else sparse.
+
+    Parameters
+    ----------
+    w : numpy.ndarray
+        Values summed, one per row.
+    cl : numpy.ndarray
+        Cluster code of each row.
+    tid : numpy.ndarray
+        Period code of each row.
+    n_cl : int
+        Number of clusters.
+    nt : int
+        Number of periods.
+    """
     from scipy import sparse
 
     if n_cl * nt <= 2 * w.size:

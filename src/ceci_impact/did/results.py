@@ -17,7 +17,17 @@ PretestMethod = Literal["wald", "sup_t"]
 
 def table_html(df: pd.DataFrame, caption: str, notes: list[str] | None = None) -> str:
     """A result's HTML table in both languages (used by every result's ``_repr_html_``; see
-    :func:`ceci_impact.tables.table_html`)."""
+    :func:`ceci_impact.tables.table_html`).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    caption : str
+        Its caption.
+    notes : list of str, optional
+        Notes under the table.
+    """
     from ..i18n import tr
     from ..tables import table_html as bilingual
 
