@@ -146,24 +146,8 @@ def compute_aggte(
     ----------
     res : AttGtResult
         The group-time effects.
-    type : {'simple', 'group', 'dynamic', 'calendar'}
-        The aggregation.
-    min_e : float
-        Smallest event time kept (``'dynamic'``).
-    max_e : float
-        Largest event time kept (``'dynamic'``).
-    balance_e : int, optional
-        Keep only cohorts observed this many periods after treatment.
-    na_rm : bool
-        Drop cells that could not be estimated.
-    bstrap : bool, optional
-        Bootstrap standard errors (default: as in ``att_gt``).
-    biters : int, optional
-        Bootstrap draws (default: as in ``att_gt``).
-    cband : bool, optional
-        Simultaneous band (default: as in ``att_gt``).
-    alp : float, optional
-        Significance level (default: as in ``att_gt``).
+    type, min_e, max_e, balance_e, na_rm, bstrap, biters, cband, alp
+        As in :meth:`ceci_impact.did.AttGtResult.aggte`.
     """
     check_option("type", type, AggType)
     p = res.params
