@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 SIZE ?= default
 JOBS ?=
 
-.PHONY: report test venv lab lint data panels render bench clean-reports
+.PHONY: report test docs venv lab lint data panels render bench clean-reports
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,6 +27,17 @@ report: $(STAMP)
 ## test: the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## docs: the documentation site (Sphinx + numpydoc + myst-parser; warnings are errors) into docs/_build/html
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e '.[dev,docs]'
+	@touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	rm -rf docs/_build docs/generated
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
 
 ## lab: JupyterLab with the project's kernel
 lab: $(STAMP)

@@ -21,13 +21,14 @@ def test_environment_yml_mirrors_pyproject():
     env = (ROOT / "environment.yml").read_text()
     req = py["project"]["requires-python"].replace(">=", "")
     assert f"python>={req}" in env
-    assert "- pip\n" in env and "-e .[dev]" in env
+    assert "- pip\n" in env and "-e .[dev,docs]" in env
+    assert {"dev", "docs"} <= set(py["project"]["optional-dependencies"])
     # the environment installs the project itself, so its dependencies are exactly pyproject's
     deps = [d.split(">=")[0].split("[")[0] for d in py["project"]["dependencies"]]
     for name in ("pandas", "statsmodels", "linearmodels", "matplotlib", "seaborn", "papermill", "jupyterlab"):
         assert name in deps
     lines = [ln.strip() for ln in env.splitlines() if ln.strip().startswith("- ")]
-    assert all(ln in ("- conda-forge", f"- python>={req}", "- pip", "- pip:", "- -e .[dev]") for ln in lines), lines
+    assert all(ln in ("- conda-forge", f"- python>={req}", "- pip", "- pip:", "- -e .[dev,docs]") for ln in lines), lines
 
 
 def test_ruff_clean():

@@ -232,6 +232,13 @@ def _design(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``ceci-impact`` command line: run one sub-command; returns the exit status (2 for a user error, printed in one line).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default: ``sys.argv[1:]``).
+    """
     args = parser().parse_args(argv)
     _io.QUIET = bool(args.quiet)
     try:

@@ -8,7 +8,19 @@ EARTH_RADIUS_KM = 6371.0088
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Haversine distance in kilometres between points given in decimal degrees (broadcasts)."""
+    """Haversine distance in kilometres between points given in decimal degrees (broadcasts).
+
+    Parameters
+    ----------
+    lat1 : array_like
+        Latitude of the first points (degrees).
+    lon1 : array_like
+        Their longitude.
+    lat2 : array_like
+        Latitude of the second points (degrees).
+    lon2 : array_like
+        Their longitude.
+    """
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dphi = p2 - p1
     dlmb = np.radians(np.asarray(lon2) - np.asarray(lon1))

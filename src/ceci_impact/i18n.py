@@ -40,7 +40,13 @@ def _catalogue(name: str) -> dict:
 
 
 def messages(lang: str) -> dict[str, str]:
-    """The keyed narrative templates of one language."""
+    """The keyed narrative templates of one language.
+
+    Parameters
+    ----------
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     return _catalogue(f"{lang}.toml")
 
 
@@ -60,7 +66,13 @@ def cells_es() -> dict[str, dict]:
 
 
 def source_sha(text: str) -> str:
-    """Short hash of an English markdown cell (what its translation was made from)."""
+    """Short hash of an English markdown cell (what its translation was made from).
+
+    Parameters
+    ----------
+    text : str
+        The English markdown of the cell.
+    """
     return hashlib.sha256(text.strip().encode()).hexdigest()[:12]
 
 
@@ -93,7 +105,13 @@ class Text(str):
 
     A ``Text`` is trusted Markdown (catalogue templates); a plain ``str`` combined with it (``+``, :meth:`join`,
     a value of :func:`msg`) is data and is escaped with :func:`escape_md`, so a name from the data never becomes
-    markup."""
+    markup.
+
+    Parameters
+    ----------
+    by_lang : dict
+        Language code to the text in that language (``'en'`` is required).
+    """
 
     by_lang: dict[str, str]
 
@@ -109,10 +127,24 @@ class Text(str):
         return Text({k: _data_block(other, k) + self.by_lang[k] for k in ALL_LANGS})
 
     def join(self, parts) -> Text:  # type: ignore[override]
+        """The parts joined by this text as separator, in every language.
+
+        Parameters
+        ----------
+        parts : iterable
+            Strings or :class:`Text` values to join.
+        """
         parts = list(parts)
         return Text({k: self.by_lang[k].join(_data(p, k) for p in parts) for k in ALL_LANGS})
 
     def lang(self, lang: str) -> str:
+        """The text in ``lang`` (the English when that language is missing).
+
+        Parameters
+        ----------
+        lang : str
+            Language code (``'es'`` or ``'en'``).
+        """
         return self.by_lang.get(lang, self.by_lang["en"])
 
 
@@ -132,13 +164,29 @@ def _data_block(value: Any, lang: str) -> str:
 
 
 def in_lang(text: Any, lang: str) -> str:
-    """The text of one language (a plain string is the same in both)."""
+    """The text of one language (a plain string is the same in both).
+
+    Parameters
+    ----------
+    text : object
+        A :class:`Text` or any value (whose ``str`` is used).
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     return text.lang(lang) if isinstance(text, Text) else str(text)
 
 
 def msg(key: str, **values: Any) -> Text:
     """The message ``key`` in every language, formatted with ``values`` (a :class:`Text` value is used in the
-    matching language; numbers are formatted by the template's format spec)."""
+    matching language; numbers are formatted by the template's format spec).
+
+    Parameters
+    ----------
+    key : str
+        The template's key in ``messages/en.toml`` and ``messages/es.toml``.
+    **values
+        The template's fields; a :class:`Text` value is used in the matching language.
+    """
     out = {}
     for lang in ALL_LANGS:
         template = messages(lang).get(key)
@@ -150,7 +198,15 @@ def msg(key: str, **values: Any) -> Text:
 
 
 def term(label: Any, lang: str) -> str:
-    """A label (column header, category, figure text) in ``lang``: the glossary's translation, else the label."""
+    """A label (column header, category, figure text) in ``lang``: the glossary's translation, else the label.
+
+    Parameters
+    ----------
+    label : object
+        A column header, category or figure text (its ``str`` is looked up).
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     s = str(label)
     if lang == "en" or not s.strip():
         return s
@@ -169,7 +225,13 @@ def term(label: Any, lang: str) -> str:
 
 
 def tr(label: Any) -> Text:
-    """A label in every language (through the glossary)."""
+    """A label in every language (through the glossary).
+
+    Parameters
+    ----------
+    label : object
+        A column header, category or figure text (its ``str`` is looked up).
+    """
     return Text({lang: term(label, lang) for lang in ALL_LANGS})
 
 
@@ -182,13 +244,29 @@ def _missing(s: str) -> None:
 
 
 def both(by_lang: dict[str, str], tag: str = "div") -> str:
-    """HTML holding every language, each in an element with its ``lang`` (the exporter keeps one)."""
+    """HTML holding every language, each in an element with its ``lang`` (the exporter keeps one).
+
+    Parameters
+    ----------
+    by_lang : dict
+        Language code to HTML.
+    tag : str
+        The element wrapping each language.
+    """
     return "".join(f"<{tag} class='ceci-i18n' lang='{k}'>{by_lang[k]}</{tag}>" for k in LANGS if k in by_lang)
 
 
 def fmt_number(x: Any, digits: int = 3) -> str:
     """One number for a reader: ``digits`` significant digits (at least the integer part), thousands separators,
-    never scientific notation; integers as integers; missing as an em dash."""
+    never scientific notation; integers as integers; missing as an em dash.
+
+    Parameters
+    ----------
+    x : object
+        A number (missing values give an em dash).
+    digits : int
+        Significant digits (at least the integer part is kept).
+    """
     if x is None or isinstance(x, bool):
         return "—" if x is None else str(x)
     try:
@@ -214,13 +292,27 @@ def _is_int_type(x: Any) -> bool:
 
 
 def fmt_signed(x: Any, digits: int = 3) -> str:
-    """A signed number (``+0.0253``, ``−1.67``) with :func:`fmt_number`'s digits."""
+    """A signed number (``+0.0253``, ``−1.67``) with :func:`fmt_number`'s digits.
+
+    Parameters
+    ----------
+    x : object
+        A number (missing values give an em dash).
+    digits : int
+        Significant digits (at least the integer part is kept).
+    """
     v = _finite(x)
     return "—" if v is None else ("+" if v >= 0 else "−") + fmt_number(abs(v), digits)
 
 
 def fmt_p(p: Any) -> str:
-    """A p-value: three decimals, ``<0.001`` below."""
+    """A p-value: three decimals, ``<0.001`` below.
+
+    Parameters
+    ----------
+    p : float
+        The p-value (missing gives an em dash).
+    """
     v = _finite(p)
     return "—" if v is None else "<0.001" if v < 0.001 else f"{v:.3f}"
 

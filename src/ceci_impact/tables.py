@@ -21,7 +21,15 @@ _P_COLUMNS = re.compile(r"(^|_)(p|pvalue|p_value|p-value)($|_)", re.I)
 
 
 def column_label(col: Any, lang: str) -> str:
-    """A column's header: code names (``ci_low``) become words, then the glossary gives the Spanish."""
+    """A column's header: code names (``ci_low``) become words, then the glossary gives the Spanish.
+
+    Parameters
+    ----------
+    col : object
+        The column name.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     s = str(col)
     en = _catalogue("terms.toml").get("columns", {}).get(s, s)
     return term(en, lang)
@@ -94,7 +102,21 @@ def _slug(text: str, name: str) -> str:
 def table_html(df: pd.DataFrame, caption: Any = None, notes: list | None = None, name: str = "table",
                max_rows: int = 200) -> str:
     """The table in both languages (each in its ``lang`` element), with a CSV download of the whole table in the
-    same language (file name from the caption, with the data kind's mark when known)."""
+    same language (file name from the caption, with the data kind's mark when known).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    caption : str or Text, optional
+        Its caption (both languages when a :class:`ceci_impact.i18n.Text`).
+    notes : list, optional
+        Notes printed under the table.
+    name : str
+        File name of the CSV download when there is no caption (without extension).
+    max_rows : int
+        Rows shown (the download holds them all).
+    """
     from .marks import mark
 
     d = _frame(df)

@@ -30,7 +30,13 @@ CENSUS_COLS = ["populationb", "urban", "industry3", "yrschl", "insured"]
 
 
 def is_compact(d: Path) -> bool:
-    """Whether ``d`` holds the compact back-test tables (rather than the original files)."""
+    """Whether ``d`` holds the compact back-test tables (rather than the original files).
+
+    Parameters
+    ----------
+    d : pathlib.Path
+        A folder.
+    """
     return all((d / f).exists() for f in FILES)
 
 
@@ -61,6 +67,11 @@ def load_inputs(data_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.Da
 
     Returns ``(jobs, guarderias, census)``: jobs by ``cvegeo × period`` (quarter index ``year*4 + q - 1``), the
     guarderías with ``cvegeo``, ``opening_quarter`` and ``capacity``, and the Census-2000 covariates.
+
+    Parameters
+    ----------
+    data_dir : str or pathlib.Path, optional
+        Folder of the compact copy or of the original files (None: the copy shipped in the package).
     """
     d = SHIPPED if data_dir in (None, "") else Path(data_dir)
     if not d.is_dir():
@@ -73,7 +84,15 @@ def load_inputs(data_dir: str | Path | None = None) -> tuple[pd.DataFrame, pd.Da
 
 
 def write_compact(original_dir: str | Path, out: str | Path = SHIPPED) -> Path:
-    """Rebuild the compact back-test tables from the original files (atomically; deterministic bytes)."""
+    """Rebuild the compact back-test tables from the original files (atomically; deterministic bytes).
+
+    Parameters
+    ----------
+    original_dir : str or pathlib.Path
+        Folder with ``imss_sp/`` and ``guarderias_imss_2009/``.
+    out : str or pathlib.Path
+        Folder of the compact tables (default: the package's copy).
+    """
     jobs, gd, cen = _from_originals(Path(original_dir))
     out = Path(out)
     keep = [p for p in out.glob("*") if p.name not in FILES] if out.is_dir() else []

@@ -48,21 +48,41 @@ _NOT_PORTABLE = [
 
 
 def check_portable(step: str, sql: str) -> None:
-    """Refuse SQL that would not mean the same on DuckDB and Spark; ``step`` names the panel step."""
+    """Refuse SQL that would not mean the same on DuckDB and Spark; ``step`` names the panel step.
+
+    Parameters
+    ----------
+    step : str
+        Name of the panel step (named in the error).
+    sql : str
+        The step's ``SELECT`` in DuckDB's dialect.
+    """
     for pattern, why in _NOT_PORTABLE:
         if pattern.search(sql):
             raise CeciError(f"panel SQL step {step}: {why}; expected SQL that both engines run the same way")
 
 
 def to_spark_sql(sql: str) -> str:
-    """A DuckDB ``SELECT`` in Spark SQL (sqlglot), checked with :func:`check_portable` first."""
+    """A DuckDB ``SELECT`` in Spark SQL (sqlglot), checked with :func:`check_portable` first.
+
+    Parameters
+    ----------
+    sql : str
+        A ``SELECT`` statement in DuckDB's dialect.
+    """
     import sqlglot
 
     return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
 
 
 class DuckDBEngine:
-    """Panels built in an embedded DuckDB connection (the build's own, which also staged and checked the inputs)."""
+    """Panels built in an embedded DuckDB connection (the build's own, which also staged and checked the inputs).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The build's connection.
+    """
 
     name = "duckdb"
 
@@ -70,25 +90,63 @@ class DuckDBEngine:
         self.con = con
 
     def register(self, name: str, df: pd.DataFrame) -> None:
-        """Make a pandas frame queryable as ``name``."""
+        """Make a pandas frame queryable as ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        df : pandas.DataFrame
+            The checked input frame.
+        """
         self.con.register(name, df)
 
     def create(self, name: str, select: str) -> None:
-        """Materialise ``select`` as the table ``name``."""
+        """Materialise ``select`` as the table ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        select : str
+            A ``SELECT`` statement in DuckDB's dialect.
+        """
         check_portable(name, select)
         self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {select}")
 
     def columns(self, name: str) -> list[str]:
-        """Column names of a table or view."""
+        """Column names of a table or view.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        """
         return [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()]
 
     def fetch(self, select: str) -> list[tuple]:
-        """Rows of a (small) query."""
+        """Rows of a (small) query.
+
+        Parameters
+        ----------
+        select : str
+            A ``SELECT`` statement in DuckDB's dialect.
+        """
         check_portable("query", select)
         return self.con.execute(select).fetchall()
 
     def write(self, name: str, select: str, path: Path) -> None:
-        """Write ``select`` to one Parquet file at ``path``."""
+        """Write ``select`` to one Parquet file at ``path``.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        select : str
+            A ``SELECT`` statement in DuckDB's dialect.
+        path : pathlib.Path
+            The Parquet file written.
+        """
         check_portable(name, select)
         self.con.execute(f"COPY ({select.strip()}) TO {_lit(path)} (FORMAT PARQUET)")
 
@@ -106,6 +164,11 @@ def spark_session(master: str | None = None):
     """A Spark session: ``master`` (``--spark-master``, else ``SPARK_MASTER``, else ``local[*]``), ANSI mode, UTC.
 
     Raises one line when pyspark or a Java runtime is missing.
+
+    Parameters
+    ----------
+    master : str, optional
+        Spark master URL (default ``SPARK_MASTER``, else ``local[*]``).
     """
     try:
         from pyspark.sql import SparkSession
@@ -139,6 +202,11 @@ class SparkEngine:
 
     The inputs are the checked frames of the build, handed to Spark through Arrow; the joins, window sums and
     aggregations run on Spark. A zero-row DuckDB shadow of every table gives the output schema.
+
+    Parameters
+    ----------
+    master : str, optional
+        Spark master URL (default ``SPARK_MASTER``, else ``local[*]``).
     """
 
     name = "spark"
@@ -149,7 +217,15 @@ class SparkEngine:
         self._cached: list = []
 
     def register(self, name: str, df: pd.DataFrame) -> None:
-        """Hand a pandas frame to Spark (through Arrow) and register its empty shadow."""
+        """Hand a pandas frame to Spark (through Arrow) and register its empty shadow.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        df : pandas.DataFrame
+            The checked input frame.
+        """
         table = pa.Table.from_pandas(df, preserve_index=False)
         table = table.cast(pa.schema([_spark_safe(f) for f in table.schema]))
         sdf = self.spark.createDataFrame(table)
@@ -157,7 +233,15 @@ class SparkEngine:
         self.shadow.register(name, df.head(0))
 
     def create(self, name: str, select: str) -> None:
-        """Materialise ``select`` as the (cached) temporary view ``name``."""
+        """Materialise ``select`` as the (cached) temporary view ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        select : str
+            A ``SELECT`` statement in DuckDB's dialect.
+        """
         check_portable(name, select)
         self.shadow.execute(f"CREATE OR REPLACE TABLE {name} AS {select}")
         sdf = self.spark.sql(to_spark_sql(select)).cache()
@@ -165,16 +249,38 @@ class SparkEngine:
         sdf.createOrReplaceTempView(name)
 
     def columns(self, name: str) -> list[str]:
-        """Column names of a view."""
+        """Column names of a view.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        """
         return list(self.spark.table(name).columns)
 
     def fetch(self, select: str) -> list[tuple]:
-        """Rows of a (small) query."""
+        """Rows of a (small) query.
+
+        Parameters
+        ----------
+        select : str
+            A ``SELECT`` statement in DuckDB's dialect.
+        """
         check_portable("query", select)
         return [tuple(r) for r in self.spark.sql(to_spark_sql(select)).collect()]
 
     def write(self, name: str, select: str, path: Path) -> None:
-        """Write ``select`` to one Parquet file at ``path``, in DuckDB's schema and the query's row order."""
+        """Write ``select`` to one Parquet file at ``path``, in DuckDB's schema and the query's row order.
+
+        Parameters
+        ----------
+        name : str
+            Table or view name.
+        select : str
+            A ``SELECT`` statement in DuckDB's dialect.
+        path : pathlib.Path
+            The Parquet file written.
+        """
         check_portable(name, select)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=path.parent))
         try:
@@ -230,6 +336,15 @@ def make_engine(engine: EngineName, con: duckdb.DuckDBPyConnection, *, spark_mas
 
     Spark's driver memory and other settings come from Spark's own configuration (``spark-defaults.conf``,
     ``PYSPARK_SUBMIT_ARGS``, or ``spark-submit --driver-memory`` when the build runs under spark-submit).
+
+    Parameters
+    ----------
+    engine : {'duckdb', 'spark'}
+        The engine.
+    con : duckdb.DuckDBPyConnection
+        The build's DuckDB connection (the checked inputs are registered there).
+    spark_master : str, optional
+        Spark master URL (``local[*]``, ``yarn``, ``spark://host:7077``; default ``SPARK_MASTER`` or local).
     """
     check_option("engine", engine, EngineName)
     return DuckDBEngine(con) if engine == "duckdb" else SparkEngine(spark_master)

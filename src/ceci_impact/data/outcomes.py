@@ -46,7 +46,31 @@ def _avg_wage(sex: str) -> Formula:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One registered outcome."""
+    """One registered outcome.
+
+    Attributes
+    ----------
+    name : str
+        Registry key: the panel column the outcome is.
+    label : str
+        Its label in reports (translated through the glossary).
+    panel : {'municipality', 'employer'}
+        The panel that holds it.
+    family : str
+        The report family it belongs to (the allowed values of a report's ``outcome``).
+    weights : str, optional
+        Weight column of its estimates (e.g. first-month workforce).
+    cluster : str, optional
+        Cluster variable of its standard errors (where exposure is assigned).
+    headline : bool
+        Whether the index and the summary show it as a headline.
+    truth : Formula, optional
+        How y(0) and y(1) are formed from the simulator's components (None: no recorded potential outcomes).
+    unit_note : str
+        The unit of the number, for sentences (e.g. "pesos a day").
+    note : str
+        What the outcome measures and, on simulated data, what the simulated world assumes.
+    """
 
     name: str
     label: str
@@ -112,7 +136,13 @@ OUTCOME_LABELS = {k: o.label for k, o in OUTCOMES.items()}
 
 
 def family(name: str) -> tuple[str, ...]:
-    """The outcomes of one family, in registry order (the allowed values of a report's ``outcome``)."""
+    """The outcomes of one family, in registry order (the allowed values of a report's ``outcome``).
+
+    Parameters
+    ----------
+    name : str
+        The family's name.
+    """
     return tuple(k for k, o in OUTCOMES.items() if o.family == name)
 
 

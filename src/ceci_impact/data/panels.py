@@ -470,7 +470,15 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
 
 
 def load(name: str, processed: str | Path = "data/processed") -> pd.DataFrame:
-    """Read a built panel (``mun_month``, ``mun_month_sex``, ``employer_month``, ``spells_exposure``)."""
+    """Read a built panel (``mun_month``, ``mun_month_sex``, ``employer_month``, ``spells_exposure``).
+
+    Parameters
+    ----------
+    name : str
+        The panel: ``mun_month``, ``mun_month_sex``, ``employer_month``, ``spells_exposure`` or ``sites``.
+    processed : str or pathlib.Path
+        Folder of the built panels (``data/processed``).
+    """
     p = Path(processed) / f"{name}.parquet"
     if not p.exists():
         raise CeciError(f"{p}: panel not built; run `ceci-impact build` first")
@@ -478,7 +486,13 @@ def load(name: str, processed: str | Path = "data/processed") -> pd.DataFrame:
 
 
 def manifest(processed: str | Path = "data/processed") -> dict:
-    """The manifest written by :func:`build_all` (window, fingerprint, simulated flag)."""
+    """The manifest written by :func:`build_all` (window, fingerprint, simulated flag).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels (``data/processed``).
+    """
     p = Path(processed) / "manifest.json"
     if not p.exists():
         raise CeciError(f"{p}: not found; run `ceci-impact build` first")

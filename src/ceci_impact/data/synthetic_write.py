@@ -349,7 +349,7 @@ def _key_rows(kidx, deleg, kstate, keys) -> pd.DataFrame:
 
 
 def _write_world(tmp: Path, w: SimpleNamespace, truth: dict, potential, size: str, seed: int) -> None:
-    """Every source of the simulated world in its real format, the truth and the README, into ``tmp``."""
+    """Every source of the simulated world in its real format, the truth and the notice (SIMULATED.md), into ``tmp``."""
     spec, rng, p0, p1, w0, say = w.spec, w.rng, w.p0, w.p1, w.w0, w.say
     E = w.E
     N = w.N
@@ -447,6 +447,6 @@ def _write_world(tmp: Path, w: SimpleNamespace, truth: dict, potential, size: st
                       "generated_by": "ceci_impact.data.synthetic.simulate"}
     (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
     _write_potential(tmp, potential, e_id, cvegeo, months)
-    (tmp / "README.md").write_text(
+    (tmp / "SIMULATED.md").write_text(
         f"SIMULATED data (ceci_impact.data.synthetic, size={size}, seed={seed}); not real IMSS records.\n"
     )

@@ -25,13 +25,27 @@ from .panels import manifest
 
 
 def has_truth(outcome: str) -> bool:
-    """Whether the simulator records both worlds for this outcome (its registry entry has a ``truth`` formula)."""
+    """Whether the simulator records both worlds for this outcome (its registry entry has a ``truth`` formula).
+
+    Parameters
+    ----------
+    outcome : str
+        An outcome of the registry.
+    """
     return outcome in OUTCOMES and OUTCOMES[outcome].truth is not None
 
 
 def unit_effects(processed: str | Path, outcome: str) -> pd.DataFrame | None:
     """``tau_it = y_it(1) - y_it(0)`` per unit and month, with ``y(1)``; ``None`` on real data or for an outcome
-    without recorded potential outcomes."""
+    without recorded potential outcomes.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels (``data/processed``).
+    outcome : str
+        An outcome of the registry (:data:`ceci_impact.data.outcomes.OUTCOMES`).
+    """
     if not has_truth(outcome) or not manifest(processed).get("simulated"):
         return None
     o = OUTCOMES[outcome]
@@ -55,6 +69,23 @@ def with_effect_outcome(df: pd.DataFrame, tau: pd.DataFrame, key: str, *, antici
     unbalanced in the same way). A cell with an observed outcome but no defined unit effect (the outcome exists in
     only one world, e.g. workers hired because of a CECI at an employer with none otherwise) gets effect 0; their
     number is in ``attrs["cells_without_effect"]``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The estimation sample.
+    tau : pandas.DataFrame
+        Unit effects of :func:`unit_effects`.
+    key : str
+        Unit key joining the sample to the effects (``'cvegeo'`` or ``'employer_id'``).
+    anticipation : int
+        Periods before the cohort date counted as treated, as in the estimator.
+    gname : str
+        Cohort column.
+    tname : str
+        Period column.
+    yname : str, optional
+        Observed outcome whose missing cells the effect outcomes copy (None: none missing).
     """
     m = df[[key, tname]].merge(tau[[key, "period"] + ["tau"]].rename(columns={"period": tname}),
                                on=[key, tname], how="left")

@@ -24,7 +24,13 @@ UNSCHEDULED = "unscheduled"
 
 
 def parse_waves(text: str) -> dict[str, int]:
-    """``"2026:200,2027:250"`` into ``{"2026": 200, "2027": 250}`` (order kept)."""
+    """``"2026:200,2027:250"`` into ``{"2026": 200, "2027": 250}`` (order kept).
+
+    Parameters
+    ----------
+    text : str
+        Waves as ``NAME:COUNT`` pairs separated by commas.
+    """
     out: dict[str, int] = {}
     for part in str(text).split(","):
         label, sep, n = part.strip().partition(":")
@@ -39,7 +45,17 @@ def parse_waves(text: str) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Assignment:
-    """Sites with their wave, the balance table by wave, and what is needed to re-derive the assignment."""
+    """Sites with their wave, the balance table by wave, and what is needed to re-derive the assignment.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Every site with its wave.
+    balance : pandas.DataFrame
+        Sites of each stratum by wave.
+    meta : dict
+        What re-derives the assignment: the sites file's SHA-256, the seed, the waves and strata.
+    """
 
     table: pd.DataFrame
     balance: pd.DataFrame
@@ -51,7 +67,13 @@ class Assignment:
 
     def write(self, path: str | Path) -> Path:
         """Write the assignment file atomically (a failed run leaves an earlier file untouched); an existing file is
-        replaced only when it is an earlier assignment file (its first line names ``ceci_impact_assignment``)."""
+        replaced only when it is an earlier assignment file (its first line names ``ceci_impact_assignment``).
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            File to write (CSV with a header of comment lines).
+        """
         p = Path(path)
         if p.exists():
             if not p.is_file():
@@ -161,6 +183,13 @@ def _sha_frame(df: pd.DataFrame) -> str:
 
 
 def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (hex), read in 1 MiB chunks.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -169,7 +198,13 @@ def file_sha256(path: str | Path) -> str:
 
 
 def read_sites(path: str | Path) -> pd.DataFrame:
-    """Read a sites file (CSV or Parquet) with one clear line when it cannot be read."""
+    """Read a sites file (CSV or Parquet) with one clear line when it cannot be read.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The sites file (``.csv`` or ``.parquet``).
+    """
     p = Path(path)
     if not p.is_file():
         raise CeciError(f"--sites {p}: file not found")

@@ -35,7 +35,27 @@ def _positive(name: str, x, whole: bool = False) -> float:
 
 def mde_variance(n_units: float, treated_share: float, pre: int, post: int, sigma2: float, psi_pre: float = 0.0,
                  psi_post: float = 0.0, psi_cross: float = 0.0) -> float:
-    """Variance of the DiD estimator of BPW eq. 2 (the square of the MDE divided by the critical-value sum)."""
+    """Variance of the DiD estimator of BPW eq. 2 (the square of the MDE divided by the critical-value sum).
+
+    Parameters
+    ----------
+    n_units : float
+        Units in the experiment.
+    treated_share : float
+        Share of them treated.
+    pre : int
+        Pre-periods.
+    post : int
+        Post-periods.
+    sigma2 : float
+        Residual variance of the outcome.
+    psi_pre : float
+        Average residual covariance between two pre-periods.
+    psi_post : float
+        Average residual covariance between two post-periods.
+    psi_cross : float
+        Average residual covariance between a pre- and a post-period.
+    """
     J = _positive("n_units", n_units)
     P = float(treated_share)
     if not 0 < P < 1:
@@ -94,7 +114,33 @@ def mde_panel(n_units: float, treated_share: float, pre: int, post: int, sigma2:
 def power_of(effect: float, n_units: float, treated_share: float, pre: int, post: int, sigma2: float,
              psi_pre: float = 0.0, psi_post: float = 0.0, psi_cross: float = 0.0, alpha: float = 0.05,
              df: float | None = None) -> float:
-    """Power against ``effect`` implied by the same formula (one tail of the two-sided test, as in eq. 2)."""
+    """Power against ``effect`` implied by the same formula (one tail of the two-sided test, as in eq. 2).
+
+    Parameters
+    ----------
+    effect : float
+        The true effect.
+    n_units : float
+        Units in the experiment.
+    treated_share : float
+        Share of them treated.
+    pre : int
+        Pre-periods.
+    post : int
+        Post-periods.
+    sigma2 : float
+        Residual variance of the outcome.
+    psi_pre : float
+        Average residual covariance between two pre-periods.
+    psi_post : float
+        Average residual covariance between two post-periods.
+    psi_cross : float
+        Average residual covariance between a pre- and a post-period.
+    alpha : float
+        Level of the two-sided test.
+    df : float, optional
+        Degrees of freedom of the Student-t critical values (default: ``n_units``).
+    """
     v = mde_variance(n_units, treated_share, pre, post, sigma2, psi_pre, psi_post, psi_cross)
     d = float(n_units) if df is None else _positive("df", df)
     return float(stats.t.cdf(abs(effect) / np.sqrt(v) - stats.t.ppf(1 - alpha / 2, d), d))
@@ -102,7 +148,27 @@ def power_of(effect: float, n_units: float, treated_share: float, pre: int, post
 
 @dataclass(frozen=True)
 class VarianceComponents:
-    """``sigma2`` and the three average covariances of BPW, estimated from a panel's residuals."""
+    """``sigma2`` and the three average covariances of BPW, estimated from a panel's residuals.
+
+    Attributes
+    ----------
+    sigma2 : float
+        Variance of the residual outcome.
+    psi_pre : float
+        Average covariance of residuals between two pre-periods.
+    psi_post : float
+        Average covariance between two post-periods.
+    psi_cross : float
+        Average covariance between a pre- and a post-period.
+    n_units : int
+        Units the components were estimated on.
+    pre : int
+        Pre-periods of the design.
+    post : int
+        Post-periods of the design.
+    periods : tuple
+        The periods used.
+    """
 
     sigma2: float
     psi_pre: float
@@ -130,6 +196,23 @@ def variance_components(data: pd.DataFrame, yname: str, idname: str, tname: str,
     variance and of the residual cross-products within the pre part, within the post part and across them
     (BPW's ex-ante estimates; they are slightly negative-biased by the removal of the means, which BPW show to
     matter little when the window is long).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    idname : str
+        Unit identifier column.
+    tname : str
+        Period column.
+    pre : int
+        Pre-periods of the hypothetical experiment.
+    post : int
+        Post-periods of the hypothetical experiment.
+    gname : str, optional
+        Cohort column: only periods before the first treatment are used (None: all periods).
     """
     m, r = int(_positive("pre", pre, whole=True)), int(_positive("post", post, whole=True))
     for c in (yname, idname, tname) + ((gname,) if gname else ()):

@@ -19,7 +19,6 @@ is the smallest ``delta > 0`` with power at least ``power``.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,11 +27,26 @@ import pandas as pd
 from .._options import CeciError
 from ..did import att_gt
 from ..did.inference import REPORT_RULE
+from ..did.notes import recording
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """A staggered schedule on the history: ``waves`` waves of ``sites_per_wave`` units, ``spacing`` apart."""
+    """A staggered schedule on the history: ``waves`` waves of ``sites_per_wave`` units, ``spacing`` apart.
+
+    Attributes
+    ----------
+    sites_per_wave : int
+        Units opening in each wave.
+    waves : int
+        Number of waves.
+    spacing : int
+        Periods between two waves.
+    follow_up : int
+        Periods observed after the first opening.
+    pre : int
+        Periods before the first opening.
+    """
 
     sites_per_wave: int
     waves: int
@@ -42,7 +56,21 @@ class Schedule:
 
 
 def history(panel: pd.DataFrame, yname: str, idname: str, tname: str, gname: str = "first_treat") -> pd.DataFrame:
-    """Never-exposed units before the first real opening, with a complete outcome series."""
+    """Never-exposed units before the first real opening, with a complete outcome series.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        A built panel.
+    yname : str
+        Outcome column.
+    idname : str
+        Unit column.
+    tname : str
+        Period column.
+    gname : str
+        Cohort column (the real openings).
+    """
     for c in (yname, idname, tname, gname):
         if c not in panel.columns:
             raise CeciError(f"power simulation: column {c!r} not in the panel")
@@ -90,6 +118,43 @@ def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "p
     (NaN when even the largest effect of the search is not detected), the mean null estimate (``bias``; zero in
     expectation under random selection), its spread over draws (``sd_estimate``) and the number of draws that
     could be estimated.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        A built panel (e.g. ``mun_month``) whose history is the stage of the simulation.
+    yname : str
+        Outcome column.
+    idname : str
+        Unit identifier column.
+    tname : str
+        Period column.
+    sites_per_wave : list of int
+        Units opening in each wave (one configuration per value).
+    follow_up : list of int
+        Periods observed after the first opening (one configuration per value).
+    effects : list of float
+        Effect sizes whose power is computed (the MDE is searched among them).
+    waves : int
+        Number of opening waves.
+    spacing : int
+        Periods between two waves.
+    pre : int
+        Periods before the first opening used by each draw.
+    reps : int
+        Draws per configuration.
+    seed : int
+        Seed of the draws.
+    alpha : float
+        Level of the test.
+    power : float
+        Power the MDE must reach.
+    covariates : list of str, optional
+        Covariates of the estimation (conditional parallel trends).
+    selection : {'random', 'growth'}
+        Units opening: drawn at random, or among the steepest pre-opening trends.
+    progress : bool
+        Show a progress bar.
     """
     if selection not in ("random", "growth"):
         raise CeciError(f"selection={selection!r} is not allowed; expected one of 'random', 'growth'")
@@ -114,8 +179,7 @@ def simulate_power(panel: pd.DataFrame, yname: str, idname: str, tname: str = "p
         est, se, crit, lo_hi, failed = [], [], [], [], 0
         for _ in range(reps):
             d = _draw(h, s, yname, idname, tname, selection, rng)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with recording():  # each draw's warnings are re-emitted (once per message), never silenced
                 try:
                     a = att_gt(d, yname=yname, tname=tname, idname=idname, gname="first_treat", xformla=xf,
                                control_group="notyettreated", est_method="reg", bstrap=False, cband=False,

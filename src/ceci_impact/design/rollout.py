@@ -39,7 +39,15 @@ def _check(T, carryover) -> tuple[int, int]:
 
 def rollout_precision(omega: np.ndarray, carryover: int = 0) -> np.ndarray:
     """Information matrix (per unit and unit error variance) of the ``carryover + 1`` lag effects under the
-    cumulative treated shares ``omega`` (length ``T``)."""
+    cumulative treated shares ``omega`` (length ``T``).
+
+    Parameters
+    ----------
+    omega : numpy.ndarray
+        Cumulative treated share in each of the ``T`` periods (non-decreasing, in [0, 1]).
+    carryover : int
+        Lags of the effect (0: the effect is immediate and constant).
+    """
     w = np.asarray(omega, float)
     T = w.size
     p = np.diff(np.concatenate([[0.0], w, [1.0]]))  # adoption in 1..T, never
@@ -117,7 +125,15 @@ def _numerical(T: int, ell: int, start: np.ndarray, criterion: str = "trace") ->
 
 def sites_per_wave(shares: np.ndarray, total: int) -> np.ndarray:
     """Units opening in each period when ``total`` units follow the cumulative ``shares`` (cumulative counts
-    rounded to the nearest unit, so the waves add up to ``round(shares[-1] * total)``)."""
+    rounded to the nearest unit, so the waves add up to ``round(shares[-1] * total)``).
+
+    Parameters
+    ----------
+    shares : numpy.ndarray
+        Cumulative treated shares per period.
+    total : int
+        Units to schedule.
+    """
     if int(total) != total or total < 1:
         raise CeciError(f"total={total!r}; expected a positive whole number of sites")
     cum = np.rint(np.asarray(shares, float) * int(total)).astype(int)

@@ -20,6 +20,7 @@ from .compare import Comparison, compare, triple_differences
 from .dose import DoseResult, cont_did
 from .honest import HonestResult, honest_breakdown, honest_did
 from .imputation import did_imputation
+from .notes import DataNotes
 from .poisson import poisson_event_study
 from .results import AggteResult, EventStudyMoments, EventStudyResult, ResultProtocol
 from .spatial import SpilloverResult, spillover_did
@@ -32,6 +33,6 @@ __all__ = [
     "att_gt", "aggte", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",
     "triple_differences", "honest_did", "honest_breakdown", "HonestResult", "AttGtResult", "AggteResult", "TwfeResult",
     "EventStudyResult", "BaconResult", "Comparison", "DidWarning", "synthdid", "SynthDidResult", "EventStudyMoments",
-    "ResultProtocol",
+    "ResultProtocol", "DataNotes",
 ]
 __all__ += ["spillover_did", "SpilloverResult", "cont_did", "DoseResult"]

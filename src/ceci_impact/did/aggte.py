@@ -141,7 +141,15 @@ def compute_aggte(
     cband: bool | None = None,
     alp: float | None = None,
 ) -> AggteResult:
-    """Aggregate ATT(g,t) into an overall effect and a profile; see ``AttGtResult.aggte``."""
+    """Aggregate ATT(g,t) into an overall effect and a profile; see ``AttGtResult.aggte``.
+
+    Parameters
+    ----------
+    res : AttGtResult
+        The group-time effects.
+    type, min_e, max_e, balance_e, na_rm, bstrap, biters, cband, alp
+        As in :meth:`ceci_impact.did.AttGtResult.aggte`.
+    """
     check_option("type", type, AggType)
     p = res.params
     bstrap = p["bstrap"] if bstrap is None else bstrap
@@ -272,5 +280,16 @@ def compute_aggte(
 def aggte(res: AttGtResult, type: str = "group", **kwargs) -> AggteResult:
     """R's verb: aggregate an ``att_gt`` result (``"simple"``, ``"group"``, ``"dynamic"``, ``"calendar"``); the
     keyword arguments are those of R ``did::aggte`` (``min_e``, ``max_e``, ``balance_e``, ``na_rm``, ``bstrap``,
-    ``biters``, ``cband``, ``alp``). ``res.aggte(...)`` is the same call."""
+    ``biters``, ``cband``, ``alp``). ``res.aggte(...)`` is the same call.
+
+    Parameters
+    ----------
+    res : AttGtResult
+        The group-time effects of :func:`att_gt`.
+    type : {'simple', 'group', 'dynamic', 'calendar'}
+        The aggregation: overall, by cohort, by event time (event study) or by calendar period.
+    **kwargs
+        R ``did::aggte``'s options: ``min_e``, ``max_e``, ``balance_e``, ``na_rm``, ``bstrap``, ``biters``, ``cband``,
+        ``alp`` (see :meth:`AttGtResult.aggte`).
+    """
     return compute_aggte(res, type, **kwargs)

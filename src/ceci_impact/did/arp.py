@@ -38,6 +38,13 @@ class DualLP:
     vertex is optimal for ``y`` (complementary slackness), so a feasibility check settles it. Degenerate vertices
     (support smaller than ``k + 1``, common here because some moments carry no nuisance parameter) may need
     several bases; each LP solve adds the basis it found.
+
+    Parameters
+    ----------
+    sd : numpy.ndarray
+        Standard deviations of the moments.
+    X : numpy.ndarray
+        Nuisance-parameter columns of the moments.
     """
 
     def __init__(self, sd: np.ndarray, X: np.ndarray):
@@ -84,7 +91,13 @@ class DualLP:
         return len(self.bases) - 1
 
     def solve(self, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(eta, lam, vertex)`` for each row of ``Y``; ``vertex`` is the cached entry (-1 if solved directly)."""
+        """``(eta, lam, vertex)`` for each row of ``Y``; ``vertex`` is the cached entry (-1 if solved directly).
+
+        Parameters
+        ----------
+        Y : numpy.ndarray
+            Right-hand sides, one per row.
+        """
         Y = np.atleast_2d(np.asarray(Y, float))
         n = Y.shape[0]
         eta, lam, vid = np.full(n, np.nan), np.zeros((n, self.M)), np.full(n, -1)
@@ -133,6 +146,21 @@ def least_favorable_cv(X: np.ndarray | None, sigma: np.ndarray, kappa: float, si
 
     Draws are R's ``set.seed(seed); mvtnorm::rmvnorm(sims, sigma = sigma)``. Without nuisance parameters
     (``X is None``) the statistic is the largest standardised moment.
+
+    Parameters
+    ----------
+    X : numpy.ndarray or None
+        Nuisance-parameter columns (None: no nuisance parameters).
+    sigma : numpy.ndarray
+        Covariance of the event-study estimates.
+    kappa : float
+        Size of the least-favourable test.
+    sims : int
+        Simulated draws.
+    seed : int
+        Seed of R's multivariate normal draws.
+    lp : DualLP, optional
+        The cached dual linear programme (built when not given).
     """
     xi = r_rmvnorm(sims, sigma, seed)
     sd = np.sqrt(np.diag(sigma))
@@ -149,7 +177,17 @@ def least_favorable_cv(X: np.ndarray | None, sigma: np.ndarray, kappa: float, si
 
 
 def truncnorm_quantile(p: float, lo: float, hi: float) -> float:
-    """Quantile of the standard normal truncated to ``[lo, hi]`` (``TruncatedNormal::norminvp``)."""
+    """Quantile of the standard normal truncated to ``[lo, hi]`` (``TruncatedNormal::norminvp``).
+
+    Parameters
+    ----------
+    p : float
+        Probability.
+    lo : float
+        Lower truncation point.
+    hi : float
+        Upper truncation point.
+    """
     if lo >= hi:
         return float(lo)
     return float(stats.truncnorm.ppf(p, lo, hi))
@@ -239,6 +277,29 @@ def arp_accept_grid(y: np.ndarray, a: np.ndarray, X: np.ndarray, sigma: np.ndarr
     """Accept/reject of ``H0: theta`` for every grid value (``.ARP_computeCI`` with ``.lp_conditional_test_fn``).
 
     ``y - a * theta - X delta <= 0`` are the moments (already restricted to the rows used by ARP).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Moments' right-hand side at theta = 0.
+    a : numpy.ndarray
+        Coefficient of theta in the moments.
+    X : numpy.ndarray
+        Nuisance-parameter columns.
+    sigma : numpy.ndarray
+        Covariance of the event-study estimates.
+    thetas : numpy.ndarray
+        The grid of candidate values.
+    alpha : float
+        Level of the test.
+    hybrid : {'LF', 'ARP'}
+        Conditional least-favourable hybrid or the plain conditional test.
+    kappa : float
+        Size of the first-stage least-favourable test of the hybrid (default ``alpha / 10``).
+    lf_cv : float or None
+        The least-favourable critical value (:func:`least_favorable_cv`), None without the hybrid.
+    lp : DualLP
+        The cached dual linear programme of the moments.
     """
     Yg = y[None, :] - thetas[:, None] * a[None, :]
     eta, lam, vid = lp.solve(Yg)
@@ -305,7 +366,31 @@ def nonuisance_accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray
                            alpha: float, hybrid: str, kappa: float, lf_cv: float | None,
                            d: np.ndarray | None = None) -> np.ndarray:
     """``.APR_computeCI_NoNuis`` (one post period): ARP test of ``A (beta - e_target theta) <= d``, LF hybrid or not
-    (``.testInIdentifiedSet_LF_Hybrid`` / ``.testInIdentifiedSet``)."""
+    (``.testInIdentifiedSet_LF_Hybrid`` / ``.testInIdentifiedSet``).
+
+    Parameters
+    ----------
+    betahat : numpy.ndarray
+        Event-study estimates, pre-periods first (reference period left out).
+    sigma : numpy.ndarray
+        Covariance of the event-study estimates.
+    A : numpy.ndarray
+        Restriction matrix of ``A delta <= d``.
+    thetas : numpy.ndarray
+        The grid of candidate values.
+    target : int
+        Index of the post period tested.
+    alpha : float
+        Level of the test.
+    hybrid : {'LF', 'ARP'}
+        Conditional least-favourable hybrid or the plain conditional test.
+    kappa : float
+        Size of the first-stage least-favourable test of the hybrid (default ``alpha / 10``).
+    lf_cv : float or None
+        The least-favourable critical value (:func:`least_favorable_cv`), None without the hybrid.
+    d : numpy.ndarray, optional
+        Right-hand side of the restrictions (default zero).
+    """
     d = np.zeros(A.shape[0]) if d is None else np.asarray(d, float)
     sig_t = np.sqrt(np.diag(A @ sigma @ A.T))
     At, dt = A / sig_t[:, None], d / sig_t
@@ -336,7 +421,13 @@ def nonuisance_accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray
 
 
 def construct_gamma(l_vec: np.ndarray) -> np.ndarray:
-    """Invertible matrix with ``l'`` as first row (``.construct_Gamma``: pivot columns of ``[l, I]``)."""
+    """Invertible matrix with ``l'`` as first row (``.construct_Gamma``: pivot columns of ``[l, I]``).
+
+    Parameters
+    ----------
+    l_vec : numpy.ndarray
+        Weights of the post-period target ``l' tau_post``.
+    """
     P = l_vec.size
     B = np.column_stack([l_vec, np.eye(P)])
     cols: list[int] = []
@@ -354,7 +445,35 @@ def accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray, d: np.nda
     """Which values of ``theta = l' tau_post`` the test of ``A delta <= d`` does not reject (the shared body of
     HonestDiD's ``computeConditionalCS_*``): the no-nuisance test for one post period, otherwise ARP with the
     post periods other than ``l`` as nuisance parameters (``.ARP_computeCI``). ``post_moments_only`` keeps the
-    moments that involve post-period coefficients."""
+    moments that involve post-period coefficients.
+
+    Parameters
+    ----------
+    betahat : numpy.ndarray
+        Event-study estimates, pre-periods first (reference period left out).
+    sigma : numpy.ndarray
+        Covariance of the event-study estimates.
+    A : numpy.ndarray
+        Restriction matrix.
+    d : numpy.ndarray
+        Right-hand side of ``A delta <= d``.
+    num_pre : int
+        Pre-periods.
+    l_vec : numpy.ndarray
+        Weights of the post-period target ``l' tau_post``.
+    grid : numpy.ndarray
+        Candidate values of the target.
+    alpha : float
+        Level of the test.
+    hybrid : {'LF', 'ARP'}
+        Conditional least-favourable hybrid or the plain conditional test.
+    kappa : float
+        Size of the first-stage least-favourable test of the hybrid (default ``alpha / 10``).
+    post_moments_only : bool
+        Keep only the moments that involve post periods (HonestDiD's ``postPeriodMomentsOnly``).
+    seed : int
+        Seed of R's multivariate normal draws.
+    """
     K = num_pre
     P = A.shape[1] - K
     if P == 1:
@@ -374,6 +493,12 @@ def accept_grid(betahat: np.ndarray, sigma: np.ndarray, A: np.ndarray, d: np.nda
 
 
 def warn_if_open(accept: np.ndarray) -> None:
-    """R's warning when the confidence set reaches an end of the test-inversion grid."""
+    """R's warning when the confidence set reaches an end of the test-inversion grid.
+
+    Parameters
+    ----------
+    accept : numpy.ndarray
+        Acceptance indicator over the grid.
+    """
     if accept[0] or accept[-1]:
         warnings.warn("The robust confidence set is open at an end of the grid; widen grid_lb/grid_ub", stacklevel=3)

@@ -25,6 +25,7 @@ from .grouped import CohortStats
 from .inference.registry import InferenceRule
 from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, changes
 from .mammen import MammenWeights
+from .notes import record_notes
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
@@ -34,6 +35,7 @@ SmallCluster = InferenceRule  # the inference registry's rules (ceci_impact.did.
 _TINY = np.sqrt(np.finfo(float).eps) * 10
 
 
+@record_notes
 def att_gt(
     data: pd.DataFrame,
     *,
@@ -205,7 +207,7 @@ def _cells(glist, tlist, base_period, anticipation, control_group) -> list[dict]
             pret = pret_g if (base_period == "universal" or g <= tlist[tcur]) else t0
             if pret is None:
                 _warn(f"There are no pre-treatment periods for the group first treated at {g:g}; "
-                      "units from this group are dropped.")
+                      "units from this group are dropped.", cohorts_without_pre_periods=[float(g)])
                 break
             thr = None if control_group == "nevertreated" else tlist[max(t0, pret) + tfac] + anticipation
             cells.append({"g": g, "tcur": tcur, "pret": pret, "thr": thr,
@@ -372,7 +374,8 @@ class _CellFit:
         for (g, why), times in self.failures.items():
             ng = int((self.g_unit == g).sum())
             _warn(f"ATT(g,t) set to NA for group {g:g} ({ng} units) in {len(times)} period(s) "
-                  f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""))
+                  f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""),
+                  cells=[(float(g), float(t)) for t in times], reason=why)
 
 
 def _inference(sinks: Sinks, n, T, bstrap, biters, cband, alp, rng):

@@ -13,11 +13,23 @@ from .design import design_matrix, formula_vars
 
 
 class DidWarning(UserWarning):
-    """A data or estimation issue that R `did` also reports as a warning."""
+    """A data or estimation issue that R `did` also reports as a warning.
+
+    Parameters
+    ----------
+    message : str
+        The warning's text.
+    facts : dict, optional
+        What was dropped or not estimated, counted (read by :class:`ceci_impact.did.notes.DataNotes`).
+    """
+
+    def __init__(self, message: str = "", facts: dict | None = None):
+        super().__init__(message)
+        self.facts = dict(facts or {})
 
 
-def _warn(msg: str) -> None:
-    warnings.warn(msg, DidWarning, stacklevel=3)
+def _warn(msg: str, **facts) -> None:
+    warnings.warn(DidWarning(msg, facts), stacklevel=3)
 
 
 def _blocked_codes(idv: np.ndarray, tv: np.ndarray):
@@ -131,7 +143,7 @@ def _prepare(
             bad |= col.isna().to_numpy()
     if bad.any():
         _warn(f"dropped {int(bad.sum())} rows from original data due to missing or non-finite values "
-              f"(outcome {yname!r}: {int(df[yname].isna().sum())} missing)")
+              f"(outcome {yname!r}: {int(df[yname].isna().sum())} missing)", rows_dropped_missing=int(bad.sum()))
         df = df.loc[~bad]
     if weightsname and (df[weightsname] < 0).any():
         raise CeciError(f"weights column {weightsname!r} must be non-negative; found {df[weightsname].min()}")
@@ -176,7 +188,8 @@ def _prepare(
         keep_rows(tlist[tc] < latest - anticipation)
         if control_group == "nevertreated":
             _warn("No never-treated group is available. The last treated cohort is being coerced as "
-                  "'never-treated' units, and data from periods after that is being filtered out.")
+                  "'never-treated' units, and data from periods after that is being filtered out.",
+                  control_coerced=float(latest))
             g_first = np.where(g_first == latest, 0.0, g_first)
             df = df.assign(**{gname: g_first[uc]})
         retime()
@@ -189,7 +202,8 @@ def _prepare(
         np.bincount(uc, minlength=g_first.size) > 0
     tfp_unit = (g_first <= first + anticipation) & (g_first != 0) & seen
     if tfp_unit.any():
-        _warn(f"Dropped {int(tfp_unit.sum())} units that were already treated in the first period.")
+        _warn(f"Dropped {int(tfp_unit.sum())} units that were already treated in the first period.",
+              units_dropped_treated_first_period=int(tfp_unit.sum()))
         keep_rows(~tfp_unit[uc])
         retime()
         glist = glist[glist > tlist[0] + anticipation]
@@ -261,8 +275,10 @@ def _balance(df, uc, tc, g_unit, T, allow_unbalanced_panel, nT=0):
         return df, uc, tc, g_unit, True
     if allow_unbalanced_panel:
         return df, uc, tc, g_unit, False
-    _warn(f"{int((counts != T).sum())} units are missing in some periods. "
-          "Converting to balanced panel by dropping them.")
+    gone = counts != T
+    _warn(f"{int(gone.sum())} units are missing in some periods. "
+          "Converting to balanced panel by dropping them.", units_dropped_unbalanced=int(gone.sum()),
+          treated_units_dropped_unbalanced=int((gone & (g_unit[: gone.size] > 0)).sum()), units_before_balance=int(g_unit.size))
     keep = (counts == T)[uc]
     df, uc, tc = df.loc[keep], uc[keep], tc[keep]
     present = np.zeros(g_unit.size, bool)
@@ -324,7 +340,8 @@ def _check_group_sizes(g_unit, xnames, control_group) -> None:
     small = sizes[sizes < req]
     if len(small):
         _warn("Some groups have very few units, which may cause estimation problems; check groups: "
-              + ", ".join(f"{g:g} ({c} units)" for g, c in small.items()))
+              + ", ".join(f"{g:g} ({c} units)" for g, c in small.items()),
+              small_cohorts=[(float(g), int(c)) for g, c in small.items()])
         if 0 in small.index and control_group == "nevertreated":
             raise CeciError(
                 f"the never-treated group has {int(small[0])} units, too few to serve as control "

@@ -16,13 +16,50 @@ from scipy import sparse, stats
 from .aggte import compute_aggte
 from .bootstrap import cluster_codes
 from .influence import CellInfluence
+from .notes import DataNotes
 from .plotting import event_study_plot
 from .results import AggteResult, _json, table_html
 
 
 @dataclass(frozen=True, eq=False)
 class AttGtResult:
-    """Group-time ATT estimates (R ``MP`` object). Estimate once, then aggregate and plot."""
+    """Group-time ATT estimates (R ``MP`` object). Estimate once, then aggregate and plot.
+
+    Attributes
+    ----------
+    group : numpy.ndarray
+        Cohort (first treated period) of each ATT(g,t) cell.
+    t : numpy.ndarray
+        Period of each cell.
+    att : numpy.ndarray
+        ATT(g,t) estimates (NaN where a cell could not be estimated).
+    se : numpy.ndarray
+        Their standard errors (analytic, cluster-robust or bootstrap).
+    crit_val : float
+        Critical value of the simultaneous band (pointwise when ``cband`` is off).
+    influence : CellInfluence
+        The cells' influence functions, kept as per-comparison factors.
+    cluster_analytic : bool
+        Whether the standard errors are the analytic cluster-robust ones.
+    n : int
+        Number of units used (after balancing).
+    analytic_na : numpy.ndarray
+        Cells whose standard error could not be computed.
+    unit_weights : numpy.ndarray
+        Sampling weight of each unit.
+    unit_group : numpy.ndarray
+        Cohort of each unit.
+    cluster : numpy.ndarray or None
+        Cluster of each unit (None without clustering).
+    glist : numpy.ndarray
+        The cohorts estimated.
+    tlist : numpy.ndarray
+        The periods of the panel.
+    params : dict
+        The arguments of the call that produced the result.
+    data_notes : DataNotes
+        What the estimator dropped, coerced or could not estimate, and the warnings it raised.
+    """
 
     group: np.ndarray
     t: np.ndarray
@@ -39,6 +76,7 @@ class AttGtResult:
     glist: np.ndarray
     tlist: np.ndarray
     params: dict
+    data_notes: DataNotes = field(default_factory=DataNotes, repr=False)  # drops, NA cells, warnings
 
     @cached_property
     def inffunc(self) -> sparse.csc_matrix:
@@ -66,6 +104,27 @@ class AttGtResult:
         """Aggregate ATT(g,t): ``"simple"``, ``"group"``, ``"dynamic"`` (event study) or ``"calendar"``.
 
         Arguments as in R ``did::aggte``; inference options default to those of ``att_gt``.
+
+        Parameters
+        ----------
+        type : {'simple', 'group', 'dynamic', 'calendar'}
+            The aggregation: overall, by cohort, by event time or by calendar period.
+        min_e : float
+            Smallest event time kept (``type='dynamic'``).
+        max_e : float
+            Largest event time kept (``type='dynamic'``).
+        balance_e : int, optional
+            Keep only cohorts observed for ``balance_e`` periods after treatment (R's ``balance_e``).
+        na_rm : bool
+            Drop cells that could not be estimated (NA) instead of returning NA.
+        bstrap : bool, optional
+            Multiplier bootstrap standard errors (default: as in ``att_gt``).
+        biters : int, optional
+            Bootstrap draws (default: as in ``att_gt``).
+        cband : bool, optional
+            Simultaneous confidence band (default: as in ``att_gt``).
+        alp : float, optional
+            Significance level (default: as in ``att_gt``).
         """
         return compute_aggte(self, type, min_e=min_e, max_e=max_e, balance_e=balance_e, na_rm=na_rm,
                              bstrap=bstrap, biters=biters, cband=cband, alp=alp)
@@ -144,6 +203,14 @@ class AttGtResult:
                       "pretest": self.pretest(), "table": self.tidy().to_dict(orient="list")})
 
     def plot(self, ax=None, title: str | None = None):
-        """ATT(g,t) by event time, one marker series per cohort."""
+        """ATT(g,t) by event time, one marker series per cohort.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        title : str, optional
+            Figure title (default: a caption from the result).
+        """
         return event_study_plot(self.tidy(), x="event_time", ax=ax, by="group",
                                 title=title or f"ATT(g,t): {self.params['yname']}")

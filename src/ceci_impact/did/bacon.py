@@ -13,7 +13,17 @@ from .results import _json, table_html
 
 @dataclass(frozen=True, eq=False)
 class BaconResult:
-    """Every 2x2 comparison: treated and comparison cohorts, type, estimate and weight (weights sum to 1)."""
+    """Every 2x2 comparison: treated and comparison cohorts, type, estimate and weight (weights sum to 1).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per 2x2 comparison: cohorts, type, estimate, weight.
+    twfe_estimate : float
+        The static TWFE coefficient the weighted comparisons add up to.
+    params : dict
+        The arguments of the call that produced the result.
+    """
 
     table: pd.DataFrame
     twfe_estimate: float
@@ -45,6 +55,13 @@ class BaconResult:
         return _json({"estimator": "bacon", "twfe": self.twfe_estimate, "table": self.table.to_dict(orient="list")})
 
     def plot(self, ax=None):
+        """Draw the result (matplotlib); returns the axes.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -73,6 +90,19 @@ def bacon_decomposition(data: pd.DataFrame, *, yname: str, tname: str, idname: s
     count as "always treated" comparisons. Weights follow Goodman-Bacon's formulas, normalised by the
     variance of the two-way demeaned treatment, so they sum to one and the weighted sum of the 2x2
     estimates equals the static TWFE coefficient.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column (numeric, e.g. a month code or a year).
+    idname : str
+        Unit identifier column.
+    gname : str
+        Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
     """
     from .design import check_panel
 

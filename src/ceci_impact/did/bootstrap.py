@@ -15,7 +15,17 @@ IQR_NORM = stats.norm.ppf(0.75) - stats.norm.ppf(0.25)
 
 @dataclass(frozen=True)
 class BootResult:
-    """Bootstrap draws and what R's ``mboot`` derives from them."""
+    """Bootstrap draws and what R's ``mboot`` derives from them.
+
+    Attributes
+    ----------
+    draws : numpy.ndarray
+        The bootstrap draws (biters x parameters).
+    se : numpy.ndarray
+        Bootstrap standard errors (normalised IQR).
+    crit_val : float
+        Critical value of the simultaneous band (sup-t).
+    """
 
     draws: np.ndarray  # (biters, k): sqrt(n_clusters) * mean(v * psi)
     se: np.ndarray  # (k,)
@@ -24,13 +34,31 @@ class BootResult:
 
 def group_sums(codes: np.ndarray, G: int, M):
     """The rows of ``M`` (a vector, a dense or a sparse matrix) summed by their group ``codes`` (0..G-1): one
-    sparse indicator product, ``G`` rows out."""
+    sparse indicator product, ``G`` rows out.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        Group code (0..G-1) of each row.
+    G : int
+        Number of groups.
+    M : numpy.ndarray or scipy.sparse matrix
+        The rows summed (a vector or a matrix).
+    """
     ind = sparse.csr_matrix((np.ones(codes.shape[0]), (codes, np.arange(codes.shape[0]))), shape=(G, codes.shape[0]))
     return ind @ M
 
 
 def cluster_sums(inf: np.ndarray | sparse.spmatrix, cluster: np.ndarray | None) -> np.ndarray:
-    """Sum influence-function rows within clusters (rows = units)."""
+    """Sum influence-function rows within clusters (rows = units).
+
+    Parameters
+    ----------
+    inf : numpy.ndarray or scipy.sparse matrix
+        Influence functions: one row per unit, one column per parameter.
+    cluster : numpy.ndarray, optional
+        Cluster of each row (None: every unit its own cluster).
+    """
     if cluster is None:
         return inf.toarray() if sparse.issparse(inf) else np.asarray(inf)
     out = group_sums(*cluster_codes(cluster), inf)
@@ -38,13 +66,29 @@ def cluster_sums(inf: np.ndarray | sparse.spmatrix, cluster: np.ndarray | None) 
 
 
 def cluster_codes(x: np.ndarray) -> tuple[np.ndarray, int]:
-    """Codes 0..G-1 of the sorted distinct clusters of ``x`` and G."""
+    """Codes 0..G-1 of the sorted distinct clusters of ``x`` and G.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Cluster labels.
+    """
     uniq, codes = np.unique(x, return_inverse=True)
     return codes, uniq.shape[0]
 
 
 def gram(inf, cluster: np.ndarray | None = None, rows: int = 4096) -> np.ndarray:
-    """``inf' inf`` (k x k) accumulated over dense row blocks (clusters summed first if given)."""
+    """``inf' inf`` (k x k) accumulated over dense row blocks (clusters summed first if given).
+
+    Parameters
+    ----------
+    inf : numpy.ndarray or scipy.sparse matrix
+        Influence functions: one row per unit, one column per parameter.
+    cluster : numpy.ndarray, optional
+        Cluster of each row (None: every unit its own cluster).
+    rows : int
+        Rows per dense block.
+    """
     if cluster is not None:
         S = cluster_sums(inf, cluster)
         return S.T @ S
@@ -60,7 +104,17 @@ def gram(inf, cluster: np.ndarray | None = None, rows: int = 4096) -> np.ndarray
 
 def mammen_draws(inf: np.ndarray | sparse.spmatrix, biters: int, rng: np.random.Generator) -> np.ndarray:
     """Return the ``(biters, k)`` matrix of ``mean_i(v_b,i * inf_i)`` with Mammen weights ``v`` (float64, the
-    weights regenerated chunk by chunk: see :mod:`ceci_impact.did.mammen`)."""
+    weights regenerated chunk by chunk: see :mod:`ceci_impact.did.mammen`).
+
+    Parameters
+    ----------
+    inf : numpy.ndarray or scipy.sparse matrix
+        Influence functions: one row per unit, one column per parameter.
+    biters : int
+        Bootstrap draws.
+    rng : numpy.random.Generator
+        The generator of the weights.
+    """
     return MammenWeights(rng, biters, inf.shape[0]).sums(inf) / inf.shape[0]
 
 
@@ -79,6 +133,21 @@ def mboot(
     the normalised inter-quartile range of the draws; the critical value is the
     ``1 - alp`` quantile (type 1) of the sup-t statistic over non-degenerate columns (only the first
     ``band_cols`` columns when given, so other parameters can share the same draws).
+
+    Parameters
+    ----------
+    inf : numpy.ndarray or scipy.sparse matrix
+        Influence functions: one row per unit, one column per parameter.
+    biters : int
+        Bootstrap draws.
+    alp : float
+        Significance level of the band.
+    rng : numpy.random.Generator
+        The generator of the weights.
+    cluster : numpy.ndarray, optional
+        Cluster of each row (None: every unit its own cluster).
+    band_cols : int, optional
+        Only the first ``band_cols`` columns enter the sup-t band (default: all).
     """
     n = inf.shape[0]
     if cluster is not None:
@@ -93,7 +162,21 @@ def mboot(
 
 def summarise_draws(draws: np.ndarray, n_cl: int, n: int, alp: float, band_cols: int | None = None) -> BootResult:
     """Standard errors (normalised IQR) and the sup-t critical value of bootstrap ``draws`` (``sqrt(n_cl) *``
-    the mean over ``n_cl`` clusters of weighted influence functions), as R ``mboot`` derives them."""
+    the mean over ``n_cl`` clusters of weighted influence functions), as R ``mboot`` derives them.
+
+    Parameters
+    ----------
+    draws : numpy.ndarray
+        The bootstrap draws (biters x parameters).
+    n_cl : int
+        Clusters (or units).
+    n : int
+        Units.
+    alp : float
+        Significance level of the band.
+    band_cols : int, optional
+        Only the first ``band_cols`` columns enter the sup-t band (default: all).
+    """
     k = draws.shape[1]
     D = np.ascontiguousarray(draws.T)  # one row per parameter: every step below reads contiguous rows
     with np.errstate(invalid="ignore", over="ignore"):

@@ -18,7 +18,15 @@ LABELS = {"callaway_santanna": "Callaway–Sant'Anna", "sun_abraham": "Sun–Abr
 
 
 def event_study_table(res, name: str) -> pd.DataFrame:
-    """Event-time table of any result with ``tidy()`` (CS dynamic aggregation, TWFE, Sun–Abraham, ...)."""
+    """Event-time table of any result with ``tidy()`` (CS dynamic aggregation, TWFE, Sun–Abraham, ...).
+
+    Parameters
+    ----------
+    res : result
+        Any result with ``tidy()`` giving event times.
+    name : str
+        The estimator's label in the table.
+    """
     t = res.tidy()
     t = t[t.event_time.notna()] if "event_time" in t else t
     out = t[["event_time", "att", "se", "ci_low", "ci_high"]].copy()
@@ -28,7 +36,15 @@ def event_study_table(res, name: str) -> pd.DataFrame:
 
 @dataclass(frozen=True, eq=False)
 class Comparison:
-    """Results of several estimators on one specification."""
+    """Results of several estimators on one specification.
+
+    Attributes
+    ----------
+    results : dict
+        Estimator label to its result.
+    params : dict
+        The arguments of the call that produced the result.
+    """
 
     results: dict
     params: dict = field(default_factory=dict)
@@ -57,7 +73,15 @@ class Comparison:
         return self.overall().to_string(index=False)
 
     def plot(self, ax=None, title: str | None = None):
-        """Overlay event-study figure (points offset by estimator), as in R ``did2s::event_study``."""
+        """Overlay event-study figure (points offset by estimator), as in R ``did2s::event_study``.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        title : str, optional
+            Figure title (default: a caption from the result).
+        """
         import matplotlib.pyplot as plt
 
         from .plotting import event_study_plot
@@ -88,7 +112,37 @@ def compare(
     alp: float = 0.05,
     seed: int | None = None,
 ) -> Comparison:
-    """Estimate one specification with several estimators (CS dynamic, Sun–Abraham, imputation, TWFE, Poisson)."""
+    """Estimate one specification with several estimators (CS dynamic, Sun–Abraham, imputation, TWFE, Poisson).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column (numeric, e.g. a month code or a year).
+    idname : str
+        Unit identifier column.
+    gname : str
+        Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
+    estimators : list of str
+        Estimators to run, among ``'callaway_santanna'``, ``'sun_abraham'``, ``'imputation'``, ``'twfe'``,
+        ``'poisson'``.
+    xformla : str, optional
+        Covariates as a one-sided formula (``"~ x1 + x2"``); time-invariant ones are interacted with period dummies
+        (conditional parallel trends).
+    control_group : {'nevertreated', 'notyettreated'}
+        Comparison group of the estimators that take one.
+    min_e : int, optional
+        Smallest event time reported; earlier event times are binned into it (None: all).
+    max_e : int, optional
+        Largest event time reported; later event times are binned into it (None: all).
+    alp : float
+        Significance level of the intervals (default 0.05).
+    seed : int, optional
+        Seed of the Callaway–Sant'Anna multiplier bootstrap.
+    """
     from .att_gt import att_gt
     from .imputation import did_imputation
     from .poisson import poisson_event_study
@@ -134,6 +188,25 @@ def triple_differences(
     ``data`` has one row per unit, period and group; the gap ``y[eligible] - y[other]`` per unit and
     period is estimated with ``estimator`` (any of :func:`compare`'s), so exposure effects common to
     both groups difference out.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel with one row per unit, period and group.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column (numeric, e.g. a month code or a year).
+    idname : str
+        Unit identifier column.
+    gname : str
+        Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
+    groupname : str
+        Group column: 1 for the eligible group, 0 for the others.
+    estimator : str
+        The estimator of the gap's event study (any of :func:`compare`'s).
+    **kw
+        Further arguments of :func:`compare` (``xformla``, ``control_group``, ``min_e``, ``max_e``, ``alp``, ``seed``).
     """
     check_option("estimator", estimator, Estimator)
     if groupname not in data.columns:

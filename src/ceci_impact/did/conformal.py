@@ -69,6 +69,12 @@ def conformal_test(Y0: np.ndarray, ytr: np.ndarray, T0: int, method: str, opts: 
         and the pre-period residual spread, widened three-fold once if the set reaches an end.
     q
         Exponent of the test statistic (1 in CWZ's applications).
+    estimate : float, optional
+        The estimate, centre of the default grid.
+    se : float, optional
+        Its standard error, scale of the default grid.
+    n_grid : int
+        Points of the default grid.
 
     Returns
     -------

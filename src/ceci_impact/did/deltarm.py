@@ -29,7 +29,23 @@ def _bounded_by_max(Atilde: np.ndarray, v: np.ndarray, pre_rows: int, num_post: 
 def create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: bool = True,
                 drop_zero: bool = True) -> np.ndarray:
     """Rows of ``A delta <= 0`` for Delta^RM_{s,+/-}(Mbar) (``.create_A_RM``); columns are the event-study
-    coefficients without the reference period (``drop_zero``)."""
+    coefficients without the reference period (``drop_zero``).
+
+    Parameters
+    ----------
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    Mbar : float
+        Bound: post-period violations at most ``Mbar`` times the pre-period one.
+    s : int
+        Location of the pre-period change bounding the post periods (HonestDiD's ``s``).
+    max_positive : bool
+        Whether that pre-period change is the largest positive (or negative) one.
+    drop_zero : bool
+        Leave out the reference period's column.
+    """
     K, P = num_pre, num_post
     n = K + P
     Atilde = np.zeros((n, n + 1))
@@ -41,7 +57,15 @@ def create_A_RM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: 
 
 
 def second_differences(num_pre: int, num_post: int) -> np.ndarray:
-    """Rows ``delta_{t-1} - 2 delta_t + delta_{t+1}`` over all periods, the reference period included."""
+    """Rows ``delta_{t-1} - 2 delta_t + delta_{t+1}`` over all periods, the reference period included.
+
+    Parameters
+    ----------
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    """
     n = num_pre + num_post - 1
     Atilde = np.zeros((n, num_pre + num_post + 1))
     for r in range(n):
@@ -52,7 +76,23 @@ def second_differences(num_pre: int, num_post: int) -> np.ndarray:
 def create_A_SDRM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive: bool = True,
                   drop_zero: bool = True) -> np.ndarray:
     """Delta^SDRM_{s,+/-}(Mbar) (``.create_A_SDRM``): every second difference of the trend difference (deviation
-    from a linear trend) is at most ``Mbar`` times the pre-period second difference centred at ``s - 1``."""
+    from a linear trend) is at most ``Mbar`` times the pre-period second difference centred at ``s - 1``.
+
+    Parameters
+    ----------
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    Mbar : float
+        Bound: post-period violations at most ``Mbar`` times the pre-period one.
+    s : int
+        Location of the pre-period change bounding the post periods (HonestDiD's ``s``).
+    max_positive : bool
+        Whether that pre-period change is the largest positive (or negative) one.
+    drop_zero : bool
+        Leave out the reference period's column.
+    """
     K, P = num_pre, num_post
     Atilde = second_differences(K, P)
     v = np.zeros(K + P + 1)
@@ -62,14 +102,34 @@ def create_A_SDRM(num_pre: int, num_post: int, Mbar: float, s: int, max_positive
 
 def create_A_B(num_pre: int, num_post: int, bias_direction: str) -> np.ndarray:
     """Sign restriction on the post-period trend differences (``.create_A_B``): ``delta_post >= 0`` for a positive
-    bias, ``<= 0`` for a negative one."""
+    bias, ``<= 0`` for a negative one.
+
+    Parameters
+    ----------
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    bias_direction : {'positive', 'negative'}
+        Known sign of the post-period trend difference.
+    """
     A = -np.eye(num_pre + num_post)[num_pre:]
     return -A if bias_direction == "negative" else A
 
 
 def create_A_M(num_pre: int, num_post: int, monotonicity_direction: str) -> np.ndarray:
     """Monotone trend differences over all periods (``.create_A_M``, ``postPeriodMomentsOnly = FALSE``), including
-    R's treatment of a single pre-period (its loop ``1:(numPrePeriods - 1)`` then runs once)."""
+    R's treatment of a single pre-period (its loop ``1:(numPrePeriods - 1)`` then runs once).
+
+    Parameters
+    ----------
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    monotonicity_direction : {'increasing', 'decreasing'}
+        Known shape of the trend difference.
+    """
     K, P = num_pre, num_post
     A = np.zeros((K + P, K + P))
     for r in range(1, K) if K > 1 else [1]:  # R rows r (1-based): delta_r - delta_{r+1} <= 0
@@ -84,7 +144,19 @@ def create_A_M(num_pre: int, num_post: int, monotonicity_direction: str) -> np.n
 
 def extra_restrictions(num_pre: int, num_post: int, bias_direction: str | None,
                        monotonicity_direction: str | None) -> np.ndarray:
-    """Rows added to Delta by a sign (``bias_direction``) or shape (``monotonicity_direction``) restriction."""
+    """Rows added to Delta by a sign (``bias_direction``) or shape (``monotonicity_direction``) restriction.
+
+    Parameters
+    ----------
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    bias_direction : str or None
+        Known sign, or None.
+    monotonicity_direction : str or None
+        Known shape, or None.
+    """
     if bias_direction is not None and monotonicity_direction is not None:
         raise CeciError("choose either a bias direction or a monotonicity direction, not both (as HonestDiD)")
     if bias_direction is not None:
@@ -96,7 +168,21 @@ def extra_restrictions(num_pre: int, num_post: int, bias_direction: str | None,
 
 def identified_set(A: np.ndarray, d: np.ndarray, beta: np.ndarray, l_vec: np.ndarray, num_pre: int) -> tuple[float, float]:
     """Identified set of ``l' tau_post`` when ``delta`` satisfies ``A delta <= d`` and equals ``beta`` before treatment
-    (HonestDiD's ``.compute_IDset_*``: ``l' beta_post`` minus the largest and smallest ``l' delta_post``)."""
+    (HonestDiD's ``.compute_IDset_*``: ``l' beta_post`` minus the largest and smallest ``l' delta_post``).
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        Restriction matrix.
+    d : numpy.ndarray
+        Right-hand side.
+    beta : numpy.ndarray
+        Population event-study coefficients.
+    l_vec : numpy.ndarray
+        Weights of the post-period target ``l' tau_post``.
+    num_pre : int
+        Pre-periods.
+    """
     K = num_pre
     P = A.shape[1] - K
     f = np.r_[np.zeros(K), l_vec]
@@ -111,7 +197,21 @@ def identified_set(A: np.ndarray, d: np.ndarray, beta: np.ndarray, l_vec: np.nda
 
 def identified_set_rm(Mbar: float, beta: np.ndarray, l_vec: np.ndarray, num_pre: int, num_post: int) -> tuple[float, float]:
     """Identified set of ``l' tau_post`` under Delta^RM(Mbar) for population coefficients ``beta``
-    (``.compute_IDset_DeltaRM``: the union over the location and sign of the largest pre-period change)."""
+    (``.compute_IDset_DeltaRM``: the union over the location and sign of the largest pre-period change).
+
+    Parameters
+    ----------
+    Mbar : float
+        Bound: post-period violations at most ``Mbar`` times the pre-period one.
+    beta : numpy.ndarray
+        Population event-study coefficients.
+    l_vec : numpy.ndarray
+        Weights of the post-period target ``l' tau_post``.
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    """
     K, P = num_pre, num_post
     sets = [identified_set(A, np.zeros(A.shape[0]), beta, l_vec, K)
             for A in (create_A_RM(K, P, Mbar, s, pos) for s in range(-(K - 1), 1) for pos in (True, False))]
@@ -131,6 +231,43 @@ def conditional_cs_rm(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M
     ``hybrid="LF"`` is the conditional least-favourable hybrid (R's method ``"C-LF"``, first-stage size
     ``kappa = alpha / 10``), ``"ARP"`` the purely conditional test (R's ``"Conditional"``). The default grid is
     ``[-20, 20]`` standard errors of ``l' beta_post`` around zero with ``grid_points`` values, as in R.
+
+    Parameters
+    ----------
+    betahat : numpy.ndarray
+        Event-study estimates, pre-periods first (reference period left out).
+    sigma : numpy.ndarray
+        Covariance of the event-study estimates.
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    l_vec : numpy.ndarray, optional
+        Weights of the target (default: the first post period).
+    Mbar : float
+        Bound: post-period violations at most ``Mbar`` times the pre-period one.
+    alpha : float
+        Level of the test.
+    hybrid : {'LF', 'ARP'}
+        Conditional least-favourable hybrid or the plain conditional test.
+    kappa : float, optional
+        Size of the hybrid's first stage (default ``alpha / 10``).
+    post_moments_only : bool
+        Keep only the moments that involve post periods.
+    grid_points : int
+        Grid values of the test inversion.
+    grid_lb : float, optional
+        Lower end of the grid (default: from the identified set and the standard error).
+    grid_ub : float, optional
+        Upper end of the grid.
+    seed : int
+        Seed of R's multivariate normal draws.
+    bias_direction : str, optional
+        Known sign of the post-period trend difference.
+    monotonicity_direction : str, optional
+        Known shape of the trend difference.
+    linear_trend : bool
+        Deviations from a linear trend (Delta^SDRM) instead of levels.
     """
     betahat, sigma = np.asarray(betahat, float), np.asarray(sigma, float)
     K, P = int(num_pre), int(num_post)

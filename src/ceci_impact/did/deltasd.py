@@ -16,7 +16,15 @@ from .deltarm import extra_restrictions, identified_set, second_differences
 
 
 def create_A_SD(num_pre: int, num_post: int) -> np.ndarray:
-    """Second-difference rows ``[Atilde; -Atilde]`` without the reference-period column (``.create_A_SD``)."""
+    """Second-difference rows ``[Atilde; -Atilde]`` without the reference-period column (``.create_A_SD``).
+
+    Parameters
+    ----------
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    """
     Atilde = np.delete(second_differences(num_pre, num_post), num_pre, axis=1)
     return np.vstack([Atilde, -Atilde])
 
@@ -34,7 +42,43 @@ def conditional_cs_sd(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M
                       monotonicity_direction: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Grid and acceptance indicator of the Delta^SD(M) confidence set (``computeConditionalCS_DeltaSD`` with
     ``hybrid_flag = "LF"`` or ``"ARP"``; with ``bias_direction`` Delta^SDB, with ``monotonicity_direction``
-    Delta^SDM)."""
+    Delta^SDM).
+
+    Parameters
+    ----------
+    betahat : numpy.ndarray
+        Event-study estimates, pre-periods first (reference period left out).
+    sigma : numpy.ndarray
+        Covariance of the event-study estimates.
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    l_vec : numpy.ndarray, optional
+        Weights of the target (default: the first post period).
+    M : float
+        Bound on the change in slope of the trend difference.
+    alpha : float
+        Level of the test.
+    hybrid : {'LF', 'ARP'}
+        Conditional least-favourable hybrid or the plain conditional test.
+    kappa : float, optional
+        Size of the hybrid's first stage (default ``alpha / 10``).
+    post_moments_only : bool
+        Keep only the moments that involve post periods.
+    grid_points : int
+        Grid values of the test inversion.
+    grid_lb : float, optional
+        Lower end of the grid (default: from the identified set and the standard error).
+    grid_ub : float, optional
+        Upper end of the grid.
+    seed : int
+        Seed of R's multivariate normal draws.
+    bias_direction : str, optional
+        Known sign of the post-period trend difference.
+    monotonicity_direction : str, optional
+        Known shape of the trend difference.
+    """
     betahat, sigma = np.asarray(betahat, float), np.asarray(sigma, float)
     K, P = int(num_pre), int(num_post)
     l_vec = np.eye(P)[0] if l_vec is None else np.asarray(l_vec, float)

@@ -15,6 +15,13 @@ def design_matrix(xformla: str | None, data: pd.DataFrame) -> tuple[np.ndarray, 
 
     ``None`` or ``"~1"`` gives the intercept-only design. Factors and transformations follow
     formulaic's grammar (``C(x)``, ``np.log(x)``, interactions).
+
+    Parameters
+    ----------
+    xformla : str, optional
+        Covariates as a one-sided formula (``"~ x1 + x2"``; None or ``"~1"``: none).
+    data : pandas.DataFrame
+        The rows the design is built on.
     """
     if xformla is None or xformla.replace(" ", "") in ("~1", "", "1"):
         return np.ones((len(data), 1)), ["Intercept"]
@@ -98,7 +105,15 @@ def covariate_formula(covariates, columns=None) -> str | None:
 
 
 def formula_vars(xformla: str | None, columns) -> list[str]:
-    """Column names of ``columns`` that appear as identifiers in ``xformla``."""
+    """Column names of ``columns`` that appear as identifiers in ``xformla``.
+
+    Parameters
+    ----------
+    xformla : str, optional
+        Covariates as a one-sided formula (``"~ x1 + x2"``; None or ``"~1"``: none).
+    columns : iterable of str
+        Candidate column names.
+    """
     if xformla is None:
         return []
     import re
@@ -122,7 +137,17 @@ def _covariates(xformla: str, data: pd.DataFrame, idname: str):
 def covariate_parts(xformla: str | None, data: pd.DataFrame, idname: str) -> tuple[np.ndarray, np.ndarray]:
     """The covariates of :func:`covariate_design` without the period dummies: time-varying ones by row (rows x q)
     and time-invariant ones by unit (units x p, units in order of first appearance), for solvers that give the
-    invariant ones period-specific slopes themselves."""
+    invariant ones period-specific slopes themselves.
+
+    Parameters
+    ----------
+    xformla : str, optional
+        Covariates as a one-sided formula (``"~ x1 + x2"``; None or ``"~1"``: none).
+    data : pandas.DataFrame
+        The panel.
+    idname : str
+        Unit column.
+    """
     n_u = int(pd.factorize(data[idname])[0].max()) + 1 if len(data) else 0
     if xformla is None:
         return np.zeros((len(data), 0)), np.zeros((n_u, 0))
@@ -138,6 +163,17 @@ def covariate_design(xformla: str | None, data: pd.DataFrame, idname: str, tname
     assumes) let the trend depend on it, so it enters interacted with period dummies (the first period is the
     reference), as fixest's ``i(year, x, ref = first year)`` or didimputation's ``first_stage = ~ 0 | id + year +
     year[x]``. Returns the design (no intercept) and its column names; ``None`` gives zero columns.
+
+    Parameters
+    ----------
+    xformla : str, optional
+        Covariates as a one-sided formula (``"~ x1 + x2"``; None or ``"~1"``: none).
+    data : pandas.DataFrame
+        The panel.
+    idname : str
+        Unit column.
+    tname : str
+        Period column.
     """
     if xformla is None:
         return np.zeros((len(data), 0)), []
@@ -162,7 +198,23 @@ def check_panel(data: pd.DataFrame, *, yname: str, tname: str, idname: str, gnam
                 clustervars: tuple[str, ...] | list[str] = ()) -> None:
     """The panel checks every estimator applies (one line each): the columns exist, period and cohort are numeric,
     one row per unit and period, a cohort (and any cluster variable) constant within each unit, cohorts 0 (never
-    treated) or positive."""
+    treated) or positive.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column.
+    idname : str
+        Unit column.
+    gname : str
+        Cohort column.
+    clustervars : sequence of str
+        Cluster variables (must be constant within units).
+    """
     if not isinstance(data, pd.DataFrame):
         raise CeciError(f"data must be a pandas DataFrame, found {type(data).__name__}")
     needed = list(dict.fromkeys([yname, tname, idname, gname, *clustervars]))

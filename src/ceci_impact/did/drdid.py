@@ -68,7 +68,13 @@ def logit_fit(X: np.ndarray, D: np.ndarray, w: np.ndarray, tol: float = 1e-13) -
 
 
 def ill_conditioned(A: np.ndarray) -> bool:
-    """True when the symmetric PSD matrix ``A`` is singular to machine precision (R: rcond < eps)."""
+    """True when the symmetric PSD matrix ``A`` is singular to machine precision (R: rcond < eps).
+
+    Parameters
+    ----------
+    A : numpy.ndarray
+        A symmetric positive semi-definite matrix.
+    """
     if A.shape[0] == 1:
         return not A[0, 0] > 0
     ev = np.linalg.eigvalsh(A)
@@ -108,19 +114,61 @@ def _pscore(X: np.ndarray, D: np.ndarray, w: np.ndarray, ps: np.ndarray | None) 
 
 
 def drdid_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
-    """Locally efficient doubly robust DiD for panel data (DRDID ``drdid_panel``), one outcome change."""
+    """Locally efficient doubly robust DiD for panel data (DRDID ``drdid_panel``), one outcome change.
+
+    Parameters
+    ----------
+    dy : numpy.ndarray
+        Outcome change of each unit between the cell's period and its base period.
+    D : numpy.ndarray
+        1 for units of the treated cohort, 0 for comparison units.
+    X : numpy.ndarray
+        Covariate design with intercept (units x k).
+    w : numpy.ndarray
+        Unit weights.
+    ps : numpy.ndarray, optional
+        Fitted propensity scores when already computed (default: fitted here).
+    """
     a, _, inf = drdid_panel_batch(np.array(dy, float)[:, None], D, X, w, ps)
     return float(a[0]), inf[:, 0]
 
 
 def reg_did_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
-    """Outcome-regression DiD for panel data (DRDID ``reg_did_panel``), one outcome change."""
+    """Outcome-regression DiD for panel data (DRDID ``reg_did_panel``), one outcome change.
+
+    Parameters
+    ----------
+    dy : numpy.ndarray
+        Outcome change of each unit between the cell's period and its base period.
+    D : numpy.ndarray
+        1 for units of the treated cohort, 0 for comparison units.
+    X : numpy.ndarray
+        Covariate design with intercept (units x k).
+    w : numpy.ndarray
+        Unit weights.
+    ps : numpy.ndarray, optional
+        Fitted propensity scores when already computed (default: fitted here).
+    """
     a, _, inf = reg_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
     return float(a[0]), inf[:, 0]
 
 
 def std_ipw_did_panel(dy, D, X, w, ps=None) -> tuple[float, np.ndarray]:
-    """Normalised (Hajek) IPW DiD for panel data (DRDID ``std_ipw_did_panel``), one outcome change."""
+    """Normalised (Hajek) IPW DiD for panel data (DRDID ``std_ipw_did_panel``), one outcome change.
+
+    Parameters
+    ----------
+    dy : numpy.ndarray
+        Outcome change of each unit between the cell's period and its base period.
+    D : numpy.ndarray
+        1 for units of the treated cohort, 0 for comparison units.
+    X : numpy.ndarray
+        Covariate design with intercept (units x k).
+    w : numpy.ndarray
+        Unit weights.
+    ps : numpy.ndarray, optional
+        Fitted propensity scores when already computed (default: fitted here).
+    """
     a, _, inf = std_ipw_did_panel_batch(np.asarray(dy, float)[:, None], D, X, w, ps)
     return float(a[0]), inf[:, 0]
 
@@ -143,7 +191,21 @@ def _ols_rep(X: np.ndarray, y: np.ndarray, w: np.ndarray, sel: np.ndarray, n: in
 def drdid_rc(
     y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    """Locally efficient doubly robust DiD for repeated cross sections (DRDID ``drdid_rc``)."""
+    """Locally efficient doubly robust DiD for repeated cross sections (DRDID ``drdid_rc``).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome of each observation.
+    post : numpy.ndarray
+        1 for observations in the cell's period, 0 in the base period.
+    D : numpy.ndarray
+        1 for observations of the treated cohort.
+    X : numpy.ndarray
+        Covariate design with intercept.
+    w : numpy.ndarray
+        Observation weights.
+    """
     n = D.shape[0]
     w = w / w.mean()
     P = _pscore(X, D, w, None)
@@ -219,7 +281,21 @@ def drdid_rc(
 def reg_did_rc(
     y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    """Outcome-regression DiD for repeated cross sections (DRDID ``reg_did_rc``)."""
+    """Outcome-regression DiD for repeated cross sections (DRDID ``reg_did_rc``).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome of each observation.
+    post : numpy.ndarray
+        1 for observations in the cell's period, 0 in the base period.
+    D : numpy.ndarray
+        1 for observations of the treated cohort.
+    X : numpy.ndarray
+        Covariate design with intercept.
+    w : numpy.ndarray
+        Observation weights.
+    """
     n = D.shape[0]
     w = w / w.mean()
     y_pre, eX_pre, Xi_pre = _ols_rep(X, y, w, (D == 0) & (post == 0), n)
@@ -244,7 +320,21 @@ def reg_did_rc(
 def std_ipw_did_rc(
     y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray
 ) -> tuple[float, np.ndarray]:
-    """Normalised IPW DiD for repeated cross sections (DRDID ``std_ipw_did_rc``)."""
+    """Normalised IPW DiD for repeated cross sections (DRDID ``std_ipw_did_rc``).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome of each observation.
+    post : numpy.ndarray
+        1 for observations in the cell's period, 0 in the base period.
+    D : numpy.ndarray
+        1 for observations of the treated cohort.
+    X : numpy.ndarray
+        Covariate design with intercept.
+    w : numpy.ndarray
+        Observation weights.
+    """
     n = D.shape[0]
     w = w / w.mean()
     P = _pscore(X, D, w, None)
@@ -292,6 +382,19 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
     The influence function is ``a * (DY - X @ B) + Z @ C`` (``factors = (a, Z, B, C)``). Every reduction over
     units is one product with ``DY`` (``(2k + 2) x n`` by ``n x m``), and ``inf`` is written over ``DY`` in two
     passes (``DY`` is overwritten).
+
+    Parameters
+    ----------
+    DY : numpy.ndarray
+        Outcome changes, one column per cell (units x m).
+    D : numpy.ndarray
+        1 for units of the treated cohort, 0 for comparison units.
+    X : numpy.ndarray
+        Covariate design with intercept (units x k).
+    w : numpy.ndarray
+        Unit weights.
+    ps : numpy.ndarray, optional
+        Fitted propensity scores when already computed (default: fitted here).
     """
     n, k = D.shape[0], X.shape[1]
     w = w / w.mean()
@@ -323,7 +426,21 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
 
 
 def reg_did_panel_batch(DY, D, X, w, ps=None):
-    """``reg_did_panel`` for every column of ``DY`` at once (same returns as ``drdid_panel_batch``)."""
+    """``reg_did_panel`` for every column of ``DY`` at once (same returns as ``drdid_panel_batch``).
+
+    Parameters
+    ----------
+    DY : numpy.ndarray
+        Outcome changes, one column per cell (units x m).
+    D : numpy.ndarray
+        1 for units of the treated cohort, 0 for comparison units.
+    X : numpy.ndarray
+        Covariate design with intercept (units x k).
+    w : numpy.ndarray
+        Unit weights.
+    ps : numpy.ndarray, optional
+        Fitted propensity scores when already computed (default: fitted here).
+    """
     n = D.shape[0]
     w = w / w.mean()
     B = _ols_batch(X, DY, w, D == 0)
@@ -344,7 +461,21 @@ def reg_did_panel_batch(DY, D, X, w, ps=None):
 
 
 def std_ipw_did_panel_batch(DY, D, X, w, ps=None):
-    """``std_ipw_did_panel`` for every column of ``DY`` at once (same returns, ``B`` is None)."""
+    """``std_ipw_did_panel`` for every column of ``DY`` at once (same returns, ``B`` is None).
+
+    Parameters
+    ----------
+    DY : numpy.ndarray
+        Outcome changes, one column per cell (units x m).
+    D : numpy.ndarray
+        1 for units of the treated cohort, 0 for comparison units.
+    X : numpy.ndarray
+        Covariate design with intercept (units x k).
+    w : numpy.ndarray
+        Unit weights.
+    ps : numpy.ndarray, optional
+        Fitted propensity scores when already computed (default: fitted here).
+    """
     n = D.shape[0]
     w = w / w.mean()
     P = _pscore(X, D, w, ps)

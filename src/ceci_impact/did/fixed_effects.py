@@ -12,7 +12,21 @@ from .._options import CeciError
 
 def demean_twoway(M: np.ndarray, uid: np.ndarray, tid: np.ndarray, tol: float = 1e-12, maxit: int = 10_000):
     """Remove unit and period means from the columns of ``M`` (alternating projections; one sweep is exact
-    for a balanced panel). Group means are sparse indicator products, so many columns cost little more than one."""
+    for a balanced panel). Group means are sparse indicator products, so many columns cost little more than one.
+
+    Parameters
+    ----------
+    M : numpy.ndarray
+        Columns to demean (rows x columns).
+    uid : numpy.ndarray
+        Unit code of each row.
+    tid : numpy.ndarray
+        Period code of each row.
+    tol : float
+        Convergence tolerance of the alternating projections (unbalanced panels).
+    maxit : int
+        Largest number of sweeps.
+    """
     from scipy import sparse
 
     M = np.array(M, dtype=float, copy=True)
@@ -42,6 +56,21 @@ def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, c
     slopes + period levels (unit effects nested in the clusters). Returns ``(beta, V, kept_columns)``;
     with ``return_scores`` also the per-observation influence of each row on ``beta`` (``(X'X)^-1 x_i u_i``,
     summed within clusters they give ``V`` up to the small-sample factor) and that factor.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome.
+    X : numpy.ndarray
+        Regressors (rows x K).
+    uid : numpy.ndarray
+        Unit code of each row.
+    tid : numpy.ndarray
+        Period code of each row.
+    cluster : numpy.ndarray
+        Cluster of each row.
+    return_scores : bool
+        Also return the cluster scores.
     """
     M = demean_twoway(np.column_stack([y, X]), uid, tid)
     yd, Xd = M[:, 0], M[:, 1:]
@@ -74,6 +103,17 @@ class TwoWayFE:
     then has ``(1 + p)`` unknowns per period, built from ``(1 + p)^2`` sparse products, never a rows x periods
     design. One period's coefficients are set to zero (the unit effects absorb them); slopes the subset cannot
     identify (a covariate constant among a period's untreated units, say) get the minimum-norm solution.
+
+    Parameters
+    ----------
+    uid : numpy.ndarray
+        Unit code of each row.
+    tid : numpy.ndarray
+        Period code of each row.
+    subset : numpy.ndarray
+        Boolean mask of the rows the effects are fitted on (e.g. untreated observations).
+    Xu : numpy.ndarray, optional
+        Time-invariant covariates by unit (units x p): period-specific slopes on them are added.
     """
 
     def __init__(self, uid: np.ndarray, tid: np.ndarray, subset: np.ndarray, Xu: np.ndarray | None = None):
@@ -110,7 +150,15 @@ class TwoWayFE:
 
     def solve(self, b_u: np.ndarray, b_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Unit effects ``a`` and period coefficients ``lam`` (periods x (1 + p), or periods without slopes) from
-        the sums ``b_u`` (per unit) and ``b_t`` (per period, times ``(1, x_i)``: periods x (1 + p))."""
+        the sums ``b_u`` (per unit) and ``b_t`` (per period, times ``(1, x_i)``: periods x (1 + p)).
+
+        Parameters
+        ----------
+        b_u : numpy.ndarray
+            Sums of the right-hand side per unit.
+        b_t : numpy.ndarray
+            Sums per period times ``(1, x_i)`` (periods x (1 + p)).
+        """
         bt = b_t.reshape(self.nt, -1)
         rhs = bt - self.B.T @ ((b_u * self.inv_cu)[:, None] * self.Xt)
         lam = np.zeros(self.nt * self.Xt.shape[1])
@@ -120,7 +168,17 @@ class TwoWayFE:
         return a, (lam[:, 0] if b_t.ndim == 1 else lam)
 
     def sums(self, y: np.ndarray, uid: np.ndarray, tid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``b_u`` and ``b_t`` of ``y`` on the rows ``(uid, tid)``: per unit, and per period times ``(1, x_i)``."""
+        """``b_u`` and ``b_t`` of ``y`` on the rows ``(uid, tid)``: per unit, and per period times ``(1, x_i)``.
+
+        Parameters
+        ----------
+        y : numpy.ndarray
+            Values on the rows.
+        uid : numpy.ndarray
+            Unit code of each row.
+        tid : numpy.ndarray
+            Period code of each row.
+        """
         b_u = np.bincount(uid, weights=y, minlength=self.nu)
         if self.Xt.shape[1] == 1:
             return b_u, np.bincount(tid, weights=y, minlength=self.nt)
@@ -129,7 +187,19 @@ class TwoWayFE:
         return b_u, b_t
 
     def fitted(self, a: np.ndarray, lam: np.ndarray, uid: np.ndarray, tid: np.ndarray) -> np.ndarray:
-        """``a_i + (1, x_i)' lam_t`` on the rows ``(uid, tid)``."""
+        """``a_i + (1, x_i)' lam_t`` on the rows ``(uid, tid)``.
+
+        Parameters
+        ----------
+        a : numpy.ndarray
+            Unit effects.
+        lam : numpy.ndarray
+            Period coefficients (periods x (1 + p)).
+        uid : numpy.ndarray
+            Unit code of each row.
+        tid : numpy.ndarray
+            Period code of each row.
+        """
         if lam.ndim == 1:
             return a[uid] + lam[tid]
         out = a[uid] + lam[tid, 0]
@@ -139,14 +209,36 @@ class TwoWayFE:
 
     def period_effects(self, rhs: np.ndarray) -> np.ndarray:
         """Period effects for many right-hand sides at once: ``rhs = b_t - B'(b_u / n_u)`` (periods x columns;
-        the model without slopes)."""
+        the model without slopes).
+
+        Parameters
+        ----------
+        rhs : numpy.ndarray
+            Right-hand sides ``b_t - B'(b_u / n_u)`` (periods x columns).
+        """
         lam = np.zeros(rhs.shape)
         lam[self.live] = self.S_inv @ rhs[self.live]
         return lam
 
 def fe_fit_untreated(y, uid, tid, untreated, fe: TwoWayFE, check: bool = True):
     """Unit and period effects fitted on untreated observations; returns fitted values for all rows (``check``:
-    first that every treated unit and period has untreated observations, once per design is enough)."""
+    first that every treated unit and period has untreated observations, once per design is enough).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outcome of each row.
+    uid : numpy.ndarray
+        Unit code of each row.
+    tid : numpy.ndarray
+        Period code of each row.
+    untreated : numpy.ndarray
+        Boolean mask of untreated rows.
+    fe : TwoWayFE
+        The solver built on the untreated rows.
+    check : bool
+        First check that every treated unit and period can be imputed.
+    """
     if check:
         check_imputable(uid, tid, untreated, fe)
     a, lam = fe.solve(*fe.sums(y[untreated], fe.u0, fe.t0))
@@ -154,7 +246,19 @@ def fe_fit_untreated(y, uid, tid, untreated, fe: TwoWayFE, check: bool = True):
 
 
 def check_imputable(uid, tid, untreated, fe: TwoWayFE) -> None:
-    """One line when a treated unit or period has no untreated observation to impute from."""
+    """One line when a treated unit or period has no untreated observation to impute from.
+
+    Parameters
+    ----------
+    uid : numpy.ndarray
+        Unit code of each row.
+    tid : numpy.ndarray
+        Period code of each row.
+    untreated : numpy.ndarray
+        Boolean mask of untreated rows.
+    fe : TwoWayFE
+        The solver built on the untreated rows.
+    """
     if (fe.cu[np.unique(uid[~untreated])] == 0).any():
         raise CeciError("some treated units have no untreated observation: their unit effect cannot be imputed "
                         "(units treated in the first period?)")

@@ -26,7 +26,21 @@ from .mammen import MammenWeights
 
 
 class CohortStats:
-    """Per-cohort statistics of the outcomes ``Y`` (n x T, units ordered by cohort) with unit weights ``w``."""
+    """Per-cohort statistics of the outcomes ``Y`` (n x T, units ordered by cohort) with unit weights ``w``.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Outcomes (units x periods), units ordered by cohort.
+    w : numpy.ndarray
+        Unit weights.
+    g_unit : numpy.ndarray
+        Each unit's cohort.
+    cluster : tuple, optional
+        Cluster codes and their number (None: unit clusters).
+    weights : MammenWeights, optional
+        Bootstrap weights, when the bootstrap runs.
+    """
 
     def __init__(self, Y: np.ndarray, w: np.ndarray, g_unit: np.ndarray, *, cluster: tuple | None = None,
                  weights: MammenWeights | None = None):
@@ -62,7 +76,21 @@ class CohortStats:
 
     def comparison(self, g: float, controls: list[float], n_k: int, tc: np.ndarray, tp: np.ndarray) -> dict:
         """Estimates and influence-function summaries of the cells ``(tc, tp)`` of cohort ``g`` against the
-        cohorts ``controls`` (``n_k`` units in all)."""
+        cohorts ``controls`` (``n_k`` units in all).
+
+        Parameters
+        ----------
+        g : float
+            The cohort.
+        controls : list of float
+            The comparison cohorts.
+        n_k : int
+            Units in the cohort and its controls.
+        tc : numpy.ndarray
+            Current period of each cell.
+        tp : numpy.ndarray
+            Base period of each cell.
+        """
         Wt, Wc = self.W[g], sum(self.W[h] for h in controls)
         mt = self.S[g] / Wt
         mc = sum(self.S[h] for h in controls) / Wc

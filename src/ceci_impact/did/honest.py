@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from .._options import CeciError, check_option
+from .notes import recording
 from .r_compat import r_normal_draws
 from .results import _json, table_html
 
@@ -85,7 +86,15 @@ def _min_sd(K, l_vec, Aq, Al, Ac):
 
 
 def folded_normal_quantile(p: float, mu: float) -> float:
-    """Exact quantile of |N(mu, 1)|."""
+    """Exact quantile of |N(mu, 1)|.
+
+    Parameters
+    ----------
+    p : float
+        Probability.
+    mu : float
+        Mean of the normal before folding.
+    """
     mu = abs(mu)
     return optimize.brentq(lambda x: stats.norm.cdf(x - mu) - stats.norm.cdf(-x - mu) - p, 0.0, mu + 10.0)
 
@@ -94,7 +103,15 @@ _R_DRAWS: np.ndarray | None = None
 
 
 def r_folded_normal_quantile(p: float, mu: float) -> float:
-    """HonestDiD's ``.qfoldednormal``: type-7 quantile of ``|Z + mu|`` over R's seed-0 draws."""
+    """HonestDiD's ``.qfoldednormal``: type-7 quantile of ``|Z + mu|`` over R's seed-0 draws.
+
+    Parameters
+    ----------
+    p : float
+        Probability.
+    mu : float
+        Mean of the normal before folding.
+    """
     global _R_DRAWS
     if _R_DRAWS is None:
         _R_DRAWS = r_normal_draws()
@@ -107,6 +124,27 @@ def flci(betahat, sigma, num_pre: int, num_post: int, l_vec=None, M: float = 0.0
 
     ``quantile="R"`` uses HonestDiD's simulated folded-normal quantiles (R's seed-0 draws, reproduced
     exactly), ``"exact"`` the exact quantile. Returns ``{"lb", "ub", "halflength", "optimal_vec", "h"}``.
+
+    Parameters
+    ----------
+    betahat : numpy.ndarray
+        Event-study estimates, pre-periods first (reference period left out).
+    sigma : numpy.ndarray
+        Their covariance.
+    num_pre : int
+        Pre-periods.
+    num_post : int
+        Post-periods.
+    l_vec : numpy.ndarray, optional
+        Weights of the post-period target (default: the first post period).
+    M : float
+        Bound on the change in slope of the trend difference (Delta^SD(M)).
+    alpha : float
+        Level.
+    num_points : int
+        Grid points of the half-length optimisation.
+    quantile : {'R', 'exact'}
+        Folded-normal quantiles as HonestDiD simulates them, or exact.
     """
     qf = r_folded_normal_quantile if quantile == "R" else folded_normal_quantile
     betahat, sigma = np.asarray(betahat, float), np.asarray(sigma, float)
@@ -180,6 +218,19 @@ class HonestResult:
 
     ``table`` has one row per value with columns ``M, lb, ub, method``; for relative magnitudes ``M`` holds
     Mbar (R's ``Mbar``).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per M (or M̄): ``M, lb, ub, method``.
+    original : tuple of float
+        The original (parallel-trends) confidence interval of the target.
+    target : str
+        The target: one post period or the post average.
+    alpha : float
+        Significance level.
+    params : dict
+        The arguments of the call that produced the result.
     """
 
     table: pd.DataFrame  # M, lb, ub, method
@@ -232,6 +283,13 @@ class HonestResult:
                       "breakdown": self.breakdown, "table": self.table.to_dict(orient="list"), "params": self.params})
 
     def plot(self, ax=None):
+        """Draw the result (matplotlib); returns the axes.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -263,7 +321,13 @@ _METHODS = {"smoothness": ("FLCI", "C-LF", "Conditional"), "relative_magnitude":
 def event_study_moments(result) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(event_times, betahat, sigma)`` of any result that follows the event-study protocol
     (``result.event_study()``: a Callaway–Sant'Anna dynamic aggregation, an event-study ``twfe``, an
-    ``EventStudyResult`` with ``vcov`` such as Sun–Abraham, imputation or Poisson)."""
+    ``EventStudyResult`` with ``vcov`` such as Sun–Abraham, imputation or Poisson).
+
+    Parameters
+    ----------
+    result : event-study result
+        Any result with ``event_study()``.
+    """
     if not callable(getattr(result, "event_study", None)):
         raise CeciError(f"honest_did cannot read {type(result).__name__}; expected a result with event_study() "
                         "(a CS dynamic aggregation, an event-study TWFE or an EventStudyResult with vcov)")
@@ -461,13 +525,27 @@ def honest_breakdown(result, *, e: int | str = 0, type: HonestType = "relative_m
     interval covers zero is an interval ``[breakdown, ∞)``. Returns 0.0 when the original interval already
     includes zero (the conclusion needs exact parallel trends) and ``None`` when even ``upper`` does not
     overturn it. ``kwargs`` go to :func:`honest_did` (``method``, ``alpha``, ``gridPoints``, ...).
+
+    Parameters
+    ----------
+    result : event-study result
+        Any result with ``event_study()`` (CS dynamic aggregation, TWFE, Sun–Abraham, imputation, Poisson).
+    e : int or 'average'
+        The target: one post-treatment event time, or the average over post periods.
+    type : {'relative_magnitude', 'smoothness'}
+        The restriction whose parameter (M̄ or M) is searched.
+    upper : float, optional
+        Upper end of the bisection (default 10 for M̄, 10 standard errors of the target for M).
+    tol : float, optional
+        Precision of the bisection (default ``upper / 1000``).
+    **kwargs
+        Passed to :func:`honest_did` (``method``, ``alpha``, ``gridPoints``, ...).
     """
     check_option("type", type, HonestType)
     key = "Mbarvec" if type == "relative_magnitude" else "Mvec"
 
     def run(m: float) -> HonestResult:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with recording():  # re-emitted once per message, never silenced
             return honest_did(result, e=e, type=type, **{key: [m]}, **kwargs)
 
     def covers(m: float, h: HonestResult | None = None) -> bool:

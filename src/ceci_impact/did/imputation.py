@@ -43,7 +43,21 @@ class _FirstStage:
 
 def cluster_period_sums(w: np.ndarray, cl: np.ndarray, tid: np.ndarray, n_cl: int, nt: int):
     """Sums of ``w`` by cluster and period (clusters x periods): dense when that is no larger than the rows (one
-    bincount), else sparse."""
+    bincount), else sparse.
+
+    Parameters
+    ----------
+    w : numpy.ndarray
+        Values summed, one per row.
+    cl : numpy.ndarray
+        Cluster code of each row.
+    tid : numpy.ndarray
+        Period code of each row.
+    n_cl : int
+        Number of clusters.
+    nt : int
+        Number of periods.
+    """
     from scipy import sparse
 
     if n_cl * nt <= 2 * w.size:
@@ -246,6 +260,33 @@ def did_imputation(
     are, time-invariant ones interacted with period dummies (conditional parallel trends; R ``didimputation``'s
     ``first_stage = ~ 0 | id + year + year[x]``). ``anticipation`` months before ``gname`` count as treated
     (excluded from the first stage; event times start at ``-anticipation``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column (numeric, e.g. a month code or a year).
+    idname : str
+        Unit identifier column.
+    gname : str
+        Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
+    horizon : bool or list of int
+        Event times to estimate: True for every event time observed among treated observations, a list for those only,
+        False for the overall effect alone.
+    pretrends : bool
+        Test the pre-period event-time dummies on untreated observations (reference: the last pre-period).
+    xformla : str, optional
+        Covariates as a one-sided formula (``"~ x1 + x2"``); time-invariant ones are interacted with period dummies
+        (conditional parallel trends).
+    anticipation : int
+        Periods before ``gname`` in which units may already react; they count as treated.
+    clustervars : str, optional
+        Cluster variable of the standard errors (default: the unit).
+    alp : float
+        Significance level of the intervals (default 0.05).
     """
     from .design import check_panel
 

@@ -25,7 +25,31 @@ CHUNK_ROWS = 65536
 
 @dataclass(frozen=True)
 class PanelBatch:
-    """The factors of one batch of balanced-panel cells (``rows`` sorted unit codes)."""
+    """The factors of one batch of balanced-panel cells (``rows`` sorted unit codes).
+
+    Attributes
+    ----------
+    cols : numpy.ndarray
+        Cell (column) indices.
+    rows : numpy.ndarray
+        Unit codes (sorted).
+    a : numpy.ndarray
+        Per-unit factor of the outcome changes.
+    Z : numpy.ndarray
+        Per-unit columns of the estimated-nuisance terms.
+    B : numpy.ndarray or None
+        Outcome-regression coefficients per cell (None without regression).
+    C : numpy.ndarray
+        Coefficients of ``Z`` per cell.
+    tc : numpy.ndarray
+        Current period of each cell.
+    tp : numpy.ndarray
+        Base period of each cell.
+    scale : float
+        Scale of the batch's influence functions.
+    X : numpy.ndarray
+        Covariates of all units (shared, not copied).
+    """
 
     cols: np.ndarray
     rows: np.ndarray
@@ -39,7 +63,17 @@ class PanelBatch:
     X: np.ndarray  # covariates of all units (the batch's period when they vary), shared, not copied
 
     def block(self, Y: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        """Dense influence functions of this batch's cells on its rows ``lo:hi``."""
+        """Dense influence functions of this batch's cells on its rows ``lo:hi``.
+
+        Parameters
+        ----------
+        Y : numpy.ndarray
+            Outcomes (units x periods).
+        lo : int
+            First row position.
+        hi : int
+            One past the last row position.
+        """
         r = self.rows[lo:hi]
         out = changes(Y, r, self.tc, self.tp)
         a = self.a[lo:hi] * self.scale
@@ -54,18 +88,45 @@ class PanelBatch:
 
 @dataclass(frozen=True)
 class ExplicitBatch:
-    """Cells whose influence functions are stored as values (repeated cross sections)."""
+    """Cells whose influence functions are stored as values (repeated cross sections).
+
+    Attributes
+    ----------
+    cols : numpy.ndarray
+        Cell (column) indices.
+    rows : numpy.ndarray
+        Unit codes (sorted).
+    vals : numpy.ndarray
+        The influence functions (len(rows) x len(cols)).
+    """
 
     cols: np.ndarray
     rows: np.ndarray
     vals: np.ndarray  # (rows, cols)
 
     def block(self, Y, lo: int, hi: int) -> np.ndarray:
+        """Dense influence functions of the stored cells on rows ``lo:hi``.
+
+        Parameters
+        ----------
+        Y : numpy.ndarray
+            Unused (the values are stored).
+        lo : int
+            First row position.
+        hi : int
+            One past the last row position.
+        """
         return self.vals[lo:hi]
 
 
 def runs(rows: np.ndarray) -> list[tuple[int, int]]:
-    """Positions ``(lo, hi)`` of the maximal runs of consecutive values in the sorted ``rows``."""
+    """Positions ``(lo, hi)`` of the maximal runs of consecutive values in the sorted ``rows``.
+
+    Parameters
+    ----------
+    rows : numpy.ndarray
+        Sorted unit codes.
+    """
     if rows.size == 0:
         return []
     brk = np.flatnonzero(np.diff(rows) != 1) + 1
@@ -75,7 +136,19 @@ def runs(rows: np.ndarray) -> list[tuple[int, int]]:
 
 def changes(Y: np.ndarray, rows: np.ndarray, tc: np.ndarray, tp: np.ndarray) -> np.ndarray:
     """``Y[rows][:, tc] - Y[rows][:, tp]`` from slices: rows in runs of consecutive units, cells
-    in runs whose periods advance together (``tp = tc - 1``) or share a base period."""
+    in runs whose periods advance together (``tp = tc - 1``) or share a base period.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Outcomes (units x periods).
+    rows : numpy.ndarray
+        Unit codes (sorted).
+    tc : numpy.ndarray
+        Current period of each cell.
+    tp : numpy.ndarray
+        Base period of each cell.
+    """
     segs, j = [], 0
     while j < tc.size:
         e = j + 1
@@ -96,7 +169,23 @@ def changes(Y: np.ndarray, rows: np.ndarray, tc: np.ndarray, tp: np.ndarray) -> 
 
 class Sinks:
     """What one pass over the influence functions accumulates: sums of squares, cluster sums, bootstrap sums
-    (``sum_i v_bi * psi_ij``) and weighted combinations ``psi @ W``."""
+    (``sum_i v_bi * psi_ij``) and weighted combinations ``psi @ W``.
+
+    Parameters
+    ----------
+    n : int
+        Units.
+    k : int
+        Cells.
+    sumsq : bool
+        Accumulate sums of squares per cell.
+    cluster : tuple, optional
+        Cluster codes and their number ``(codes, G)``: accumulate cluster sums.
+    weights : MammenWeights, optional
+        Multiplier-bootstrap weights: accumulate bootstrap sums.
+    W : numpy.ndarray, optional
+        Weight matrix (k x m): accumulate the combinations ``psi @ W``.
+    """
 
     def __init__(self, n: int, k: int, *, sumsq: bool = True, cluster: tuple[np.ndarray, int] | None = None,
                  weights: MammenWeights | None = None, W: np.ndarray | None = None):
@@ -110,7 +199,17 @@ class Sinks:
         self.comb = np.zeros((n, W.shape[1])) if W is not None else None
 
     def add(self, cols: np.ndarray, rows: np.ndarray, block: np.ndarray) -> None:
-        """Accumulate the dense ``block`` (len(rows) x len(cols)) of influence functions."""
+        """Accumulate the dense ``block`` (len(rows) x len(cols)) of influence functions.
+
+        Parameters
+        ----------
+        cols : numpy.ndarray
+            Cell (column) indices.
+        rows : numpy.ndarray
+            Unit codes (sorted).
+        block : numpy.ndarray
+            Dense influence functions (len(rows) x len(cols)).
+        """
         if self.sumsq is not None:
             self.sumsq[cols] += np.einsum("ij,ij->j", block, block)
         if self.S is not None:
@@ -135,7 +234,19 @@ class Sinks:
 
     def add_summaries(self, cols: np.ndarray, sumsq: np.ndarray, S: np.ndarray | None,
                       boot: np.ndarray | None) -> None:
-        """Accumulate summaries computed elsewhere (:mod:`ceci_impact.did.grouped`) for the cells ``cols``."""
+        """Accumulate summaries computed elsewhere (:mod:`ceci_impact.did.grouped`) for the cells ``cols``.
+
+        Parameters
+        ----------
+        cols : numpy.ndarray
+            Cell (column) indices.
+        sumsq : numpy.ndarray
+            Sums of squares of the cells.
+        S : numpy.ndarray or None
+            Cluster sums (G x len(cols)).
+        boot : numpy.ndarray or None
+            Bootstrap sums (biters x len(cols)).
+        """
         if self.sumsq is not None:
             self.sumsq[cols] += sumsq
         if self.S is not None:
@@ -146,7 +257,13 @@ class Sinks:
             raise ValueError("combinations are formed from the factors, not from summaries")
 
     def fail(self, cols) -> None:
-        """Cells whose influence function is undefined (NA for every unit)."""
+        """Cells whose influence function is undefined (NA for every unit).
+
+        Parameters
+        ----------
+        cols : numpy.ndarray
+            Cell (column) indices.
+        """
         cols = np.asarray(cols, dtype=np.int64)
         if cols.size == 0:
             return
@@ -161,7 +278,17 @@ class Sinks:
 
 
 class CellInfluence:
-    """The n x k influence functions of the ATT(g,t) cells, as batches of factors (see the module docstring)."""
+    """The n x k influence functions of the ATT(g,t) cells, as batches of factors (see the module docstring).
+
+    Parameters
+    ----------
+    n : int
+        Units.
+    k : int
+        Cells.
+    Y : numpy.ndarray, optional
+        Outcomes (units x periods) the panel batches read.
+    """
 
     def __init__(self, n: int, k: int, Y: np.ndarray | None = None):
         self.n, self.k, self.Y = n, k, Y
@@ -182,14 +309,34 @@ class CellInfluence:
         return sum(b.rows.size * b.cols.size for b in self.batches) + len(self.failed) * self.n
 
     def add(self, batch) -> None:
+        """Store one batch of cells (:class:`PanelBatch` or :class:`ExplicitBatch`).
+
+        Parameters
+        ----------
+        batch : PanelBatch or ExplicitBatch
+            The batch.
+        """
         self.batches.append(batch)
 
     def fail(self, cols) -> None:
+        """Mark the cells ``cols`` as not estimable (their influence functions are NA).
+
+        Parameters
+        ----------
+        cols : numpy.ndarray
+            Cell (column) indices.
+        """
         self.failed.extend(int(j) for j in cols)
 
     def blocks(self, cols: np.ndarray | None = None):
         """Yield ``(cols, rows, dense block)`` over every batch in chunks of at most ``CHUNK_ROWS`` rows,
-        restricted to the cells ``cols`` when given."""
+        restricted to the cells ``cols`` when given.
+
+        Parameters
+        ----------
+        cols : numpy.ndarray, optional
+            Restrict to these cells.
+        """
         want = None if cols is None else np.isin(np.arange(self.k), cols)
         for b in self.batches:
             sel = slice(None) if want is None else want[b.cols]
@@ -201,7 +348,15 @@ class CellInfluence:
                 yield b.cols[sel], b.rows[lo:hi], (blk if want is None else blk[:, sel])
 
     def run(self, sinks: Sinks, cols: np.ndarray | None = None) -> Sinks:
-        """One pass over the influence functions into ``sinks``."""
+        """One pass over the influence functions into ``sinks``.
+
+        Parameters
+        ----------
+        sinks : Sinks
+            What the pass accumulates.
+        cols : numpy.ndarray, optional
+            Restrict to these cells.
+        """
         for c, r, blk in self.blocks(cols):
             sinks.add(c, r, blk)
         failed = self.failed if cols is None else [j for j in self.failed if j in set(np.asarray(cols).tolist())]
@@ -209,12 +364,28 @@ class CellInfluence:
         return sinks
 
     def combine(self, W: np.ndarray) -> np.ndarray:
-        """``psi @ W`` (n x m) for a k x m weight matrix, without forming ``psi``."""
+        """``psi @ W`` (n x m) for a k x m weight matrix, without forming ``psi``.
+
+        Parameters
+        ----------
+        W : numpy.ndarray
+            Weight matrix (k x m).
+        """
         return self.run(Sinks(self.n, self.k, sumsq=False, W=np.asarray(W, float))).comb
 
     def gram(self, cols: np.ndarray, cluster: tuple[np.ndarray, int] | None = None, rows: int = 8192) -> np.ndarray:
         """``psi[:, cols]' psi[:, cols]`` (sums within clusters first when ``cluster = (codes, G)`` is given),
-        over dense blocks of ``rows`` units: memory of one block, never the sparse matrix."""
+        over dense blocks of ``rows`` units: memory of one block, never the sparse matrix.
+
+        Parameters
+        ----------
+        cols : numpy.ndarray
+            Cell (column) indices.
+        cluster : tuple, optional
+            ``(codes, G)``: sum within clusters first.
+        rows : int
+            Units per dense block.
+        """
         cols = np.asarray(cols, dtype=np.int64)
         if cluster is not None:
             S = self.run(Sinks(self.n, self.k, sumsq=False, cluster=cluster), cols).S[:, cols]
@@ -248,7 +419,19 @@ class CellInfluence:
         a period shock common to its cluster, ``l_c = sum_{i in c} s2_i ||kappa_i||^2 + t2 || sum_{i in c}
         kappa_i ||^2``, with ``s2_i`` and ``t2`` estimated from the two-way residuals of the outcomes
         (:meth:`shock_model`). ``G*`` is ``G`` when clusters weigh the same and falls towards 1 when a few
-        dominate. None when some cells have no factors (repeated cross sections)."""
+        dominate. None when some cells have no factors (repeated cross sections).
+
+        Parameters
+        ----------
+        W : numpy.ndarray
+            Weights of the combinations (k x m).
+        codes : numpy.ndarray
+            Cluster code of each unit.
+        G : int
+            Number of clusters.
+        model : {'common', 'fitted'}
+            Working model: period shocks fully shared within clusters, or fitted to the outcomes (:meth:`shock_model`).
+        """
         if any(not isinstance(b, PanelBatch) for b in self.batches):
             return None
         W = np.asarray(W, float)
@@ -290,7 +473,15 @@ class CellInfluence:
         of two units of one cluster in one period (``sum_c sum_t [(sum_{i in c} r_it)^2 - sum_{i in c} r_it^2]
         / ((T - 1) sum_c n_c (n_c - 1))``, 0 when negative or no cluster has two units) and ``s2_i`` each unit's
         residual variance less ``t2`` (at least 0). Treatment effects that vary over time count as shared
-        shocks in treated clusters, which errs on the conservative side (fewer effective clusters)."""
+        shocks in treated clusters, which errs on the conservative side (fewer effective clusters).
+
+        Parameters
+        ----------
+        codes : numpy.ndarray
+            Cluster code of each unit.
+        G : int
+            Number of clusters.
+        """
         Y = self.Y
         n, T = Y.shape
         r = Y - Y.mean(axis=1, keepdims=True)
@@ -324,7 +515,13 @@ class CellInfluence:
         return out
 
     def to_sparse(self, cols: np.ndarray | None = None) -> sparse.csc_matrix:
-        """The units x cells matrix (only the columns ``cols`` when given, in that order)."""
+        """The units x cells matrix (only the columns ``cols`` when given, in that order).
+
+        Parameters
+        ----------
+        cols : numpy.ndarray, optional
+            The cells, in this order (default: all).
+        """
         cols = np.arange(self.k) if cols is None else np.asarray(cols, dtype=np.int64)
         pos = np.full(self.k, -1)
         pos[cols] = np.arange(cols.size)

@@ -22,6 +22,15 @@ class MammenWeights:
 
     Creating the object consumes the generator's stream for all ``n`` units (it is advanced past them), so a
     second set drawn from the same generator is independent of the first.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The generator the weights are drawn from.
+    biters : int
+        Bootstrap draws (columns).
+    n : int
+        Units (rows).
     """
 
     def __init__(self, rng: np.random.Generator, biters: int, n: int):
@@ -38,7 +47,15 @@ class MammenWeights:
 
     def keep(self, lo: int, hi: int) -> None:
         """Generate the weights of units ``lo:hi`` once and keep them (for units that several passes read);
-        kept only up to ``FULL_BYTES`` (as 0/1 indicators of ``K1``)."""
+        kept only up to ``FULL_BYTES`` (as 0/1 indicators of ``K1``).
+
+        Parameters
+        ----------
+        lo : int
+            First unit.
+        hi : int
+            One past the last unit.
+        """
         hi = min(hi, lo + max(1, FULL_BYTES // (8 * self.biters)))
         if hi > lo:
             self._kept = (lo, hi, self._bits(lo, hi))
@@ -68,7 +85,17 @@ class MammenWeights:
 
     def vt_dot(self, lo: int, hi: int, M: np.ndarray) -> np.ndarray:
         """``V[lo:hi]' M`` (biters x M's columns) for the units ``lo:hi`` (M has their ``hi - lo`` rows), as
-        ``K2 * colsum(M) + (K1 - K2) * I' M`` with the 0/1 indicators ``I`` of ``K1``, in reused blocks."""
+        ``K2 * colsum(M) + (K1 - K2) * I' M`` with the 0/1 indicators ``I`` of ``K1``, in reused blocks.
+
+        Parameters
+        ----------
+        lo : int
+            First unit.
+        hi : int
+            One past the last unit.
+        M : numpy.ndarray
+            Values of units ``lo:hi`` (``hi - lo`` rows).
+        """
         out = np.zeros((self.biters, M.shape[1]))
         for a, b, bits in self._bit_blocks(lo, hi):
             out += bits.T @ M[a - lo:b - lo]
@@ -89,11 +116,25 @@ class MammenWeights:
             yield a, b, self._bits(a, b, self._buf)
 
     def rows(self, lo: int, hi: int) -> np.ndarray:
-        """Weights of units ``lo:hi`` (``hi - lo`` x ``biters``, float64, a new array)."""
+        """Weights of units ``lo:hi`` (``hi - lo`` x ``biters``, float64, a new array).
+
+        Parameters
+        ----------
+        lo : int
+            First unit.
+        hi : int
+            One past the last unit.
+        """
         return self._make(lo, hi)
 
     def sums(self, mat) -> np.ndarray:
-        """``v' mat`` (biters x k) for a dense or sparse ``mat`` with one row per unit, in row blocks."""
+        """``v' mat`` (biters x k) for a dense or sparse ``mat`` with one row per unit, in row blocks.
+
+        Parameters
+        ----------
+        mat : numpy.ndarray or scipy.sparse matrix
+            One row per unit.
+        """
         n, k = mat.shape
         out = np.zeros((self.biters, k))
         if hasattr(mat, "tocsr"):

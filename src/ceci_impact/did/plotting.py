@@ -12,6 +12,25 @@ def event_study_plot(tidy: pd.DataFrame, *, x: str = "event_time", ax=None, by: 
 
     Pre-treatment points are grey-blue, post-treatment points dark red; a zero line and a
     dashed line before the first treated period are added. Returns the axes.
+
+    Parameters
+    ----------
+    tidy : pandas.DataFrame
+        Estimates: ``att``, ``ci_low``, ``ci_high`` (and ``band_low``, ``band_high``) by ``x``.
+    x : str
+        Column of the horizontal axis.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    by : str, optional
+        Column whose values are drawn as separate series (e.g. cohorts).
+    title : str, optional
+        Figure title.
+    label : str, optional
+        Legend label of the series.
+    color : str, optional
+        Colour of the post-treatment points.
+    offset : float
+        Horizontal shift of the points (several estimators on one axis).
     """
     import matplotlib.pyplot as plt
 

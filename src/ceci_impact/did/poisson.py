@@ -36,6 +36,29 @@ def poisson_event_study(
     relative periods outside ``[min_e, max_e]`` are binned at the ends) are averaged by event time with
     cohort-size weights. ``overall_att`` is the average proportional effect over post-treatment cohort
     × period cells weighted by units. Requires a balanced panel.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column (numeric, e.g. a month code or a year).
+    idname : str
+        Unit identifier column.
+    gname : str
+        Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
+    ref_e : int
+        Reference relative period (default -1).
+    min_e : int, optional
+        Smallest event time reported; earlier event times are binned into it (None: all).
+    max_e : int, optional
+        Largest event time reported; later event times are binned into it (None: all).
+    alp : float
+        Significance level of the intervals (default 0.05).
+    tol : float
+        Convergence tolerance of the PPML fit (change in the deviance).
     """
     Y, g_unit, keep, tl = _count_panel(data, yname, tname, idname, gname)
     T = tl.size

@@ -17,7 +17,15 @@ _I2_32M1 = 2.328306437080797e-10  # 1 / (2^32 - 1), R's fixup constant
 
 
 def r_normal_draws(n: int = 10**6, seed: int = 0) -> np.ndarray:
-    """The ``n`` standard normal draws of R's ``set.seed(seed); rnorm(n)`` (Mersenne-Twister, inversion)."""
+    """The ``n`` standard normal draws of R's ``set.seed(seed); rnorm(n)`` (Mersenne-Twister, inversion).
+
+    Parameters
+    ----------
+    n : int
+        Number of draws.
+    seed : int
+        R's ``set.seed`` value.
+    """
     s = int(seed) & _U32
     for _ in range(50):  # R's initial scrambling of the seed
         s = (69069 * s + 1) & _U32
@@ -39,6 +47,15 @@ def r_rmvnorm(n: int, sigma: np.ndarray, seed: int = 0) -> np.ndarray:
     mvtnorm multiplies an ``n × p`` matrix of ``rnorm`` draws, filled by row, by the symmetric square root
     ``V diag(sqrt(max(lambda, 0))) V'`` of ``sigma``; that root is unique, so the draws agree with R's up to
     floating-point rounding.
+
+    Parameters
+    ----------
+    n : int
+        Number of draws.
+    sigma : numpy.ndarray
+        Covariance (p x p).
+    seed : int
+        R's ``set.seed`` value.
     """
     sigma = np.asarray(sigma, float)
     sigma = (sigma + sigma.T) / 2

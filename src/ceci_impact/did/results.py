@@ -17,7 +17,17 @@ PretestMethod = Literal["wald", "sup_t"]
 
 def table_html(df: pd.DataFrame, caption: str, notes: list[str] | None = None) -> str:
     """A result's HTML table in both languages (used by every result's ``_repr_html_``; see
-    :func:`ceci_impact.tables.table_html`)."""
+    :func:`ceci_impact.tables.table_html`).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    caption : str
+        Its caption.
+    notes : list of str, optional
+        Notes under the table.
+    """
     from ..i18n import tr
     from ..tables import table_html as bilingual
 
@@ -43,7 +53,19 @@ def _json(x: Any) -> Any:
 @dataclass(frozen=True)
 class EventStudyMoments:
     """The event-study protocol: event times (reference period left out), estimates, their covariance, and the
-    end points that pool several event times (not single periods, so HonestDiD leaves them out)."""
+    end points that pool several event times (not single periods, so HonestDiD leaves them out).
+
+    Attributes
+    ----------
+    event_time : numpy.ndarray
+        Event times (the reference period left out).
+    estimate : numpy.ndarray
+        Their estimates.
+    vcov : numpy.ndarray
+        Their covariance.
+    pooled : tuple
+        Event times that pool several periods (binned end points).
+    """
 
     event_time: np.ndarray
     estimate: np.ndarray
@@ -78,7 +100,15 @@ class ResultProtocol:
         return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
 
     def with_ci(self, table: pd.DataFrame, crit: float | np.ndarray | None = None) -> pd.DataFrame:
-        """``table`` (columns ``att``, ``se``) with the pointwise interval columns ``ci_low``/``ci_high``."""
+        """``table`` (columns ``att``, ``se``) with the pointwise interval columns ``ci_low``/``ci_high``.
+
+        Parameters
+        ----------
+        table : pandas.DataFrame
+            Estimates with columns ``att`` and ``se``.
+        crit : float or numpy.ndarray, optional
+            Critical value(s) (default: the result's pointwise one, normal or Student-t).
+        """
         z = stats.norm.ppf(1 - self.alp / 2) if crit is None else crit
         return table.assign(ci_low=table.att - z * table.se, ci_high=table.att + z * table.se)
 
@@ -127,6 +157,49 @@ class AggteResult(ResultProtocol):
     ``tidy()`` gives one row per element of the profile (event time, group or period) with
     pointwise intervals (``ci_low``, ``ci_high``) and simultaneous bands
     (``band_low``, ``band_high``; equal to the pointwise ones when ``cband`` is off).
+
+    Attributes
+    ----------
+    type : str
+        The aggregation: ``'simple'``, ``'group'``, ``'dynamic'`` or ``'calendar'``.
+    overall_att : float
+        The overall effect (the estimator's static or average post-treatment effect).
+    overall_se : float
+        Its standard error.
+    egt : numpy.ndarray or None
+        The profile's elements: event times, cohorts or periods (None for ``'simple'``).
+    att_egt : numpy.ndarray or None
+        Effect of each element.
+    se_egt : numpy.ndarray or None
+        Its standard error.
+    crit_val : float or None
+        Critical value of the simultaneous band.
+    cband : bool
+        Whether the band is simultaneous.
+    alp : float
+        Significance level of the intervals.
+    label : str or None
+        Label of the aggregation in tables and figures.
+    inf_overall : numpy.ndarray
+        Influence function of the overall effect (one value per unit).
+    inf_egt : numpy.ndarray or None
+        Influence functions of the profile's elements.
+    min_e : float
+        Smallest event time kept.
+    max_e : float
+        Largest event time kept.
+    balance_e : int or None
+        R's ``balance_e``: cohorts kept only if observed this many periods after treatment.
+    params : dict
+        The arguments of the call that produced the result.
+    parent_tidy : callable or None
+        The ``tidy()`` of the ATT(g,t) result aggregated.
+    cluster : numpy.ndarray or None
+        Cluster of each influence-function row.
+    df_overall : float or None
+        Student-t degrees of freedom of the overall interval (small-cluster corrections).
+    df_egt : numpy.ndarray or None
+        And of each element's interval.
     """
 
     type: str
@@ -224,6 +297,15 @@ class AggteResult(ResultProtocol):
         t-statistic over pre-periods against its multiplier-bootstrap distribution (Mammen weights, clustered as
         the estimation; ``biters`` draws, ``seed``) — no covariance inversion; rejecting at 5 % is the same as the
         simultaneous 95 % band excluding zero somewhere before treatment.
+
+        Parameters
+        ----------
+        method : {'wald', 'sup_t'}
+            The test: Wald statistic with the influence-function covariance, or the bootstrap sup-t over pre-periods.
+        biters : int
+            Bootstrap draws of the sup-t test.
+        seed : int
+            Seed of the sup-t draws.
         """
         check_option("method", method, PretestMethod)
         if self.type != "dynamic" or self.inf_egt is None:
@@ -297,7 +379,15 @@ class AggteResult(ResultProtocol):
         return _json(d)
 
     def plot(self, ax=None, title: str | None = None):
-        """Event-study (or group / calendar) figure: estimates, pointwise and uniform bands."""
+        """Event-study (or group / calendar) figure: estimates, pointwise and uniform bands.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        title : str, optional
+            Figure title (default: a caption from the result).
+        """
         return event_study_plot(self.tidy(), x=self.label or "term", ax=ax,
                                 title=title or f"Callaway–Sant'Anna, {self.type} aggregation")
 
@@ -309,6 +399,25 @@ class EventStudyResult(ResultProtocol):
     ``tidy()`` has ``event_time, att, se, ci_low, ci_high, post``; ``overall_att``/``overall_se`` are the
     estimator's static or average post-treatment effect; ``vcov`` the covariance of the event-time
     estimates when the estimator provides it (HonestDiD input).
+
+    Attributes
+    ----------
+    estimator : str
+        The estimator's registry name (``'sun_abraham'``, ``'imputation'``, ``'poisson'``, ...).
+    table : pandas.DataFrame
+        Event-time estimates: ``event_time, att, se`` (and what the estimator adds).
+    overall_att : float
+        The overall effect (the estimator's static or average post-treatment effect).
+    overall_se : float
+        Its standard error.
+    alp : float
+        Significance level of the intervals.
+    params : dict
+        The arguments of the call that produced the result.
+    vcov : pandas.DataFrame or None
+        Covariance of the event-time estimates, when the estimator gives it (HonestDiD input).
+    extra : dict
+        Estimator-specific results (pre-trend test, cohort weights, ...).
     """
 
     estimator: str
@@ -347,4 +456,13 @@ class EventStudyResult(ResultProtocol):
         return {k: v for k, v in self.extra.items() if not isinstance(v, pd.DataFrame)}
 
     def plot(self, ax=None, title: str | None = None):
+        """Draw the result (matplotlib); returns the axes.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        title : str, optional
+            Figure title (default: a caption from the result).
+        """
         return event_study_plot(self.tidy(), ax=ax, title=title or self.estimator)

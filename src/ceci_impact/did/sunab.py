@@ -35,6 +35,27 @@ def sun_abraham(
     cohort-share weights (observations per cohort at that event time), and ``overall_att`` averages
     all post-treatment cohort × period coefficients weighted by observations (fixest's ``"ATT"``).
     Standard errors are clustered (fixest's small-sample correction) and propagated by the delta method.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column (numeric, e.g. a month code or a year).
+    idname : str
+        Unit identifier column.
+    gname : str
+        Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
+    control_group : {'nevertreated', 'lasttreated'}
+        Comparison units: the never-treated, or the last-treated cohort (its periods from its treatment on dropped).
+    ref_e : int
+        Reference relative period, left out of the regression (default -1).
+    clustervars : str, optional
+        Cluster variable of the standard errors (default: the unit).
+    alp : float
+        Significance level of the intervals (default 0.05).
     """
     check_option("control_group", control_group, SunabControl)
     from .design import check_panel

@@ -12,7 +12,23 @@ from .._options import CeciError
 
 @dataclass(frozen=True)
 class SdidPanel:
-    """The balanced outcome matrix (units × periods), never-treated units first, and each unit's cohort."""
+    """The balanced outcome matrix (units × periods), never-treated units first, and each unit's cohort.
+
+    Attributes
+    ----------
+    Y : numpy.ndarray
+        Outcomes (units x periods), never-treated units first.
+    units : numpy.ndarray
+        Unit labels.
+    periods : numpy.ndarray
+        Period labels.
+    cohort : numpy.ndarray
+        Each unit's cohort (0: comparison).
+    n_controls : int
+        Comparison units.
+    dropped_controls : tuple
+        Comparison units left out (incomplete series).
+    """
 
     Y: np.ndarray
     units: np.ndarray
@@ -29,6 +45,21 @@ def build_panel(data: pd.DataFrame, yname: str, tname: str, idname: str, gname: 
     Units whose ``gname`` is 0, missing or after the last period are comparison units (R ``did`` convention).
     A comparison unit with a missing outcome is left out of the donor pool (and listed); a treated unit with one
     is an error. Each cohort needs ``min_pre`` periods before its first treated period.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Long panel.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column.
+    idname : str
+        Unit column.
+    gname : str
+        Cohort column (0 or missing: comparison unit).
+    min_pre : int
+        Fewest pre-periods a cohort needs.
     """
     miss = [c for c in (yname, tname, idname, gname) if c not in data.columns]
     if miss:

@@ -25,6 +25,43 @@ class SynthDidResult:
     holds, per cohort and period, the treated mean, the synthetic comparison (weighted donors shifted by the
     time-weighted pre-period gap) and their gap. ``fit`` gives each cohort's pre-period RMSE and whether it is
     too poor to trust (RMSE above the treated series' standard deviation of first differences before treatment).
+
+    Attributes
+    ----------
+    estimate : float
+        The effect (treated unit-periods combined over cohorts).
+    se : float
+        Its standard error (``se_method``).
+    alp : float
+        Significance level of the intervals.
+    method : str
+        ``'sdid'``, ``'sc'`` or ``'did'``.
+    se_method : str
+        ``'placebo'``, ``'jackknife'`` or ``'bootstrap'``.
+    reps : int
+        Replications of the standard error.
+    seed : int or None
+        Their seed.
+    cohorts : pandas.DataFrame
+        Per cohort: estimate, treated units and periods, weight in the combination.
+    omega : pandas.DataFrame
+        Unit weights (long, with a ``cohort`` column).
+    lam : pandas.DataFrame
+        Time weights (long, with a ``cohort`` column).
+    trajectory : pandas.DataFrame
+        Per cohort and period: treated mean, synthetic comparison and their gap.
+    fit : pandas.DataFrame
+        Pre-period RMSE per cohort and whether the fit is too poor to trust.
+    names : tuple
+        Unit and period labels.
+    n_controls : int
+        Donor units used.
+    dropped_controls : tuple
+        Donor units left out (e.g. missing periods).
+    se_note : str
+        Why the standard error is missing or special, if it is.
+    replicates : numpy.ndarray or None
+        The placebo, bootstrap or leave-one-out estimates.
     """
 
     estimate: float
@@ -49,6 +86,35 @@ class SynthDidResult:
     @classmethod
     def build(cls, p, cohorts, *, tau, se, method, se_method, reps, seed, alp, names, se_note,
               replicates=None) -> SynthDidResult:
+        """See the class.
+
+        Parameters
+        ----------
+        p : object
+            The prepared panel (outcome matrix, treated rows, periods) of :func:`synthdid`.
+        cohorts : list
+            Per cohort: its estimate, unit and time weights and trajectories.
+        tau : float
+            The combined estimate.
+        se : float
+            Its standard error.
+        method : str
+            ``'sdid'``, ``'sc'`` or ``'did'``.
+        se_method : str
+            ``'placebo'``, ``'jackknife'`` or ``'bootstrap'``.
+        reps : int
+            Replications of the standard error.
+        seed : int
+            Seed of the replications.
+        alp : float
+            Significance level.
+        names : dict
+            Unit and period labels.
+        se_note : str
+            Why the standard error is missing or special, if it is.
+        replicates : numpy.ndarray, optional
+            The replicated estimates.
+        """
         N0 = p.n_controls
         rows, om, la, traj, fit = [], [], [], [], []
         for c in cohorts:
@@ -105,7 +171,23 @@ class SynthDidResult:
         p-value of "the effect is ``theta0`` in every post-period" and the ``1 - alp`` interval by test inversion;
         see :func:`ceci_impact.did.conformal.conformal_test`. ``model`` is the counterfactual model of the test
         (default: this result's method; ``"sc"``, without an intercept, has more power when the pre- and
-        post-periods are of similar length, because an intercept fitted under the null absorbs part of a shift)."""
+        post-periods are of similar length, because an intercept fitted under the null absorbs part of a shift).
+
+        Parameters
+        ----------
+        theta0 : float
+            Effect under the null hypothesis (default 0: no effect).
+        alp : float, optional
+            Level of the interval (default: the result's).
+        grid : numpy.ndarray, optional
+            Candidate effects inverted into the interval (default: ``n_grid`` values around the estimate).
+        q : float
+            Exponent of the test statistic's norm (1: mean absolute residual).
+        model : str, optional
+            The counterfactual model re-fitted under each null (default: the result's method).
+        n_grid : int
+            Number of grid values when ``grid`` is not given.
+        """
         p, cohorts = self._data
         if len(cohorts) != 1:
             raise ValueError("conformal inference is for one cohort; fit one cohort at a time")
@@ -161,7 +243,17 @@ class SynthDidResult:
                       "dropped_controls": list(self.dropped_controls), "se_note": self.se_note})
 
     def plot(self, cohort: float | None = None, top: int = 10, title: str | None = None):
-        """Treated against synthetic (left) and the largest unit weights (right) for one cohort."""
+        """Treated against synthetic (left) and the largest unit weights (right) for one cohort.
+
+        Parameters
+        ----------
+        cohort : float, optional
+            The cohort drawn (default: the first).
+        top : int
+            Number of control units with the largest weights named in the figure.
+        title : str, optional
+            Figure title (default: a caption from the result).
+        """
         import matplotlib.pyplot as plt
 
         g = self.cohorts.cohort.iloc[0] if cohort is None else cohort

@@ -19,7 +19,31 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BlockOptions:
-    """The regularisation and stopping rules of one block (R ``synthdid_estimate``'s ``opts``)."""
+    """The regularisation and stopping rules of one block (R ``synthdid_estimate``'s ``opts``).
+
+    Attributes
+    ----------
+    zeta_omega : float
+        Ridge penalty of the unit weights.
+    zeta_lambda : float
+        Ridge penalty of the time weights.
+    omega_intercept : bool
+        Unit weights fitted with an intercept.
+    lambda_intercept : bool
+        Time weights fitted with an intercept.
+    update_omega : bool
+        Optimise the unit weights (else use them as given).
+    update_lambda : bool
+        Optimise the time weights.
+    min_decrease : float
+        Frank–Wolfe stops when the objective decreases less than this.
+    max_iter : int
+        Iterations of the second round.
+    max_iter_pre_sparsify : int
+        Iterations before sparsifying.
+    sparsify : bool
+        Sparsify the weights between the two rounds.
+    """
 
     zeta_omega: float
     zeta_lambda: float
@@ -34,14 +58,36 @@ class BlockOptions:
 
 
 def noise_level(Y: np.ndarray, N0: int, T0: int) -> float:
-    """Standard deviation of the first differences of the comparison units' pre-period outcomes."""
+    """Standard deviation of the first differences of the comparison units' pre-period outcomes.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Outcomes (units x periods), comparison units and pre-periods first.
+    N0 : int
+        Comparison units.
+    T0 : int
+        Pre-periods.
+    """
     d = np.diff(Y[:N0, :T0], axis=1)
     return float(np.std(d, ddof=1)) if d.size > 1 else 0.0
 
 
 def default_options(method: str, Y: np.ndarray, N0: int, T0: int) -> BlockOptions:
     """R's defaults: ``eta.omega = ((N1 T1))^(1/4)`` for SDID, ``1e-6`` for SC; ``eta.lambda = 1e-6``; both scaled
-    by the noise level; ``min.decrease = 1e-5 * noise.level``."""
+    by the noise level; ``min.decrease = 1e-5 * noise.level``.
+
+    Parameters
+    ----------
+    method : {'sdid', 'sc', 'did'}
+        The estimator.
+    Y : numpy.ndarray
+        Outcomes (units x periods), comparison units and pre-periods first.
+    N0 : int
+        Comparison units.
+    T0 : int
+        Pre-periods.
+    """
     N, T = Y.shape
     sigma = noise_level(Y, N0, T0)
     eta_omega = ((N - N0) * (T - T0)) ** 0.25 if method == "sdid" else 1e-6
@@ -53,7 +99,17 @@ def default_options(method: str, Y: np.ndarray, N0: int, T0: int) -> BlockOption
 
 def collapsed(Y: np.ndarray, N0: int, T0: int) -> np.ndarray:
     """``(N0 + 1) x (T0 + 1)``: comparison units and the treated mean; pre-periods and the post mean (the last two
-    axes of ``Y``; leading axes are a stack of blocks)."""
+    axes of ``Y``; leading axes are a stack of blocks).
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Outcomes (... x units x periods).
+    N0 : int
+        Comparison units.
+    T0 : int
+        Pre-periods.
+    """
     top = np.concatenate([Y[..., :N0, :T0], Y[..., :N0, T0:].mean(axis=-1, keepdims=True)], axis=-1)
     tr_pre = Y[..., N0:, :T0].mean(axis=-2, keepdims=True)
     tr_post = Y[..., N0:, T0:].mean(axis=(-2, -1))[..., None, None]
@@ -65,7 +121,23 @@ def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, 
              max_iter: int) -> np.ndarray:
     """Frank–Wolfe for ``zeta^2 |x|^2 + |A x - b|^2 / n`` over the simplex, ``[A, b] = Y`` (R ``sc.weight.fw``),
     for a stack of problems of one shape at once: ``Y`` is ``R x n x (k + 1)``, ``x`` the ``R x k`` starting
-    weights (uniform when ``None``). Each problem stops by its own rule, exactly as if it were solved alone."""
+    weights (uniform when ``None``). Each problem stops by its own rule, exactly as if it were solved alone.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Stack of problems ``[A, b]`` (R x n x (k + 1)).
+    zeta : float
+        Ridge penalty.
+    intercept : bool
+        Centre ``A`` and ``b`` (an intercept in the fit).
+    x : numpy.ndarray or None
+        Starting weights (R x k; None: uniform).
+    min_decrease : float
+        Stopping rule on the objective's decrease.
+    max_iter : int
+        Largest number of iterations.
+    """
     R, n, k = Y.shape[0], Y.shape[1], Y.shape[2] - 1
     if intercept:
         Y = Y - Y.mean(axis=1, keepdims=True)
@@ -107,7 +179,21 @@ def _sparsify(v: np.ndarray) -> np.ndarray:
 
 
 def weights(Y: np.ndarray, zeta: float, intercept: bool, init: np.ndarray | None, o: BlockOptions) -> np.ndarray:
-    """R's two-round solve: at most ``max_iter_pre_sparsify`` iterations, sparsify, then up to ``max_iter``."""
+    """R's two-round solve: at most ``max_iter_pre_sparsify`` iterations, sparsify, then up to ``max_iter``.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Stack of problems ``[A, b]``.
+    zeta : float
+        Ridge penalty.
+    intercept : bool
+        Fit with an intercept.
+    init : numpy.ndarray or None
+        Starting weights (None: uniform).
+    o : BlockOptions
+        Stopping rules.
+    """
     x = fw_batch(Y, zeta, intercept, init, o.min_decrease, o.max_iter_pre_sparsify)
     if o.sparsify:
         x = fw_batch(Y, zeta, intercept, _sparsify(x), o.min_decrease, o.max_iter)
@@ -115,14 +201,32 @@ def weights(Y: np.ndarray, zeta: float, intercept: bool, init: np.ndarray | None
 
 
 def sum_normalize(x: np.ndarray) -> np.ndarray:
-    """``x / sum(x)``, or uniform weights when the sum is zero (R ``sum_normalize``)."""
+    """``x / sum(x)``, or uniform weights when the sum is zero (R ``sum_normalize``).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Non-negative weights.
+    """
     s = x.sum()
     return x / s if s != 0 else np.full(x.size, 1.0 / x.size)
 
 
 @dataclass(frozen=True)
 class Block:
-    """One fitted block: the estimate, the weights and the options that produced them."""
+    """One fitted block: the estimate, the weights and the options that produced them.
+
+    Attributes
+    ----------
+    tau : float
+        The estimate.
+    omega : numpy.ndarray
+        Unit weights.
+    lam : numpy.ndarray
+        Time weights.
+    opts : BlockOptions
+        The options that produced them.
+    """
 
     tau: float
     omega: np.ndarray
@@ -134,7 +238,23 @@ def fit_stack(Y: np.ndarray, N0: int, T0: int, opts: BlockOptions, omega: np.nda
               lam: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Estimates and weights of a stack of blocks of one shape (``Y``: ``R x N x T``); the weights are
     re-optimised from ``omega`` (``R x N0``) and ``lam`` (``R x T0``) where the options say so, else used as given
-    (uniform when ``None``). Returns ``tau`` (``R``), ``omega`` and ``lam``."""
+    (uniform when ``None``). Returns ``tau`` (``R``), ``omega`` and ``lam``.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Stack of blocks (R x N x T).
+    N0 : int
+        Comparison units.
+    T0 : int
+        Pre-periods.
+    opts : BlockOptions
+        Regularisation and stopping rules.
+    omega : numpy.ndarray, optional
+        Starting or fixed unit weights (None: uniform).
+    lam : numpy.ndarray, optional
+        Starting or fixed time weights (None: uniform).
+    """
     R = Y.shape[0]
     Yc = collapsed(Y, N0, T0)
     if opts.update_lambda:
@@ -157,14 +277,42 @@ def fit_stack(Y: np.ndarray, N0: int, T0: int, opts: BlockOptions, omega: np.nda
 
 def fit_block(Y: np.ndarray, N0: int, T0: int, opts: BlockOptions, omega: np.ndarray | None = None,
               lam: np.ndarray | None = None) -> Block:
-    """One block (``Y``: ``N x T``); see :func:`fit_stack`."""
+    """One block (``Y``: ``N x T``); see :func:`fit_stack`.
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        One block (N x T).
+    N0 : int
+        Comparison units.
+    T0 : int
+        Pre-periods.
+    opts : BlockOptions
+        Regularisation and stopping rules.
+    omega : numpy.ndarray, optional
+        Starting or fixed unit weights (None: uniform).
+    lam : numpy.ndarray, optional
+        Starting or fixed time weights (None: uniform).
+    """
     tau, om, la = fit_stack(Y[None], N0, T0, opts, None if omega is None else omega[None],
                             None if lam is None else lam[None])
     return Block(tau=float(tau[0]), omega=om[0], lam=la[0], opts=opts)
 
 
 def fit_method(method: str, Y: np.ndarray, N0: int, T0: int) -> Block:
-    """A block fitted with R's defaults for ``method`` (``"sdid"``, ``"sc"`` or ``"did"``)."""
+    """A block fitted with R's defaults for ``method`` (``"sdid"``, ``"sc"`` or ``"did"``).
+
+    Parameters
+    ----------
+    method : {'sdid', 'sc', 'did'}
+        The estimator.
+    Y : numpy.ndarray
+        Outcomes (units x periods), comparison units and pre-periods first.
+    N0 : int
+        Comparison units.
+    T0 : int
+        Pre-periods.
+    """
     opts = default_options(method, Y, N0, T0)
     if method == "did":
         return fit_block(Y, N0, T0, opts, np.full(N0, 1.0 / N0), np.full(T0, 1.0 / T0))

@@ -27,7 +27,29 @@ TwfeType = Literal["static", "event_study"]
 
 @dataclass(frozen=True, eq=False)
 class TwfeResult(ResultProtocol):
-    """Static or event-study TWFE estimates; ``tidy()`` has ``event_time, att, se, ci_low, ci_high``."""
+    """Static or event-study TWFE estimates; ``tidy()`` has ``event_time, att, se, ci_low, ci_high``.
+
+    Attributes
+    ----------
+    type : str
+        ``'static'`` or ``'event_study'``.
+    coef : pandas.Series
+        The treatment (or event-time) coefficients.
+    vcov : pandas.DataFrame
+        Their clustered covariance (fixest's small-sample correction).
+    nobs : int
+        Observations used.
+    n_clusters : int
+        Clusters of the standard errors.
+    alp : float
+        Significance level of the intervals.
+    params : dict
+        The arguments of the call that produced the result.
+    overall_att : float
+        The overall effect (the estimator's static or average post-treatment effect).
+    overall_se : float
+        Its standard error.
+    """
 
     type: str
     coef: pd.Series
@@ -75,6 +97,15 @@ class TwfeResult(ResultProtocol):
         return {"type": self.type}
 
     def plot(self, ax=None, title: str | None = None):
+        """Draw the result (matplotlib); returns the axes.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (default: a new figure).
+        title : str, optional
+            Figure title (default: a caption from the result).
+        """
         if self.type != "event_study":
             raise CeciError("plot() needs an event-study TWFE (type='event_study')")
         return event_study_plot(self.tidy(), ax=ax, title=title or "TWFE event study")
@@ -107,6 +138,24 @@ def twfe(
         dummies (conditional parallel trends, as Callaway–Sant'Anna's ``xformla``; fixest ``i(year, x)``).
     clustervars
         Cluster variable (default: the unit).
+    data : pandas.DataFrame
+        Long panel: one row per unit and period.
+    yname : str
+        Outcome column.
+    tname : str
+        Period column (numeric, e.g. a month code or a year).
+    idname : str
+        Unit identifier column.
+    gname : str
+        Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
+    anticipation : int
+        Periods before ``gname`` in which units may already react; they count as treated.
+    min_e : int, optional
+        Smallest event time reported; earlier event times are binned into it (None: all).
+    max_e : int, optional
+        Largest event time reported; later event times are binned into it (None: all).
+    alp : float
+        Significance level of the intervals (default 0.05).
     """
     check_option("type", type, TwfeType)
     from .design import check_panel

@@ -56,7 +56,17 @@ CSS = """
 def localise(nb, lang: str, notebook: str):
     """A copy of the notebook for one edition: markdown cells in ``lang`` (Spanish from the catalogue entry of
     ``notebook``, the source notebook's stem, when its translation matches the cell's current English), stderr
-    noise dropped."""
+    noise dropped.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The executed notebook.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    notebook : str
+        The source notebook's stem (its translations' key).
+    """
     nb = copy.deepcopy(nb)
     table = cells_es().get(notebook, {}) if lang == "es" else {}
     for cell in nb.cells:
@@ -135,7 +145,23 @@ def _meta_value(key: str, value, lang: str) -> str:
 
 
 def export_edition(nb, title: str, meta: dict, lang: str, nav: dict, notebook: str) -> str:
-    """One edition of an executed notebook as self-contained HTML (``nav``: ``name``, ``prev``, ``next`` runs)."""
+    """One edition of an executed notebook as self-contained HTML (``nav``: ``name``, ``prev``, ``next`` runs).
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The executed notebook.
+    title : str
+        The page title.
+    meta : dict
+        The run's record (name, parameters, times) shown in the page.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    nav : dict
+        Navigation: ``name``, ``prev`` and ``next`` runs.
+    notebook : str
+        The source notebook's stem.
+    """
     from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
 

@@ -39,7 +39,15 @@ def palette() -> dict:
 
 
 def alt_text(fig, lang: str) -> str:
-    """What the figure shows, in words: title, each panel's axes with their ranges, and the series named."""
+    """What the figure shows, in words: title, each panel's axes with their ranges, and the series named.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     w = _ALT[lang]
     parts = []
     sup = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) else ""
@@ -143,7 +151,13 @@ def _svg(fig, alt: str) -> str:
 
 
 def figure_html(fig) -> str:
-    """The figure for both editions: SVG with its texts in each language and alt text describing it."""
+    """The figure for both editions: SVG with its texts in each language and alt text describing it.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    """
     _integer_event_ticks(fig)
     _period_ticks(fig)
     _legends_outside(fig)

@@ -71,7 +71,13 @@ def _natural(y: str, v: float) -> float:
 
 def natural_effect(h: dict) -> dict:
     """An estimate in natural units: per cent for log outcomes, percentage points for rates and shares, the
-    outcome's own units otherwise (with the per cent of the comparison mean when known)."""
+    outcome's own units otherwise (with the per cent of the comparison mean when known).
+
+    Parameters
+    ----------
+    h : dict
+        A headline record of a sidecar.
+    """
     y = h.get("outcome", "")
     b, lo, hi = h["estimate"], h["ci_low"], h["ci_high"]
     base = h.get("baseline")
@@ -323,7 +329,15 @@ def _glossary(lang: str) -> str:
 
 
 def index_page(rows: dict[str, dict], lang: str) -> str:
-    """The index of one language, from the sidecars (:func:`_sidecars`)."""
+    """The index of one language, from the sidecars (:func:`_sidecars`).
+
+    Parameters
+    ----------
+    rows : dict
+        Run name to its sidecar.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     groups: dict[str, list] = {}
     for name, d in rows.items():
         main = d["failed"] or d["ok"] or d["skipped"]
@@ -408,7 +422,15 @@ th { background: #f3f3f3; } small { color: #444; } .note { font-size: 11px; colo
 
 def executive_summary(rows: dict[str, dict], lang: str) -> str:
     """The one-page brief (prints on one A4 page): per headline outcome what we know, what we cannot rule out and
-    when we will know, with the effect in decision units and its cost."""
+    when we will know, with the effect in decision units and its cost.
+
+    Parameters
+    ----------
+    rows : dict
+        Run name to its sidecar.
+    lang : str
+        Language code (``'es'`` or ``'en'``).
+    """
     summary = ((rows.get("00_summary") or {}).get("ok") or {}).get("results") or {}
     other = next(x for x in ALL_LANGS if x != lang)
     heads = summary.get("headlines") or []
@@ -436,7 +458,13 @@ def executive_summary(rows: dict[str, dict], lang: str) -> str:
 
 def write_index(reports: str | Path) -> Path:
     """Write ``reports/{es,en}/index.html``, the one-page ``executive_summary.html`` of each language and the
-    language chooser ``reports/index.html``."""
+    language chooser ``reports/index.html``.
+
+    Parameters
+    ----------
+    reports : str or pathlib.Path
+        The reports folder.
+    """
     reports = Path(reports)
     rows = _sidecars(reports)
     for lang in LANGS:

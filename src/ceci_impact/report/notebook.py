@@ -89,7 +89,13 @@ def markdown_html(text: str) -> str:
 
 def md(text):
     """Render Markdown from code (narrative that depends on results): a :class:`ceci_impact.i18n.Text` in both
-    languages, a plain string as it is; raw HTML inside either is escaped (:func:`markdown_html`)."""
+    languages, a plain string as it is; raw HTML inside either is escaped (:func:`markdown_html`).
+
+    Parameters
+    ----------
+    text : str or Text
+        Markdown (both languages when a :class:`ceci_impact.i18n.Text`).
+    """
     from IPython.display import HTML
 
     from ..i18n import Text, both
@@ -100,7 +106,13 @@ def md(text):
 
 
 def html(text: str):
-    """Render raw HTML from code (banners)."""
+    """Render raw HTML from code (banners).
+
+    Parameters
+    ----------
+    text : str
+        HTML (already escaped where data-derived).
+    """
     from IPython.display import HTML
 
     return HTML(text)

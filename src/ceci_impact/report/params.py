@@ -199,6 +199,13 @@ def validate(notebook: str, namespace: dict[str, Any]) -> Params:
     Names that the schema does not know but that look like parameters (lower-case names bound
     to plain literals in the namespace, not modules or functions) are rejected, which catches a
     misspelt Papermill ``-p`` override.
+
+    Parameters
+    ----------
+    notebook : str
+        The notebook's stem (its schema's name).
+    namespace : dict
+        The notebook's variables (``globals()``) holding the parameters.
     """
     if notebook not in SCHEMAS:
         raise CeciError(f"unknown notebook {notebook!r}; expected one of {', '.join(SCHEMAS)}")

@@ -64,11 +64,26 @@ def _ipc_kernel_manager():
         def _ip_default(self):  # a socket path of its own: parallel workers must not share sockets
             return os.path.join(tempfile.gettempdir(), f"ceci-kernel-{uuid.uuid4().hex[:16]}")
 
+        async def _async_interrupt_kernel(self):
+            # jupyter_client's shutdown_kernel sends an interrupt (SIGINT) before the shutdown request. nbclient
+            # shuts the kernel down after the last cell (or after its own interrupt on a timeout), so the signal
+            # only lands in ipykernel's message handler, which logged "[IPKernelApp] ERROR | KeyboardInterrupt
+            # caught in kernel." on every clean run. No interrupt during shutdown; any other (a timeout) as before.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
     return IPCKernelManager
 
 
 def ensure_kernel(quiet: bool = True) -> None:
-    """Register the ``ceci-impact`` Jupyter kernel inside this environment (idempotent)."""
+    """Register the ``ceci-impact`` Jupyter kernel inside this environment (idempotent).
+
+    Parameters
+    ----------
+    quiet : bool
+        Print nothing when the kernel is registered.
+    """
     from jupyter_client.kernelspec import KernelSpecManager
 
     ksm = KernelSpecManager()
@@ -90,7 +105,23 @@ def ensure_kernel(quiet: bool = True) -> None:
 
 @dataclass
 class Run:
-    """One notebook execution with its parameters."""
+    """One notebook execution with its parameters.
+
+    Attributes
+    ----------
+    name : str
+        The run's name (its report's file name).
+    notebook : str
+        The notebook file.
+    group : str
+        The section of the index the report is listed under (the plan's ``group``, e.g. "Summary").
+    parameters : dict
+        Papermill parameters of the run.
+    requires : str, optional
+        A path (relative to the notebooks) the run needs; when it is absent the run is skipped with a message.
+    error : str, optional
+        A parameter error found before execution: the run fails without running.
+    """
 
     name: str
     notebook: str
@@ -128,7 +159,15 @@ def _coerce(text: str) -> Any:
 
 
 def load_plan(plan: str | Path, overrides: list[str] | None = None) -> tuple[list[Run], Path]:
-    """Read the TOML run plan and expand it into runs (site profiles: one per opened site)."""
+    """Read the TOML run plan and expand it into runs (site profiles: one per opened site).
+
+    Parameters
+    ----------
+    plan : str or pathlib.Path
+        The TOML run plan.
+    overrides : list of str, optional
+        ``NAME=VALUE`` parameters applied to every run that has them.
+    """
     plan = Path(plan)
     if not plan.exists():
         raise CeciError(f"{plan}: run plan not found")
@@ -239,6 +278,19 @@ def _fingerprint_for(run: Run, nbdir: Path) -> str:
 
 
 def run_key(run: Run, nbdir: Path, lib: str, fp: str) -> str:
+    """The key of a run's inputs: notebook bytes, parameters, library code and data fingerprint (a changed key re-runs it).
+
+    Parameters
+    ----------
+    run : Run
+        The run.
+    nbdir : pathlib.Path
+        Folder of the notebooks.
+    lib : str
+        Hash of the library code (:func:`library_hash`).
+    fp : str
+        Fingerprint of the data (the panels' manifest).
+    """
     h = hashlib.sha256()
     h.update((nbdir / run.notebook).read_bytes())
     h.update(json.dumps(run.parameters, sort_keys=True).encode())
@@ -478,7 +530,27 @@ def _lock(reports: Path):
 def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "reports", *, jobs: int | None = None,
            only: str | None = None, force: bool = False, timeout: int = 900, overrides: list[str] | None = None,
            quiet: bool = False) -> bool:
-    """Execute the run plan; returns True when no run failed. See module docstring for guarantees."""
+    """Execute the run plan; returns True when no run failed. See module docstring for guarantees.
+
+    Parameters
+    ----------
+    plan : str or pathlib.Path
+        The run plan (``notebooks/runplan.toml``).
+    reports : str or pathlib.Path
+        Output folder of the reports.
+    jobs : int, optional
+        Worker processes (default: the CPU count, at most the runs).
+    only : str, optional
+        Run only the runs whose name contains this text.
+    force : bool
+        Re-run runs whose inputs are unchanged.
+    timeout : int
+        Seconds a cell may run.
+    overrides : list of str, optional
+        ``NAME=VALUE`` parameters applied to every run that has them (checked against the schemas).
+    quiet : bool
+        No progress bar.
+    """
     reports = Path(reports)
     ensure_kernel(quiet=True)
     runs, nbdir = load_plan(plan, overrides)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
+from ..did.notes import recording
 from ..i18n import msg
 
 
@@ -18,6 +17,21 @@ def propensity_overlap(df: pd.DataFrame, covariates: list[str], *, gname: str = 
     treated at ``g``) on the unit-level ``covariates``: treated and comparison units, whether the design is
     singular (then ``att_gt`` sets the cohort's cells to NA), the largest score and the comparison units with a score
     above ``trim`` (where R ``did`` trims and the weights explode). One row per cohort.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The estimation sample (one row per unit and period).
+    covariates : list of str
+        Unit-level covariates of the propensity model.
+    gname : str
+        Cohort column.
+    idname : str
+        Unit column.
+    tname : str
+        Period column.
+    trim : float
+        Propensity score above which a unit counts as outside the overlap (R ``did``'s trimming level).
     """
     import statsmodels.api as sm
 
@@ -33,8 +47,7 @@ def propensity_overlap(df: pd.DataFrame, covariates: list[str], *, gname: str = 
         singular = np.linalg.matrix_rank(Xm[d == 1]) < 1 or np.linalg.matrix_rank(Xm) < Xm.shape[1] or d.sum() < Xm.shape[1] + 1
         ps = None
         if not singular:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with recording():  # convergence warnings re-emitted, never silenced
                 try:
                     fitres = sm.Logit(d, Xm).fit(disp=0, maxiter=100)
                     ps = fitres.predict(Xm)
@@ -54,6 +67,15 @@ def choose_specification(overlap: pd.DataFrame, covariates: list[str], max_bad_s
     The covariate specification is kept when the cohorts with a singular propensity model or treated units above the
     trimming threshold hold at most ``max_bad_share`` of the treated units; otherwise the headline is unconditional
     (with the covariate specification reported beside it). Returns the covariates and the reason in words.
+
+    Parameters
+    ----------
+    overlap : pandas.DataFrame
+        The table of :func:`propensity_overlap`.
+    covariates : list of str
+        The covariates of the full specification.
+    max_bad_share : float
+        Largest share of treated units in cohorts without overlap for which the covariates are kept.
     """
     if not covariates or overlap.empty:
         return list(covariates), msg("overlap.none")
@@ -71,6 +93,17 @@ def balance_table(df: pd.DataFrame, yname: str, covariates: list[str] | tuple = 
     opened, then the (weighted) mean of exposed units (opening inside the window) and of comparison units (never
     exposed), their difference and the standardised difference (difference over the pooled unit-level SD; above
     about 0.25 in absolute value the groups differ enough to matter for unconditional parallel trends).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The estimation sample.
+    yname : str
+        Outcome column.
+    covariates : list of str
+        Covariates compared besides the outcome.
+    weightsname : str, optional
+        Weight column (the outcome's weights in the registry).
     """
     g = df.first_treat[df.first_treat > 0]
     cols = [c for c in [yname, *covariates, *([weightsname] if weightsname else [])] if c in df.columns]

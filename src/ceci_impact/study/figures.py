@@ -10,7 +10,19 @@ from ..data.outcomes import OUTCOME_LABELS
 
 
 def raw_trends(df: pd.DataFrame, yname: str, ax=None, max_cohorts: int = 6):
-    """Mean outcome by month for each cohort (largest ``max_cohorts``) and the never-exposed group."""
+    """Mean outcome by month for each cohort (largest ``max_cohorts``) and the never-exposed group.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The estimation sample.
+    yname : str
+        Outcome column.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure).
+    max_cohorts : int
+        Largest cohorts drawn.
+    """
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -32,7 +44,13 @@ def raw_trends(df: pd.DataFrame, yname: str, ax=None, max_cohorts: int = 6):
     return ax
 
 def agreement_plot(results: dict):
-    """Estimator-agreement figure: each outcome's overall effect and interval by estimator (and truth)."""
+    """Estimator-agreement figure: each outcome's overall effect and interval by estimator (and truth).
+
+    Parameters
+    ----------
+    results : dict
+        Outcome to its :class:`ceci_impact.study.studies.EventStudy`.
+    """
     import matplotlib.pyplot as plt
 
     n = len(results)

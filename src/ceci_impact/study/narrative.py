@@ -17,7 +17,13 @@ from ..marks import set_data_kind
 
 
 def robustness_verdict(tab: pd.DataFrame) -> Text:
-    """Words for the sensitivity table: do all specifications agree in sign and significance?"""
+    """Words for the sensitivity table: do all specifications agree in sign and significance?
+
+    Parameters
+    ----------
+    tab : pandas.DataFrame
+        The sensitivity table of :func:`ceci_impact.study.studies.robustness`.
+    """
     t = tab.dropna(subset=["estimate"])
     if t.empty:
         return msg("robust.none")
@@ -28,7 +34,13 @@ def robustness_verdict(tab: pd.DataFrame) -> Text:
 
 def robustness_summary(tab: pd.DataFrame) -> dict:
     """The sensitivity table in numbers (for the index's credibility flags): specifications estimated, how many are
-    distinguishable from zero at 5 %, and whether all share one sign."""
+    distinguishable from zero at 5 %, and whether all share one sign.
+
+    Parameters
+    ----------
+    tab : pandas.DataFrame
+        The sensitivity table of :func:`ceci_impact.study.studies.robustness`.
+    """
     t = tab.dropna(subset=["estimate"])
     signs = np.sign(t.estimate)
     return {"n": int(len(t)), "n_sig": int(((t.ci_low > 0) | (t.ci_high < 0)).sum()),
@@ -36,7 +48,13 @@ def robustness_summary(tab: pd.DataFrame) -> dict:
 
 
 def honest_verdict(h) -> Text:
-    """Words for a HonestDiD result: how large a violation of parallel trends would overturn the conclusion."""
+    """Words for a HonestDiD result: how large a violation of parallel trends would overturn the conclusion.
+
+    Parameters
+    ----------
+    h : HonestResult
+        A HonestDiD result (:func:`ceci_impact.did.honest_did`).
+    """
     lo, hi = h.original
     sig = lo > 0 or hi < 0
     bd = h.breakdown
@@ -60,7 +78,13 @@ def honest_verdict(h) -> Text:
 MONTE_CARLO = Path(__file__).parents[1] / "reference_data" / "truth_recovery" / "default.json"
 
 def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
-    """What the Monte Carlo over many simulated worlds says about misses (``benchmarks/truth_recovery.py``)."""
+    """What the Monte Carlo over many simulated worlds says about misses (``benchmarks/truth_recovery.py``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The Monte Carlo record (``reference_data/truth_recovery/default.json``).
+    """
     p = Path(path)
     if not p.exists():
         return msg("mc.none")
@@ -85,18 +109,44 @@ def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
 
 
 def bullets(items) -> Text:
-    """A Markdown list of narrative items, in every language."""
+    """A Markdown list of narrative items, in every language.
+
+    Parameters
+    ----------
+    items : iterable
+        Strings or :class:`ceci_impact.i18n.Text` values.
+    """
     return _join([Text({k: v.lang(k) if isinstance(v, Text) else str(v) for k in ALL_LANGS}) for v in items], "\n\n")
 
 
 def labelled(outcome: str, text) -> Text:
-    """``- **outcome label**: text`` in every language."""
+    """``- **outcome label**: text`` in every language.
+
+    Parameters
+    ----------
+    outcome : str
+        An outcome of the registry (:data:`ceci_impact.data.outcomes.OUTCOMES`).
+    text : str or Text
+        What is said about it.
+    """
     return msg("summary.labelled", label=tr(OUTCOME_LABELS.get(outcome, outcome)), text=text)
 
 
 def variant_line(outcome: str, default_outcome: str, scheme: str = "both", pole: str = "") -> Text | str:
     """Which variant of a report this is (its outcome when not the default, its scheme subset, its pole), so that
-    reports of one notebook never read alike; empty for the default."""
+    reports of one notebook never read alike; empty for the default.
+
+    Parameters
+    ----------
+    outcome : str
+        An outcome of the registry (:data:`ceci_impact.data.outcomes.OUTCOMES`).
+    default_outcome : str
+        The notebook's default outcome.
+    scheme : {'both', 'IMSS', 'Empresa'}
+        The scheme subset of the report.
+    pole : str
+        The PODECOBI pole of the report ('' for all).
+    """
     parts = []
     if outcome != default_outcome:
         parts.append(msg("variant.outcome", label=tr(OUTCOME_LABELS.get(outcome, outcome))))
@@ -108,26 +158,54 @@ def variant_line(outcome: str, default_outcome: str, scheme: str = "both", pole:
 
 
 def join_labels(outcomes: list[str]) -> Text:
-    """Outcome names as their labels, comma-separated, in every language."""
+    """Outcome names as their labels, comma-separated, in every language.
+
+    Parameters
+    ----------
+    outcomes : list of str
+        Outcomes of the registry.
+    """
     return _join([tr(OUTCOME_LABELS.get(y, y)) for y in outcomes], ", ")
 
 
 def coverage_note(tab: pd.DataFrame) -> Text:
-    """How many of the Callaway–Sant'Anna and TWFE intervals of the summary table cover their truth."""
+    """How many of the Callaway–Sant'Anna and TWFE intervals of the summary table cover their truth.
+
+    Parameters
+    ----------
+    tab : pandas.DataFrame
+        The summary table (estimates, intervals and truths by outcome and estimator).
+    """
     cs, tw = tab[tab.estimator.str.startswith("Callaway")], tab[tab.estimator.str.startswith("TWFE")]
     return msg("summary.cover", cs=int(cs.covers_truth.sum()), n_cs=len(cs), tw=int(tw.covers_truth.sum()),
                n_tw=len(tw))
 
 
 def poisson_sentence(pois, what: str) -> Text:
-    """The PPML event study's proportional effect in a sentence (``what``: ``eg_days`` or ``separations``)."""
+    """The PPML event study's proportional effect in a sentence (``what``: ``eg_days`` or ``separations``).
+
+    Parameters
+    ----------
+    pois : EventStudyResult
+        The PPML event study (:func:`ceci_impact.did.poisson_event_study`).
+    what : {'eg_days', 'separations'}
+        What is counted.
+    """
     lo, hi = pois.overall_ci
     return msg("poisson.sentence", what=msg(f"poisson.{what}"), att=fmt_signed(pois.overall_att),
                level=f"{100 * (1 - pois.alpha):g}%", lo=fmt_signed(lo), hi=fmt_signed(hi))
 
 
 def join_text(parts: list, sep: str) -> Text:
-    """Narrative pieces joined by ``sep``, in every language."""
+    """Narrative pieces joined by ``sep``, in every language.
+
+    Parameters
+    ----------
+    parts : list
+        Strings or :class:`ceci_impact.i18n.Text` values.
+    sep : str
+        The separator.
+    """
     return _join(parts, sep)
 
 
@@ -136,7 +214,15 @@ def _join(parts: list, sep: str) -> Text:
 
 
 def record(results_path: str, payload: dict) -> None:
-    """Write the notebook's machine-readable results (headline estimates) for the renderer."""
+    """Write the notebook's machine-readable results (headline estimates) for the renderer.
+
+    Parameters
+    ----------
+    results_path : str
+        The sidecar path Papermill passes to the notebook ('' writes nothing).
+    payload : dict
+        The results (made strict JSON).
+    """
     if not results_path:
         return
     with atomic_file(results_path) as fh:
@@ -144,7 +230,13 @@ def record(results_path: str, payload: dict) -> None:
 
 def outcome_intro(outcome: str) -> Text:
     """The design of an outcome's report, from its registry entry: what it measures, unit, exposure, comparison,
-    weights, clustering and the identifying assumption."""
+    weights, clustering and the identifying assumption.
+
+    Parameters
+    ----------
+    outcome : str
+        An outcome of the registry (:data:`ceci_impact.data.outcomes.OUTCOMES`).
+    """
     o = OUTCOMES[outcome]
     cl = {"cvegeo": msg("intro.cluster_cvegeo"), "site_cluster": msg("intro.cluster_site")}
     label = tr(o.label)
@@ -154,7 +246,13 @@ def outcome_intro(outcome: str) -> Text:
 
 
 def simulated_banner(processed: str | Path) -> str | None:
-    """An HTML banner saying plainly that the data are simulated (None on real data)."""
+    """An HTML banner saying plainly that the data are simulated (None on real data).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    """
     m = manifest(processed)
     set_data_kind("simulated" if m.get("simulated") else "real")
     if not m.get("simulated"):

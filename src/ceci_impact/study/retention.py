@@ -19,6 +19,15 @@ def survival_frame(processed: str | Path, near_km: float, far_km: float) -> pd.D
     Duration in months from hire (or window start) to separation, censored at the end of the
     window; ``exposed_from`` is the month (relative to the spell start) when the employer's
     first CECI within ``near_km`` opened (for the Cox model with time-varying exposure).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    near_km : float
+        Employers within this distance of a CECI are near.
+    far_km : float
+        Employers beyond this distance of every CECI are far.
     """
     sp = load("spells_exposure", processed)
     m = manifest(processed)
@@ -35,7 +44,15 @@ def survival_frame(processed: str | Path, near_km: float, far_km: float) -> pd.D
     return sp.reset_index(drop=True)
 
 def kaplan_meier(sf: pd.DataFrame, ax=None):
-    """Kaplan–Meier job-survival curves for near vs far (statsmodels ``SurvfuncRight``)."""
+    """Kaplan–Meier job-survival curves for near vs far (statsmodels ``SurvfuncRight``).
+
+    Parameters
+    ----------
+    sf : pandas.DataFrame
+        The spells of :func:`survival_frame`.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on.
+    """
     import matplotlib.pyplot as plt
     import statsmodels.api as sm
 
@@ -60,6 +77,11 @@ def cox_time_varying(sf: pd.DataFrame) -> pd.DataFrame:
 
     Each spell is split at the month its employer's nearby CECI opened; statsmodels ``PHReg``
     with entry times estimates the hazard ratio of exposure.
+
+    Parameters
+    ----------
+    sf : pandas.DataFrame
+        The spells of :func:`survival_frame`.
     """
     import statsmodels.api as sm
 
@@ -83,7 +105,19 @@ def cox_time_varying(sf: pd.DataFrame) -> pd.DataFrame:
                          "spells": len(sf), "separations": int(sf.event.sum())})
 
 def hire_retention(processed: str | Path, near_km: float, far_km: float, horizons=(6, 12)) -> pd.DataFrame:
-    """Share of new hires still employed ``h`` months later, by hire month and near/far employers."""
+    """Share of new hires still employed ``h`` months later, by hire month and near/far employers.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    near_km : float
+        Employers within this distance of a CECI are near.
+    far_km : float
+        Employers beyond this distance of every CECI are far.
+    horizons : tuple of int
+        Months after hire at which retention is measured.
+    """
     sp = load("spells_exposure", processed)
     m = manifest(processed)
     p0, p1 = m["period_first"], m["period_last"]

@@ -15,7 +15,19 @@ from ..data.panels import load, manifest
 
 
 def municipality_sample(processed: str | Path, outcome: str, scheme: str = "both", pole: str = "") -> pd.DataFrame:
-    """Municipality × month estimation sample: unit code, period, cohort (by scheme), covariates."""
+    """Municipality × month estimation sample: unit code, period, cohort (by scheme), covariates.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    outcome : str
+        An outcome of the registry (:data:`ceci_impact.data.outcomes.OUTCOMES`).
+    scheme : {'both', 'IMSS', 'Empresa'}
+        Cohorts from sites of this scheme (municipalities whose first site is of the other scheme dropped).
+    pole : str
+        Keep the municipalities of this PODECOBI pole only ('' for all).
+    """
     df = load("mun_month", processed)
     if outcome not in df.columns:
         raise CeciError(f"outcome {outcome!r} not in mun_month; available: {', '.join(df.columns)}")
@@ -40,7 +52,19 @@ def employer_sample(processed: str | Path, outcome: str, ring_km: float | None =
     """Employer × month sample: treated ring vs controls (buffer ring dropped), unit code, covariates.
 
     ``ring_km``: the treated radius the panels must have been built with (``None`` or 0: whatever they were built
-    with; the manifest records it and every truth follows it)."""
+    with; the manifest records it and every truth follows it).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    outcome : str
+        An outcome of the registry (:data:`ceci_impact.data.outcomes.OUTCOMES`).
+    ring_km : float, optional
+        The treated radius the panels must have been built with (None or 0: as built).
+    min_workers : int
+        Smallest first-month workforce of an employer kept.
+    """
     m = manifest(processed)
     if ring_km and abs(m["ring_km"][0] - ring_km) > 1e-9:
         raise CeciError(f"ring_km={ring_km} but the panels were built with {m['ring_km'][0]} km; rebuild with "
@@ -64,7 +88,17 @@ def employer_sample(processed: str | Path, outcome: str, ring_km: float | None =
 
 def outcome_sample(processed: str | Path, outcome: str, ring_km: float | None = None) -> pd.DataFrame:
     """The estimation sample of a registered outcome (:data:`ceci_impact.data.outcomes.OUTCOMES`): the municipality
-    sample for a municipality outcome, the employer sample (treated ring against controls) for an employer one."""
+    sample for a municipality outcome, the employer sample (treated ring against controls) for an employer one.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    outcome : str
+        An outcome of the registry (:data:`ceci_impact.data.outcomes.OUTCOMES`).
+    ring_km : float, optional
+        The treated radius of employer outcomes (see :func:`employer_sample`).
+    """
     if outcome not in OUTCOMES:
         raise CeciError(f"outcome={outcome!r}: not a registered outcome; expected one of {', '.join(OUTCOMES)}")
     if OUTCOMES[outcome].panel == "municipality":
@@ -73,7 +107,19 @@ def outcome_sample(processed: str | Path, outcome: str, ring_km: float | None = 
 
 
 def sample_counts(df: pd.DataFrame, unit_label: str, suppress: bool = False, labeler=label) -> pd.DataFrame:
-    """Units and observations by cohort (``never`` = 0), labelled by ``labeler`` (default ``YYYY-MM``)."""
+    """Units and observations by cohort (``never`` = 0), labelled by ``labeler`` (default ``YYYY-MM``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        An estimation sample.
+    unit_label : str
+        What a unit is (``'employers'``, ``'municipalities'``).
+    suppress : bool
+        Suppress counts below 5 units (confidential units).
+    labeler : callable
+        Formats a cohort's period.
+    """
     g = df.groupby("first_treat").agg(units=("unit", "nunique"), observations=("unit", "size")).reset_index()
     g.insert(0, "cohort", [labeler(v) for v in g.first_treat])
     g = g.drop(columns="first_treat").rename(columns={"units": unit_label})

@@ -29,7 +29,23 @@ EMPLOYER_OUTCOMES = ("female_share", "eg_days_per_worker", "separation_rate")
 
 def employer_series(em: pd.DataFrame, treated: set, g: int, lo: int, hi: int, outcome: str) -> tuple[pd.DataFrame, int]:
     """Long panel (unit, period, outcome, first_treat): one treated series of the ``treated`` employers and one
-    donor per municipality (its control-ring employers); and the number of employers behind the treated series."""
+    donor per municipality (its control-ring employers); and the number of employers behind the treated series.
+
+    Parameters
+    ----------
+    em : pandas.DataFrame
+        The employer-month panel.
+    treated : set
+        Employers treated by the site.
+    g : int
+        The opening month.
+    lo : int
+        First month kept.
+    hi : int
+        Last month kept.
+    outcome : str
+        An employer outcome of the registry.
+    """
     d = em[em.period.between(lo, hi) & (em.employer_id.isin(treated) | (em.ring == "control"))]
     d = d[["employer_id", "period", "cvegeo", "workers", outcome]].dropna(subset=[outcome])
     first = d.sort_values("period").groupby("employer_id")["workers"].transform("first")
@@ -49,7 +65,21 @@ def employer_series(em: pd.DataFrame, treated: set, g: int, lo: int, hi: int, ou
 
 def site_series(processed, site: pd.Series, radius_km: float, window: int, outcome: str) -> tuple[pd.DataFrame, int]:
     """:func:`employer_series` for the employers within ``radius_km`` of one site, ``window`` months around
-    its opening."""
+    its opening.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site : pandas.Series
+        The site's facts (:func:`ceci_impact.study.sites.site_profile`).
+    radius_km : float
+        Employers within this distance of the site are treated.
+    window : int
+        Months before and after the opening kept.
+    outcome : str
+        An employer outcome of the registry.
+    """
     em = load("employer_month", processed)
     emp = site_employers(processed, site, em)
     near = set(emp.loc[emp.km <= radius_km, "employer_id"])
@@ -88,6 +118,29 @@ def site_synthetic(processed, site: pd.Series, radius_km: float, window: int, ou
 
     Returns ``{"n_treated", "n_donors", "result", "conformal", "reason"}``; ``result`` is None (with the reason)
     when the site has fewer than ``MIN_CELL`` employers, an incomplete treated series, or too few donors.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site : pandas.Series
+        The site's facts (:func:`ceci_impact.study.sites.site_profile`).
+    radius_km : float
+        Employers within this distance of the site are treated.
+    window : int
+        Months before and after the opening kept.
+    outcome : str
+        An employer outcome of the registry.
+    method : {'sdid', 'sc', 'did'}
+        Synthetic DiD, synthetic control or DiD.
+    reps : int
+        Placebo replications of the standard error.
+    seed : int
+        Seed of the placebo replications.
+    alpha : float
+        Level of the intervals.
+    n_grid : int
+        Candidate effects of the conformal interval.
     """
     panel, n_t = site_series(processed, site, radius_km, window, outcome)
     return _fit(panel, outcome, n_t, min_treated=MIN_CELL, method=method, reps=reps, seed=seed, alpha=alpha,
@@ -95,14 +148,28 @@ def site_synthetic(processed, site: pd.Series, radius_km: float, window: int, ou
 
 
 def opened_poles(processed) -> list[str]:
-    """PODECOBI poles with at least one opened site, in order of their first opening."""
+    """PODECOBI poles with at least one opened site, in order of their first opening.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    """
     s = pd.read_parquet(f"{processed}/sites.parquet")
     s = s[(s.opening_period > 0) & s.pole.fillna("").astype(str).str.strip().ne("")]
     return s.groupby("pole").opening_period.min().sort_values(kind="stable").index.tolist()
 
 
 def pole_sites(processed, pole: str = "") -> pd.DataFrame:
-    """The opened sites of one pole (the first pole to open when ``pole`` is empty), with opening months."""
+    """The opened sites of one pole (the first pole to open when ``pole`` is empty), with opening months.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    pole : str
+        The PODECOBI pole ('' for the first to open).
+    """
     poles = opened_poles(processed)
     if not poles:
         raise CeciError("no PODECOBI pole has an opened CECI site")
@@ -116,7 +183,17 @@ def pole_sites(processed, pole: str = "") -> pd.DataFrame:
 
 def pole_women_panel(processed, pole: str, sites: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """The pole's municipalities summed into one series of log women's jobs against never-exposed
-    municipalities; and the number of the pole's municipalities."""
+    municipalities; and the number of the pole's municipalities.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    pole : str
+        The PODECOBI pole.
+    sites : pandas.DataFrame
+        Its opened sites (:func:`pole_sites`).
+    """
     m = load("mun_month", processed)
     muns = set(m.loc[m.pole == pole, "cvegeo"]) | set(sites.cvegeo)
     g = int(sites.opening_period.min())
@@ -133,7 +210,27 @@ def pole_women_panel(processed, pole: str, sites: pd.DataFrame) -> tuple[pd.Data
 def pole_synthetic(processed, pole: str, *, pre: int = 24, method: str = "sdid", reps: int = 50, seed: int = 2026,
                    alpha: float = 0.05, n_grid: int = 41) -> dict:
     """Synthetic DiD of women's jobs (municipalities) and of the employer outcomes (employers in the treated
-    ring of the pole's sites) for one pole, from its first opening; ``pre`` months before it for employers."""
+    ring of the pole's sites) for one pole, from its first opening; ``pre`` months before it for employers.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    pole : str
+        The PODECOBI pole.
+    pre : int
+        Months before the first opening used for the employer outcomes.
+    method : {'sdid', 'sc', 'did'}
+        Synthetic DiD, synthetic control or DiD.
+    reps : int
+        Placebo replications of the standard error.
+    seed : int
+        Seed of the placebo replications.
+    alpha : float
+        Level of the intervals.
+    n_grid : int
+        Candidate effects of the conformal interval.
+    """
     sites = pole_sites(processed, pole)
     g = int(sites.opening_period.min())
     out = {"sites": sites, "pole": sites.pole.iloc[0], "first_opening": label(g)}
@@ -150,7 +247,13 @@ def pole_synthetic(processed, pole: str, *, pre: int = 24, method: str = "sdid",
 
 
 def synth_table(results: dict) -> pd.DataFrame:
-    """One row per outcome: estimate, placebo interval, conformal p-value and interval, pre-opening fit."""
+    """One row per outcome: estimate, placebo interval, conformal p-value and interval, pre-opening fit.
+
+    Parameters
+    ----------
+    results : dict
+        Outcome to its synthetic-DiD result (or the reason it is absent).
+    """
     rows = []
     for y, s in results.items():
         r, c = s["result"], s["conformal"]
@@ -167,6 +270,12 @@ def synth_table(results: dict) -> pd.DataFrame:
 
 
 def synth_record(results: dict) -> dict:
-    """Sidecar entries: each result's ``to_dict()`` with its conformal inference, or the reason it is absent."""
+    """Sidecar entries: each result's ``to_dict()`` with its conformal inference, or the reason it is absent.
+
+    Parameters
+    ----------
+    results : dict
+        Outcome to its synthetic-DiD result (or the reason it is absent).
+    """
     return {y: (s["result"].to_dict() | {"conformal": s["conformal"], "n_treated": s["n_treated"]})
             if s["result"] is not None else {"reason": s["reason"]} for y, s in results.items()}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,10 +12,19 @@ from ..calendar import label
 from ..confidentiality import MIN_CELL
 from ..data.panels import load
 from ..did import att_gt
+from ..did.notes import recording
 
 
 def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
-    """Facts about one CECI site (the first opened site when ``site_id`` is empty)."""
+    """Facts about one CECI site (the first opened site when ``site_id`` is empty).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site_id : str
+        The site (``CECI-0001``; '' for the first opened).
+    """
     sites = pd.read_parquet(Path(processed) / "sites.parquet")
     opened = sites[sites.opening_period > 0].sort_values(["opening_period", "site_id"])
     if not site_id:
@@ -32,7 +40,17 @@ def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
     return s
 
 def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Employers with their distance to the site (one row per employer, first month's workforce)."""
+    """Employers with their distance to the site (one row per employer, first month's workforce).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site : pandas.Series
+        The site's facts (:func:`ceci_impact.study.sites.site_profile`).
+    em : pandas.DataFrame, optional
+        The employer-month panel when already loaded.
+    """
     from ..geo import haversine_km
 
     em = load("employer_month", processed) if em is None else em
@@ -47,6 +65,27 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     With few treated employers, analytic intervals are unreliable: the function also returns a
     randomisation-inference p-value (the site's opening reassigned to random sets of control
     employers of the same size, ``n_perm`` times).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    site : pandas.Series
+        The site's facts (:func:`ceci_impact.study.sites.site_profile`).
+    radius_km : float
+        Employers within this distance of the site are treated.
+    window : int
+        Months before and after the opening kept.
+    outcome : str
+        An employer outcome of the registry.
+    n_perm : int
+        Permutations of the randomisation-inference p-value.
+    seed : int
+        Seed of the permutations and the bootstrap.
+    biters : int
+        Multiplier-bootstrap draws.
+    alpha : float
+        Level of the intervals.
     """
     em = load("employer_month", processed)
     emp = site_employers(processed, site, em)
@@ -63,8 +102,7 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
     n_c = int(d.loc[d.first_treat == 0, "unit"].nunique())
     if n_t == 0:
         return {"n_treated": 0, "n_control": n_c, "result": None, "perm_p": None}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with recording():  # re-emitted once per message, never silenced
         r = att_gt(d, yname=outcome, tname="period", idname="unit", gname="first_treat", control_group="nevertreated",
                    est_method="reg", bstrap=True, biters=biters, alp=alpha, seed=seed, weightsname="size0")
         dyn = r.aggte("dynamic", na_rm=True)

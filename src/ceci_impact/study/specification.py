@@ -11,7 +11,6 @@ A new estimator is one :class:`Estimator` entry in :data:`ESTIMATORS`.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -21,6 +20,7 @@ import pandas as pd
 
 from ..did import att_gt, cont_did, did_imputation, spillover_did, sun_abraham, twfe
 from ..did.inference import REPORT_RULE, RULES
+from ..did.notes import recording
 
 PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights", "clustering", "window")
 
@@ -91,9 +91,9 @@ def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, s
     ``SMALL_CLUSTER`` of the inference registry (:mod:`ceci_impact.did.inference`; chosen by the held-out run of
     benchmarks/cluster_inference.py, docs/inference.md), applied by ``aggte`` to the overall effect and to each
     event time; the pre-test is the clustered wild-bootstrap Wald test. Without one, R's unit-level multiplier
-    bootstrap. Warnings are recorded on the result (``params["warnings"]``), not silenced."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    bootstrap. Warnings are re-emitted and recorded, never silenced: in the result's ``data_notes`` (shown in the
+    report and its sidecar) and as ``params["warnings"]``."""
+    with recording() as caught:  # every warning recorded (data_notes, params["warnings"]) and re-emitted
         r = att_gt(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, xformla=spec.xformla,
                    control_group=spec.control_group, est_method=spec.est_method, anticipation=spec.anticipation,
                    base_period=base_period, weightsname=spec.weightsname, clustervars=spec.clustervars,
@@ -304,9 +304,9 @@ def cs_event_study(data: pd.DataFrame, *, yname: str, tname: str, idname: str, g
 
 def _cs_fit(data, yname, tname, idname, gname, clustervars, xformla, control_group, est_method, weightsname, seed,
             biters, alp, base_period):
-    """``att_gt`` as the reports run it (see :func:`cs_headline`); warnings recorded in ``params["warnings"]``."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    """``att_gt`` as the reports run it (see :func:`cs_headline`); warnings recorded in ``params["warnings"]`` and
+    the result's ``data_notes``, and re-emitted."""
+    with recording() as caught:
         r = att_gt(data, yname=yname, tname=tname, idname=idname, gname=gname, xformla=xformla,
                    control_group=control_group, est_method=est_method, base_period=base_period,
                    weightsname=weightsname, clustervars=clustervars, bstrap=not clustervars, cband=False,

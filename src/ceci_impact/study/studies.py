@@ -13,9 +13,11 @@ import pandas as pd
 
 from .._options import CeciError
 from ..calendar import label
+from ..confidentiality import MIN_CELL
 from ..data.outcomes import OUTCOME_LABELS, headlines
 from ..data.panels import load
 from ..did import att_gt
+from ..did.notes import DataNotes, recording
 from ..did.results import _json, table_html
 from ..i18n import Text, fmt_signed, msg, tr
 from .samples import outcome_sample
@@ -47,6 +49,7 @@ class EventStudy:
     cells: dict = field(default_factory=dict)  # ATT(g,t) cells estimated / not estimable
     settings: dict = field(default_factory=dict)
     baseline: float | None = None  # mean outcome of the comparison units before the first opening (weighted)
+    data_notes: dict = field(default_factory=dict)  # estimator -> DataNotes: what it dropped, NA cells, warnings
 
     @property
     def twfe_static(self):
@@ -78,9 +81,49 @@ class EventStudy:
         return pd.DataFrame(rows)
 
     def comparison_records(self) -> list[dict]:
-        """The comparison as records, each with the full ``specification`` it ran under (for sidecars)."""
+        """The comparison as records, each with the full ``specification`` it ran under and its data notes (what the
+        estimator dropped or could not estimate, the warnings it raised) (for sidecars)."""
         tab = self.comparison()
-        return [{**row, "specification": self.records[k]} for k, row in zip(self.rows, tab.to_dict("records"), strict=True)]
+        return [{**row, "specification": self.records[k], "data_notes": self.notes_record(k)}
+                for k, row in zip(self.rows, tab.to_dict("records"), strict=True)]
+
+    def notes_record(self, estimator: str = "callaway_santanna") -> dict:
+        """What ``estimator`` dropped, coerced or could not estimate, for a sidecar (small counts masked).
+
+        Parameters
+        ----------
+        estimator : str
+            Registry name of the estimator (a key of ``rows``).
+
+        Returns
+        -------
+        dict
+            :meth:`ceci_impact.did.notes.DataNotes.to_dict` of its record (empty record when none was kept).
+        """
+        return self.data_notes.get(estimator, DataNotes()).to_dict(label)
+
+    def notes_text(self) -> Text | str:
+        """The headline's data notes in words (both languages): units dropped to balance the panel, small cohorts;
+        empty when the estimator dropped nothing."""
+        n = self.data_notes.get("callaway_santanna", DataNotes())
+
+        def count(v):
+            return f"{v:,}" if v >= MIN_CELL else f"<{MIN_CELL}"
+
+        out = ""
+        if n.units_dropped_unbalanced:
+            out += msg("notes.unbalanced", n=count(n.units_dropped_unbalanced),
+                       total=count(n.units_before_balance or 0), treated=count(n.treated_units_dropped_unbalanced)
+                       if n.treated_units_dropped_unbalanced else "0")
+        if n.rows_dropped_missing:
+            out += msg("notes.missing", n=count(n.rows_dropped_missing))
+        if n.small_cohorts:
+            out += msg("notes.small_cohorts", k=str(len(n.small_cohorts)),
+                       cohorts=", ".join(label(g) for g, _ in n.small_cohorts[:5])
+                       + (", ..." if len(n.small_cohorts) > 5 else ""))
+        if n.cohorts_without_pre_periods:
+            out += msg("notes.no_pre", cohorts=", ".join(label(g) for g in n.cohorts_without_pre_periods[:5]))
+        return out
 
     def headline(self) -> dict:
         lo, hi = self.simple.overall_ci
@@ -92,7 +135,7 @@ class EventStudy:
              "pretest_p": self.pretest()["pvalue"], "specification": self.records["callaway_santanna"],
              "truth": None if self.truths is None else self.truths["callaway_santanna"]["truth"],
              "contamination": None if self.truths is None else self.truths["callaway_santanna"]["contamination"],
-             "baseline": self.baseline}
+             "baseline": self.baseline, "data_notes": self.notes_record("callaway_santanna")}
         return _json(d)
 
     def sentence(self, scale: float = 1.0, unit: str = "", treatment: str = "ceci") -> Text:
@@ -113,7 +156,7 @@ class EventStudy:
                   alpha=f"{100 * self.spec.alpha:g}%")
         if h.get("df") is not None:  # a Student-t interval: say why it is wider than a normal one
             out += msg("effect.df", df=f"{h['df']:.1f}", g=f"{h['df'] + 1:.1f}")
-        return out
+        return out + self.notes_text()
 
     def pretest(self) -> dict:
         """Wald test that the universal-base pre-period event-time effects are zero (each relative to month -1)."""
@@ -234,8 +277,7 @@ def _truths(df: pd.DataFrame, spec: Specification, names: list[str], processed, 
             elif k == "callaway_santanna_dynamic":
                 vals.append(cs[c].aggte("dynamic", min_e=spec.min_e, max_e=spec.max_e, na_rm=True).overall_att)
             else:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
+                with recording():  # re-emitted, never silenced (the estimate's own run records its notes)
                     vals.append(fit(k, d, spec, yname=c, inference=False).overall_att)
         out[k] = {"truth": float(vals[0]), "contamination": float(vals[1]),
                   "cells_without_effect": int(d.attrs.get("cells_without_effect", 0))}  # tau undefined, set to 0
@@ -266,14 +308,14 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     pre = _cs(df, spec, yname=yname, inference=True, seed=seed, biters=biters, base_period="universal")
     pre_es = pre.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
     rows = {"callaway_santanna": simple, "callaway_santanna_dynamic": dyn}
-    if "twfe" in estimators:
-        rows["twfe"] = fit("twfe", df, spec)
-        rows["twfe_event_study"] = fit("twfe_event_study", df, spec)
-    for k in ("sun_abraham", "imputation"):
-        if k in estimators:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                rows[k] = fit(k, df, spec)
+    notes = {"callaway_santanna": cs.data_notes, "callaway_santanna_dynamic": cs.data_notes}
+    others = (["twfe", "twfe_event_study"] if "twfe" in estimators else []) + \
+        [k for k in ("sun_abraham", "imputation") if k in estimators]
+    for k in others:
+        caught: list = []
+        with recording(caught):  # re-emitted, and recorded in the estimator's data notes
+            rows[k] = fit(k, df, spec)
+        notes[k] = DataNotes.from_warnings(caught)
     records = {k: spec_record(k, spec) for k in rows}
     key = truth_key or ("employer_id" if "employer_id" in df.columns else "cvegeo" if "cvegeo" in df.columns else None)
     truths, truth_dyn = _truths(df, spec, list(rows), processed, key)
@@ -281,7 +323,7 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     return EventStudy(baseline=_baseline(df, yname, weightsname),
                       outcome=yname, spec=spec, cs=cs, dynamic=dyn, simple=simple, group=grp, pre_es=pre_es, rows=rows,
                       records=records, truths=truths, truth_dynamic=truth_dyn, n_units=int(cs.n),
-                      n_treated=int((units.first_treat > 0).sum()), cells=_cell_counts(cs),
+                      n_treated=int((units.first_treat > 0).sum()), cells=_cell_counts(cs), data_notes=notes,
                       settings=dict(control_group=control_group, est_method=est_method, covariates=list(covariates),
                                     anticipation=anticipation, min_e=min_e, max_e=max_e, biters=biters, seed=seed,
                                     weightsname=weightsname, clustervars=clustervars))
@@ -309,8 +351,7 @@ def robustness(df: pd.DataFrame, yname: str, *, covariates: list[str], est_metho
     for cg, cov, an in specs:
         xf = "~ " + " + ".join(cov) if cov else None
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with recording():  # re-emitted, never silenced
                 r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
                            control_group=cg, est_method=est_method, anticipation=an, bstrap=False, cband=False,
                            weightsname=weightsname, clustervars=clustervars, seed=seed)
@@ -403,8 +444,7 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
     from ..did.design import covariate_formula
 
     xf = covariate_formula(covariates, df.columns)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with recording():  # re-emitted, never silenced
         r = att_gt(df, yname=yname, tname="period", idname="unit", gname="first_treat", xformla=xf,
                    control_group=control_group, est_method=est_method, base_period="universal", bstrap=False,
                    cband=False, weightsname=weightsname, clustervars=clustervars)
