@@ -191,7 +191,7 @@ def shock_fields(size: Size = "small", seed: int = 2026, shocks: Shocks | dict |
 SIMULATE_FILES = frozenset({
     "asegurados", "ceci_sites.csv", "crosswalk_imss_municipio_to_inegi.csv", "employers.parquet",
     "incapacidades.parquet", "job_spells.parquet", "municipios.csv", "truth.json", "truth_employer_month.parquet",
-    "truth_mun_month.parquet", "README.md",
+    "truth_mun_month.parquet", "README.md", "SIMULATED.md",
 })
 
 
