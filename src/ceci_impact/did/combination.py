@@ -30,6 +30,7 @@ to floating-point rounding.
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from .bootstrap import group_sums, summarise_draws
 from .influence import CHUNK_ROWS, CellInfluence, PanelBatch
@@ -139,9 +140,9 @@ class Combination:
             Wb = self.W[b.cols]
             if not Wb.any():
                 continue
-            U = np.zeros((T, self.M))
-            np.add.at(U, b.tc, Wb)
-            np.add.at(U, b.tp, -Wb)
+            j = np.arange(b.cols.size)
+            U = sparse.csr_matrix((np.r_[np.ones(j.size), -np.ones(j.size)], (np.r_[b.tc, b.tp], np.r_[j, j])),
+                                  shape=(T, j.size)) @ Wb  # sum_j (e_tc_j - e_tp_j) W_j
             for h, c, m in b.sides:
                 f = b.scale * c
                 K[h] = K.get(h, 0.0) + f * U
