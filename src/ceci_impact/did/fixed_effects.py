@@ -301,14 +301,16 @@ def _incidence(u0: np.ndarray, t0: np.ndarray, nu: int, nt: int, in_order: bool)
     return sparse.csr_matrix((np.ones(u0.size), (u0, t0)), shape=(nu, nt))
 
 
-def _weighted_cross(B, v: np.ndarray, block: int = 200_000) -> np.ndarray:
-    """``B' diag(v) B`` (periods x periods, dense) over blocks of units: the memory of one block's product."""
-    from scipy import sparse
-
-    out = np.zeros((B.shape[1], B.shape[1]))
+def _weighted_cross(B, v: np.ndarray) -> np.ndarray:
+    """``B' diag(v) B`` (periods x periods) as dense products over blocks of units (about 32 MB each)."""
+    nt = B.shape[1]
+    if B.nnz == B.shape[0] * nt and B.has_canonical_format:  # every unit in every period: all ones
+        return np.full((nt, nt), float(v.sum()))
+    block = max(1, 2**22 // max(nt, 1))
+    out = np.zeros((nt, nt))
     for lo in range(0, B.shape[0], block):
-        Bb = B[lo:lo + block]
-        out += (Bb.T @ sparse.diags(v[lo:lo + block]) @ Bb).toarray()
+        Bb = B[lo:lo + block].toarray()
+        out += Bb.T @ (Bb * v[lo:lo + block, None])
     return out
 
 
