@@ -325,9 +325,13 @@ def fe_fit_untreated(y, uid, tid, untreated, fe: TwoWayFE, check: bool = True):
 
 def check_imputable(uid, tid, untreated, fe: TwoWayFE) -> None:
     """One line when a treated unit or period has no untreated observation to impute from."""
-    if (fe.cu[np.unique(uid[~untreated])] == 0).any():
+    treated_units = np.zeros(fe.nu, bool)
+    treated_units[uid[~untreated]] = True
+    treated_periods = np.zeros(fe.nt, bool)
+    treated_periods[tid[~untreated]] = True
+    if (fe.cu[treated_units] == 0).any():
         raise CeciError("some treated units have no untreated observation: their unit effect cannot be imputed "
                         "(units treated in the first period?)")
-    if (fe.ct[np.unique(tid[~untreated])] == 0).any():
+    if (fe.ct[treated_periods] == 0).any():
         raise CeciError("some periods have no untreated observation: their period effect cannot be imputed "
                         "(all units treated by then; drop those periods)")
