@@ -142,10 +142,12 @@ class _LeadProjections:
             fe, order = first.fe, np.argsort(lead[self.rows], kind="stable")
             self.rows = self.rows[order]
             edges = np.searchsorted(lead[self.rows], np.arange(k + 1))
-            self.sol = []
+            self.sol, self.sums = [], []
             for j in range(k):
                 r = self.rows[edges[j]:edges[j + 1]]
-                self.sol.append(fe.solve(*fe.sums(np.ones(r.size), first.uid[r], first.tid[r])))
+                self.sums.append(fe.sums(np.ones(r.size), first.uid[r], first.tid[r]))
+                self.sol.append(fe.solve(*self.sums[-1]))
+            del self.rows  # what the test needs from the lead rows is in their unit and period sums
 
     def _full(self, j: int) -> np.ndarray:
         Lj = (self.lead == j).astype(float)
@@ -154,14 +156,17 @@ class _LeadProjections:
     def gram(self) -> np.ndarray:
         """``L'PL`` (k x k)."""
         out = np.zeros((self.k, self.k))
-        lr, lm = self.lead[self.rows], self.lead[self.m]
-        for j in range(self.k):
-            if self.fast:
+        if self.fast:  # the fit of lead j summed over lead i's rows: lead i's unit and period sums times j's effects
+            bu = np.column_stack([b_u for b_u, _ in self.sums])
+            bt = np.stack([np.asarray(b_t).reshape(self.first.fe.nt, -1) for _, b_t in self.sums])
+            self.sums = None  # read once
+            for j in range(self.k):
                 a, lam = self.sol[j]
-                f = self.first.fe.fitted(a, lam, self.first.uid[self.rows], self.first.tid[self.rows])
-                out[:, j] = np.bincount(lr, weights=f, minlength=self.k)
-            else:
-                out[:, j] = np.bincount(lm[lm >= 0], weights=self._full(j)[lm >= 0], minlength=self.k)
+                out[:, j] = bu.T @ a + np.einsum("itq,tq->i", bt, np.asarray(lam).reshape(self.first.fe.nt, -1))
+            return out
+        lm = self.lead[self.m]
+        for j in range(self.k):
+            out[:, j] = np.bincount(lm[lm >= 0], weights=self._full(j)[lm >= 0], minlength=self.k)
         return out
 
     def cluster_scores(self, u: np.ndarray, cl: np.ndarray, n_cl: int, cols: np.ndarray,
