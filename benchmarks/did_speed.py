@@ -1,18 +1,26 @@
-"""Speed, memory and agreement of ``ceci_impact.did.att_gt`` against the Python peers.
+"""Speed, memory and agreement of ``att_gt`` followed by ``aggte("dynamic")`` against the Python peers.
 
-Same simulated balanced panels for everyone (2,500 and 25,000 units × 120 periods, 10 cohorts plus
-never treated), DR estimation with and without one covariate, analytic SEs and 1,000 bootstrap draws.
-Each run happens in its own subprocess (ours in this environment, peers in a separate virtual
-environment, never a runtime dependency of the project):
+What a user runs is the group-time estimation followed by the event study, so that is what is timed, for every
+implementation under the same protocol:
+
+* the same simulated balanced panel for everyone (``make_panel``: 25,000 units x 120 periods by default,
+  10 cohorts plus never treated, a covariate-dependent trend), DR estimation against never-treated units with
+  the varying base period (every implementation's default), four configurations: with and without the covariate
+  ``x``, analytic standard errors or a ``--biters`` (999) draw multiplier bootstrap with a simultaneous band;
+* each implementation in a fresh process (ours in this environment, the peers in the separate virtual
+  environment ``benchmarks/_peers_venv``, never a dependency of the project);
+* in that process, the entry point is imported, then the whole task runs once on a small slice of the same panel
+  (its first ``--warm-units`` units) to pay lazy imports (formulaic for us), caches and first calls alike for
+  everyone, then the clock covers ``att_gt`` + the dynamic aggregation on the full panel;
+* best of ``--repeat`` (3) processes per implementation and configuration.
+
+Printed per configuration: seconds (estimation + aggregation, and the two parts), memory added by the timed run
+(peak RSS over the RSS before it), the fastest peer's time over ours, and the agreement of the dynamic effects:
+the largest absolute difference from csdid's (a port of R ``did``) over the event times both report.
 
     python3 -m venv benchmarks/_peers_venv
-    benchmarks/_peers_venv/bin/pip install moderndid diff-diff csdid differences pandas pyarrow
-    .venv/bin/python benchmarks/did_speed.py [--units 2500 25000] [--timeout 1200] [--peers ...]
-
-Printed per configuration: estimation time (best of ``--repeat`` fresh processes, the same for everyone),
-memory added by the estimation (peak RSS after loading the data minus RSS before the call), each peer's
-time divided by ours, the largest absolute difference between our ATT(g,t) and the peer's, and a
-hand-written numpy floor for the same estimand (``benchmarks/_floor.py``) with the ratio ours / floor.
+    benchmarks/_peers_venv/bin/pip install diff-diff csdid moderndid
+    PYTHONPATH=src .venv/bin/python benchmarks/did_speed.py [--units 25000] [--repeat 3] [--peers ...]
 
 ``--national`` times ``att_gt(..., xformla="~ x", est_method="dr")`` then ``aggte("dynamic")`` (analytic SEs
 and a 999-draw bootstrap) on 250,000, 500,000 and 1,000,000 units x 72 months, with peak memory against the
@@ -23,10 +31,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,71 +43,76 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 PEERS_PY = HERE / "_peers_venv" / "bin" / "python"
 
-RUNNER = textwrap.dedent(r'''
-import json, resource, sys, time, warnings
+RUNNER = textwrap.dedent(r"""
+import json, sys, time, warnings
 warnings.simplefilter("ignore")
+impl, data_path, out_path = sys.argv[1], sys.argv[2], sys.argv[3]
+cov, boot, biters, warm_units = sys.argv[4] == "1", sys.argv[5] == "1", int(sys.argv[6]), int(sys.argv[7])
+sys.path.insert(0, sys.argv[8])
 import numpy as np, pandas as pd
-impl, data_path, out_path, cov, boot = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1", sys.argv[5] == "1"
-sys.path.insert(0, sys.argv[6])
 df = pd.read_parquet(data_path)
-def rss_kb():
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+T = int((df["id"] == df["id"].iat[0]).sum())
+warm = df.iloc[: warm_units * T].copy()  # the first units of the same panel (rows sorted by unit, period)
+# every implementation imports only its entry point here; whatever it imports lazily (formulaic, numba, ...)
+# and every first-call cost is paid by the warm-up run below, outside the clock, for everyone alike
 if impl == "ceci_impact":
     from ceci_impact.did import att_gt
-    import formulaic
 elif impl == "moderndid":
     import moderndid as md
 elif impl == "csdid":
     from csdid.att_gt import ATTgt
 elif impl == "diff-diff":
     from diff_diff import CallawaySantAnna
-elif impl == "differences":
-    from differences import ATTgt
-elif impl == "numpy-floor":
-    from _floor import floor_att_gt
-base = rss_kb()
-t0 = time.perf_counter()  # imports are done: only estimation is timed
-if impl == "ceci_impact":
-    r = att_gt(df, yname="y", tname="t", idname="id", gname="g", xformla="~ x" if cov else None,
-               est_method="dr", bstrap=boot, biters=1000, cband=boot, seed=1)
-    g, t, a = r.group, r.t, r.att
-elif impl == "numpy-floor":
-    g, t, a = floor_att_gt(df, cov, boot, biters=1000, seed=1)
-elif impl == "moderndid":
-    r = md.att_gt(df, yname="y", tname="t", idname="id", gname="g", xformla="~ x" if cov else None,
-                  est_method="dr", boot=boot, biters=1000, cband=boot, random_state=1)
-    g, t, a = np.asarray(r.groups), np.asarray(r.times), np.asarray(r.att_gt)
-elif impl == "csdid":
-    m = ATTgt(yname="y", tname="t", idname="id", gname="g", data=df, xformla="y ~ x" if cov else None,
-              control_group=["nevertreated"], biters=1000, cband=boot)
-    m.fit(est_method="dr", bstrap=boot)
-    res = m.results
-    g, t, a = np.asarray(res["group"]), np.asarray(res["year"]), np.asarray(res["att"])
-elif impl == "diff-diff":
-    cs = CallawaySantAnna(control_group="never_treated", estimation_method="dr", n_bootstrap=1000 if boot else 0,
-                          seed=1, bootstrap_weights="mammen")
-    res = cs.fit(df, outcome="y", unit="id", time="t", first_treat="g", covariates=["x"] if cov else None)
-    items = sorted(res.group_time_effects.items())
-    g = np.array([k[0] for k, _ in items], float); t = np.array([k[1] for k, _ in items], float)
-    a = np.array([v["effect"] for _, v in items], float)
-elif impl == "differences":
-    d = df.assign(cohort=df.g.where(df.g > 0)).set_index(["id", "t"])
-    m = ATTgt(data=d, cohort_column="cohort")
-    res = m.fit(formula="y ~ x" if cov else "y", est_method="dr", boot_iterations=1000 if boot else 0,
-                random_state=1, progress_bar=False)
-    tab = m.results()
-    att_col = [c for c in tab.columns if c[-1] == "ATT"][0]
-    g = tab.index.get_level_values("cohort").to_numpy(float)
-    t = tab.index.get_level_values("time").to_numpy(float)
-    a = tab[att_col].to_numpy(float)
+def fit(d):
+    t0 = time.perf_counter()
+    if impl == "ceci_impact":
+        r = att_gt(d, yname="y", tname="t", idname="id", gname="g", xformla="~ x" if cov else None,
+                   est_method="dr", bstrap=boot, biters=biters, cband=boot, seed=1)
+        t1 = time.perf_counter()
+        a = r.aggte("dynamic")
+        e, att, se = a.egt, a.att_egt, a.se_egt
+    elif impl == "moderndid":
+        r = md.att_gt(d, yname="y", tname="t", idname="id", gname="g", xformla="~ x" if cov else None,
+                      est_method="dr", boot=boot, biters=biters, cband=boot, random_state=1)
+        t1 = time.perf_counter()
+        a = md.aggte(r, type="dynamic")
+        e, att, se = a.event_times, a.att_by_event, a.se_by_event
+    elif impl == "csdid":
+        m = ATTgt(yname="y", tname="t", idname="id", gname="g", data=d, xformla="y ~ x" if cov else None,
+                  control_group=["nevertreated"], biters=biters, cband=boot)
+        m.fit(est_method="dr", bstrap=boot)
+        t1 = time.perf_counter()
+        m.aggte(typec="dynamic")
+        e, att, se = m.atte["egt"], m.atte["att_egt"], m.atte["se_egt"]
+    elif impl == "diff-diff":
+        cs = CallawaySantAnna(control_group="never_treated", estimation_method="dr",
+                              n_bootstrap=biters if boot else 0, seed=1, bootstrap_weights="mammen", cband=boot)
+        res = cs.fit(d, outcome="y", unit="id", time="t", first_treat="g", covariates=["x"] if cov else None)
+        t1 = time.perf_counter()
+        tab = res.aggregate("event_study").to_dataframe()
+        tab = tab[~tab["is_reference"].astype(bool)] if "is_reference" in tab else tab
+        e, att, se = tab["event_time"], tab["att"], tab["se"]
+    t2 = time.perf_counter()
+    out = pd.DataFrame({"event_time": np.ravel(np.asarray(e, float)), "att": np.ravel(np.asarray(att, float)),
+                        "se": np.ravel(np.asarray(se, float))})
+    return out, t1 - t0, t2 - t1
+fit(warm)  # warm-up: lazy imports, caches, first calls
+def status_kb(key):
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(key):
+                return int(line.split()[1])
+with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the present RSS
+    fh.write("5")
+base = status_kb("VmRSS:")
+t0 = time.perf_counter()
+out, t_est, t_agg = fit(df)
 secs = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-pd.DataFrame({"group": np.asarray(g, float), "time": np.asarray(t, float), "att": np.asarray(a, float)}).to_parquet(out_path)
-print(json.dumps({"seconds": secs, "added_mb": (peak - base) / 1024, "input_mb": df.memory_usage(deep=True).sum() / 2**20}))
-''')
+peak = status_kb("VmHWM:")
+out.to_parquet(out_path)
+print(json.dumps({"seconds": secs, "att_gt": t_est, "aggte": t_agg, "added_mb": (peak - base) / 1024,
+                  "input_mb": df.memory_usage(deep=True).sum() / 2**20}))
+""")
 
 
 NATIONAL = textwrap.dedent(r'''
@@ -172,46 +185,59 @@ def make_panel(n: int, T: int = 120, seed: int = 0, cohorts=None) -> pd.DataFram
     return pd.DataFrame({"id": np.repeat(np.arange(1, n + 1), T), "t": t, "g": gg, "x": np.repeat(x, T), "y": y})
 
 
-def run(impl: str, data: Path, out: Path, cov: bool, boot: bool, timeout: int, repeat: int = 1) -> dict:
+def run(impl: str, data: Path, out: Path, cfg: dict, timeout: int, repeat: int = 1,
+        repeat_limit: float = np.inf) -> dict:
     """Best of ``repeat`` runs (each in a fresh process), as ``timeit`` reports: the least disturbed by the
-    machine's other work. Every implementation gets the same number of runs."""
+    machine's other work. Every implementation gets the same number of runs, except that a run longer than
+    ``repeat_limit`` seconds is not repeated (``runs`` says how many were made)."""
     best = None
-    for _ in range(max(1, repeat)):
-        r = _run_once(impl, data, out, cov, boot, timeout)
+    for i in range(max(1, repeat)):
+        r = _run_once(impl, data, out, cfg, timeout)
         if best is None or (r["status"] == "ok" and (best["status"] != "ok" or r["seconds"] < best["seconds"])):
             best = r
-        if r["status"] != "ok":
+        best["runs"] = i + 1
+        if r["status"] != "ok" or r["seconds"] > repeat_limit:
             break
     return best
 
 
-def _run_once(impl: str, data: Path, out: Path, cov: bool, boot: bool, timeout: int) -> dict:
-    py = sys.executable if impl in ("ceci_impact", "numpy-floor") else str(PEERS_PY)
+def _run_once(impl: str, data: Path, out: Path, cfg: dict, timeout: int) -> dict:
+    py = sys.executable if impl == "ceci_impact" else str(PEERS_PY)
     script = out.parent / "_runner.py"
     script.write_text(RUNNER)
-    t0 = time.perf_counter()
+    args = [py, str(script), impl, str(data), str(out), str(int(cfg["cov"])), str(int(cfg["boot"])),
+            str(cfg["biters"]), str(cfg["warm_units"]), str(HERE)]
     try:
-        r = subprocess.run([py, str(script), impl, str(data), str(out), str(int(cov)), str(int(boot)), str(HERE)],
-                           capture_output=True, text=True, timeout=timeout)
+        r = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"status": f"timeout > {timeout} s", "seconds": float(timeout)}
     if r.returncode != 0:
         return {"status": "error: " + (r.stderr.strip().splitlines() or ["?"])[-1][:120], "seconds": np.nan}
     d = json.loads(r.stdout.strip().splitlines()[-1])
     d["status"] = "ok"
-    d["wall"] = time.perf_counter() - t0
     return d
+
+
+def _max_diff(out: Path, ref: Path | None, col: str = "att") -> float:
+    """Largest absolute difference of ``col`` between two dynamic-effect tables over their common event times."""
+    if ref is None or not out.exists() or not ref.exists():
+        return np.nan
+    m = pd.read_parquet(out).merge(pd.read_parquet(ref), on="event_time", suffixes=("", "_ref"))
+    return float(np.nanmax(np.abs(m[col] - m[col + "_ref"]))) if len(m) else np.nan
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--units", nargs="+", type=int, default=[2500, 25000])
-    ap.add_argument("--peers", nargs="*", default=["moderndid", "diff-diff", "csdid", "differences"])
-    ap.add_argument("--timeout", type=int, default=1200)
+    ap.add_argument("--units", nargs="+", type=int, default=[25000])
+    ap.add_argument("--peers", nargs="*", default=["csdid", "diff-diff", "moderndid"])
+    ap.add_argument("--timeout", type=int, default=1800)
     ap.add_argument("--work", default="/tmp/ceci-did-speed")
     ap.add_argument("--configs", nargs="*", default=["nocov-analytic", "cov-analytic", "nocov-boot", "cov-boot"])
-    ap.add_argument("--repeat", type=int, default=3, help="runs per implementation and configuration (best kept)")
-    ap.add_argument("--no-floor", dest="floor", action="store_false", help="skip the hand-written numpy floor")
+    ap.add_argument("--repeat", type=int, default=3, help="fresh processes per implementation and configuration")
+    ap.add_argument("--biters", type=int, default=999, help="bootstrap draws of the '-boot' configurations")
+    ap.add_argument("--warm-units", type=int, default=500, help="units of the warm-up slice")
+    ap.add_argument("--repeat-limit", type=float, default=120.0,
+                    help="a run longer than this (seconds) is not repeated (moderndid's bootstrap takes minutes)")
     ap.add_argument("--national", action="store_true",
                     help="att_gt + aggte('dynamic') at 250,000, 500,000 and 1,000,000 units x 72 months")
     ap.add_argument("--national-sizes", nargs="+", type=int, default=[250_000, 500_000, 1_000_000])
@@ -221,48 +247,40 @@ def main() -> None:
         return
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
-    peers = [p for p in a.peers if PEERS_PY.exists()]
+    peers = a.peers if PEERS_PY.exists() else []
     if not PEERS_PY.exists():
         print(f"peers venv {PEERS_PY} missing: only ceci_impact is timed (see the module docstring)")
-    print(f"{'panel':>16} {'config':>14} {'implementation':>14} {'seconds':>9} {'added MB':>9} {'x ours':>8} "
-          f"{'max |diff|':>11}  status")
+    print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"{'panel':>12} {'config':>14} {'implementation':>14} {'total s':>8} {'att_gt s':>9} {'aggte s':>8} "
+          f"{'added MB':>9} {'x ours':>7} {'max|dyn diff| vs csdid':>23} {'max|se diff|':>12}  status")
     for n in a.units:
         data = work / f"panel_{n}.parquet"
         if not data.exists():
             make_panel(n).to_parquet(data)
         rows = f"{n:,}x120"
-        for cfg in a.configs:
-            cov, boot = cfg.startswith("cov"), cfg.endswith("boot")
-            ours_out = work / f"ours_{n}_{cfg}.parquet"
-            ours = run("ceci_impact", data, ours_out, cov, boot, a.timeout, a.repeat)
-            mine = pd.read_parquet(ours_out) if ours["status"] == "ok" else None
-            print(f"{rows:>16} {cfg:>14} {'ceci_impact':>14} {ours['seconds']:9.2f} {ours.get('added_mb', np.nan):9.0f} "
-                  f"{1.0:8.2f} {'':>11}  {ours['status']} (input {ours.get('input_mb', np.nan):.0f} MB)")
-            fastest = np.inf
-            for p in peers:
-                out = work / f"{p}_{n}_{cfg}.parquet"
-                r = run(p, data, out, cov, boot, a.timeout, a.repeat)
-                diff = _max_diff(mine, out, r)
-                ratio = r["seconds"] / ours["seconds"] if ours["status"] == "ok" else np.nan
-                if r["status"] == "ok":
-                    fastest = min(fastest, r["seconds"])
-                print(f"{rows:>16} {cfg:>14} {p:>14} {r['seconds']:9.2f} {r.get('added_mb', np.nan):9.0f} "
-                      f"{ratio:8.1f} {diff:11.2e}  {r['status']}", flush=True)
-            if a.floor:
-                out = work / f"floor_{n}_{cfg}.parquet"
-                r = run("numpy-floor", data, out, cov, boot, a.timeout, a.repeat)
-                print(f"{rows:>16} {cfg:>14} {'numpy floor':>14} {r['seconds']:9.2f} {r.get('added_mb', np.nan):9.0f} "
-                      f"{r['seconds'] / ours['seconds']:8.2f} {_max_diff(mine, out, r):11.2e}  {r['status']}; "
-                      f"ours / floor = {ours['seconds'] / r['seconds']:.2f}", flush=True)
-            if np.isfinite(fastest):
-                print(f"{rows:>16} {cfg:>14} {'=> fastest peer / ours':>30} {fastest / ours['seconds']:.1f}x", flush=True)
-
-
-def _max_diff(mine, out, r) -> float:
-    if r["status"] != "ok" or mine is None:
-        return np.nan
-    m = mine.merge(pd.read_parquet(out), on=["group", "time"], suffixes=("", "_p"))
-    return float(np.nanmax(np.abs(m.att - m.att_p))) if len(m) else np.nan
+        for name in a.configs:
+            cfg = {"cov": name.startswith("cov"), "boot": name.endswith("boot"), "biters": a.biters,
+                   "warm_units": a.warm_units}
+            impls = ["ceci_impact", *peers]
+            outs = {i: work / f"{i}_{n}_{name}.parquet" for i in impls}
+            for f in outs.values():
+                f.unlink(missing_ok=True)
+            res = {i: run(i, data, outs[i], cfg, a.timeout, a.repeat, a.repeat_limit) for i in impls}
+            ref = outs["csdid"] if "csdid" in res and res["csdid"]["status"] == "ok" else None
+            ours = res["ceci_impact"]
+            for i in impls:
+                r = res[i]
+                ratio = r["seconds"] / ours["seconds"] if r["status"] == "ok" and ours["status"] == "ok" else np.nan
+                diff = _max_diff(outs[i], ref) if r["status"] == "ok" else np.nan
+                sed = _max_diff(outs[i], ref, "se") if r["status"] == "ok" else np.nan
+                print(f"{rows:>12} {name:>14} {i:>14} {r['seconds']:8.3f} {r.get('att_gt', np.nan):9.3f} "
+                      f"{r.get('aggte', np.nan):8.3f} {r.get('added_mb', np.nan):9.0f} {ratio:7.1f} {diff:23.2e} "
+                      f"{sed:12.2e}  {r['status']} ({r.get('runs', 0)} run(s))", flush=True)
+            fastest = min((res[p]["seconds"] for p in peers if res[p]["status"] == "ok"), default=np.nan)
+            if np.isfinite(fastest) and ours["status"] == "ok":
+                print(f"{rows:>12} {name:>14} {'=> fastest peer / ours':>30} {fastest / ours['seconds']:.1f}x",
+                      flush=True)
+    print(f"load average at end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -124,6 +124,7 @@ def status(key):
 input_bytes = 0 if prep is not None else int(df.memory_usage(deep=True).sum())
 with open("/proc/self/clear_refs", "w") as fh:
     fh.write("5")
+base = status("VmRSS:")
 t0 = time.perf_counter()
 if name == "twfe":
     twfe(df, **kw)
@@ -139,7 +140,8 @@ elif name == "honest_did_smoothness":
     honest_did(prep, e=0, Mvec=np.linspace(0, 0.05, 6))
 elif name == "honest_did_relative":
     honest_did(prep, e=0, type="relative_magnitude", Mbarvec=[0, 0.5, 1, 1.5, 2])
-print(json.dumps({"seconds": time.perf_counter() - t0, "peak": status("VmHWM:"), "input": input_bytes}))
+print(json.dumps({"seconds": time.perf_counter() - t0, "peak": status("VmHWM:"), "input": input_bytes,
+                  "base": base}))
 '''
 
 ESTIMATORS = ["twfe", "twfe_event_study", "sun_abraham", "did_imputation", "poisson_event_study",
@@ -156,7 +158,8 @@ def national(sizes: list[int], timeout: int, only: list[str] | None = None) -> N
     here = Path(__file__).resolve().parent
     script = Path("/tmp") / "_ceci_estimators_national.py"
     script.write_text(NATIONAL)
-    print(f"{'estimator':<24} {'units x 72':>12} {'seconds':>9} {'peak GiB':>9} {'input GiB':>9}  note")
+    print(f"{'estimator':<24} {'units x 72':>12} {'seconds':>9} {'peak GiB':>9} {'input GiB':>9} "
+          f"{'added GiB':>9} {'added/input':>11}  note")
     for name in only or ESTIMATORS:
         why = ""
         for n in sorted(sizes, reverse=True):
@@ -173,8 +176,10 @@ def national(sizes: list[int], timeout: int, only: list[str] | None = None) -> N
             d = json.loads(r.stdout.strip().splitlines()[-1])
             note = ("HonestDiD works on the event-study estimates: its time does not grow with the units "
                     "(the CS event study is computed first, not timed)") if name.startswith("honest") else ""
-            print(f"{name:<24} {n:>12,} {d['seconds']:9.1f} {d['peak'] / 2**30:9.2f} {d['input'] / 2**30:9.2f}  "
-                  f"{(why + note).strip()}", flush=True)
+            added = d["peak"] - d.get("base", 0)
+            ratio = f"{added / d['input']:11.2f}" if d["input"] else f"{'-':>11}"
+            print(f"{name:<24} {n:>12,} {d['seconds']:9.1f} {d['peak'] / 2**30:9.2f} {d['input'] / 2**30:9.2f} "
+                  f"{added / 2**30:9.2f} {ratio}  {(why + note).strip()}", flush=True)
             break
         else:
             print(f"{name:<24} {'-':>12} {'-':>9} {'-':>9} {'-':>9}  {why}", flush=True)

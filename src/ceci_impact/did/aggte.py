@@ -9,7 +9,8 @@ import numpy as np
 from scipy import stats
 
 from .._options import CeciError, check_option
-from .bootstrap import cluster_codes, cluster_sums, mboot
+from .bootstrap import cluster_codes
+from .combination import Combination
 from .inference.attach import with_rule
 from .results import AggteResult
 
@@ -36,60 +37,85 @@ def _wif_times(att_k, keep_group, keep_pg, w_ind, G):
     return centered_att / Spg - row_sums * (keep_pg @ att_k) / Spg**2
 
 
-def _combine(res: AttGtResult, specs: list[tuple[np.ndarray, np.ndarray, bool]], att: np.ndarray,
-             pg: np.ndarray) -> np.ndarray:
-    """Influence functions (n x len(specs)) of the weighted averages ``att[which] @ wts`` for each
-    ``(which, wts, with_wif)`` in ``specs``, in one pass over the cells' influence functions; ``with_wif`` adds
-    the term for the estimated weights (R ``wif``)."""
-    W = np.zeros((att.size, len(specs)))
-    for m, (which, wts, _) in enumerate(specs):
-        W[which, m] = wts
-    inf = res.influence.combine(W)
-    # the estimated-weights term of every column at once: unit i gets w_i * coef[m, cohort of i], with
-    # coef = (sum of the kept att of the cohort) / S - (their number) * (pg . att) / S^2, S = sum of kept pg
-    # (R's wif, whose constant terms cancel exactly)
+def _wif_coef(groups: np.ndarray, cohort: np.ndarray, att: np.ndarray, pg: np.ndarray) -> np.ndarray:
+    """Per-cohort coefficients of R's ``wif`` term for the weights ``pg / sum(pg)`` of the estimates ``att`` of
+    cohorts ``cohort``: unit ``i`` gets ``w_i * coef[cohort of i]`` with ``coef = (sum of the cohort's att) / S -
+    (their number) * (pg . att) / S^2``, ``S = sum(pg)`` (the constant terms of ``wif`` cancel exactly)."""
+    gi = np.searchsorted(groups, cohort)
+    S, A = pg.sum(), pg @ att
+    return np.bincount(gi, weights=att, minlength=groups.size) / S - np.bincount(gi, minlength=groups.size) * A / S**2
+
+
+def _combination(res: AttGtResult, specs: list[tuple[np.ndarray, np.ndarray, bool]], att: np.ndarray,
+                 pg: np.ndarray, overall: tuple | None = None, nan_cols: np.ndarray | None = None) -> Combination:
+    """The influence functions (n x len(specs), then the overall column) of the weighted averages
+    ``att[which] @ wts`` for each ``(which, wts, with_wif)`` in ``specs``, as a :class:`Combination` of the cells'
+    factors (nothing is computed over the units here); ``with_wif`` adds the term for the estimated weights
+    (R ``wif``). ``overall = (L, coef)``: one more column, the profile's columns times ``L`` plus the
+    estimated-weights term ``coef`` (per cohort)."""
     groups = np.unique(res.group)
-    coef = np.zeros((groups.size + 1, len(specs)))
-    for m, (which, _, with_wif) in enumerate(specs):
+    m = len(specs)
+    W = np.zeros((res.att.size, m))
+    coef = np.zeros((groups.size + 1, m))
+    for j, (which, wts, with_wif) in enumerate(specs):
+        W[which, j] = wts
         if with_wif and which.size:
-            gi = np.searchsorted(groups, res.group[which])
-            S, A = pg[which].sum(), pg[which] @ att[which]
-            coef[:-1, m] = (np.bincount(gi, weights=att[which], minlength=groups.size) / S
-                            - np.bincount(gi, minlength=groups.size) * A / S**2)
-    pos = np.minimum(np.searchsorted(groups, res.unit_group), groups.size - 1)
-    gidx = np.where(groups[pos] == res.unit_group, pos, groups.size)  # units of no cohort: the zero row
-    for a in range(0, inf.shape[0], 65536):
-        b = min(inf.shape[0], a + 65536)
-        inf[a:b] += res.unit_weights[a:b, None] * coef[gidx[a:b]]
-    return inf, W
+            coef[:-1, j] = _wif_coef(groups, res.group[which], att[which], pg[which])
+    derived = None
+    if overall is not None:
+        L, extra = overall
+        derived = L[:, None]
+        W = np.column_stack([W, W @ L])
+        coef = np.column_stack([coef, coef @ L + (0.0 if extra is None else extra)])
+    return Combination(res.influence, W, coef, groups, res.unit_group, res.unit_weights, nan_cols=nan_cols,
+                       derived=derived)
+
+
+class _Influence:
+    """The units x columns matrix of a combination, formed on first use and shared by the result's two fields."""
+
+    def __init__(self, comb: Combination):
+        self.comb, self._full = comb, None
+
+    def full(self) -> np.ndarray:
+        if self._full is None:
+            self._full = self.comb.matrix()
+        return self._full
+
+    def profile(self) -> np.ndarray:
+        return self.full()[:, :-1]
+
+    def overall(self) -> np.ndarray:
+        return self.full()[:, -1]
 
 
 class _SE:
     def __init__(self, res: AttGtResult, bstrap: bool, biters: int, alp: float, rng):
         self.res, self.bstrap, self.biters, self.alp, self.rng = res, bstrap, biters, alp, rng
         self.df = None  # Welch degrees of freedom of the last analytic SEs (small_cluster="welch")
+        self.codes = None if res.cluster is None else cluster_codes(res.cluster)
 
-    def _analytic(self, infs: np.ndarray, W: np.ndarray | None = None) -> np.ndarray:
+    def _analytic(self, comb: Combination) -> np.ndarray:
         n = self.res.n
         self.df = None
-        if self.res.cluster is not None:
-            S = cluster_sums(infs, self.res.cluster)
+        if self.codes is not None:
+            S = comb.cluster_sums(*self.codes)
             how = self.res.params.get("small_cluster", "none")
             if how in ("welch", "effective", "effective_fitted"):
                 se = self._welch(S) / n
-                if how != "welch" and W is not None:
+                if how != "welch":
                     g_eff = self.res.influence.effective_clusters(
-                        W, *cluster_codes(self.res.cluster), model="fitted" if how == "effective_fitted" else "common")
+                        comb.W, *self.codes, model="fitted" if how == "effective_fitted" else "common")
                     if g_eff is not None:
                         self.df = np.where(np.isfinite(g_eff), np.maximum(g_eff - 1, 1.0), self.df)
                 return se
             return np.sqrt((S**2).sum(axis=0)) / n
-        return np.sqrt(np.einsum("ij,ij->j", infs, infs) / infs.shape[0] / n)
+        return np.sqrt(comb.sumsq() / n / n)
 
     def _welch(self, S: np.ndarray) -> np.ndarray:
         """Cluster-robust SEs (times n) with a ``G/(G-1)`` factor on the clusters with and without treated units;
         sets ``self.df``, the Welch–Satterthwaite degrees of freedom of each column."""
-        codes, G_all = cluster_codes(self.res.cluster)
+        codes, G_all = self.codes
         treated = np.bincount(codes, weights=(self.res.unit_group > 0).astype(float), minlength=G_all) > 0
         parts, dfs = [], []
         for m in (treated, ~treated):
@@ -102,17 +128,14 @@ class _SE:
             self.df = np.where(V > 0, V**2 / (parts[0] ** 2 / dfs[0] + parts[1] ** 2 / dfs[1]), np.nan)
         return np.sqrt(V)
 
-    def se_and_crit(self, infs: np.ndarray, cband: bool, band_cols: int | None = None,
-                    W: np.ndarray | None = None) -> tuple[np.ndarray, float, bool]:
-        """Standard errors of the columns of ``infs`` (n x m) and the critical value of the first
-        ``band_cols`` columns, from one set of bootstrap draws; ``W`` (cells x m) the weights that formed
-        ``infs`` from the cells (for the effective number of clusters)."""
+    def se_and_crit(self, comb: Combination, cband: bool, band_cols: int | None = None) -> tuple[np.ndarray, float, bool]:
+        """Standard errors of the columns of the combination ``comb`` and the critical value of the first
+        ``band_cols`` columns, from one set of bootstrap draws."""
         z = stats.norm.ppf(1 - self.alp / 2)
         boot = None
         if self.bstrap or cband:
-            boot = mboot(infs, biters=self.biters, alp=self.alp, rng=self.rng, cluster=self.res.cluster,
-                         band_cols=band_cols)
-        se = boot.se if self.bstrap else self._analytic(infs, W)
+            boot = comb.boot(self.biters, self.alp, self.rng, self.codes, band_cols=band_cols)
+        se = boot.se if self.bstrap else self._analytic(comb)
         se = np.where(se > _TINY, se, np.nan)
         if not cband:
             return se, z, False
@@ -170,31 +193,39 @@ def compute_aggte(
     elif np.isnan(att).any():
         raise CeciError("missing values in ATT(g,t) estimates; set na_rm=True to drop them")
     glist = np.unique(group[sel])
-    pg_by_group = np.array([np.mean(res.unit_weights * (res.unit_group == g)) for g in glist])
+    # each cohort's share of the weight (units are ordered by cohort: slices, not passes over all units)
+    ug, uw = res.unit_group, res.unit_weights
+    if np.all(ug[:-1] <= ug[1:]):
+        lo, hi = np.searchsorted(ug, glist, side="left"), np.searchsorted(ug, glist, side="right")
+        pg_by_group = np.array([uw[a:b].sum() for a, b in zip(lo, hi, strict=True)]) / ug.size
+    else:
+        pg_by_group = np.array([np.mean(uw * (ug == g)) for g in glist])
     pg = np.zeros(att.size)
     pg[sel] = pg_by_group[np.searchsorted(glist, group[sel])]
     mask = np.zeros(att.size, bool)
     mask[sel] = True
 
-    def finish(overall, overall_inf, egt=None, att_e=None, infs=None, label=None, W=None):
+    def finish(overall, comb, egt=None, att_e=None, label=None):
         se_e = crit = df_e = None
         used_band = False
-        if infs is None:
-            ose = se_of.se_and_crit(overall_inf[:, None], False, W=W)[0][0]
+        lazy = _Influence(comb)
+        if egt is None:
+            ose = se_of.se_and_crit(comb, False)[0][0]
             df_o = None if se_of.df is None or bstrap else float(se_of.df[0])
+            inf_overall, inf_egt = (lambda: lazy.full()[:, 0]), None
         else:
-            se_all, crit, used_band = se_of.se_and_crit(np.column_stack([infs, overall_inf]), cband,
-                                                        band_cols=infs.shape[1], W=W)
+            se_all, crit, used_band = se_of.se_and_crit(comb, cband, band_cols=egt.size)
             se_e, ose = se_all[:-1], se_all[-1]
             df_o = None if se_of.df is None or bstrap else float(se_of.df[-1])
             df_e = None if se_of.df is None or bstrap else np.asarray(se_of.df[:-1], float)
+            inf_overall, inf_egt = lazy.overall, lazy.profile
         out = AggteResult(df_overall=df_o, df_egt=df_e,
             type=type, overall_att=float(overall), overall_se=float(ose), egt=egt, att_egt=att_e,
             se_egt=se_e, crit_val=crit, cband=used_band, alp=alp, label=label,
-            inf_overall=overall_inf, inf_egt=infs, min_e=min_e, max_e=max_e, balance_e=balance_e,
+            inf_overall=inf_overall, inf_egt=inf_egt, min_e=min_e, max_e=max_e, balance_e=balance_e,
             params=dict(p), parent_tidy=None, cluster=res.cluster,
         )
-        return with_rule(out, res, W)  # the small-cluster rule of the inference registry (did/inference)
+        return with_rule(out, res, comb.W)  # the small-cluster rule of the inference registry (did/inference)
 
     if type == "simple":
         keep = np.flatnonzero(mask & (group <= t) & (t <= group + max_e))
@@ -202,8 +233,7 @@ def compute_aggte(
             raise CeciError("no post-treatment ATT(g,t) to aggregate")
         wts = pg[keep] / pg[keep].sum()
         overall = float(att[keep] @ wts)
-        inf, W = _combine(res, [(keep, wts, True)], att, pg)
-        return finish(overall, inf[:, 0], W=W)
+        return finish(overall, _combination(res, [(keep, wts, True)], att, pg))
 
     if type == "group":
         att_g, specs, empty = [], [], []
@@ -217,14 +247,16 @@ def compute_aggte(
             att_g.append(att[wg].mean())
             specs.append((wg, pg[wg] / pg[wg].sum(), False))
         att_g = np.asarray(att_g)
-        infs, W = _combine(res, specs, att, pg)
-        infs[:, empty] = np.nan
         overall = float(np.sum(att_g * pg_by_group) / pg_by_group.sum())
-        inf = infs @ (pg_by_group / pg_by_group.sum()) + _wif_times(
-            att_g, glist, pg_by_group, res.unit_weights, res.unit_group
-        )
         pw = pg_by_group / pg_by_group.sum()
-        return finish(overall, inf, glist, att_g, infs, "group", W=np.column_stack([W, W @ pw]))
+        nan_cols = np.zeros(glist.size + 1, bool)
+        nan_cols[empty] = True
+        nan_cols[-1] = bool(empty)  # the overall averages every group's column
+        groups = np.unique(res.group)
+        extra = np.zeros(groups.size + 1)
+        extra[:-1] = _wif_coef(groups, glist, att_g, pg_by_group)
+        comb = _combination(res, specs, att, pg, overall=(pw, extra), nan_cols=nan_cols)
+        return finish(overall, comb, glist, att_g, "group")
 
     if type == "dynamic":
         e_all = t - group
@@ -246,15 +278,16 @@ def compute_aggte(
             att_e.append(att[we] @ wts)
             specs.append((we, wts, True))
         att_e = np.asarray(att_e)
-        infs, W = _combine(res, specs, att, pg)
         epos = eseq >= 0
+        nan_cols = np.zeros(eseq.size + 1, bool)
         if not epos.any():
-            overall, inf, Wo = np.nan, np.full(res.n, np.nan), np.zeros(W.shape[0])
+            overall, L = np.nan, np.zeros(eseq.size)
+            nan_cols[-1] = True
         else:
             overall = float(att_e[epos].mean())
-            inf = infs[:, epos].mean(axis=1)
-            Wo = W[:, epos].mean(axis=1)
-        return finish(overall, inf, eseq, att_e, infs, "event_time", W=np.column_stack([W, Wo]))
+            L = epos / epos.sum()
+        comb = _combination(res, specs, att, pg, overall=(L, None), nan_cols=nan_cols)
+        return finish(overall, comb, eseq, att_e, "event_time")
 
     # calendar
     if np.isfinite(max_e) or np.isfinite(min_e) or balance_e is not None:
@@ -272,9 +305,8 @@ def compute_aggte(
         att_t.append(att[wt] @ wts)
         specs.append((wt, wts, True))
     att_t = np.asarray(att_t)
-    infs, W = _combine(res, specs, att, pg)
-    return finish(float(att_t.mean()), infs.mean(axis=1), tl, att_t, infs, "time",
-                  W=np.column_stack([W, W.mean(axis=1)]))
+    comb = _combination(res, specs, att, pg, overall=(np.full(tl.size, 1.0 / tl.size), None))
+    return finish(float(att_t.mean()), comb, tl, att_t, "time")
 
 
 def aggte(res: AttGtResult, type: str = "group", **kwargs) -> AggteResult:

@@ -149,6 +149,8 @@ def att_gt(
         fit.repeated_cross_sections(df, uc, tname, yname, X_all, w_all, est_method)
     fit.warn_failures()
     se, crit, na_cells = _inference(sinks, n, T, bstrap, biters, cband, alp, rng)
+    sinks.release()
+    fit.influence.sinks = sinks  # aggte combines these sums instead of passing over the units again
     group, tt, att = fit.group, fit.tt, fit.att
 
     return AttGtResult(
@@ -259,6 +261,8 @@ class _CellFit:
         if a["x_const"] and a["Xfirst"].shape[1] == 1 and a["w_const"]:
             stats = CohortStats(a["Y"], a["w_unit"], self.g_unit, weights=self.sinks.weights,
                                 cluster=None if self.sinks.S is None else (self.sinks.codes, self.sinks.G))
+            self.influence.cohort_stats = stats
+            self.sinks.unit_boot.update({h: sv for h, (_, sv) in stats.boot.items()})
         elif self.sinks.weights is not None:  # units in several comparisons: their weights drawn once
             shared = self.n if any(c["thr"] is not None for c in self.cells) else int((self.g_unit == 0).sum())
             self.sinks.weights.keep(0, shared)
@@ -301,7 +305,7 @@ class _CellFit:
             self.att[js[ok]] = att[ok]
             self.influence.add(PanelBatch(js[ok], kept, fa, fZ, None if fB is None else fB[:, ok], fC[:, ok],
                                           tc[ok], tp[ok], scale, Xall))
-            self.sinks.add(js[ok], kept, inf)
+            self.sinks.add(js[ok], kept, inf, unit_col=(g, a["w_unit"][kept] * D))
 
     def _grouped(self, stats: CohortStats, g, ckey, kept, js, a, est_method) -> None:
         """One comparison without covariates, from the cohorts' statistics (:mod:`ceci_impact.did.grouped`)."""
@@ -326,8 +330,9 @@ class _CellFit:
         wk = a["w_unit"][kept]
         fa = np.where(D, r["ct"], r["cc"]) * wk
         fZ = (-r["ct"] * wk * D)[:, None]
+        sides = ((g, r["ct"], r["dmt"]), *((h, r["cc"], r["dmc"]) for h in controls))
         self.influence.add(PanelBatch(js, kept, fa, fZ, r["dmc"][None, :], r["att"][None, :], tc, tp, scale,
-                                      a["Xfirst"]))
+                                      a["Xfirst"], sides))
         self.sinks.add_summaries(js, r["sumsq"] * scale**2, None if "S" not in r else r["S"] * scale,
                                  None if "boot" not in r else r["boot"] * scale)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._options import CeciError
-from .design import design_matrix, formula_vars
+from .design import _blocked_codes, design_matrix, formula_vars
 
 
 class DidWarning(UserWarning):
@@ -30,29 +30,6 @@ class DidWarning(UserWarning):
 
 def _warn(msg: str, **facts) -> None:
     warnings.warn(DidWarning(msg, facts), stacklevel=3)
-
-
-def _blocked_codes(idv: np.ndarray, tv: np.ndarray):
-    """Codes for the usual layout, checked without hashing: numeric ids in increasing order, each unit's rows
-    together and holding the same increasing periods. None when the data are laid out otherwise."""
-    N = idv.size
-    if N == 0 or idv.dtype.kind not in "iuf" or tv.dtype.kind not in "iuf":
-        return None
-    T = int(np.argmax(idv != idv[0])) or N
-    if N % T:
-        return None
-    n = N // T
-    heads, t0 = idv[::T], tv[:T]
-    if not (np.all(heads[1:] > heads[:-1]) and np.all(t0[1:] > t0[:-1])):
-        return None
-    if not (np.array_equal(idv.reshape(n, T), np.broadcast_to(heads[:, None], (n, T)))
-            and np.array_equal(tv.reshape(n, T), np.broadcast_to(t0, (n, T)))):
-        return None
-    uc = np.empty((n, T), np.int32 if N < 2**31 else np.int64)
-    uc[:] = np.arange(n, dtype=uc.dtype)[:, None]
-    tc = np.empty((n, T), np.int16 if T < 2**15 else np.int32)
-    tc[:] = np.arange(T, dtype=tc.dtype)
-    return uc.reshape(-1), tc.reshape(-1), t0.copy()
 
 
 def _unit_time_codes(df: pd.DataFrame, idname: str, tname: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -194,6 +194,39 @@ def covariate_design(xformla: str | None, data: pd.DataFrame, idname: str, tname
     return np.column_stack(cols), names
 
 
+def _blocked_codes(idv: np.ndarray, tv: np.ndarray):
+    """Codes for the usual layout, checked without hashing: numeric ids in increasing order, each unit's rows
+    together and holding the same increasing periods. None when the data are laid out otherwise."""
+    N = idv.size
+    if N == 0 or idv.dtype.kind not in "iuf" or tv.dtype.kind not in "iuf":
+        return None
+    T = int(np.argmax(idv != idv[0])) or N
+    if N % T:
+        return None
+    n = N // T
+    heads, t0 = idv[::T], tv[:T]
+    if not (np.all(heads[1:] > heads[:-1]) and np.all(t0[1:] > t0[:-1])):
+        return None
+    if not (np.array_equal(idv.reshape(n, T), np.broadcast_to(heads[:, None], (n, T)))
+            and np.array_equal(tv.reshape(n, T), np.broadcast_to(t0, (n, T)))):
+        return None
+    uc = np.empty((n, T), np.int32 if N < 2**31 else np.int64)
+    uc[:] = np.arange(n, dtype=uc.dtype)[:, None]
+    tc = np.empty((n, T), np.int16 if T < 2**15 else np.int32)
+    tc[:] = np.arange(T, dtype=tc.dtype)
+    return uc.reshape(-1), tc.reshape(-1), t0.copy()
+
+
+def panel_codes(data: pd.DataFrame, idname: str, tname: str) -> tuple[np.ndarray, np.ndarray]:
+    """Unit and period codes of the rows in order of first appearance (as ``pd.factorize``): from the layout,
+    without hashing, when the rows are blocks of one unit's periods in the same order (compact integer types);
+    by factorizing otherwise."""
+    blocked = _blocked_codes(data[idname].to_numpy(), data[tname].to_numpy())
+    if blocked is not None:
+        return blocked[0], blocked[1]
+    return pd.factorize(data[idname])[0], pd.factorize(data[tname])[0]
+
+
 def check_panel(data: pd.DataFrame, *, yname: str, tname: str, idname: str, gname: str,
                 clustervars: tuple[str, ...] | list[str] = ()) -> None:
     """The panel checks every estimator applies (one line each): the columns exist, period and cohort are numeric,
@@ -224,14 +257,22 @@ def check_panel(data: pd.DataFrame, *, yname: str, tname: str, idname: str, gnam
     for col in (yname, tname, gname):
         if not (pd.api.types.is_numeric_dtype(data[col]) or pd.api.types.is_bool_dtype(data[col])):
             raise CeciError(f"column {col!r} must be numeric, found dtype {data[col].dtype}")
-    dup = data.duplicated([idname, tname])
-    if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
-        raise CeciError(f"{int(dup.sum())} duplicated ({idname}, {tname}) rows, e.g. {idname}={data[idname].iat[i]}, "
-                        f"{tname}={data[tname].iat[i]}; expected one row per unit and period")
-    uc = pd.factorize(data[idname])[0]
-    for col, what in [(gname, "must be constant within each unit")] + [
-            (c, "is a cluster variable and must be time-invariant") for c in clustervars]:
+    checks = [(gname, "must be constant within each unit")] + [
+        (c, "is a cluster variable and must be time-invariant") for c in clustervars]
+    # the usual layout (blocks of one unit's periods, in the same order): no duplicates, and a column is constant
+    # within units when each block repeats its first value; checked without hashing or copies of the frame
+    blocked = _blocked_codes(data[idname].to_numpy(), data[tname].to_numpy())
+    if blocked is not None:
+        T = blocked[2].size
+        checks = [(c, w) for c, w in checks if not _blocks_constant(data[c], T)]
+    else:
+        dup = data.duplicated([idname, tname])
+        if dup.any():
+            i = int(np.flatnonzero(dup.to_numpy())[0])
+            raise CeciError(f"{int(dup.sum())} duplicated ({idname}, {tname}) rows, e.g. {idname}={data[idname].iat[i]}, "
+                            f"{tname}={data[tname].iat[i]}; expected one row per unit and period")
+    uc = pd.factorize(data[idname])[0] if checks else None
+    for col, what in checks:
         v = pd.factorize(data[col].fillna(0) if col == gname else data[col])[0]
         first = np.full(uc.max() + 1, -1)
         first[uc[::-1]] = v[::-1]
@@ -239,6 +280,18 @@ def check_panel(data: pd.DataFrame, *, yname: str, tname: str, idname: str, gnam
         if varies.any():
             raise CeciError(f"{col!r} {what} ({idname}); it varies for {int(np.unique(uc[varies]).size)} units, "
                             f"e.g. {data[idname].iat[int(np.flatnonzero(varies)[0])]}")
-    g = data[gname].fillna(0).to_numpy(float)
-    if (g < 0).any():
-        raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {g.min()}")
+    gmin = data[gname].min()  # missing cohorts are never treated (0)
+    if gmin < 0:
+        raise CeciError(f"{gname!r} must be 0 (never treated) or a positive period; found {gmin}")
+
+
+def _blocks_constant(col: pd.Series, T: int) -> bool:
+    """Whether every block of ``T`` consecutive rows of ``col`` repeats its first value (missing values equal)."""
+    v = col.to_numpy()
+    if v.dtype == object or v.size % T:
+        return False
+    V = v.reshape(-1, T)
+    same = V == V[:, :1]
+    if v.dtype.kind == "f":
+        same |= np.isnan(V) & np.isnan(V[:, :1])
+    return bool(same.all())

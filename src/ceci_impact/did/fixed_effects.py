@@ -91,6 +91,142 @@ def within_ols(y: np.ndarray, X: np.ndarray, uid: np.ndarray, tid: np.ndarray, c
         return beta, V, keep, (Xd * u[:, None]) @ XtX_inv, ssc
     return beta, V, keep
 
+def within_ols_indicators(y: np.ndarray, cell: np.ndarray, J: int, uid: np.ndarray, tid: np.ndarray,
+                          unit_cluster: np.ndarray, X: np.ndarray | None = None,
+                          rows: int = 16_000_000) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`within_ols` for a design of ``J`` indicators (``cell``: the indicator of each row, -1 for none)
+    and optional dense columns ``X``, without forming the rows x ``J`` design.
+
+    Frisch–Waugh–Lovell through the exact two-way solver (:class:`TwoWayFE` on every row): with ``P`` the
+    projection on unit and period effects, ``D'(I-P)D = diag(n_j) - (F_u' a + F_t' lam)`` where ``F_u`` (units x
+    ``J``) and ``F_t`` (periods x ``J``) count each indicator's rows and ``(a, lam)`` are the effects fitted to the
+    indicators (one solve for all of them); ``D'(I-P)y`` and the cross-products with the demeaned dense columns
+    are sums over the indicators' rows. The residuals are formed once; each indicator's clustered score
+    ``sum_{i in c} (D_ij - a_ij - lam_tj) u_it`` is its rows' residual sum less the cluster's units' residual sums
+    times ``a`` and the cluster x period residual sums times ``lam``, so clusters must contain whole units
+    (``unit_cluster``: each unit's cluster code). Memory: a few vectors of the rows' length, units x ``J`` and
+    clusters x periods. Same columns kept, estimates, covariance and small-sample factor as :func:`within_ols`
+    (``G/(G-1) (n-1)/(n-K)``, ``K`` = slopes + period levels) up to rounding.
+
+    Parameters
+    ----------
+    y
+        Outcome of each row.
+    cell
+        Indicator of each row (0..J-1) or -1.
+    J
+        Number of indicators.
+    uid, tid
+        Unit and period codes of each row (0-based).
+    unit_cluster
+        Cluster code of each unit (clusters nest units).
+    X
+        Dense regressors after the indicators (rows x p), or None.
+    rows
+        Rows per block of the passes that gather indicator counts.
+
+    Returns
+    -------
+    tuple
+        ``(beta, V, keep)`` as :func:`within_ols`: estimates and covariance of the kept columns (indicators
+        first, then ``X``), and the kept mask.
+    """
+    n = y.size
+    p = 0 if X is None else X.shape[1]
+    fe = TwoWayFE(uid, tid, None)
+    nu, nt = fe.nu, fe.nt
+    Fu = np.zeros(nu * J)
+    Ft = np.zeros(nt * J)
+    Dy = np.zeros(J)
+    for lo in range(0, n, rows):  # indicator counts by unit and by period, and D'y, block by block
+        c = cell[lo:lo + rows]
+        on = np.flatnonzero(c >= 0)
+        cj = c[on].astype(np.int64)
+        Fu += np.bincount(uid[lo:lo + rows][on].astype(np.int64) * J + cj, minlength=nu * J)
+        Ft += np.bincount(tid[lo:lo + rows][on].astype(np.int64) * J + cj, minlength=nt * J)
+        Dy += np.bincount(cj, weights=y[lo:lo + rows][on], minlength=J)
+    Fu, Ft = Fu.reshape(nu, J), Ft.reshape(nt, J)
+    counts = Ft.sum(axis=0)
+    A, Lam = _fit_effects(fe, Fu, Ft)  # P D = A[uid] + Lam[tid], per indicator
+    ay, ly = fe.solve(*fe.sums(y, uid, tid))
+    XtX = np.diag(counts) - (Fu.T @ A + Ft.T @ Lam)
+    XtX = (XtX + XtX.T) / 2
+    Xty = Dy - (Fu.T @ ay + Ft.T @ ly)
+    if p:
+        fx = [fe.solve(*fe.sums(X[:, j], uid, tid)) for j in range(p)]
+        Xd = np.empty((n, p))
+        for j, (a_j, l_j) in enumerate(fx):
+            Xd[:, j] = X[:, j] - a_j[uid] - l_j[tid]
+        DX = np.column_stack([_cell_sums(cell, Xd[:, j], J, rows) for j in range(p)])
+        XtX = np.block([[XtX, DX], [DX.T, Xd.T @ Xd]])
+        Xty = np.concatenate([Xty, Xd.T @ y])
+    keep = np.ones(J + p, bool)
+    # an indicator the effects absorb has (I-P) D_j = 0: its squared norm vanishes to rounding
+    keep[:J] = np.diag(XtX)[:J] > 1e-10 * np.maximum(counts, 1.0)
+    if p:
+        keep[J:] = np.abs(Xd).max(axis=0) > 1e-10
+    XtX_inv = np.linalg.pinv(XtX[np.ix_(keep, keep)])
+    beta = XtX_inv @ Xty[keep]
+    b = np.zeros(J + p)
+    b[keep] = beta
+    # residuals u = (I-P)(y - D b - X g): the effects of the fitted part are those of y less A b (and X's)
+    a_r, l_r = ay - A @ b[:J], ly - Lam @ b[:J]
+    u = y - np.where(cell >= 0, b[:J][np.maximum(cell, 0)], 0.0)
+    if p:
+        for j, (a_j, l_j) in enumerate(fx):
+            a_r -= b[J + j] * a_j
+            l_r -= b[J + j] * l_j
+        u -= X @ b[J:]
+    u -= a_r[uid]
+    u -= l_r[tid]
+    G = int(unit_cluster.max()) + 1
+    S = _indicator_scores(u, cell, J, uid, tid, unit_cluster, G, A, Lam, rows, fe)
+    if p:
+        cl = unit_cluster[uid]
+        S = np.column_stack([S] + [np.bincount(cl, weights=Xd[:, j] * u, minlength=G) for j in range(p)])
+    S = S[:, keep]
+    K = int(keep.sum()) + nt
+    ssc = (G / (G - 1)) * ((n - 1) / (n - K))
+    V = XtX_inv @ (S.T @ S) @ XtX_inv * ssc
+    return beta, V, keep
+
+
+def _fit_effects(fe: TwoWayFE, Fu: np.ndarray, Ft: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit and period effects (units x J, periods x J) fitted to J columns from their unit and period sums."""
+    rhs = Ft - fe.B.T @ (Fu * fe.inv_cu[:, None])
+    Lam = fe.period_effects(rhs)
+    A = (Fu - fe.B @ Lam) * fe.inv_cu[:, None]
+    return A, Lam
+
+
+def _cell_sums(cell: np.ndarray, v: np.ndarray, J: int, rows: int) -> np.ndarray:
+    """Sums of ``v`` over the rows of each indicator (block by block)."""
+    out = np.zeros(J)
+    for lo in range(0, cell.size, rows):
+        c = cell[lo:lo + rows]
+        on = np.flatnonzero(c >= 0)
+        out += np.bincount(c[on].astype(np.int64), weights=v[lo:lo + rows][on], minlength=J)
+    return out
+
+
+def _indicator_scores(u, cell, J, uid, tid, unit_cluster, G, A, Lam, rows, fe: TwoWayFE) -> np.ndarray:
+    """Clustered scores ``sum_{rows in c} ((I-P) D_j) u`` (clusters x J) of the indicators: the residual sums of
+    each indicator's rows, less ``sum_{i in c} (a_ij U_i + sum_t u_it lam_tj)`` (``U_i`` the unit's residual sum)."""
+    from .bootstrap import group_sums
+
+    nu = A.shape[0]
+    per_unit = np.zeros(nu * J)
+    for lo in range(0, u.size, rows):
+        c = cell[lo:lo + rows]
+        on = np.flatnonzero(c >= 0)
+        per_unit += np.bincount(uid[lo:lo + rows][on].astype(np.int64) * J + c[on], weights=u[lo:lo + rows][on],
+                                minlength=nu * J)
+    per_unit = per_unit.reshape(nu, J)
+    per_unit -= A * np.bincount(uid, weights=u, minlength=nu)[:, None]
+    per_unit -= fe.residual_matrix(u) @ Lam
+    return group_sums(unit_cluster, G, per_unit)
+
+
 class TwoWayFE:
     """Normal equations of unit + period effects on a subset of observations, solved exactly.
 
@@ -116,15 +252,13 @@ class TwoWayFE:
         Time-invariant covariates by unit (units x p): period-specific slopes on them are added.
     """
 
-    def __init__(self, uid: np.ndarray, tid: np.ndarray, subset: np.ndarray, Xu: np.ndarray | None = None):
-        from scipy import sparse
-
+    def __init__(self, uid: np.ndarray, tid: np.ndarray, subset: np.ndarray | None, Xu: np.ndarray | None = None):
         self.nu, self.nt = int(uid.max()) + 1, int(tid.max()) + 1
-        self.u0, self.t0 = uid[subset], tid[subset]
+        self.u0, self.t0 = (uid, tid) if subset is None else (uid[subset], tid[subset])  # None: every row
         self.cu = np.bincount(self.u0, minlength=self.nu).astype(float)
         self.ct = np.bincount(self.t0, minlength=self.nt).astype(float)
-        B = sparse.csr_matrix((np.ones(self.u0.size), (self.u0, self.t0)), shape=(self.nu, self.nt))
-        self.B = B
+        self.in_order = bool(self.u0.size and np.all(self.u0[1:] >= self.u0[:-1]))  # rows grouped by unit, in order
+        B = self.B = _incidence(self.u0, self.t0, self.nu, self.nt, self.in_order)
         inv_cu = np.where(self.cu > 0, 1 / np.where(self.cu > 0, self.cu, 1), 0.0)
         self.inv_cu = inv_cu
         self.Xt = np.ones((self.nu, 1)) if Xu is None else np.column_stack([np.ones(self.nu), Xu])
@@ -133,7 +267,7 @@ class TwoWayFE:
         for k in range(q):
             for m in range(k, q):
                 xx = self.Xt[:, k] * self.Xt[:, m]
-                blk = np.diag(B.T @ xx) - (B.T @ sparse.diags(xx * inv_cu) @ B).toarray()
+                blk = np.diag(B.T @ xx) - _weighted_cross(B, xx * inv_cu)
                 S[:, k, :, m] = blk
                 S[:, m, :, k] = blk.T
         S = S.reshape(self.nt * q, self.nt * q)
@@ -207,6 +341,15 @@ class TwoWayFE:
             out += self.Xt[uid, k] * lam[tid, k]
         return out
 
+    def residual_matrix(self, v: np.ndarray):
+        """Units x periods sparse matrix of ``v`` (one value per row of the subset): ``B``'s structure when the
+        rows are in unit order (no copy), else built from coordinates (duplicates summed)."""
+        from scipy import sparse
+
+        if self.in_order:
+            return sparse.csr_matrix((v, self.B.indices, self.B.indptr), shape=self.B.shape)
+        return sparse.csr_matrix((v, (self.u0, self.t0)), shape=self.B.shape)
+
     def period_effects(self, rhs: np.ndarray) -> np.ndarray:
         """Period effects for many right-hand sides at once: ``rhs = b_t - B'(b_u / n_u)`` (periods x columns;
         the model without slopes).
@@ -219,6 +362,33 @@ class TwoWayFE:
         lam = np.zeros(rhs.shape)
         lam[self.live] = self.S_inv @ rhs[self.live]
         return lam
+
+def _incidence(u0: np.ndarray, t0: np.ndarray, nu: int, nt: int, in_order: bool):
+    """The units x periods incidence matrix (CSR) of the rows ``(u0, t0)``: built directly when the rows come
+    grouped by unit in order (the usual layout: no coordinate copies; its entries follow the rows), else from
+    coordinates (duplicates summed)."""
+    from scipy import sparse
+
+    idx = np.int32 if max(nu, nt, u0.size) < 2**31 else np.int64
+    if in_order:
+        indptr = np.zeros(nu + 1, idx)
+        np.cumsum(np.bincount(u0, minlength=nu), out=indptr[1:])
+        return sparse.csr_matrix((np.ones(u0.size), t0.astype(idx, copy=False), indptr), shape=(nu, nt))
+    return sparse.csr_matrix((np.ones(u0.size), (u0, t0)), shape=(nu, nt))
+
+
+def _weighted_cross(B, v: np.ndarray) -> np.ndarray:
+    """``B' diag(v) B`` (periods x periods) as dense products over blocks of units (about 32 MB each)."""
+    nt = B.shape[1]
+    if B.nnz == B.shape[0] * nt and B.has_canonical_format:  # every unit in every period: all ones
+        return np.full((nt, nt), float(v.sum()))
+    block = max(1, 2**22 // max(nt, 1))
+    out = np.zeros((nt, nt))
+    for lo in range(0, B.shape[0], block):
+        Bb = B[lo:lo + block].toarray()
+        out += Bb.T @ (Bb * v[lo:lo + block, None])
+    return out
+
 
 def fe_fit_untreated(y, uid, tid, untreated, fe: TwoWayFE, check: bool = True):
     """Unit and period effects fitted on untreated observations; returns fitted values for all rows (``check``:
@@ -259,9 +429,13 @@ def check_imputable(uid, tid, untreated, fe: TwoWayFE) -> None:
     fe : TwoWayFE
         The solver built on the untreated rows.
     """
-    if (fe.cu[np.unique(uid[~untreated])] == 0).any():
+    treated_units = np.zeros(fe.nu, bool)
+    treated_units[uid[~untreated]] = True
+    treated_periods = np.zeros(fe.nt, bool)
+    treated_periods[tid[~untreated]] = True
+    if (fe.cu[treated_units] == 0).any():
         raise CeciError("some treated units have no untreated observation: their unit effect cannot be imputed "
                         "(units treated in the first period?)")
-    if (fe.ct[np.unique(tid[~untreated])] == 0).any():
+    if (fe.ct[treated_periods] == 0).any():
         raise CeciError("some periods have no untreated observation: their period effect cannot be imputed "
                         "(all units treated by then; drop those periods)")

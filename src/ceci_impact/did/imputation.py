@@ -40,9 +40,22 @@ class _FirstStage:
     def _fe(self, y: np.ndarray) -> np.ndarray:
         return fe_fit_untreated(y, self.uid, self.tid, self.untreated, self.fe, check=False)
 
+    def fit_untreated(self, v0: np.ndarray) -> np.ndarray:
+        """:meth:`fit` read on the untreated rows only, from the values ``v0`` on those rows (the fit uses no
+        other): the same numbers as ``fit(v)[untreated]`` without vectors of the panel's length."""
+        fe = self.fe
+        if self.X.shape[1]:
+            v = np.zeros(self.uid.size)
+            v[self.untreated] = v0
+            return self.fit(v)[self.untreated]
+        a, lam = fe.solve(*fe.sums(v0, fe.u0, fe.t0))
+        return fe.fitted(a, lam, fe.u0, fe.t0)
 
-def cluster_period_sums(w: np.ndarray, cl: np.ndarray, tid: np.ndarray, n_cl: int, nt: int):
-    """Sums of ``w`` by cluster and period (clusters x periods): dense when that is no larger than the rows (one
+
+def cluster_period_sums(w: np.ndarray, cl: np.ndarray, tid: np.ndarray, n_cl: int, nt: int,
+                        fe: TwoWayFE | None = None):
+    """Sums of ``w`` by cluster and period (clusters x periods): with ``fe`` (clusters are its units and ``w`` is
+    on its rows) the solver's units x periods structure holding ``w`` (no copy); dense when that is small (one
     bincount), else sparse.
 
     Parameters
@@ -57,10 +70,14 @@ def cluster_period_sums(w: np.ndarray, cl: np.ndarray, tid: np.ndarray, n_cl: in
         Number of clusters.
     nt : int
         Number of periods.
+    fe : TwoWayFE, optional
+        The solver whose units are the clusters (the fast path).
     """
     from scipy import sparse
 
-    if n_cl * nt <= 2 * w.size:
+    if fe is not None:
+        return fe.residual_matrix(w)
+    if n_cl * nt <= w.size // 4:
         return np.bincount(cl * nt + tid, weights=w, minlength=n_cl * nt).reshape(n_cl, nt)
     return sparse.csr_matrix((w, (cl, tid)), shape=(n_cl, nt))  # duplicates summed
 
@@ -77,18 +94,20 @@ class _Imputed:
     event-time mean weighted by ``v^2`` (R didimputation's ``se_inner``).
     """
 
-    def __init__(self, first: _FirstStage, adj, treated, g, e, cl, n_cl):
+    def __init__(self, first: _FirstStage, adj, treated, key, cl, n_cl, unit_clusters: bool):
         fe = first.fe
         self.first, self.adj, self.cl, self.n_cl = first, adj, cl, n_cl
-        un = np.flatnonzero(~treated)
-        uid_u, tid_u, adj_u = first.uid[un], first.tid[un], adj[un]
+        uid_u, tid_u, adj_u = fe.u0, fe.t0, adj[~treated]  # the solver's rows are the untreated ones
         self.unit_cl = np.zeros(fe.nu, dtype=np.int64)
         self.unit_cl[first.uid] = cl  # clusters are constant within units (checked)
         self.A = np.bincount(uid_u, weights=adj_u, minlength=fe.nu)
-        self.C = [cluster_period_sums(fe.Xt[uid_u, k] * adj_u, cl[un], tid_u, n_cl, fe.nt)
-                  for k in range(fe.Xt.shape[1])]
+        cl_u = None if unit_clusters else cl[~treated]
+        self.C = [cluster_period_sums(adj_u if k == 0 else fe.Xt[uid_u, k] * adj_u, cl_u, tid_u, n_cl, fe.nt,
+                                      fe if unit_clusters else None) for k in range(fe.Xt.shape[1])]
+        del cl_u
         X = first.X
         if X.shape[1]:
+            un = np.flatnonzero(~treated)
             Xu = X[un]
             self.XA = np.column_stack([np.bincount(cl[un], weights=first.Xt0[:, j] * adj_u, minlength=n_cl)
                                        for j in range(X.shape[1])])
@@ -96,8 +115,7 @@ class _Imputed:
                                            for j in range(X.shape[1])])
             self.Xt_sum = [np.column_stack([np.bincount(tid_u, weights=fe.Xt[uid_u, k] * Xu[:, j], minlength=fe.nt)
                                             for j in range(X.shape[1])]) for k in range(fe.Xt.shape[1])]
-        kg, ke = pd.factorize(g)[0], pd.factorize(e)[0]  # cohort x event time (NaN event times: code -1)
-        self.key = kg * (int(ke.max()) + 2) + ke + 1
+        self.key = key  # cohort x event time of the treated rows (a small code)
 
     def estimate(self, rows: np.ndarray) -> tuple[float, float, np.ndarray]:
         """Estimate, SE and cluster scores of the equally weighted average of ``tau`` over the treated ``rows``."""
@@ -114,9 +132,12 @@ class _Imputed:
             gamma = first.XtX_inv @ (first.X[rows].T @ w1 + X0v0)
             s -= self.XA @ gamma
         key = self.key[rows]  # tau less its cohort x event-time mean weighted by v^2 (equal weights here)
-        _, kinv = np.unique(key, return_inverse=True)
-        tbar = np.bincount(kinv, weights=self.adj[rows]) / np.bincount(kinv)
-        s += np.bincount(self.cl[rows], weights=w1 * (self.adj[rows] - tbar[kinv]), minlength=self.n_cl)
+        adj_r = self.adj[rows]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tbar = np.bincount(key, weights=adj_r) / np.bincount(key)
+        adj_r -= tbar[key]
+        adj_r *= w1
+        s += np.bincount(self.cl[rows], weights=adj_r, minlength=self.n_cl)
         return est, float(np.sqrt((s**2).sum())), s
 
 
@@ -137,10 +158,12 @@ class _LeadProjections:
             fe, order = first.fe, np.argsort(lead[self.rows], kind="stable")
             self.rows = self.rows[order]
             edges = np.searchsorted(lead[self.rows], np.arange(k + 1))
-            self.sol = []
+            self.sol, self.sums = [], []
             for j in range(k):
                 r = self.rows[edges[j]:edges[j + 1]]
-                self.sol.append(fe.solve(*fe.sums(np.ones(r.size), first.uid[r], first.tid[r])))
+                self.sums.append(fe.sums(np.ones(r.size), first.uid[r], first.tid[r]))
+                self.sol.append(fe.solve(*self.sums[-1]))
+            del self.rows  # what the test needs from the lead rows is in their unit and period sums
 
     def _full(self, j: int) -> np.ndarray:
         Lj = (self.lead == j).astype(float)
@@ -149,19 +172,26 @@ class _LeadProjections:
     def gram(self) -> np.ndarray:
         """``L'PL`` (k x k)."""
         out = np.zeros((self.k, self.k))
-        lr, lm = self.lead[self.rows], self.lead[self.m]
-        for j in range(self.k):
-            if self.fast:
+        if self.fast:  # the fit of lead j summed over lead i's rows: lead i's unit and period sums times j's effects
+            bu = np.column_stack([b_u for b_u, _ in self.sums])
+            bt = np.stack([np.asarray(b_t).reshape(self.first.fe.nt, -1) for _, b_t in self.sums])
+            self.sums = None  # read once
+            for j in range(self.k):
                 a, lam = self.sol[j]
-                f = self.first.fe.fitted(a, lam, self.first.uid[self.rows], self.first.tid[self.rows])
-                out[:, j] = np.bincount(lr, weights=f, minlength=self.k)
-            else:
-                out[:, j] = np.bincount(lm[lm >= 0], weights=self._full(j)[lm >= 0], minlength=self.k)
+                out[:, j] = bu.T @ a + np.einsum("itq,tq->i", bt, np.asarray(lam).reshape(self.first.fe.nt, -1))
+            return out
+        lm = self.lead[self.m]
+        for j in range(self.k):
+            out[:, j] = np.bincount(lm[lm >= 0], weights=self._full(j)[lm >= 0], minlength=self.k)
         return out
 
-    def cluster_scores(self, u: np.ndarray, cl: np.ndarray, n_cl: int, cols: np.ndarray) -> np.ndarray:
-        """``sum_{rows in c} (L_j - P L_j) u`` for the leads ``cols`` (clusters x leads; ``u`` on untreated rows)."""
-        m, lm, cm = self.m, self.lead[self.m], cl[self.m]
+    def cluster_scores(self, u: np.ndarray, cl: np.ndarray, n_cl: int, cols: np.ndarray,
+                       unit_clusters: bool = False) -> np.ndarray:
+        """``sum_{rows in c} (L_j - P L_j) u`` for the leads ``cols`` (clusters x leads; ``u`` on untreated rows;
+        ``unit_clusters``: the clusters are the units, ``cl`` their codes)."""
+        fe = self.first.fe
+        m, lm = self.m, self.lead[self.m]
+        cm = fe.u0 if unit_clusters else cl[m]  # the untreated rows are the solver's rows
         out = np.zeros((n_cl, cols.size))
         for i, j in enumerate(cols):
             out[:, i] = np.bincount(cm[lm == j], weights=u[lm == j], minlength=n_cl)
@@ -169,12 +199,13 @@ class _LeadProjections:
             for i, j in enumerate(cols):
                 out[:, i] -= np.bincount(cm, weights=self._full(j) * u, minlength=n_cl)
             return out
-        fe, uid, tid = self.first.fe, self.first.uid[m], self.first.tid[m]
+        uid, tid = fe.u0, fe.t0
         unit_cl = np.zeros(fe.nu, dtype=np.int64)
         unit_cl[uid] = cm  # clusters are constant within units (checked)
         U = np.bincount(uid, weights=u, minlength=fe.nu)  # per-unit residual sums (zero with unit effects)
         for kx in range(fe.Xt.shape[1]):
-            C = cluster_period_sums(fe.Xt[uid, kx] * u, cm, tid, n_cl, fe.nt)
+            C = cluster_period_sums(u if kx == 0 else fe.Xt[uid, kx] * u, cm, tid, n_cl, fe.nt,
+                                    fe if unit_clusters else None)
             lam = np.column_stack([self.sol[j][1].reshape(fe.nt, -1)[:, kx] for j in cols])
             out -= C @ lam
         for i, j in enumerate(cols):
@@ -182,7 +213,8 @@ class _LeadProjections:
         return out
 
 
-def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tuple[list, list, dict]:
+def _pretrend_test(adj, e, ever, untreated, first: _FirstStage, cl, n_cl, tid,
+                   unit_clusters: bool = False) -> tuple[list, list, dict]:
     """BJS's pre-trend test: OLS on untreated observations of the outcome on pre-period event-time dummies (the
     last pre-period the reference) with the first stage's effects and covariates absorbed (R ``didimputation``:
     ``feols(y ~ leads | first_stage)`` on untreated rows), fixest's clustered covariance.
@@ -190,24 +222,31 @@ def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tup
     The dummies are never formed as a dense design: each is projected through the first stage's exact solver
     (``first.fit``), ``L'ML`` and ``L'My`` are gathered lead by lead, and the residuals' cluster scores
     ``sum_c (M L_j) u`` are accumulated in a second pass, so memory stays a few vectors of the panel's length.
-    Returns the rows of the pre-period table, the cluster scores of each coefficient and the Wald test.
+    ``adj``: the outcome less the first stage's fit (its residuals on the untreated rows); ``e``: event times
+    (read where ``ever`` treated). Returns the rows of the pre-period table, the cluster scores of each
+    coefficient and the Wald test.
     """
     from scipy import stats
 
-    pre_e = sorted(int(v) for v in np.unique(e[untreated & (g > 0)]) if v < 0)
+    m = untreated
+    pre_rows = np.flatnonzero(m & ever)
+    e_pre = e[pre_rows]
+    pre_e = sorted(int(v) for v in np.unique(e_pre) if v < 0)
     keep_e = pre_e[:-1]  # the last pre-period is the reference (collinear with unit effects otherwise)
     if not keep_e:
         return [], [], {"W": None, "df": 0, "pvalue": None}
-    m = untreated
-    lead = np.full(y.size, -1)
-    lead[m & (g > 0)] = np.searchsorted(keep_e, e[m & (g > 0)])
-    lead[(lead >= len(keep_e)) | ~np.isin(e, keep_e)] = -1
     k = len(keep_e)
+    lead = np.full(e.size, -1, np.int16 if k < 2**15 else np.int64)
+    pos = np.searchsorted(keep_e, e_pre)
+    hit = pos < k
+    hit[hit] = np.asarray(keep_e)[pos[hit]] == e_pre[hit]
+    lead[pre_rows[hit]] = pos[hit]
+    del pre_rows, e_pre, pos, hit
     counts = np.bincount(lead[lead >= 0], minlength=k).astype(float)
 
     lm = lead[m]
     on = lm >= 0
-    r_y = (y - first.fit(y))[m]
+    r_y = adj[m]
     proj = _LeadProjections(first, lead, k, m)
     gram = np.diag(counts) - proj.gram()  # L'ML = L'L - L'PL
     Lty = np.bincount(lm[on], weights=r_y[on], minlength=k)  # L'My
@@ -216,13 +255,16 @@ def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tup
     beta = XtX_inv @ Lty[kk]
     b_full = np.zeros(k)
     b_full[kk] = beta
-    Lb = np.where(lead >= 0, b_full[np.maximum(lead, 0)], 0.0)
-    u = r_y - (Lb - first.fit(Lb))[m]
-    S = proj.cluster_scores(u, cl, n_cl, kk)  # sum_{c} (M L_j) u, clusters of the full panel
-    G = int(np.unique(cl[m]).size)
+    Lb = np.where(on, b_full[np.maximum(lm, 0)], 0.0)  # the fitted leads on the untreated rows
+    Lb -= first.fit_untreated(Lb)
+    u = r_y
+    u -= Lb
+    del Lb
+    S = proj.cluster_scores(u, cl, n_cl, kk, unit_clusters)  # sum_{c} (M L_j) u, clusters of the full panel
+    G = int((first.fe.cu > 0).sum()) if unit_clusters else int((np.bincount(cl[m]) > 0).sum())
     n = int(m.sum())
     # leads, period levels, covariates and their period slopes (fixest's K; unit effects nest in the clusters)
-    K = kk.size + np.unique(tid[m]).size + first.X.shape[1] + first.fe.n_slopes
+    K = kk.size + int((first.fe.ct > 0).sum()) + first.X.shape[1] + first.fe.n_slopes
     ssc = (G / (G - 1)) * ((n - 1) / (n - K))
     V = XtX_inv @ (S.T @ S) @ XtX_inv * ssc
     scores = np.sqrt(ssc) * (S @ XtX_inv)
@@ -230,6 +272,19 @@ def _pretrend_test(y, e, g, untreated, first: _FirstStage, cl, n_cl, tid) -> tup
            for i, j in enumerate(kk)]
     W = float(beta @ np.linalg.solve(V, beta))
     return pre, list(scores.T), {"W": W, "df": int(kk.size), "pvalue": float(1 - stats.chi2.cdf(W, kk.size))}
+
+
+def _cohort_event_key(g: np.ndarray, e: np.ndarray, treated: np.ndarray) -> np.ndarray:
+    """A small non-negative code of (cohort, event time) for the treated rows (0 elsewhere): equal codes, equal
+    cells."""
+    gt, et = g[treated], e[treated]
+    if not gt.size:
+        return np.zeros(g.size, np.int32)
+    cohorts, gi = np.unique(gt, return_inverse=True)
+    ev, ei = np.unique(et, return_inverse=True)
+    key = np.zeros(g.size, np.int32 if cohorts.size * ev.size < 2**31 else np.int64)
+    key[treated] = gi * ev.size + ei
+    return key
 
 
 def did_imputation(
@@ -288,31 +343,35 @@ def did_imputation(
     alp : float
         Significance level of the intervals (default 0.05).
     """
-    from .design import check_panel
+    from .design import check_panel, covariate_parts, panel_codes
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
                 clustervars=[clustervars] if clustervars else [])
-    df = data.dropna(subset=[yname]).reset_index(drop=True)
+    ok = data[yname].notna().to_numpy()
+    df = data if ok.all() else data.loc[ok].reset_index(drop=True)  # no copy of the frame unless rows drop
+    del ok
     y = df[yname].to_numpy(float)
-    t = df[tname].to_numpy(float)
-    g = df[gname].fillna(0).to_numpy(float)
-    treated = (g > 0) & (t >= g - anticipation)
+    gcol = df[gname]
+    g = (gcol.fillna(0) if gcol.hasnans else gcol).to_numpy()
+    e = df[tname].to_numpy() - g  # event time where treated (g > 0)
+    ever = g > 0
+    treated = ever & (e >= -anticipation)
     untreated = ~treated
-    uid = pd.factorize(df[idname])[0]
-    tid = pd.factorize(df[tname])[0]
-    from .design import covariate_parts
-
+    key = _cohort_event_key(g, e, treated)
+    uid, tid = panel_codes(df, idname, tname)
     # time-invariant covariates get period-specific slopes inside the fixed-effects solver (no rows x periods
     # design); time-varying ones enter the first stage by Frisch-Waugh-Lovell
     Xv, Xu = covariate_parts(xformla, df, idname)
     fe = TwoWayFE(uid, tid, untreated, Xu if Xu.shape[1] else None)
     first = _FirstStage(Xv, uid, tid, untreated, fe)
-    adj = y - first.fit(y)  # residuals (untreated) and effects tau (treated)
-    e = np.where(g > 0, t - g, np.nan)
-    cl = pd.factorize(df[clustervars] if clustervars else df[idname])[0]
-
-    n_cl = int(cl.max()) + 1
-    imp = _Imputed(first, adj, treated, g, e, cl, n_cl)
+    adj = first.fit(y)  # fitted untreated outcome, then (in place) residuals (untreated) and effects tau (treated)
+    np.subtract(y, adj, out=adj)
+    if clustervars:
+        cl, n_cl = pd.factorize(df[clustervars])[0], None
+        n_cl = int(cl.max()) + 1
+    else:
+        cl, n_cl = uid, fe.nu  # units are the clusters: codes 0..units-1 already
+    imp = _Imputed(first, adj, treated, key, cl, n_cl, unit_clusters=not clustervars)
     tr = np.flatnonzero(treated)
     overall, overall_se, _ = imp.estimate(tr)
     rows, scores = [], []
@@ -328,7 +387,7 @@ def did_imputation(
             scores.append(sc)
     pre, pre_scores, pretest = [], [], {"W": None, "df": 0, "pvalue": None}
     if pretrends:
-        pre, pre_scores, pretest = _pretrend_test(y, e, g, untreated, first, cl, n_cl, tid)
+        pre, pre_scores, pretest = _pretrend_test(adj, e, ever, untreated, first, cl, n_cl, tid, not clustervars)
     table = pd.DataFrame(pre + rows, columns=["event_time", "att", "se", "n_obs"])
     # joint covariance of pre-trend coefficients and event-time effects from their cluster scores (diagonal = the
     # reported variances; pre-trend scores carry the small-sample factor of their regression) — HonestDiD's input

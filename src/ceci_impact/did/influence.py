@@ -61,6 +61,9 @@ class PanelBatch:
     tp: np.ndarray
     scale: float
     X: np.ndarray  # covariates of all units (the batch's period when they vary), shared, not copied
+    # comparisons without covariates (:mod:`ceci_impact.did.grouped`): ``(cohort, c, m)`` for each side, the
+    # influence function of a unit of ``cohort`` being ``scale * c * w_i * (DY_ij - m_j)``; empty otherwise
+    sides: tuple = ()
 
     def block(self, Y: np.ndarray, lo: int, hi: int) -> np.ndarray:
         """Dense influence functions of this batch's cells on its rows ``lo:hi``.
@@ -197,9 +200,13 @@ class Sinks:
         self.boot = np.zeros((weights.biters, k)) if weights is not None else None
         self.W = W
         self.comb = np.zeros((n, W.shape[1])) if W is not None else None
+        self.unit_boot: dict[float, np.ndarray] = {}  # cohort -> sum_i v_bi w_i over its units (biters,)
 
-    def add(self, cols: np.ndarray, rows: np.ndarray, block: np.ndarray) -> None:
-        """Accumulate the dense ``block`` (len(rows) x len(cols)) of influence functions.
+    def add(self, cols: np.ndarray, rows: np.ndarray, block: np.ndarray,
+            unit_col: tuple[float, np.ndarray] | None = None) -> None:
+        """Accumulate the dense ``block`` (len(rows) x len(cols)) of influence functions; ``unit_col = (cohort,
+        u)`` (``u`` one value per row, zero outside the cohort) also gives the cohort's bootstrap sums
+        ``sum_i v_bi u_i`` from the same weights (what an aggregation's estimated-weights term needs).
 
         Parameters
         ----------
@@ -209,6 +216,8 @@ class Sinks:
             Unit codes (sorted).
         block : numpy.ndarray
             Dense influence functions (len(rows) x len(cols)).
+        unit_col : tuple, optional
+            ``(cohort, u)`` for the cohort's bootstrap sums.
         """
         if self.sumsq is not None:
             self.sumsq[cols] += np.einsum("ij,ij->j", block, block)
@@ -216,9 +225,20 @@ class Sinks:
             self.S[:, cols] += group_sums(self.codes[rows], self.G, block)
         if self.boot is not None:
             acc = np.zeros((self.weights.biters, cols.size))
+            extra = None
+            if unit_col is not None and unit_col[0] not in self.unit_boot:
+                extra = np.zeros(self.weights.biters)
             for lo, hi in runs(rows):
-                acc += self.weights.vt_dot(int(rows[lo]), int(rows[hi - 1]) + 1, block[lo:hi])
+                if extra is None:
+                    acc += self.weights.vt_dot(int(rows[lo]), int(rows[hi - 1]) + 1, block[lo:hi])
+                    continue
+                both = self.weights.vt_dot(int(rows[lo]), int(rows[hi - 1]) + 1, block[lo:hi],
+                                           unit_col[1][lo:hi, None])
+                acc += both[0]
+                extra += both[1][:, 0]
             self.boot[:, cols] += acc
+            if extra is not None:
+                self.unit_boot[unit_col[0]] = extra
         if self.comb is not None:
             Wc = self.W[cols]
             used = np.flatnonzero(np.any(Wc != 0, axis=0))
@@ -255,6 +275,11 @@ class Sinks:
             self.boot[:, cols] += boot
         if self.comb is not None:
             raise ValueError("combinations are formed from the factors, not from summaries")
+
+    def release(self) -> None:
+        """Drop the work buffers of the bootstrap weights (the sums are kept, and the weights' identity)."""
+        if self.weights is not None:
+            self.weights.release()
 
     def fail(self, cols) -> None:
         """Cells whose influence function is undefined (NA for every unit).
@@ -294,6 +319,8 @@ class CellInfluence:
         self.n, self.k, self.Y = n, k, Y
         self.batches: list = []
         self.failed: list[int] = []
+        self.sinks: Sinks | None = None  # what att_gt accumulated over the cells (sums, cluster and bootstrap sums)
+        self.cohort_stats = None  # the cohorts' statistics when every batch is a comparison without covariates
 
     @property
     def nbytes(self) -> int:

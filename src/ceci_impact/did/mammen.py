@@ -17,6 +17,12 @@ P1_U16 = int(round((SQ5 + 1) / (2 * SQ5) * 65536))
 FULL_BYTES = 2**28  # weights kept for reuse up to this size
 
 
+def _same_state(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    return bool(np.array_equal(a, b)) if isinstance(a, np.ndarray) else a == b
+
+
 class MammenWeights:
     """Weights ``v`` (units x biters) drawn from ``rng``; ``rows(lo, hi)`` returns those of units ``lo:hi``.
 
@@ -83,9 +89,10 @@ class MammenWeights:
         out += K2  # K2 or K2 + (K1 - K2) (K1 to within one ulp)
         return out
 
-    def vt_dot(self, lo: int, hi: int, M: np.ndarray) -> np.ndarray:
+    def vt_dot(self, lo: int, hi: int, M: np.ndarray, M2: np.ndarray | None = None):
         """``V[lo:hi]' M`` (biters x M's columns) for the units ``lo:hi`` (M has their ``hi - lo`` rows), as
-        ``K2 * colsum(M) + (K1 - K2) * I' M`` with the 0/1 indicators ``I`` of ``K1``, in reused blocks.
+        ``K2 * colsum(M) + (K1 - K2) * I' M`` with the 0/1 indicators ``I`` of ``K1``, in reused blocks. With
+        ``M2`` (same rows), ``(V' M, V' M2)`` from the same weights, each block generated once.
 
         Parameters
         ----------
@@ -95,13 +102,32 @@ class MammenWeights:
             One past the last unit.
         M : numpy.ndarray
             Values of units ``lo:hi`` (``hi - lo`` rows).
+        M2 : numpy.ndarray, optional
+            Second values of the same rows.
         """
         out = np.zeros((self.biters, M.shape[1]))
+        out2 = None if M2 is None else np.zeros((self.biters, M2.shape[1]))
         for a, b, bits in self._bit_blocks(lo, hi):
             out += bits.T @ M[a - lo:b - lo]
+            if out2 is not None:
+                out2 += bits.T @ M2[a - lo:b - lo]
         out *= K1 - K2
         out += K2 * M.sum(axis=0)
-        return out
+        if out2 is None:
+            return out
+        out2 *= K1 - K2
+        out2 += K2 * M2.sum(axis=0)
+        return out, out2
+
+    def release(self) -> None:
+        """Drop the kept weights and the work buffer (they are regenerated if needed)."""
+        self._kept = None
+        self._buf = None
+
+    def same_draws(self, other: MammenWeights) -> bool:
+        """Whether ``other`` holds exactly the weights of this object (same stream position, draws and units)."""
+        return (self.biters, self.n, self._cls) == (other.biters, other.n, other._cls) and _same_state(
+            self._state, other._state)
 
     def _bit_blocks(self, lo: int, hi: int):
         if self._kept is not None:

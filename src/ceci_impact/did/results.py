@@ -392,6 +392,31 @@ class AggteResult(ResultProtocol):
                                 title=title or f"Callaway–Sant'Anna, {self.type} aggregation")
 
 
+class _OnFirstAccess:
+    """Data descriptor of an influence-function field of :class:`AggteResult`: a value given as a zero-argument
+    callable (``aggte`` defers forming the units x columns matrix, which its standard errors do not need) is
+    called on first access and the array kept; an array is stored as given."""
+
+    def __init__(self, name: str):
+        self.slot = f"_{name}_value"
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.slot]
+        if callable(value):
+            value = value()
+            obj.__dict__[self.slot] = value
+        return value
+
+    def __set__(self, obj, value) -> None:
+        obj.__dict__[self.slot] = value
+
+
+AggteResult.inf_overall = _OnFirstAccess("inf_overall")
+AggteResult.inf_egt = _OnFirstAccess("inf_egt")
+
+
 @dataclass(frozen=True, eq=False)
 class EventStudyResult(ResultProtocol):
     """Event-study estimates of any estimator (Sun–Abraham, imputation, Poisson, ...).

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._options import CeciError, check_option
-from .fixed_effects import demean_twoway, within_ols  # noqa: F401  (re-exported)
+from .fixed_effects import demean_twoway, within_ols, within_ols_indicators  # noqa: F401  (re-exported)
 from .plotting import event_study_plot
 from .results import EventStudyMoments, ResultProtocol
 
@@ -111,6 +111,38 @@ class TwfeResult(ResultProtocol):
         return event_study_plot(self.tidy(), ax=ax, title=title or "TWFE event study")
 
 
+def _indicators(df: pd.DataFrame, tname: str, gname: str, type: str, anticipation: int, min_e, max_e):
+    """The regressors of interest as one indicator code per row (-1: none): ``post`` (static) or the event times
+    (``t - g`` of treated units, endpoints binned at ``min_e`` / ``max_e``, reference ``-1 - anticipation``)."""
+    gcol = df[gname]
+    g = (gcol.fillna(0) if gcol.hasnans else gcol).to_numpy()
+    t = df[tname].to_numpy()
+    treated = g > 0
+    rel = t - g  # event time of treated rows
+    if type == "static":
+        cell = np.where(treated & (rel >= -anticipation), 0, -1).astype(np.int8)
+        return cell, ["post"], []
+    binned = []  # endpoints that pool several event times
+    if min_e is not None:
+        low = treated & (rel < min_e)
+        if low.any():
+            binned.append(int(min_e))
+            rel = np.where(low, min_e, rel)
+    if max_e is not None:
+        high = treated & (rel > max_e)
+        if high.any():
+            binned.append(int(max_e))
+            rel = np.where(high, max_e, rel)
+    ref = -1 - anticipation
+    levels = np.unique(rel[treated])
+    levels = levels[levels != ref]
+    pos = np.searchsorted(levels, rel)
+    found = treated & (pos < levels.size)
+    found[found] = levels[pos[found]] == rel[found]
+    cell = np.where(found, pos, -1).astype(np.int16 if levels.size < 2**15 else np.int32)
+    return cell, [f"rel::{int(e)}" for e in levels], binned
+
+
 def twfe(
     data: pd.DataFrame,
     *,
@@ -158,42 +190,28 @@ def twfe(
         Significance level of the intervals (default 0.05).
     """
     check_option("type", type, TwfeType)
-    from .design import check_panel
+    from .design import check_panel, panel_codes
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
                 clustervars=[clustervars] if clustervars else [])
-    df = data.dropna(subset=[yname]).copy()
-    g = df[gname].fillna(0).to_numpy(float)
-    t = df[tname].to_numpy(float)
-    treated = g > 0
-    if type == "static":
-        X = ((t >= g - anticipation) & treated).astype(float)[:, None]
-        names = ["post"]
-    else:
-        rel = np.where(treated, t - g, np.nan)
-        binned = []  # endpoints that pool several event times
-        if min_e is not None:
-            binned += [int(min_e)] if (rel < min_e).any() else []
-            rel = np.where(rel < min_e, min_e, rel)
-        if max_e is not None:
-            binned += [int(max_e)] if (rel > max_e).any() else []
-            rel = np.where(rel > max_e, max_e, rel)
-        ref = -1 - anticipation
-        levels = sorted(int(v) for v in np.unique(rel[~np.isnan(rel)]) if v != ref)
-        X = np.column_stack([(rel == e).astype(float) for e in levels])
-        names = [f"rel::{e}" for e in levels]
+    ok = data[yname].notna().to_numpy()
+    df = data if ok.all() else data.loc[ok]  # no copy of the frame unless rows are dropped
+    cell, names, binned = _indicators(df, tname, gname, type, anticipation, min_e, max_e)
+    Xc = None
     if xformla:
         from .design import covariate_design
 
         Xc, cn = covariate_design(xformla, df, idname, tname)
-        X = np.column_stack([X, Xc])
         names += cn
-    uid = pd.factorize(df[idname])[0]
-    tid = pd.factorize(df[tname])[0]
-    beta, V, keep = within_ols(df[yname].to_numpy(float), X, uid, tid,
-                               (df[clustervars] if clustervars else df[idname]).to_numpy())
+    uid, tid = panel_codes(df, idname, tname)
+    cl_rows = (df[clustervars] if clustervars else df[idname]).to_numpy()
+    unit_vals = np.empty(int(uid.max()) + 1, dtype=cl_rows.dtype)
+    unit_vals[uid] = cl_rows  # clusters are constant within units (checked above)
+    unit_cl, uniq = pd.factorize(unit_vals, use_na_sentinel=False)
+    beta, V, keep = within_ols_indicators(df[yname].to_numpy(float), cell, len(names) - (0 if Xc is None else
+                                          Xc.shape[1]), uid, tid, unit_cl, Xc)
     names = [n_ for n_, k in zip(names, keep, strict=True) if k]
-    G = int(pd.unique(df[clustervars] if clustervars else df[idname]).size)
+    G = int(uniq.size)
     n = len(df)
     coef = pd.Series(beta, index=names)
     vcov = pd.DataFrame(V, index=names, columns=names)
