@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
@@ -32,14 +31,17 @@ def with_rule(out: Any, res: Any, W: np.ndarray | None) -> Any:
     W = np.asarray(W, float).reshape(res.att.size, -1)
     changes: dict = {"source": (res, W)}
     if res.cluster is None:
-        return dataclasses.replace(out, **changes)
+        return _set(out, changes)
     p = res.params
-    if True:  # apply_rule is None for the rules aggte applies itself (none, welch, effective, ...)
+    from .registry import RULES
+
+    rule = p.get("small_cluster", "none")
+    if rule == "ri" or RULES[rule].compute is not None:  # the rules aggte applies itself need no pass here
         infs = out.inf_overall[:, None] if out.inf_egt is None else np.column_stack([out.inf_egt, out.inf_overall])
         est = np.r_[[] if out.att_egt is None else out.att_egt, out.overall_att]
         se0 = np.r_[[] if out.se_egt is None else out.se_egt, out.overall_se]
         ok = np.isfinite(est) & np.all(np.isfinite(infs), axis=0) & np.isfinite(se0)  # NaN SE: degenerate (base)
-        inf = apply_rule(p.get("small_cluster", "none"), res, np.where(ok, infs, 0.0), W, np.where(ok, est, 0.0),
+        inf = apply_rule(rule, res, np.where(ok, infs, 0.0), W, np.where(ok, est, 0.0),
                          out.alp, p.get("biters", 999), p.get("seed"))
         if inf is not None:
             for key in ("se", "ci_low", "ci_high", "pvalue", "df"):
@@ -53,7 +55,15 @@ def with_rule(out: Any, res: Any, W: np.ndarray | None) -> Any:
             changes["overall_se"] = float(inf["se"][-1])
             if out.se_egt is not None:
                 changes["se_egt"] = np.asarray(inf["se"][:-1], float)
-    return dataclasses.replace(out, **changes)
+    return _set(out, changes)
+
+
+def _set(out: Any, changes: dict) -> Any:
+    """Set fields of the freshly built (not yet shared) frozen result in place: a copy through
+    ``dataclasses.replace`` would read, and so form, the lazily built influence functions."""
+    for k, v in changes.items():
+        object.__setattr__(out, k, v)
+    return out
 
 
 def clustered_pretest(agg: Any, pre: np.ndarray, *, biters: int = 999, seed: int = 2026) -> dict:
