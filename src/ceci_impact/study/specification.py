@@ -91,14 +91,16 @@ def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, s
     ``SMALL_CLUSTER`` of the inference registry (:mod:`ceci_impact.did.inference`; chosen by the held-out run of
     benchmarks/cluster_inference.py, docs/inference.md), applied by ``aggte`` to the overall effect and to each
     event time; the pre-test is the clustered wild-bootstrap Wald test. Without one, R's unit-level multiplier
-    bootstrap. Warnings are re-emitted and recorded, never silenced: in the result's ``data_notes`` (shown in the
+    bootstrap. ``inference=False`` (point estimates only, e.g. the truth of an estimand: the estimator applied to
+    the simulated effects, which have no sampling error) skips the rule. Warnings are re-emitted and recorded, never
+    silenced: in the result's ``data_notes`` (shown in the
     report and its sidecar) and as ``params["warnings"]``."""
     with recording() as caught:  # every warning recorded (data_notes, params["warnings"]) and re-emitted
         r = att_gt(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, xformla=spec.xformla,
                    control_group=spec.control_group, est_method=spec.est_method, anticipation=spec.anticipation,
                    base_period=base_period, weightsname=spec.weightsname, clustervars=spec.clustervars,
                    bstrap=inference and not spec.clustervars, cband=inference, biters=biters, alp=spec.alpha,
-                   seed=seed, small_cluster=SMALL_CLUSTER if spec.clustervars else "none")
+                   seed=seed, small_cluster=SMALL_CLUSTER if (spec.clustervars and inference) else "none")
     r.params["warnings"] = sorted({str(w.message) for w in caught})
     return r
 

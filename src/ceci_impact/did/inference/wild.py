@@ -167,6 +167,8 @@ def wild_ci(cs: ClusterScores, alp: float, V: np.ndarray, restricted: bool = Tru
     if not restricted:
         ts = np.abs(L.tstar(0.0))
         ts = np.sort(ts[np.isfinite(ts)])
+        if ts.size == 0:  # every bootstrap world has a zero standard error (degenerate scores): no interval
+            return float("nan"), float("nan"), float("nan"), se
         q = float(ts[int(np.ceil((1 - alp) * ts.size)) - 1])
         p0 = float(np.mean(ts >= abs(est) / se * (1 - 1e-10)))
         return est - q * se, est + q * se, p0, se
