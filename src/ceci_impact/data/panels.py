@@ -394,9 +394,8 @@ def build_all(raw: str | Path = "data/raw", out: str | Path = "data/processed", 
 
 
 def _always_treated(path: Path, sites: pd.DataFrame, p0: int) -> list[str]:
-    """A warning for CECI opened on or before the first month of the data window: their municipality (and the
-    employers around them) are treated from the first month, a cohort with no pre-opening month (always treated:
-    no estimator can compare it before and after, and it is not a comparison unit either)."""
+    """A warning for CECI opened on or before the window's first month: an always-treated cohort (no estimator can
+    compare it before and after opening, and it is no comparison unit either)."""
     early = sites[(sites.opening_period > 0) & (sites.opening_period <= p0)]
     if early.empty:
         return []
@@ -410,7 +409,6 @@ def _always_treated(path: Path, sites: pd.DataFrame, p0: int) -> list[str]:
 def _warn(msg: str) -> None:
     """A warning line: printed even in quiet mode (the cron log shows it) and recorded in the manifest."""
     import sys
-
     print(f"warning: {msg}", file=sys.stderr, flush=True)
 
 

@@ -151,6 +151,32 @@ class _SE:
         return se, float(c), True
 
 
+def _cohort_shares(res, glist: np.ndarray, group: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cohort's share of the weight (``pg`` of R ``did``), per cohort and per cell of ``sel`` (units are ordered
+    by cohort: slices, not passes over all units).
+
+    Parameters
+    ----------
+    res : AttGtResult
+        The estimates.
+    glist : numpy.ndarray
+        The cohorts aggregated.
+    group : numpy.ndarray
+        Cohort of each cell.
+    sel : numpy.ndarray
+        The cells aggregated.
+    """
+    ug, uw = res.unit_group, res.unit_weights
+    if np.all(ug[:-1] <= ug[1:]):
+        lo, hi = np.searchsorted(ug, glist, side="left"), np.searchsorted(ug, glist, side="right")
+        pg_by_group = np.array([uw[a:b].sum() for a, b in zip(lo, hi, strict=True)]) / ug.size
+    else:
+        pg_by_group = np.array([np.mean(uw * (ug == g)) for g in glist])
+    pg = np.zeros(res.att.size)
+    pg[sel] = pg_by_group[np.searchsorted(glist, group[sel])]
+    return pg_by_group, pg
+
+
 def compute_aggte(
     res: AttGtResult,
     type: AggType = "group",
@@ -193,15 +219,7 @@ def compute_aggte(
     elif np.isnan(att).any():
         raise CeciError("missing values in ATT(g,t) estimates; set na_rm=True to drop them")
     glist = np.unique(group[sel])
-    # each cohort's share of the weight (units are ordered by cohort: slices, not passes over all units)
-    ug, uw = res.unit_group, res.unit_weights
-    if np.all(ug[:-1] <= ug[1:]):
-        lo, hi = np.searchsorted(ug, glist, side="left"), np.searchsorted(ug, glist, side="right")
-        pg_by_group = np.array([uw[a:b].sum() for a, b in zip(lo, hi, strict=True)]) / ug.size
-    else:
-        pg_by_group = np.array([np.mean(uw * (ug == g)) for g in glist])
-    pg = np.zeros(att.size)
-    pg[sel] = pg_by_group[np.searchsorted(glist, group[sel])]
+    pg_by_group, pg = _cohort_shares(res, glist, group, sel)
     mask = np.zeros(att.size, bool)
     mask[sel] = True
 

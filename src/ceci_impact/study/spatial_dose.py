@@ -19,6 +19,7 @@ import pandas as pd
 from .._options import CeciError
 from ..data.panels import load, manifest
 from ..did import cont_did, spillover_did
+from ..did.notes import recording
 from ..geo import haversine_km
 from ..i18n import Text, fmt_number, msg
 
@@ -107,8 +108,7 @@ def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, 
     exposed = df["nearest_open_km"].fillna(np.inf).to_numpy(float) <= rings[-1]
     d = _truth_outcome(df, processed, outcome, exposed)
     if d is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the estimate's own warnings are recorded above
+        with recording():  # re-emitted, never silenced (the same warnings as the estimate's, recorded above)
             tr = spillover_did(d, **{**kw, "yname": "_effect_treated"}, naive=False, horizon=False,
                                pretrends=False).ring_effects().set_index("term").att
         truth = {**tr.to_dict(), "naive ring comparison": float(tr.iloc[0]), "direct - naive": None}
