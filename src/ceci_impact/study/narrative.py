@@ -75,7 +75,15 @@ def honest_verdict(h) -> Text:
     return msg("honest.breakdown_rm" if rm else "honest.breakdown_sm", target=target, bd=f"{bd:.3g}")
 
 
-MONTE_CARLO = Path(__file__).parents[1] / "reference_data" / "truth_recovery" / "default.json"
+MONTE_CARLO = Path(__file__).parents[1] / "reference_data" / "truth_recovery" / "small.json"
+
+def _num(x) -> str:
+    return "—" if x is None or x != x else f"{x:.2f}"
+
+
+def _pct(x) -> str:
+    return "—" if x is None or x != x else f"{x:.0%}"
+
 
 def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
     """What the Monte Carlo over many simulated worlds says about misses (``benchmarks/truth_recovery.py``).
@@ -83,7 +91,8 @@ def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
     Parameters
     ----------
     path : str or pathlib.Path
-        The Monte Carlo record (``reference_data/truth_recovery/default.json``).
+        The Monte Carlo record (``reference_data/truth_recovery/small.json``, written by
+        ``benchmarks/truth_recovery.py --json``).
     """
     p = Path(path)
     if not p.exists():
@@ -95,9 +104,14 @@ def monte_carlo_note(path: str | Path = MONTE_CARLO) -> Text:
         r = ests.get("callaway_santanna")
         if r:
             parts.append(msg("mc.part", label=tr(OUTCOME_LABELS.get(y, y)), coverage=f"{r['coverage']:.0%}",
-                             n=f"{r['n']:.0f}", bias=f"{r['mean_bias_se']:+.2f}"))
-    out = msg("mc.summary", size=tr(about.get("size", "default")), seeds=about.get("seeds", "?"),
-              parts=_join(parts, "; "))
+                             n=f"{r['n'] - r.get('failed', 0):.0f}", failed=f"{r.get('failed', 0):.0f}",
+                             width=_num(r.get("width_ratio")), power=_pct(r.get("power")),
+                             bias=f"{r['mean_bias_se']:+.2f}"))
+    seeds = about.get("seeds", "?")
+    out = msg("mc.summary", size=tr(about.get("size", "default")), seeds=seeds if isinstance(seeds, str) else
+              f"{min(seeds)}–{max(seeds)}", n_worlds=str(about.get("worlds", len(seeds) if isinstance(seeds, list)
+                                                                   else "?")),
+              commit=str(about.get("commit", "?"))[:7], parts=_join(parts, "; "))
     low = [y for y, ests in mc.items() if "callaway_santanna" in ests
            and ests["callaway_santanna"]["coverage"] < 0.95 - 2 * (0.95 * 0.05 / ests["callaway_santanna"]["n"]) ** 0.5]
     if low:  # coverage more than two Monte-Carlo SEs below 95 %
