@@ -46,7 +46,13 @@ def _decode(raw: bytes) -> tuple[str, str]:
 
 
 def normalise_asg_header(cols: Iterable[str]) -> list[str]:
-    """Lower-case, strip and repair the ``tamaño_patron`` variants (``tama\\ufffdo_patron``, ``tamaÃ±o_patron``)."""
+    """Lower-case, strip and repair the ``tamaño_patron`` variants (``tama\\ufffdo_patron``, ``tamaÃ±o_patron``).
+
+    Parameters
+    ----------
+    cols : iterable of str
+        The raw column names of an ``asg`` header.
+    """
     out = []
     for c in cols:
         c = c.strip().strip('"').lower()
@@ -57,7 +63,13 @@ def normalise_asg_header(cols: Iterable[str]) -> list[str]:
 
 
 def asg_period(path: str | Path) -> int:
-    """Integer period of an ``asg-YYYY-MM-DD.csv`` file from its name."""
+    """Integer period of an ``asg-YYYY-MM-DD.csv`` file from its name.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ``asg-YYYY-MM-DD.csv`` file (only its name is read).
+    """
     m = ASG_NAME.fullmatch(Path(path).name)
     if not m:
         raise _err(path, "file name does not match asg-YYYY-MM-DD.csv; the month is taken from the name")
@@ -135,6 +147,13 @@ def asg_files(folder: str | Path, allow_gaps: bool = False) -> tuple[list[Path],
     Errors: no file; a file named ``asg-*`` that is not ``asg-YYYY-MM-DD.csv`` (upper-case extension, compressed,
     another suffix); a date that is not the last day of its month; two files for one month; months missing inside
     the window (unless ``allow_gaps``, which turns the gap into a warning).
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Folder holding the ``asg-*.csv`` files.
+    allow_gaps : bool
+        Turn months missing inside the window into a warning instead of an error.
     """
     import calendar as _cal
 
@@ -198,7 +217,17 @@ def read_asegurados(path_or_paths: str | Path | Iterable[str | Path], crosswalk:
 
 
 def attach_cvegeo(df: pd.DataFrame, crosswalk: pd.DataFrame, source: str = "asegurados") -> pd.DataFrame:
-    """Map ``cve_municipio`` (IMSS key) to INEGI ``cvegeo``; unknown keys are an error."""
+    """Map ``cve_municipio`` (IMSS key) to INEGI ``cvegeo``; unknown keys are an error.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows with an IMSS ``cve_municipio`` column (empty = no key).
+    crosswalk : pandas.DataFrame
+        The crosswalk from :func:`read_crosswalk`.
+    source : str
+        Name of the input, used in the error message.
+    """
     m = dict(zip(crosswalk["cve_municipio_imss"], crosswalk["cvegeo_inegi"], strict=False))
     out = df["cve_municipio"].map(m)
     bad = out.isna() & (df["cve_municipio"] != "")
@@ -268,7 +297,13 @@ def _dates(df: pd.DataFrame, col: str, path: Path, allow_empty: bool) -> pd.Seri
 
 
 def read_crosswalk(path: str | Path) -> pd.DataFrame:
-    """IMSS municipality key → INEGI ``cvegeo`` (many-to-one allowed, a key maps to one municipality)."""
+    """IMSS municipality key → INEGI ``cvegeo`` (many-to-one allowed, a key maps to one municipality).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``crosswalk_imss_municipio_to_inegi.csv``.
+    """
     path = Path(path)
     df = _read_csv(path, ["cve_municipio_imss", "cvegeo_inegi"])
     df["cve_municipio_imss"] = df["cve_municipio_imss"].str.strip()
@@ -295,6 +330,13 @@ def read_ceci_sites(path: str | Path, data_end: int | None = None) -> pd.DataFra
     Columns: ``site_id, name, scheme (IMSS|Empresa), pole (may be empty), cvegeo, lat, lon,
     opening_date (YYYY-MM-DD or empty = not yet open), capacity``. With ``data_end`` (an integer
     period), an opening after the data window is an error.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``ceci_sites.csv``.
+    data_end : int, optional
+        Last integer period of the data window; an opening after it is an error.
     """
     path = Path(path)
     cols = ["site_id", "name", "scheme", "pole", "cvegeo", "lat", "lon", "opening_date", "capacity"]
@@ -358,7 +400,13 @@ def _check_names(path: Path, df: pd.DataFrame, col: str, allow_empty: bool) -> N
 
 
 def read_municipios(path: str | Path) -> pd.DataFrame:
-    """Municipality attributes: ``cvegeo, nombre, cve_ent, lat, lon, mujeres_15_64, x_industrial, polo``."""
+    """Municipality attributes: ``cvegeo, nombre, cve_ent, lat, lon, mujeres_15_64, x_industrial, polo``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``municipios.csv``.
+    """
     path = Path(path)
     df = _read_csv(path, ["cvegeo", "nombre", "lat", "lon", "mujeres_15_64"])
     badg = ~df["cvegeo"].str.strip().str.fullmatch(r"\d{5}")
@@ -407,7 +455,13 @@ def _first_bad(path: Path, df: pd.DataFrame, mask: pd.Series, col: str, expected
 
 
 def read_employers(path: str | Path) -> pd.DataFrame:
-    """Employers (registros patronales): ``employer_id, cvegeo, lat, lon, sector, size_band``."""
+    """Employers (registros patronales): ``employer_id, cvegeo, lat, lon, sector, size_band``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``employers.parquet``.
+    """
     path = Path(path)
     df = _read_parquet(path, ["employer_id", "cvegeo", "lat", "lon", "sector", "size_band"])
     _first_bad(path, df, df["employer_id"].duplicated(), "employer_id", "unique employer ids")
@@ -418,7 +472,15 @@ def read_employers(path: str | Path) -> pd.DataFrame:
 
 
 def read_job_spells(path: str | Path, employers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Job spells (confidential layout): worker, employer, start, end (NaT = open), sex, birth year, child's birth."""
+    """Job spells (confidential layout): worker, employer, start, end (NaT = open), sex, birth year, child's birth.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``job_spells.parquet``.
+    employers : pandas.DataFrame, optional
+        Employers from :func:`read_employers`; every spell's employer must be listed.
+    """
     path = Path(path)
     df = _read_parquet(path, ["worker_id", "employer_id", "start", "end", "sex", "birth_year", "child_birth"])
     for c in ("start", "end", "child_birth"):
@@ -460,7 +522,17 @@ def _overlapping(df: pd.DataFrame) -> np.ndarray:
 
 
 def check_spells_window(path: Path, df: pd.DataFrame, p1: int) -> None:
-    """Spells must start by the end of the data window (``p1``, an integer period)."""
+    """Spells must start by the end of the data window (``p1``, an integer period).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The spells file (named in the error).
+    df : pandas.DataFrame
+        The spells from :func:`read_job_spells`.
+    p1 : int
+        Last integer period of the data window.
+    """
     start_p = df["start"].dt.year * 12 + df["start"].dt.month - 1
     _first_bad(path, df, start_p > p1, "start", f"a start on or before the end of the data window ({label(p1)})")
 
@@ -477,6 +549,13 @@ def read_incapacidades(path: str | Path, spells: pd.DataFrame | None = None) -> 
 
     Days are whole numbers from 1 to the legal maximum of the branch (:data:`MAX_DAYS`); with ``spells``, every
     certificate's worker and employer must hold a spell together.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``incapacidades.parquet``.
+    spells : pandas.DataFrame, optional
+        Spells from :func:`read_job_spells`; each certificate's worker and employer must hold one.
     """
     path = Path(path)
     df = _read_parquet(path, ["worker_id", "employer_id", "start", "days", "branch"])
@@ -516,6 +595,11 @@ def read_guarderias_2009(path: str | Path) -> pd.DataFrame:
     Returns ``unit_id, name, capacity, opening_date, opening_quarter (year*4 + q - 1), cvegeo, match_method``.
     Units without a municipality match keep ``cvegeo`` empty; a missing opening date or capacity is kept as
     missing (the caller decides), an unparseable one is an error.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The 2009 list of IMSS childcare units (CSV).
     """
     path = Path(path)
     df = _read_csv(path, GUARDERIA_COLS)
@@ -536,7 +620,15 @@ def read_guarderias_2009(path: str | Path) -> pd.DataFrame:
 
 def read_imss_mun_quarters(path: str | Path, kind: str = "employees") -> pd.DataFrame:
     """IMSS jobs (``kind="employees"``, column ``emp_t``) or employers (``"employers"``, ``pat_t``) by
-    IMSS municipality × quarter, 2000–2011, with size bands; ``quarter_index = year*4 + quarter - 1``."""
+    IMSS municipality × quarter, 2000–2011, with size bands; ``quarter_index = year*4 + quarter - 1``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The IMSS municipality × quarter CSV.
+    kind : {'employees', 'employers'}
+        Whether the file counts jobs (``emp_t``) or employers (``pat_t``).
+    """
     path = Path(path)
     total = {"employees": "emp_t", "employers": "pat_t"}.get(kind)
     if total is None:
@@ -554,7 +646,13 @@ def read_imss_mun_quarters(path: str | Path, kind: str = "employees") -> pd.Data
 
 
 def read_census2000(path: str | Path) -> pd.DataFrame:
-    """Census-2000 municipal covariates (``cvemun`` INEGI key, urban share, schooling, industry shares, population)."""
+    """Census-2000 municipal covariates (``cvemun`` INEGI key, urban share, schooling, industry shares, population).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The Census-2000 municipal covariates CSV.
+    """
     path = Path(path)
     df = _read_csv(path, ["cvemun", "urban", "yrschl", "populationb", "industry3"])
     out = pd.DataFrame({"cvegeo": df["cvemun"].str.zfill(5)})
