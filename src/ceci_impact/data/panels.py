@@ -60,19 +60,6 @@ def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allo
     the crosswalk are an error; rows without a municipality key are excluded with a warning; between months, a
     municipality whose jobs jump by more than ``jump_factor`` against both neighbouring months, or a national total
     more than 10 % away from its neighbours, is a warning naming the cells.
-
-    Parameters
-    ----------
-    raw : pathlib.Path
-        The raw-data folder (the ``asg`` files in it or in ``asegurados/``).
-    con : duckdb.DuckDBPyConnection
-        The build's DuckDB connection; receives the table ``asg``.
-    say : callable
-        Progress printer taking one line of text (default :func:`ceci_impact.io.log`).
-    allow_gaps : bool
-        Turn months missing inside the window into a warning instead of an error.
-    jump_factor : float
-        Ratio to both neighbouring months above which a municipality's jobs are flagged.
     """
     from .asg_sql import stage_file
 
@@ -160,19 +147,7 @@ MAX_SITE_KM = 250.0  # a site farther than this from its municipality's centroid
 
 def check_keys(raw: Path, mun: pd.DataFrame, sites: pd.DataFrame, cw: pd.DataFrame) -> None:
     """Every key joins: crosswalk targets, site municipalities and poles exist in ``municipios.csv``; a site lies
-    within :data:`MAX_SITE_KM` of its municipality.
-
-    Parameters
-    ----------
-    raw : pathlib.Path
-        The raw-data folder (named in the error messages).
-    mun : pandas.DataFrame
-        Municipality attributes from :func:`~ceci_impact.data.sources.read_municipios`.
-    sites : pandas.DataFrame
-        The CECI registry from :func:`~ceci_impact.data.sources.read_ceci_sites`.
-    cw : pandas.DataFrame
-        The IMSS-to-INEGI crosswalk from :func:`~ceci_impact.data.sources.read_crosswalk`.
-    """
+    within :data:`MAX_SITE_KM` of its municipality."""
     from ..geo import haversine_km
 
     known = set(mun.cvegeo)
@@ -208,25 +183,6 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
 
     ``con`` is the build's DuckDB connection (staging and checks); the panel SQL runs on ``engine``
     (:mod:`ceci_impact.data.engines`; default: DuckDB on ``con``).
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-        The build's DuckDB connection holding the staged ``asg`` and ``cw`` tables.
-    raw : pathlib.Path
-        The raw-data folder (``ceci_sites.csv``, ``municipios.csv``).
-    out : pathlib.Path
-        The output folder the panels and ``sites.parquet`` are written to.
-    p0 : int
-        First integer period of the data window.
-    p1 : int
-        Last integer period of the data window.
-    exposure : {'municipality', 'pole'}
-        Whether a municipality is exposed by a site in itself or in its PODECOBI pole.
-    say : callable
-        Progress printer taking one line of text (default :func:`ceci_impact.io.log`).
-    engine : Engine, optional
-        SQL engine for the panel steps (:mod:`ceci_impact.data.engines`); default DuckDB on ``con``.
     """
     engine = engine or DuckDBEngine(con)
     sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
@@ -263,25 +219,6 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
 
     The inputs are read and checked on the build's DuckDB connection ``con``; the panel SQL
     (:data:`ceci_impact.data.panel_sql.STEPS`) runs on ``engine`` (default: DuckDB on ``con``).
-
-    Parameters
-    ----------
-    con : duckdb.DuckDBPyConnection
-        The build's DuckDB connection (inputs are read and checked on it).
-    raw : pathlib.Path
-        The raw-data folder (``employers.parquet``, ``job_spells.parquet``, ``incapacidades.parquet``).
-    out : pathlib.Path
-        The output folder the employer panel and spells are written to.
-    p0 : int
-        First integer period of the data window.
-    p1 : int
-        Last integer period of the data window.
-    ring_km : tuple of float
-        Radii ``(treated, buffer)`` in km, with 0 < treated < buffer.
-    say : callable
-        Progress printer taking one line of text (default :func:`ceci_impact.io.log`).
-    engine : Engine, optional
-        SQL engine for the panel steps (:data:`ceci_impact.data.panel_sql.STEPS`); default DuckDB on ``con``.
     """
     engine = engine or DuckDBEngine(con)
     r1, r2 = ring_km
@@ -358,13 +295,7 @@ _MEMORY = __import__("re").compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|
 
 
 def check_memory_limit(text: str | None) -> str | None:
-    """A DuckDB memory limit such as ``6GB``; at least 256 MB (one clear line otherwise).
-
-    Parameters
-    ----------
-    text : str or None
-        The ``--memory-limit`` value (None: no limit).
-    """
+    """A DuckDB memory limit such as ``6GB``; at least 256 MB (one clear line otherwise)."""
     if text is None:
         return None
     m = _MEMORY.match(str(text))
@@ -378,15 +309,7 @@ def check_memory_limit(text: str | None) -> str | None:
 
 def check_output_folder(raw: Path, out: Path) -> None:
     """Refuse an output folder that would destroy data: the raw folder itself, one inside it or above it, or a
-    folder holding files that ``build`` did not write (named in the message).
-
-    Parameters
-    ----------
-    raw : pathlib.Path
-        The raw-data folder.
-    out : pathlib.Path
-        The requested ``--out`` folder.
-    """
+    folder holding files that ``build`` did not write (named in the message)."""
     r, o = raw.resolve(), out.resolve()
     if o == r:
         raise CeciError(f"--out {out} is the raw-data folder; expected a separate folder such as data/processed")
@@ -575,13 +498,7 @@ def manifest(processed: str | Path = "data/processed") -> dict:
 
 
 def truth(processed: str | Path = "data/processed") -> dict | None:
-    """The simulated world's true effects, or ``None`` on real data.
-
-    Parameters
-    ----------
-    processed : str or pathlib.Path
-        The processed-data folder that may hold ``truth.json``.
-    """
+    """The simulated world's true effects, or ``None`` on real data."""
     p = Path(processed) / "truth.json"
     return json.loads(p.read_text()) if p.exists() else None
 
@@ -590,13 +507,7 @@ __all__ = ["build_all", "load", "manifest", "truth", "fingerprint", "build_guard
 
 
 def quarter_label(q: float) -> str:
-    """``YYYYQn`` label of a quarter index (``year*4 + q - 1``); 0 → ``never``.
-
-    Parameters
-    ----------
-    q : float
-        Quarter index ``year*4 + q - 1`` (0 or NaN: never treated).
-    """
+    """``YYYYQn`` label of a quarter index (``year*4 + q - 1``); 0 → ``never``."""
     if not q or not np.isfinite(q):
         return "never"
     q = int(q)
@@ -614,15 +525,6 @@ def build_guarderias_panel(data_dir: str | Path | None = None, first_year: int =
     municipalities with no unit in the 2009 list. Only municipalities with IMSS jobs in every quarter are kept
     (balanced panel; size-band outcomes are ``log(1 + jobs)`` since a band can be empty).
     Returns the panel and a dictionary of counts saying what was dropped.
-
-    Parameters
-    ----------
-    data_dir : str or pathlib.Path, optional
-        Folder of the original or compact inputs; None reads the packaged inputs.
-    first_year : int
-        First year of openings that define a cohort.
-    last_year : int
-        Last year of openings that define a cohort.
     """
     from .backtest_data import load_inputs
 

@@ -46,13 +46,7 @@ def _decode(raw: bytes) -> tuple[str, str]:
 
 
 def normalise_asg_header(cols: Iterable[str]) -> list[str]:
-    """Lower-case, strip and repair the ``tamaño_patron`` variants (``tama\\ufffdo_patron``, ``tamaÃ±o_patron``).
-
-    Parameters
-    ----------
-    cols : iterable of str
-        The raw column names of an ``asg`` header.
-    """
+    """Lower-case, strip and repair the ``tamaño_patron`` variants (``tama\\ufffdo_patron``, ``tamaÃ±o_patron``)."""
     out = []
     for c in cols:
         c = c.strip().strip('"').lower()
@@ -63,13 +57,7 @@ def normalise_asg_header(cols: Iterable[str]) -> list[str]:
 
 
 def asg_period(path: str | Path) -> int:
-    """Integer period of an ``asg-YYYY-MM-DD.csv`` file from its name.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        An ``asg-YYYY-MM-DD.csv`` file (only its name is read).
-    """
+    """Integer period of an ``asg-YYYY-MM-DD.csv`` file from its name."""
     m = ASG_NAME.fullmatch(Path(path).name)
     if not m:
         raise _err(path, "file name does not match asg-YYYY-MM-DD.csv; the month is taken from the name")
@@ -147,13 +135,6 @@ def asg_files(folder: str | Path, allow_gaps: bool = False) -> tuple[list[Path],
     Errors: no file; a file named ``asg-*`` that is not ``asg-YYYY-MM-DD.csv`` (upper-case extension, compressed,
     another suffix); a date that is not the last day of its month; two files for one month; months missing inside
     the window (unless ``allow_gaps``, which turns the gap into a warning).
-
-    Parameters
-    ----------
-    folder : str or pathlib.Path
-        Folder holding the ``asg-*.csv`` files.
-    allow_gaps : bool
-        Turn months missing inside the window into a warning instead of an error.
     """
     import calendar as _cal
 
@@ -297,13 +278,7 @@ def _dates(df: pd.DataFrame, col: str, path: Path, allow_empty: bool) -> pd.Seri
 
 
 def read_crosswalk(path: str | Path) -> pd.DataFrame:
-    """IMSS municipality key → INEGI ``cvegeo`` (many-to-one allowed, a key maps to one municipality).
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        ``crosswalk_imss_municipio_to_inegi.csv``.
-    """
+    """IMSS municipality key → INEGI ``cvegeo`` (many-to-one allowed, a key maps to one municipality)."""
     path = Path(path)
     df = _read_csv(path, ["cve_municipio_imss", "cvegeo_inegi"])
     df["cve_municipio_imss"] = df["cve_municipio_imss"].str.strip()
@@ -400,13 +375,7 @@ def _check_names(path: Path, df: pd.DataFrame, col: str, allow_empty: bool) -> N
 
 
 def read_municipios(path: str | Path) -> pd.DataFrame:
-    """Municipality attributes: ``cvegeo, nombre, cve_ent, lat, lon, mujeres_15_64, x_industrial, polo``.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        ``municipios.csv``.
-    """
+    """Municipality attributes: ``cvegeo, nombre, cve_ent, lat, lon, mujeres_15_64, x_industrial, polo``."""
     path = Path(path)
     df = _read_csv(path, ["cvegeo", "nombre", "lat", "lon", "mujeres_15_64"])
     badg = ~df["cvegeo"].str.strip().str.fullmatch(r"\d{5}")
@@ -455,13 +424,7 @@ def _first_bad(path: Path, df: pd.DataFrame, mask: pd.Series, col: str, expected
 
 
 def read_employers(path: str | Path) -> pd.DataFrame:
-    """Employers (registros patronales): ``employer_id, cvegeo, lat, lon, sector, size_band``.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        ``employers.parquet``.
-    """
+    """Employers (registros patronales): ``employer_id, cvegeo, lat, lon, sector, size_band``."""
     path = Path(path)
     df = _read_parquet(path, ["employer_id", "cvegeo", "lat", "lon", "sector", "size_band"])
     _first_bad(path, df, df["employer_id"].duplicated(), "employer_id", "unique employer ids")
@@ -522,17 +485,7 @@ def _overlapping(df: pd.DataFrame) -> np.ndarray:
 
 
 def check_spells_window(path: Path, df: pd.DataFrame, p1: int) -> None:
-    """Spells must start by the end of the data window (``p1``, an integer period).
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The spells file (named in the error).
-    df : pandas.DataFrame
-        The spells from :func:`read_job_spells`.
-    p1 : int
-        Last integer period of the data window.
-    """
+    """Spells must start by the end of the data window (``p1``, an integer period)."""
     start_p = df["start"].dt.year * 12 + df["start"].dt.month - 1
     _first_bad(path, df, start_p > p1, "start", f"a start on or before the end of the data window ({label(p1)})")
 
@@ -595,11 +548,6 @@ def read_guarderias_2009(path: str | Path) -> pd.DataFrame:
     Returns ``unit_id, name, capacity, opening_date, opening_quarter (year*4 + q - 1), cvegeo, match_method``.
     Units without a municipality match keep ``cvegeo`` empty; a missing opening date or capacity is kept as
     missing (the caller decides), an unparseable one is an error.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The 2009 list of IMSS childcare units (CSV).
     """
     path = Path(path)
     df = _read_csv(path, GUARDERIA_COLS)
@@ -620,15 +568,7 @@ def read_guarderias_2009(path: str | Path) -> pd.DataFrame:
 
 def read_imss_mun_quarters(path: str | Path, kind: str = "employees") -> pd.DataFrame:
     """IMSS jobs (``kind="employees"``, column ``emp_t``) or employers (``"employers"``, ``pat_t``) by
-    IMSS municipality × quarter, 2000–2011, with size bands; ``quarter_index = year*4 + quarter - 1``.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The IMSS municipality × quarter CSV.
-    kind : {'employees', 'employers'}
-        Whether the file counts jobs (``emp_t``) or employers (``pat_t``).
-    """
+    IMSS municipality × quarter, 2000–2011, with size bands; ``quarter_index = year*4 + quarter - 1``."""
     path = Path(path)
     total = {"employees": "emp_t", "employers": "pat_t"}.get(kind)
     if total is None:
@@ -646,13 +586,7 @@ def read_imss_mun_quarters(path: str | Path, kind: str = "employees") -> pd.Data
 
 
 def read_census2000(path: str | Path) -> pd.DataFrame:
-    """Census-2000 municipal covariates (``cvemun`` INEGI key, urban share, schooling, industry shares, population).
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The Census-2000 municipal covariates CSV.
-    """
+    """Census-2000 municipal covariates (``cvemun`` INEGI key, urban share, schooling, industry shares, population)."""
     path = Path(path)
     df = _read_csv(path, ["cvemun", "urban", "yrschl", "populationb", "industry3"])
     out = pd.DataFrame({"cvegeo": df["cvemun"].str.zfill(5)})

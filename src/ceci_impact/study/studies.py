@@ -40,34 +40,22 @@ class EventStudy:
         The specification every estimator ran under.
     cs : AttGtResult
         Callaway–Sant'Anna ATT(g,t).
-    dynamic : AggteResult
-        Its dynamic aggregation (event study).
-    simple : AggteResult
-        Its simple aggregation (the headline).
-    group : AggteResult
-        Its aggregation by cohort.
+    dynamic, simple, group : AggteResult
+        Its dynamic (event study), simple (headline) and by-cohort aggregations.
     pre_es : AggteResult
         Universal-base dynamic aggregation (pre-trend reading, HonestDiD).
-    rows : dict
-        Registry name to result.
-    records : dict
-        Registry name to the specification it ran under.
-    truths : dict or None
-        Registry name to ``{'truth', 'contamination'}`` (simulated data only).
+    rows, records, truths, data_notes : dict
+        Registry name to: the result; its specification record; ``{'truth', 'contamination'}`` (None: real data); DataNotes.
     truth_dynamic : AggteResult or None
         The dynamic aggregation of the effect outcome (truth by event time).
-    n_units : int
-        Number of units.
-    n_treated : int
-        Number of treated units.
+    n_units, n_treated : int
+        Numbers of units and of treated units.
     cells : dict
         ATT(g,t) cells estimated and not estimable.
     settings : dict
         The call's settings (control group, method, covariates, window, seed...).
     baseline : float or None
         Weighted mean outcome of the comparison units before the first opening.
-    data_notes : dict
-        Estimator to :class:`DataNotes`: what it dropped, NA cells, warnings.
     """
 
     outcome: str
@@ -366,30 +354,12 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
         Outcome column.
     processed : str or pathlib.Path, optional
         Folder of the built panels (for the truths of simulated data).
-    covariates : list of str
-        Covariate columns.
-    control_group : {'notyettreated', 'nevertreated'}
-        Comparison units, as R ``did``.
-    est_method : {'reg', 'ipw', 'dr'}
-        The 2x2 estimator of Callaway–Sant'Anna.
-    anticipation : int
-        Periods of anticipation before treatment.
-    min_e : int
-        Smallest event time of the event study.
-    max_e : int
-        Largest event time of the event study.
+    covariates, control_group, est_method, anticipation, min_e, max_e, alpha, weightsname, clustervars
+        The specification (:class:`~ceci_impact.study.specification.Specification`) every estimator runs under.
     estimators : list of str
         Registry names of the estimators to run.
-    seed : int
-        Seed of the bootstrap draws.
-    biters : int
-        Number of bootstrap draws.
-    alpha : float
-        Significance level of the intervals.
-    weightsname : str, optional
-        Column of sampling weights.
-    clustervars : str, optional
-        Cluster column (where exposure is assigned).
+    seed, biters : int
+        Seed and number of the bootstrap draws.
     truth_key : str, optional
         Unit key of the rows in the simulator's potential outcomes (see above).
     """
@@ -445,22 +415,8 @@ def robustness(df: pd.DataFrame, yname: str, *, covariates: list[str], est_metho
 
     Parameters
     ----------
-    df : pandas.DataFrame
-        The sample (``period``, ``unit``, ``first_treat`` and the outcome).
-    yname : str
-        Outcome column.
-    covariates : list of str
-        Covariate columns.
-    est_method : {'reg', 'ipw', 'dr'}
-        The 2x2 estimator of Callaway–Sant'Anna.
-    anticipation : int
-        Periods of anticipation (also run with two more).
-    weightsname : str, optional
-        Column of sampling weights.
-    clustervars : str, optional
-        Cluster column (where exposure is assigned).
-    seed : int
-        Seed of the bootstrap draws.
+    df, yname, covariates, est_method, anticipation, weightsname, clustervars, seed
+        As in :func:`event_study`; run with both control groups, with and without covariates, and anticipation + 0 and + 2.
     """
     rows = []
     specs = [(cg, cov, an) for cg in ("notyettreated", "nevertreated") for cov in (list(covariates), [])
@@ -534,24 +490,10 @@ def all_outcomes(processed: str | Path, *, covariates: list[str], control_group:
     ----------
     processed : str or pathlib.Path
         Folder of the built panels.
-    covariates : list of str
-        Covariate columns.
-    control_group : {'notyettreated', 'nevertreated'}
-        Comparison units, as R ``did``.
-    est_method : {'reg', 'ipw', 'dr'}
-        The 2x2 estimator of Callaway–Sant'Anna.
-    min_e : int
-        Smallest event time of the event study.
-    max_e : int
-        Largest event time of the event study.
-    seed : int
-        Seed of the bootstrap draws.
-    biters : int
-        Number of bootstrap draws.
+    covariates, control_group, est_method, min_e, max_e, seed, biters, alpha
+        As in :func:`event_study`, for every outcome.
     ring_km : float, optional
         Treated radius in km of the employer sample (must equal the panels' own).
-    alpha : float
-        Significance level of the intervals.
     """
     kw = dict(processed=processed, covariates=covariates, control_group=control_group, est_method=est_method,
               min_e=min_e, max_e=max_e, seed=seed, biters=biters, alpha=alpha)
@@ -586,10 +528,8 @@ def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e
         Folder of the built panels.
     count : str
         Count column of ``employer_month``.
-    min_e : int
-        Smallest event time of the event study.
-    max_e : int
-        Largest event time of the event study.
+    min_e, max_e : int
+        Smallest and largest event time of the event study.
     """
     from ..did import poisson_event_study
 
@@ -621,22 +561,8 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
 
     Parameters
     ----------
-    df : pandas.DataFrame
-        The sample (``period``, ``unit``, ``first_treat`` and the outcome).
-    yname : str
-        Outcome column.
-    covariates : list of str
-        Covariate columns.
-    control_group : {'notyettreated', 'nevertreated'}
-        Comparison units, as R ``did``.
-    est_method : {'reg', 'ipw', 'dr'}
-        The 2x2 estimator of Callaway–Sant'Anna.
-    min_e : int
-        Smallest event time of the event study.
-    max_e : int
-        Largest event time of the event study.
-    weightsname : str, optional
-        Column of sampling weights.
+    df, yname, covariates, control_group, est_method, min_e, max_e, weightsname
+        As in :func:`event_study` (re-estimated with a universal base period).
     e : int or 'simple'
         Event time of the target, or ``'simple'`` for the headline estimand.
     n_m : int
