@@ -62,7 +62,7 @@ def exposure_intensity(w: SimpleNamespace, expo_p: np.ndarray, expo_d: np.ndarra
     w : types.SimpleNamespace
         The world under construction (spec, sites, employers, openings); updated in place.
     expo_p : numpy.ndarray
-        Period of each employer's first exposure.
+        Period of each employer's first exposure (10**9: never exposed).
     expo_d : numpy.ndarray
         Distance in km of each employer to its exposing site (inf: never exposed).
     """

@@ -63,7 +63,7 @@ class WorldSpec:
     n_employers : int
         Number of employers.
     jobs : int
-        Number of jobs at the start.
+        Number of jobs (the employers' total initial headcount).
     months : int
         Number of months simulated.
     n_sites : int

@@ -104,7 +104,7 @@ class Combination:
         Parameters
         ----------
         rows : int, optional
-            Units per block (default: sized to keep a block near 32 MB).
+            Units per block (default: about 32 MiB of float64 per block, 4,096 to 65,536 rows).
         """
         m0 = self.M if self.derived is None else self.M - self.derived.shape[1]
         if rows is None:
