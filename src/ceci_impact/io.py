@@ -18,7 +18,13 @@ QUIET = False
 
 
 def log(msg: str) -> None:
-    """Print a progress line with elapsed seconds (stderr), unless quiet mode is on."""
+    """Print a progress line with elapsed seconds (stderr), unless quiet mode is on.
+
+    Parameters
+    ----------
+    msg : str
+        The line to print.
+    """
     if not QUIET:
         print(f"[{time.perf_counter() - _T0:7.1f}s] {msg}", file=sys.stderr, flush=True)
 
@@ -35,7 +41,13 @@ def _clean_leftovers(target: Path) -> None:
 
 @contextlib.contextmanager
 def dir_lock(target: Path) -> Iterator[None]:
-    """An exclusive lock on ``target`` (a ``.NAME.lock`` file beside it); a second writer gets a clear error."""
+    """An exclusive lock on ``target`` (a ``.NAME.lock`` file beside it); a second writer gets a clear error.
+
+    Parameters
+    ----------
+    target : pathlib.Path
+        The file or folder to lock.
+    """
     import fcntl
 
     from ._options import CeciError
@@ -140,6 +152,11 @@ def atomic_dir(target: str | Path) -> Iterator[Path]:
 
     On failure the temporary folder is removed and ``target`` is left exactly as it was. A lock beside ``target``
     keeps two runs from writing it at once, and leftovers of a killed run are removed first.
+
+    Parameters
+    ----------
+    target : str or pathlib.Path
+        The folder to write (replaced only on success).
     """
     target = Path(target)
     _make_parent(target)
@@ -172,7 +189,17 @@ def _atomic_dir_locked(target: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_file(target: str | Path, mode: str = "w", **kw) -> Iterator:
-    """Open a temporary file beside ``target`` and rename it over ``target`` on success."""
+    """Open a temporary file beside ``target`` and rename it over ``target`` on success.
+
+    Parameters
+    ----------
+    target : str or pathlib.Path
+        The file to write (replaced only on success).
+    mode : str
+        Mode in which the temporary file is opened, as for :func:`open`.
+    **kw
+        Further arguments of :func:`open` (e.g. ``encoding``).
+    """
     target = Path(target)
     _make_parent(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

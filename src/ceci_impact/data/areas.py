@@ -43,7 +43,21 @@ FAMILIES = ("all", "state", "pole", "site", "cell", "pole_cell")
 class AreaUniverse:
     """The areas of one render: ``areas`` (family, key, employers, values, status), ``members`` (sparse areas x
     employers, rebuilt on first use when the areas came from the cache) and ``employers`` (one row per employer:
-    position, municipality, pole, state and values)."""
+    position, municipality, pole, state and values).
+
+    Parameters
+    ----------
+    areas : pandas.DataFrame
+        One row per area: family, key, employers, values and disclosure status.
+    employers : pandas.DataFrame
+        One row per employer: position, municipality, pole, state and values.
+    radius_km : float
+        Radius in km around a CECI site within which an employer belongs to the site's area.
+    grid_km : float
+        Side in km of the grid cells of the ``cell`` and ``pole_cell`` area families.
+    sites : pandas.DataFrame
+        The CECI sites (``site_id``, ``lat``, ``lon``) that centre the site areas.
+    """
 
     areas: pd.DataFrame
     employers: pd.DataFrame

@@ -46,7 +46,17 @@ def _in(col: str, values: tuple[str, ...], blank: bool) -> str:
 
 @dataclass(frozen=True)
 class Rule:
-    """A row-level rule: its SQL test for a bad row, the same test in Python, the column and what is expected."""
+    """A row-level rule: its SQL test for a bad row, the same test in Python, the column and what is expected.
+
+    Parameters
+    ----------
+    column : str
+        The ``asg`` column the rule checks (named in the error).
+    sql_bad : str
+        SQL expression that is true for an offending row.
+    expected : str
+        What a valid value looks like, for the one-line error.
+    """
 
     column: str
     sql_bad: str
@@ -54,7 +64,15 @@ class Rule:
 
 
 def rules(header: list[str], period: int) -> list[Rule]:
-    """The row rules that apply to a file with this header (extras only when present)."""
+    """The row rules that apply to a file with this header (extras only when present).
+
+    Parameters
+    ----------
+    header : list of str
+        The file's normalised header (rules for optional columns only when present).
+    period : int
+        The file's integer period (year * 12 + month - 1), taken from its name.
+    """
     y, m = divmod(period, 12)
     out = [Rule(c, f"NOT regexp_full_match(coalesce({_q(c)}, ''), '[0-9]+')", "a non-negative whole number")
            for c in INT_COLS]
@@ -124,7 +142,13 @@ def _py_bad(rule: Rule, row: dict[str, str], period: int) -> bool:
 
 def detect_encoding(path: Path) -> str:
     """``"utf-8"`` (with or without BOM) or ``"latin-1"``, read in 16 MB blocks; UTF-16 and a BOM followed by
-    non-UTF-8 bytes are errors."""
+    non-UTF-8 bytes are errors.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``asg`` file to read.
+    """
     with open(path, "rb") as fh:
         head = fh.read(4096)
         if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head:
@@ -148,7 +172,15 @@ def detect_encoding(path: Path) -> str:
 
 
 def read_header(path: Path, encoding: str) -> list[str]:
-    """The normalised header of an ``asg`` file, checked against the IMSS columns."""
+    """The normalised header of an ``asg`` file, checked against the IMSS columns.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``asg`` file whose first line is read.
+    encoding : str
+        Its encoding, as returned by :func:`detect_encoding`.
+    """
     with open(path, "rb") as fh:
         line = fh.readline()
     text = line.decode(encoding).lstrip("\ufeff").rstrip("\r\n")
@@ -174,7 +206,21 @@ def _read_csv_sql(path: Path, header: list[str], encoding: str) -> str:
 
 
 def locate(path: Path, header: list[str], encoding: str, period: int, rule_list: list[Rule]) -> CeciError:
-    """Read the file line by line and return the one-line error for its first offending row."""
+    """Read the file line by line and return the one-line error for its first offending row.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``asg`` file that failed a rule in SQL.
+    header : list of str
+        Its normalised header.
+    encoding : str
+        Its encoding.
+    period : int
+        Its integer period.
+    rule_list : list of Rule
+        The rules to test each row against, in order.
+    """
     n = len(header)
     with open(path, encoding=encoding, errors="strict", newline="") as fh:
         fh.readline()
@@ -198,6 +244,15 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: Path, table: str = "asg") -
 
     Returns the file's facts (rows, jobs, duplicated-cell estimate, rows without municipality key) for the build's
     quality record. Raises :class:`CeciError` with one line on the first problem.
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The build's DuckDB connection.
+    path : pathlib.Path
+        The ``asg-YYYY-MM-DD.csv`` file to check and stage.
+    table : str
+        Name of the DuckDB table the sums are appended to.
     """
     period = asg_period(path)
     enc = detect_encoding(path)

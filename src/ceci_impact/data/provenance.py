@@ -16,7 +16,13 @@ def _raw_files(raw: Path) -> list[Path]:
 
 def raw_state(raw: str | Path) -> dict[str, tuple[int, int, int]]:
     """Size, modification time and inode of every raw file: compared before and after a build, so that a file
-    changed while it was read is detected."""
+    changed while it was read is detected.
+
+    Parameters
+    ----------
+    raw : str or pathlib.Path
+        The raw-data folder.
+    """
     raw = Path(raw)
     out = {}
     for f in _raw_files(raw):
@@ -51,7 +57,15 @@ def fingerprint(raw: str | Path, options: dict | None = None) -> str:
 
 
 def check_unchanged(raw: Path, before: dict[str, tuple[int, int, int]]) -> None:
-    """Error when a raw file was added, removed or changed while the build read the folder."""
+    """Error when a raw file was added, removed or changed while the build read the folder.
+
+    Parameters
+    ----------
+    raw : pathlib.Path
+        The raw-data folder.
+    before : dict
+        Its :func:`raw_state` taken before the build read it.
+    """
     after = raw_state(raw)
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     if changed:

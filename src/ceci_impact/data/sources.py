@@ -198,7 +198,17 @@ def read_asegurados(path_or_paths: str | Path | Iterable[str | Path], crosswalk:
 
 
 def attach_cvegeo(df: pd.DataFrame, crosswalk: pd.DataFrame, source: str = "asegurados") -> pd.DataFrame:
-    """Map ``cve_municipio`` (IMSS key) to INEGI ``cvegeo``; unknown keys are an error."""
+    """Map ``cve_municipio`` (IMSS key) to INEGI ``cvegeo``; unknown keys are an error.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows with an IMSS ``cve_municipio`` column (empty = no key).
+    crosswalk : pandas.DataFrame
+        The crosswalk from :func:`read_crosswalk`.
+    source : str
+        Name of the input, used in the error message.
+    """
     m = dict(zip(crosswalk["cve_municipio_imss"], crosswalk["cvegeo_inegi"], strict=False))
     out = df["cve_municipio"].map(m)
     bad = out.isna() & (df["cve_municipio"] != "")
@@ -295,6 +305,13 @@ def read_ceci_sites(path: str | Path, data_end: int | None = None) -> pd.DataFra
     Columns: ``site_id, name, scheme (IMSS|Empresa), pole (may be empty), cvegeo, lat, lon,
     opening_date (YYYY-MM-DD or empty = not yet open), capacity``. With ``data_end`` (an integer
     period), an opening after the data window is an error.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``ceci_sites.csv``.
+    data_end : int, optional
+        Last integer period of the data window; an opening after it is an error.
     """
     path = Path(path)
     cols = ["site_id", "name", "scheme", "pole", "cvegeo", "lat", "lon", "opening_date", "capacity"]
@@ -418,7 +435,15 @@ def read_employers(path: str | Path) -> pd.DataFrame:
 
 
 def read_job_spells(path: str | Path, employers: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Job spells (confidential layout): worker, employer, start, end (NaT = open), sex, birth year, child's birth."""
+    """Job spells (confidential layout): worker, employer, start, end (NaT = open), sex, birth year, child's birth.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``job_spells.parquet``.
+    employers : pandas.DataFrame, optional
+        Employers from :func:`read_employers`; every spell's employer must be listed.
+    """
     path = Path(path)
     df = _read_parquet(path, ["worker_id", "employer_id", "start", "end", "sex", "birth_year", "child_birth"])
     for c in ("start", "end", "child_birth"):
@@ -477,6 +502,13 @@ def read_incapacidades(path: str | Path, spells: pd.DataFrame | None = None) -> 
 
     Days are whole numbers from 1 to the legal maximum of the branch (:data:`MAX_DAYS`); with ``spells``, every
     certificate's worker and employer must hold a spell together.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``incapacidades.parquet``.
+    spells : pandas.DataFrame, optional
+        Spells from :func:`read_job_spells`; each certificate's worker and employer must hold one.
     """
     path = Path(path)
     df = _read_parquet(path, ["worker_id", "employer_id", "start", "days", "branch"])

@@ -31,7 +31,21 @@ PARENT_SHARE = 0.10  # share of workers who are parents of a child aged 43 days 
 
 def site_doses(capacity, s_lat, s_lon, e_lat, e_lon, workers, radius_km: float) -> np.ndarray:
     """Places per 100 eligible parents of each site: ``100 * capacity / (PARENT_SHARE * workers within
-    radius_km)`` (at least one eligible parent)."""
+    radius_km)`` (at least one eligible parent).
+
+    Parameters
+    ----------
+    capacity : array_like
+        Places of each site.
+    s_lat, s_lon : numpy.ndarray
+        Latitude and longitude of each site.
+    e_lat, e_lon : numpy.ndarray
+        Latitude and longitude of each employer.
+    workers : numpy.ndarray
+        Workers of each employer.
+    radius_km : float
+        Radius in km within which an employer's workers count as a site's demand.
+    """
     demand = np.zeros(len(capacity))
     for c in range(0, len(e_lat), 20000):  # chunks of employers (the distance matrix stays small)
         d = haversine_km(e_lat[c:c + 20000, None], e_lon[c:c + 20000, None], s_lat[None], s_lon[None])
@@ -41,7 +55,17 @@ def site_doses(capacity, s_lat, s_lon, e_lat, e_lon, workers, radius_km: float) 
 
 def exposure_intensity(w: SimpleNamespace, expo_p: np.ndarray, expo_d: np.ndarray) -> np.ndarray:
     """Effect intensity of every employer (0 if never exposed); records ``w.site_dose`` (per site) and
-    ``w.expo_site`` (the exposing site of each employer, -1 if none)."""
+    ``w.expo_site`` (the exposing site of each employer, -1 if none).
+
+    Parameters
+    ----------
+    w : types.SimpleNamespace
+        The world under construction (spec, sites, employers, openings); updated in place.
+    expo_p : numpy.ndarray
+        Period of each employer's first exposure (10**9: never exposed).
+    expo_d : numpy.ndarray
+        Distance in km of each employer to its exposing site (inf: never exposed).
+    """
     spec = w.spec
     extra = getattr(spec, "extra", {}) or {}
     spill = float(getattr(spec, "spillover_effect", extra.get("spillover_effect", 1.0)))

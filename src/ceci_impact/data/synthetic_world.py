@@ -54,7 +54,50 @@ DEFAULT_END = "2026-11"
 
 @dataclass(frozen=True)
 class WorldSpec:
-    """Size and behaviour of a simulated world; effects are relative magnitudes."""
+    """Size and behaviour of a simulated world; effects are relative magnitudes.
+
+    Parameters
+    ----------
+    n_mun : int
+        Number of municipalities.
+    n_employers : int
+        Number of employers.
+    jobs : int
+        Number of jobs (the employers' total initial headcount).
+    months : int
+        Number of months simulated.
+    n_sites : int
+        Number of CECI sites.
+    separation : float
+        Monthly separation hazard of a typical worker.
+    effect_female_hires : float
+        Proportional rise in women's hiring at a site (distance 0).
+    effect_retention : float
+        Proportional fall in eligible mothers' separation hazard.
+    effect_absence : float
+        Proportional fall in eligible parents' general-illness spells.
+    father_share : float
+        Fathers' effects relative to mothers'.
+    decay_km : float
+        Effects decay as ``exp(-distance / decay_km)``.
+    reach_km : float
+        No effect beyond this distance in km (the spill-over radius).
+    ramp_months : int
+        Months after which the hiring effect reaches full size.
+    selection : float
+        Log-odds of a CECI per unit of ``x_industrial``.
+    trend_x : float
+        Monthly employment growth per unit of ``x_industrial``.
+    extra : dict
+        Further settings; the effect stages read ``spillover_effect``, ``dose_slope`` and ``spillover_from_km``
+        from it when the fields are absent.
+    spillover_effect : float
+        Effect beyond ``spillover_from_km`` relative to the distance decay (0: none).
+    dose_slope : float
+        Elasticity of the effect to the site's places per 100 eligible parents (0: none).
+    spillover_from_km : float
+        Treated radius in km: spill-overs are the effects beyond it.
+    """
 
     n_mun: int
     n_employers: int

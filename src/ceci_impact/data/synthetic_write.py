@@ -114,7 +114,15 @@ def _truth(spec, p0, months, E, emp, female, s_eff, endm1, endm0, kind, sp, ep_m
 
 def potential_truth_dict(spec, outcomes) -> dict:
     """``truth.json``: the design facts and the fixed-ring summaries (the estimand truths come from
-    ``truth_*_month.parquet``, see :mod:`ceci_impact.data.truth`)."""
+    ``truth_*_month.parquet``, see :mod:`ceci_impact.data.truth`).
+
+    Parameters
+    ----------
+    spec : WorldSpec
+        The world's specification.
+    outcomes : dict
+        The outcomes' descriptions recorded in ``truth.json``.
+    """
     return {
         "simulated": True,
         "outcomes": outcomes,

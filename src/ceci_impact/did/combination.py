@@ -99,7 +99,13 @@ class Combination:
 
     # ---------------------------------------------------------------- explicit rows
     def blocks(self, rows: int | None = None):
-        """Yield ``(r0, r1, dense block)`` of the combination over blocks of units (all columns)."""
+        """Yield ``(r0, r1, dense block)`` of the combination over blocks of units (all columns).
+
+        Parameters
+        ----------
+        rows : int, optional
+            Units per block (default: about 32 MiB of float64 per block, 4,096 to 65,536 rows).
+        """
         m0 = self.M if self.derived is None else self.M - self.derived.shape[1]
         if rows is None:
             rows = int(min(CHUNK_ROWS, max(4096, 2**25 // (8 * max(self.M, 1)))))
@@ -159,7 +165,15 @@ class Combination:
         return out
 
     def cluster_sums(self, codes: np.ndarray, G: int) -> np.ndarray:
-        """Sums within clusters (``G`` x columns) of the units' ``codes``."""
+        """Sums within clusters (``G`` x columns) of the units' ``codes``.
+
+        Parameters
+        ----------
+        codes : numpy.ndarray
+            Cluster code (0..G-1) of each unit.
+        G : int
+            Number of clusters.
+        """
         sinks = self.inf.sinks
         if sinks is not None and sinks.S is not None and sinks.G == G and np.array_equal(sinks.codes, codes):
             S = np.nan_to_num(sinks.S, nan=0.0) @ self.W  # failed cells: their columns are NaN below
@@ -176,7 +190,21 @@ class Combination:
     def boot(self, biters: int, alp: float, rng: np.random.Generator, cluster: tuple[np.ndarray, int] | None,
              band_cols: int | None = None):
         """The multiplier bootstrap of R ``mboot`` (Mammen weights from ``rng``; over cluster sums when
-        ``cluster = (codes, G)``), as :func:`ceci_impact.did.bootstrap.mboot` on the explicit matrix."""
+        ``cluster = (codes, G)``), as :func:`ceci_impact.did.bootstrap.mboot` on the explicit matrix.
+
+        Parameters
+        ----------
+        biters : int
+            Number of bootstrap draws.
+        alp : float
+            Significance level of the intervals and band.
+        rng : numpy.random.Generator
+            Source of the Mammen weights.
+        cluster : tuple of (numpy.ndarray, int) or None
+            Cluster ``(codes, G)`` to draw weights by cluster; None draws by unit.
+        band_cols : int, optional
+            Number of leading columns that the simultaneous band covers (default all).
+        """
         if cluster is not None:
             mat = self.cluster_sums(*cluster)
             n_cl = mat.shape[0]

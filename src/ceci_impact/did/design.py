@@ -220,7 +220,17 @@ def _blocked_codes(idv: np.ndarray, tv: np.ndarray):
 def panel_codes(data: pd.DataFrame, idname: str, tname: str) -> tuple[np.ndarray, np.ndarray]:
     """Unit and period codes of the rows in order of first appearance (as ``pd.factorize``): from the layout,
     without hashing, when the rows are blocks of one unit's periods in the same order (compact integer types);
-    by factorizing otherwise."""
+    by factorizing otherwise.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The panel, one row per unit and period.
+    idname : str
+        Column of the unit identifier.
+    tname : str
+        Column of the period.
+    """
     blocked = _blocked_codes(data[idname].to_numpy(), data[tname].to_numpy())
     if blocked is not None:
         return blocked[0], blocked[1]

@@ -343,7 +343,13 @@ class TwoWayFE:
 
     def residual_matrix(self, v: np.ndarray):
         """Units x periods sparse matrix of ``v`` (one value per row of the subset): ``B``'s structure when the
-        rows are in unit order (no copy), else built from coordinates (duplicates summed)."""
+        rows are in unit order (no copy), else built from coordinates (duplicates summed).
+
+        Parameters
+        ----------
+        v : numpy.ndarray
+            One value per row of the subset (e.g. residuals).
+        """
         from scipy import sparse
 
         if self.in_order:

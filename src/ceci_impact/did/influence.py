@@ -49,6 +49,9 @@ class PanelBatch:
         Scale of the batch's influence functions.
     X : numpy.ndarray
         Covariates of all units (shared, not copied).
+    sides : tuple
+        For comparisons without covariates, ``(cohort, c, m)`` of each side (influence
+        ``scale * c * w_i * (DY_ij - m_j)``); empty otherwise.
     """
 
     cols: np.ndarray

@@ -125,7 +125,13 @@ class MammenWeights:
         self._buf = None
 
     def same_draws(self, other: MammenWeights) -> bool:
-        """Whether ``other`` holds exactly the weights of this object (same stream position, draws and units)."""
+        """Whether ``other`` holds exactly the weights of this object (same stream position, draws and units).
+
+        Parameters
+        ----------
+        other : MammenWeights
+            The weights to compare with.
+        """
         return (self.biters, self.n, self._cls) == (other.biters, other.n, other._cls) and _same_state(
             self._state, other._state)
 

@@ -200,6 +200,10 @@ class AggteResult(ResultProtocol):
         Student-t degrees of freedom of the overall interval (small-cluster corrections).
     df_egt : numpy.ndarray or None
         And of each element's interval.
+    inference : dict or None
+        Standard errors and intervals of the registered inference rule (:mod:`ceci_impact.did.inference`).
+    source : object
+        The ATT(g,t) result and its cell weights, for the clustered pre-test.
     """
 
     type: str

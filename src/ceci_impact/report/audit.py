@@ -41,7 +41,17 @@ from ..data.areas import VALUE_COLS, employer_frame, pairs_within_km
 
 @dataclass(frozen=True)
 class Finding:
-    """One recoverable item: the attack, the page (file) and what it gives back."""
+    """One recoverable item: the attack, the page (file) and what it gives back.
+
+    Parameters
+    ----------
+    attack : str
+        Name of the attack that recovered the item.
+    page : str
+        The published page (file) it was recovered from.
+    detail : str
+        What the page gives back.
+    """
 
     attack: str
     page: str

@@ -96,7 +96,13 @@ _ACTIVE_TAGS = ("script", "iframe", "object", "embed", "form", "base", "frame", 
 def sanitise_outputs(soup) -> None:
     """Make the outputs and markdown of an exported notebook inert: no ``<script>`` (or other active element), no
     event-handler attribute (``on...``) and no ``javascript:``/``vbscript:`` URL anywhere in them, whatever a producer
-    forgot to escape. The page's own template (styles, the navigation) is outside the outputs and kept."""
+    forgot to escape. The page's own template (styles, the navigation) is outside the outputs and kept.
+
+    Parameters
+    ----------
+    soup : bs4.BeautifulSoup
+        The exported notebook page, changed in place.
+    """
     areas = soup.select(".jp-OutputArea-output, .jp-RenderedMarkdown, .jp-RenderedHTMLCommon, .jp-MarkdownCell")
     for area in areas:
         for el in area.find_all(_ACTIVE_TAGS):

@@ -127,13 +127,29 @@ def _magnitude(y: str, x: float | None, lang: str) -> str:
 
 def treated_clusters(outcome: str, facts: dict) -> int | None:
     """Treated clusters behind a headline: treated municipalities for municipality outcomes, opened centres
-    (the site clusters) for employer outcomes."""
+    (the site clusters) for employer outcomes.
+
+    Parameters
+    ----------
+    outcome : str
+        Registry name of the headline outcome.
+    facts : dict
+        The build's facts (``treated_municipalities``, ``centres_opened``).
+    """
     panel = OUTCOMES[outcome].panel if outcome in OUTCOMES else "municipality"
     return facts.get("treated_municipalities" if panel == "municipality" else "centres_opened")
 
 
 def headline_reading(h: dict, facts: dict | None) -> Verdict | None:
-    """The three-state verdict of a headline record (None when it lacks a standard error)."""
+    """The three-state verdict of a headline record (None when it lacks a standard error).
+
+    Parameters
+    ----------
+    h : dict
+        The headline record (``outcome``, ``estimate``, ``se``, interval).
+    facts : dict or None
+        The build's facts, for the number of treated clusters.
+    """
     if not isinstance(h.get("se"), (int, float)) or not h["se"] == h["se"]:
         return None
     try:
@@ -200,7 +216,17 @@ def _cost_cell(h: dict, facts: dict | None, lang: str, assumptions: CostAssumpti
 
 
 def cost_note(facts: dict | None, lang: str, assumptions: CostAssumptions | None = None) -> str:
-    """The assumptions behind the cost column, in a sentence (empty without opened places)."""
+    """The assumptions behind the cost column, in a sentence (empty without opened places).
+
+    Parameters
+    ----------
+    facts : dict or None
+        The build's facts (``places_opened``, ``centres_opened``).
+    lang : {'es', 'en'}
+        Language of the sentence.
+    assumptions : CostAssumptions, optional
+        Fee, price factor and cost per place (default: :class:`CostAssumptions`).
+    """
     facts = facts or {}
     if not facts.get("places_opened"):
         return ""

@@ -20,7 +20,29 @@ from ..data.outcomes import family as outcome_family
 
 @dataclass(frozen=True)
 class Spec:
-    """One parameter: type, allowed values or numeric range, and a description."""
+    """One parameter: type, allowed values or numeric range, and a description.
+
+    Parameters
+    ----------
+    type : type or tuple of type
+        Allowed Python type(s) of the value.
+    default : object
+        Default value.
+    doc : str
+        Description of the parameter.
+    choices : tuple, optional
+        Allowed values (None: any value of the type).
+    lo : float, optional
+        Smallest allowed value of a number.
+    hi : float, optional
+        Largest allowed value of a number.
+    each : tuple, optional
+        Allowed values for the items of a list parameter.
+    pattern : str, optional
+        Regular expression a str value (or every item of a list) must match in full.
+    expected : str
+        What the pattern means, for the error message.
+    """
 
     type: type | tuple[type, ...]
     default: Any
@@ -138,7 +160,13 @@ _IGNORED = {"exit", "quit"}
 
 
 class Params(Mapping):
-    """Read-only mapping of validated parameters; attribute access too (``P.outcome``)."""
+    """Read-only mapping of validated parameters; attribute access too (``P.outcome``).
+
+    Parameters
+    ----------
+    values : dict
+        The validated parameter values.
+    """
 
     def __init__(self, values: dict[str, Any]):
         object.__setattr__(self, "_v", MappingProxyType(dict(values)))
@@ -222,12 +250,26 @@ def validate(notebook: str, namespace: dict[str, Any]) -> Params:
 
 
 def defaults(notebook: str) -> dict[str, Any]:
-    """Default parameter values of a notebook."""
+    """Default parameter values of a notebook.
+
+    Parameters
+    ----------
+    notebook : str
+        Name of the notebook (a key of :data:`SCHEMAS`).
+    """
     return {k: s.default for k, s in SCHEMAS[notebook].items()}
 
 
 def check_overrides(notebook: str, overrides: dict[str, Any]) -> None:
-    """Validate parameters before a run (renderer side): unknown names and bad values."""
+    """Validate parameters before a run (renderer side): unknown names and bad values.
+
+    Parameters
+    ----------
+    notebook : str
+        Name of the notebook (a key of :data:`SCHEMAS`; others are not checked).
+    overrides : dict
+        The parameter values requested for the run.
+    """
     schema = SCHEMAS.get(notebook)
     if schema is None:
         return

@@ -333,7 +333,13 @@ def check_reports_folder(reports: Path) -> None:
     """Refuse a reports folder holding files that ``render`` did not write (the rule ``build`` keeps for its output
     folder): render writes ``index.html`` and the folders ``es/``, ``en/``, ``results/`` and ``executed/``, and
     marks its folder with ``.ceci-render.json``. An unmarked folder is accepted when it holds only those names, and an
-    ``index.html`` only beside ``results/`` (reports of an earlier version)."""
+    ``index.html`` only beside ``results/`` (reports of an earlier version).
+
+    Parameters
+    ----------
+    reports : pathlib.Path
+        The reports folder to write.
+    """
     if not reports.exists():
         return
     if not reports.is_dir():

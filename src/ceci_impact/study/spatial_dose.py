@@ -27,7 +27,15 @@ MIN_SITES = 5  # fewest exposing sites for a dose-response curve (a dose of one 
 
 
 def spillover_sample(processed: str | Path, outcome: str) -> pd.DataFrame:
-    """Employer x month panel with every ring (buffer kept), unit code and municipality cluster."""
+    """Employer x month panel with every ring (buffer kept), unit code and municipality cluster.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    outcome : str
+        Column of ``employer_month`` to study.
+    """
     df = load("employer_month", processed)
     if outcome not in df.columns:
         raise CeciError(f"outcome {outcome!r} not in employer_month")
@@ -56,7 +64,19 @@ def _truth_outcome(df: pd.DataFrame, processed, outcome: str, treated: np.ndarra
 @dataclass(frozen=True)
 class SpilloverStudy:
     """Direct and spill-over effects with their truths (estimator on ``D * tau``; naive: against the direct
-    truth)."""
+    truth).
+
+    Parameters
+    ----------
+    result : SpilloverResult
+        The :func:`~ceci_impact.did.spillover_did` estimate.
+    outcome : str
+        The outcome studied.
+    truth : dict or None
+        True direct and spill-over effects of each ring (simulated data only).
+    notes : list
+        Warnings raised by the estimate, recorded.
+    """
 
     result: object
     outcome: str
@@ -70,6 +90,13 @@ class SpilloverStudy:
         return t
 
     def sentence(self, scale: float = 1.0) -> Text:
+        """The direct, spill-over and naive ring effects in a sentence (both languages).
+
+        Parameters
+        ----------
+        scale : float
+            Factor applied to the effects and standard errors before they are written (e.g. 100 for per cent).
+        """
         r, n = self.result, self.result.naive
         eff = r.ring_effects().set_index("term")
         spill = eff[eff.term.str.startswith("spillover") if "term" in eff else eff.index.str.startswith("spillover")]
@@ -80,6 +107,13 @@ class SpilloverStudy:
                    gap_se=fmt_number(n["understatement_se"] * scale))
 
     def plot(self, ax=None):
+        """Event studies of every ring (:meth:`SpilloverResult.plot`).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (a new figure when None).
+        """
         return self.result.plot(ax=ax)
 
     def to_dict(self) -> dict:
@@ -91,7 +125,23 @@ def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, 
                     alpha: float = 0.05) -> SpilloverStudy:
     """Butts' ring estimates on the employer panel (rings default: the panel's treated and buffer radii;
     ``covariates`` enter the first stage with period-specific slopes; clusters: municipalities, where the
-    simulated and real shocks are shared)."""
+    simulated and real shocks are shared).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    outcome : str
+        Column of ``employer_month`` to study.
+    rings : tuple of float, optional
+        Outer radii of the rings in km (default: the panel's treated and buffer radii).
+    covariates : list of str
+        Covariates of the first stage (period-specific slopes).
+    clustervars : str
+        Cluster variable (default: the municipality).
+    alpha : float
+        Significance level of the intervals.
+    """
     m = manifest(processed)
     rings = tuple(rings or m.get("ring_km", (3.0, 10.0)))
     df = spillover_sample(processed, outcome)
@@ -117,7 +167,15 @@ def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, 
 
 def employer_doses(processed: str | Path, radius_km: float | None = None) -> pd.DataFrame:
     """Dose of every exposed employer (``employer_id``, ``ceci_dose``, ``site_id``): places per 100 eligible
-    parents of the first CECI opened within ``radius_km`` (default the panel's treated radius)."""
+    parents of the first CECI opened within ``radius_km`` (default the panel's treated radius).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    radius_km : float, optional
+        Exposure radius in km (default: the panel's treated radius).
+    """
     m = manifest(processed)
     r1 = float(radius_km or m.get("ring_km", (3.0, 10.0))[0])
     sites = load("sites", processed)
@@ -146,7 +204,19 @@ def employer_doses(processed: str | Path, radius_km: float | None = None) -> pd.
 
 @dataclass(frozen=True)
 class DoseStudy:
-    """ATT(d) / ACRT(d) of the treated ring with their truths (``cont_did`` on ``D * tau``)."""
+    """ATT(d) / ACRT(d) of the treated ring with their truths (``cont_did`` on ``D * tau``).
+
+    Parameters
+    ----------
+    result : DoseResult
+        The :func:`~ceci_impact.did.cont_did` estimate.
+    outcome : str
+        The outcome studied.
+    truth : dict or None
+        True ATT^o, ACRT^o and dose-response curves (simulated data only).
+    dropped_units : int
+        Employers left out for a missing outcome in some month.
+    """
 
     result: object
     outcome: str
@@ -162,11 +232,25 @@ class DoseStudy:
         return t
 
     def sentence(self, scale: float = 1.0) -> Text:
+        """ATT^o and ACRT^o in a sentence (both languages).
+
+        Parameters
+        ----------
+        scale : float
+            Factor applied to the effects and standard errors before they are written (e.g. 100 for per cent).
+        """
         r = self.result
         return msg("dose.sentence", att=fmt_number(r.att_o * scale), att_se=fmt_number(r.att_o_se * scale),
                    acrt=fmt_number(r.acrt_o * scale), acrt_se=fmt_number(r.acrt_o_se * scale))
 
     def plot(self, ax=None):
+        """The dose-response curve (:meth:`DoseResult.plot`).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (a new figure when None).
+        """
         return self.result.plot(ax=ax)
 
     def to_dict(self) -> dict:
@@ -177,7 +261,27 @@ def dose_study(processed: str | Path, outcome: str, *, degree: int = 2, num_knot
                target_parameter: str = "level", alpha: float = 0.05, seed: int = 2026, biters: int = 999) -> DoseStudy:
     """cont_did on the employer sample (treated ring against controls, buffer dropped), dose = the exposing
     CECI's places per 100 eligible parents; units with a missing outcome in some month are left out (the method
-    needs a balanced panel) and counted."""
+    needs a balanced panel) and counted.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    outcome : str
+        Column of the employer sample to study.
+    degree : int
+        Degree of the B-spline in the dose.
+    num_knots : int
+        Number of interior knots.
+    target_parameter : {'level', 'slope'}
+        ATT(d) (level) or ACRT(d) (slope) as the overall target.
+    alpha : float
+        Significance level of the intervals and bands.
+    seed : int
+        Seed of the bootstrap draws.
+    biters : int
+        Number of bootstrap draws for the uniform bands.
+    """
     from .samples import employer_sample
 
     df = employer_sample(processed, outcome)
@@ -212,7 +316,17 @@ def dose_study(processed: str | Path, outcome: str, *, degree: int = 2, num_knot
 
 def dose_study_or_note(processed: str | Path, outcome: str, **kw) -> tuple[DoseStudy | None, Text | None]:
     """:func:`dose_study`, or ``None`` and a note (both languages) saying why it cannot be estimated here (too few
-    exposing CECI, no balanced employer), for the notebooks."""
+    exposing CECI, no balanced employer), for the notebooks.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    outcome : str
+        Column of the employer sample to study.
+    **kw
+        Further arguments of :func:`dose_study`.
+    """
     try:
         return dose_study(processed, outcome, **kw), None
     except CeciError as err:

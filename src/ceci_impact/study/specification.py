@@ -27,7 +27,37 @@ PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights",
 
 @dataclass(frozen=True)
 class Specification:
-    """What an event study is asked to estimate and how (R ``did`` names where they exist)."""
+    """What an event study is asked to estimate and how (R ``did`` names where they exist).
+
+    Parameters
+    ----------
+    yname : str
+        Outcome column.
+    covariates : tuple of str
+        Covariate columns (conditional parallel trends).
+    control_group : {'notyettreated', 'nevertreated'}
+        Comparison units, as R ``did``.
+    anticipation : int
+        Periods of anticipation before treatment.
+    est_method : {'reg', 'ipw', 'dr'}
+        The 2x2 estimator of Callaway–Sant'Anna.
+    weightsname : str, optional
+        Column of sampling weights.
+    clustervars : str, optional
+        Cluster column (None: clustered by unit only).
+    min_e : int
+        Smallest event time of the event study.
+    max_e : int
+        Largest event time of the event study.
+    alpha : float
+        Significance level of the intervals.
+    tname : str
+        Period column.
+    idname : str
+        Unit column.
+    gname : str
+        Cohort column (first treated period, 0 = never).
+    """
 
     yname: str
     covariates: tuple[str, ...] = ()
@@ -57,7 +87,23 @@ class Specification:
 
 @dataclass(frozen=True)
 class Estimator:
-    """A registered estimator: label, the overall quantity it reports, the specification parts it honours."""
+    """A registered estimator: label, the overall quantity it reports, the specification parts it honours.
+
+    Parameters
+    ----------
+    name : str
+        Registry key.
+    label : str
+        Label shown in tables and reports.
+    quantity : str
+        The overall quantity it reports.
+    honours : frozenset of str
+        The specification parts (:data:`PARTS`) it honours.
+    fit : callable
+        Function ``fit(df, spec, *, yname, inference, seed, biters)`` returning a result.
+    inference : str
+        ``'report'`` when it follows the report's inference rule, else what it uses instead.
+    """
 
     name: str
     label: str
@@ -188,7 +234,15 @@ INSTEAD = {"covariates": "unconditional", "weights": "unweighted", "control_grou
 
 def spec_record(name: str, spec: Specification) -> dict:
     """The specification an estimator ran under: the requested one, the parts it could not honour, and what it
-    did instead."""
+    did instead.
+
+    Parameters
+    ----------
+    name : str
+        Registry key of the estimator.
+    spec : Specification
+        The specification requested.
+    """
     e = ESTIMATORS[name]
     req = _requested(spec)
     if not name.startswith("callaway_santanna"):
@@ -215,7 +269,25 @@ def spec_record(name: str, spec: Specification) -> dict:
 
 def fit(name: str, df: pd.DataFrame, spec: Specification, *, yname: str | None = None, inference: bool = True,
         seed: int = 2026, biters: int = 999):
-    """Run the registered estimator ``name`` on ``df`` under ``spec`` (``yname`` overrides the outcome)."""
+    """Run the registered estimator ``name`` on ``df`` under ``spec`` (``yname`` overrides the outcome).
+
+    Parameters
+    ----------
+    name : str
+        Registry key of the estimator (:data:`ESTIMATORS`).
+    df : pandas.DataFrame
+        The panel.
+    spec : Specification
+        The specification to run under.
+    yname : str, optional
+        Outcome column overriding ``spec.yname``.
+    inference : bool
+        Compute standard errors and intervals (False: point estimates only).
+    seed : int
+        Seed of the bootstrap draws.
+    biters : int
+        Number of bootstrap draws.
+    """
     e = ESTIMATORS[name]
     out = e.fit(df, spec, yname=yname or spec.yname, inference=inference, seed=seed, biters=biters)
     if e.inference != "report" and spec.clustervars and isinstance(getattr(out, "params", None), dict):

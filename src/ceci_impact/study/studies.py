@@ -31,6 +31,31 @@ class EventStudy:
 
     ``rows`` maps registry names (:data:`ceci_impact.study.specification.ESTIMATORS`) to results; ``records`` to the
     specification each ran under; ``truths`` to ``{"truth", "contamination"}`` (see :mod:`ceci_impact.data.truth`).
+
+    Parameters
+    ----------
+    outcome : str
+        The outcome studied.
+    spec : Specification
+        The specification every estimator ran under.
+    cs : AttGtResult
+        Callaway–Sant'Anna ATT(g,t).
+    dynamic, simple, group : AggteResult
+        Its dynamic (event study), simple (headline) and by-cohort aggregations.
+    pre_es : AggteResult
+        Universal-base dynamic aggregation (pre-trend reading, HonestDiD).
+    rows, records, truths, data_notes : dict
+        Registry name to: the result; its specification record; ``{'truth', 'contamination'}`` (None: real data); DataNotes.
+    truth_dynamic : AggteResult or None
+        The dynamic aggregation of the effect outcome (truth by event time).
+    n_units, n_treated : int
+        Numbers of units and of treated units.
+    cells : dict
+        ATT(g,t) cells estimated and not estimable.
+    settings : dict
+        The call's settings (control group, method, covariates, window, seed...).
+    baseline : float or None
+        Weighted mean outcome of the comparison units before the first opening.
     """
 
     outcome: str
@@ -140,7 +165,17 @@ class EventStudy:
 
     def sentence(self, scale: float = 1.0, unit: str = "", treatment: str = "ceci") -> Text:
         """The aggregated effect in a sentence a reviewer can quote (both languages); ``treatment`` names what
-        opened (``"ceci"``, or ``"guarderia"`` for the historical back-test)."""
+        opened (``"ceci"``, or ``"guarderia"`` for the historical back-test).
+
+        Parameters
+        ----------
+        scale : float
+            Factor applied to the effects and standard errors before they are written (e.g. 100 for per cent).
+        unit : str
+            Unit of the effect, translated and written after it (empty: none).
+        treatment : {'ceci', 'guarderia'}
+            What opened, for the wording.
+        """
         h = self.headline()
         est, lo, hi = (h["estimate"] * scale, h["ci_low"] * scale, h["ci_high"] * scale)
         na = self.cells.get("not_estimable", 0)
@@ -206,6 +241,15 @@ class EventStudy:
         return out
 
     def plot(self, ax=None, truth: bool = True):
+        """The CS event study, with the truth of this estimand on simulated data.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (a new figure when None).
+        truth : bool
+            Draw the truth when it is known.
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -218,7 +262,13 @@ class EventStudy:
         return ax
 
     def plot_comparison(self, ax=None):
-        """Overlay of the event studies of every estimator (as in did2s::event_study)."""
+        """Overlay of the event studies of every estimator (as in did2s::event_study).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (a new figure when None).
+        """
         import matplotlib.pyplot as plt
 
         from ..did.plotting import event_study_plot
@@ -295,6 +345,23 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
 
     ``truth_key`` names the unit key of the sample's rows in the simulator's potential outcomes (``"cvegeo"`` or
     ``"employer_id"``); default: ``employer_id`` when present, else ``cvegeo``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The sample (``period``, ``unit``, ``first_treat`` and the outcome).
+    yname : str
+        Outcome column.
+    processed : str or pathlib.Path, optional
+        Folder of the built panels (for the truths of simulated data).
+    covariates, control_group, est_method, anticipation, min_e, max_e, alpha, weightsname, clustervars
+        The specification (:class:`~ceci_impact.study.specification.Specification`) every estimator runs under.
+    estimators : list of str
+        Registry names of the estimators to run.
+    seed, biters : int
+        Seed and number of the bootstrap draws.
+    truth_key : str, optional
+        Unit key of the rows in the simulator's potential outcomes (see above).
     """
     from .specification import _cs
 
@@ -344,7 +411,13 @@ def _baseline(df: pd.DataFrame, yname: str, weightsname: str | None) -> float | 
 def robustness(df: pd.DataFrame, yname: str, *, covariates: list[str], est_method: str = "reg",
                anticipation: int = 0, weightsname: str | None = None, clustervars: str | None = None,
                seed: int = 2026) -> pd.DataFrame:
-    """Overall effect under alternative specifications: control group × with/without covariates × anticipation."""
+    """Overall effect under alternative specifications: control group × with/without covariates × anticipation.
+
+    Parameters
+    ----------
+    df, yname, covariates, est_method, anticipation, weightsname, clustervars, seed
+        As in :func:`event_study`; run with both control groups, with and without covariates, and anticipation + 0 and + 2.
+    """
     rows = []
     specs = [(cg, cov, an) for cg in ("notyettreated", "nevertreated") for cov in (list(covariates), [])
              for an in sorted({anticipation, anticipation + 2})]
@@ -365,7 +438,19 @@ def robustness(df: pd.DataFrame, yname: str, *, covariates: list[str], est_metho
                                        "ci_high"])
 
 def triple_difference(df: pd.DataFrame, y_eligible: str, y_other: str, **kw) -> EventStudy:
-    """Triple differences: CS event study of (eligible − ineligible) outcomes within each employer-month."""
+    """Triple differences: CS event study of (eligible − ineligible) outcomes within each employer-month.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The sample (``period``, ``unit``, ``first_treat`` and the outcome).
+    y_eligible : str
+        Outcome column of the eligible workers.
+    y_other : str
+        Outcome column of the ineligible workers.
+    **kw
+        Further arguments of :func:`event_study`.
+    """
     d = df.dropna(subset=[y_eligible, y_other]).copy()
     d["ddd_gap"] = d[y_eligible] - d[y_other]
     kw.setdefault("estimators", ["callaway_santanna"])
@@ -373,7 +458,15 @@ def triple_difference(df: pd.DataFrame, y_eligible: str, y_other: str, **kw) -> 
 
 def headline_samples(processed: str | Path, ring_km: float | None = None) -> list[tuple]:
     """``(outcome, sample, weights, cluster)`` for every headline outcome of the registry
-    (:data:`ceci_impact.data.outcomes.OUTCOMES`); employer outcomes share one employer sample."""
+    (:data:`ceci_impact.data.outcomes.OUTCOMES`); employer outcomes share one employer sample.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    ring_km : float, optional
+        Treated radius in km of the employer sample (must equal the panels' own).
+    """
     cache: dict = {}
     out = []
     for o in headlines():
@@ -391,7 +484,17 @@ def all_outcomes(processed: str | Path, *, covariates: list[str], control_group:
     employer), each with its weights and the cluster where exposure is assigned (municipality; the site whose
     opening sets an employer's cohort, employers beyond every ring being their own cluster).
 
-    ``ring_km`` (when given) must equal the treated radius the employer panels were built with."""
+    ``ring_km`` (when given) must equal the treated radius the employer panels were built with.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    covariates, control_group, est_method, min_e, max_e, seed, biters, alpha
+        As in :func:`event_study`, for every outcome.
+    ring_km : float, optional
+        Treated radius in km of the employer sample (must equal the panels' own).
+    """
     kw = dict(processed=processed, covariates=covariates, control_group=control_group, est_method=est_method,
               min_e=min_e, max_e=max_e, seed=seed, biters=biters, alpha=alpha)
     return {y: event_study(df, y, weightsname=w, clustervars=cl, **kw)
@@ -399,7 +502,13 @@ def all_outcomes(processed: str | Path, *, covariates: list[str], control_group:
 
 
 def summary_table(results: dict[str, EventStudy]) -> pd.DataFrame:
-    """One row per outcome × estimator: effect, interval, truth (simulated) and whether the interval covers it."""
+    """One row per outcome × estimator: effect, interval, truth (simulated) and whether the interval covers it.
+
+    Parameters
+    ----------
+    results : dict
+        Outcome to :class:`EventStudy`, as :func:`all_outcomes` returns.
+    """
     rows = []
     for y, es in results.items():
         comp = es.comparison()
@@ -411,7 +520,17 @@ def summary_table(results: dict[str, EventStudy]) -> pd.DataFrame:
     return tab
 
 def poisson_counts(processed: str | Path, count: str, *, min_e: int = -12, max_e: int = 12):
-    """PPML event study of an employer × month count (treated ring vs controls; buffer ring excluded)."""
+    """PPML event study of an employer × month count (treated ring vs controls; buffer ring excluded).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    count : str
+        Count column of ``employer_month``.
+    min_e, max_e : int
+        Smallest and largest event time of the event study.
+    """
     from ..did import poisson_event_study
 
     df = load("employer_month", processed)
@@ -439,6 +558,23 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
     ``type="relative_magnitude"``: the ``Mbarvec`` grid (C-LF intervals); ``biasDirection`` adds a known sign of
     the post-treatment trend difference (relative magnitudes only). Pre-periods are limited to
     ``min_e..-2`` and post to ``0..max_e`` so the covariance stays well conditioned.
+
+    Parameters
+    ----------
+    df, yname, covariates, control_group, est_method, min_e, max_e, weightsname
+        As in :func:`event_study` (re-estimated with a universal base period).
+    e : int or 'simple'
+        Event time of the target, or ``'simple'`` for the headline estimand.
+    n_m : int
+        Number of M values (``type='smoothness'``).
+    type : {'smoothness', 'relative_magnitude'}
+        The HonestDiD restriction.
+    Mbarvec : sequence of float
+        The Mbar grid (``type='relative_magnitude'``).
+    biasDirection : {'positive', 'negative'}, optional
+        Known sign of the post-treatment trend difference.
+    clustervars : str, optional
+        Cluster column where exposure is assigned.
     """
     from ..did import honest_did
     from ..did.design import covariate_formula

@@ -146,7 +146,13 @@ class Verdict:
         return asdict(self)
 
     def text(self, fmt=None) -> Text:
-        """The verdict in a sentence, in both languages; ``fmt`` formats an effect (default: signed number)."""
+        """The verdict in a sentence, in both languages; ``fmt`` formats an effect (default: signed number).
+
+        Parameters
+        ----------
+        fmt : callable, optional
+            Formats an effect for the sentence (default: a signed number).
+        """
         f = fmt or (lambda v: fmt_number(v))
         if self.state == "detected":
             return msg("verdict.detected", lo=fmt_signed(self.ci_low), hi=fmt_signed(self.ci_high))

@@ -56,7 +56,19 @@ ControlGroup = Literal["notyettreated", "nevertreated"]
 
 class SplineBasis:
     """B-spline basis of the dose without its first function (R ``splines2::bSpline(..., intercept=FALSE)``),
-    and its derivative, on fixed boundary and interior knots."""
+    and its derivative, on fixed boundary and interior knots.
+
+    Parameters
+    ----------
+    lo : float
+        Lower boundary knot (smallest dose).
+    hi : float
+        Upper boundary knot (largest dose).
+    interior : numpy.ndarray
+        Interior knots.
+    degree : int
+        Degree of the B-splines.
+    """
 
     def __init__(self, lo: float, hi: float, interior: np.ndarray, degree: int):
         self.degree = degree
@@ -74,11 +86,23 @@ class SplineBasis:
         return out[:, 1:]
 
     def design(self, x: np.ndarray) -> np.ndarray:
-        """``[1, B(x)]`` (rows x (1 + basis))."""
+        """``[1, B(x)]`` (rows x (1 + basis)).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Doses (clipped to the boundary knots).
+        """
         return np.column_stack([np.ones(np.size(x)), self._eval(x, 0)])
 
     def deriv(self, x: np.ndarray) -> np.ndarray:
-        """``[0, B'(x)]``."""
+        """``[0, B'(x)]``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Doses (clipped to the boundary knots).
+        """
         return np.column_stack([np.zeros(np.size(x)), self._eval(x, 1)])
 
 
@@ -164,6 +188,37 @@ class DoseResult(ResultProtocol):
     ``overall_att``/``overall_se`` are the target parameter's overall effect (ATT^o for ``"level"``, ACRT^o for
     ``"slope"``); ``att_o``, ``acrt_o`` (with ``_se``) both. ``dose_table``: ``dose, att, att_se, acrt,
     acrt_se`` and uniform bands; ``event_table``: ``event_time, att, se`` and bands, ``vcov`` its covariance.
+
+    Parameters
+    ----------
+    aggregation : {'dose', 'eventstudy'}
+        Whether the result is a dose-response curve or an event study.
+    target_parameter : {'level', 'slope'}
+        ATT (level) or ACRT (slope) as the target parameter.
+    overall_att : float
+        The target parameter's overall effect (ATT^o or ACRT^o).
+    overall_se : float
+        Its standard error.
+    att_o : float
+        Overall average effect of the treatment on the treated, ATT^o.
+    att_o_se : float
+        Its standard error.
+    acrt_o : float
+        Overall average causal response on the treated, ACRT^o.
+    acrt_o_se : float
+        Its standard error.
+    alp : float
+        Significance level of the intervals and bands.
+    params : dict
+        The arguments of the call that produced the result.
+    dose_table : pandas.DataFrame or None
+        Dose-response table (``aggregation='dose'``).
+    event_table : pandas.DataFrame or None
+        Event-study table (``aggregation='eventstudy'``).
+    vcov : numpy.ndarray or None
+        Covariance of the event-study estimates.
+    crit_val : dict
+        Critical value of the uniform band of each curve (``att``, ``acrt``) or of the event study.
     """
 
     aggregation: str
@@ -215,7 +270,15 @@ class DoseResult(ResultProtocol):
                 "crit_val": self.crit_val}
 
     def plot(self, ax=None, title: str | None = None):
-        """Dose-response curve with pointwise intervals and the uniform band, or the event study."""
+        """Dose-response curve with pointwise intervals and the uniform band, or the event study.
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (a new figure when None).
+        title : str, optional
+            Figure title (default: the estimator's name).
+        """
         from ..plotting import event_study_plot
 
         if self.aggregation == "eventstudy":

@@ -25,7 +25,21 @@ InferenceRule = Literal["none", "welch", "effective", "effective_fitted", "cr2_b
 
 @dataclass(frozen=True)
 class Rule:
-    """A registered inference rule."""
+    """A registered inference rule.
+
+    Parameters
+    ----------
+    name : str
+        Key of the rule (an :data:`InferenceRule` option).
+    label : str
+        Label shown in tables and reports.
+    citation : str
+        The published method the rule implements.
+    published : bool
+        Whether the rule is a published method (False: the project's own extension).
+    compute : callable or None
+        Function returning the rule's standard errors and intervals; None when applied inside ``aggte``.
+    """
 
     name: str
     label: str

@@ -33,7 +33,25 @@ from ..bootstrap import cluster_codes, group_sums
 
 @dataclass(eq=False)
 class ClusterScores:
-    """Cluster x cohort sums of influence functions of one or more aggregated parameters."""
+    """Cluster x cohort sums of influence functions of one or more aggregated parameters.
+
+    Parameters
+    ----------
+    S : numpy.ndarray
+        Cluster x cohort x parameter sums of the influence functions, shape ``(G, ncoh, m)``.
+    h : numpy.ndarray
+        Share of each cohort's weight held by each cluster, shape ``(G, ncoh)``.
+    A : numpy.ndarray
+        Aggregation weights summed by cohort, shape ``(ncoh, m)`` (zero for the never treated).
+    n : int
+        Number of units.
+    estimate : numpy.ndarray
+        The aggregated estimates, shape ``(m,)``.
+    cohorts : numpy.ndarray
+        Cohort values, shape ``(ncoh,)`` (0 = never treated).
+    treated_cluster : numpy.ndarray
+        Whether each cluster has treated units, shape ``(G,)``.
+    """
 
     S: np.ndarray  # (G, ncoh, m)
     h: np.ndarray  # (G, ncoh)
@@ -53,7 +71,13 @@ class ClusterScores:
         return self.S.shape[2]
 
     def column(self, j: int) -> ClusterScores:
-        """The scores of column ``j`` only."""
+        """The scores of column ``j`` only.
+
+        Parameters
+        ----------
+        j : int
+            Index of the parameter (column) to keep.
+        """
         k = self._k
         return ClusterScores(self.S[:, :, [j]], self.h, self.A[:, [j]], self.n, self.estimate[[j]], self.cohorts,
                              self.treated_cluster, None if k is None else (lambda: k()[:, :, [j]]))

@@ -40,7 +40,13 @@ SmallCluster = Literal["none", "effective"]
 
 
 def ring_labels(rings: tuple[float, ...]) -> list[str]:
-    """Labels of the exposure rings: ``"(0, 3]"``, ``"(3, 10]"``, ..."""
+    """Labels of the exposure rings: ``"(0, 3]"``, ``"(3, 10]"``, ...
+
+    Parameters
+    ----------
+    rings : tuple of float
+        Outer radii of the rings, increasing.
+    """
     edges = (0.0, *rings)
     return [f"({edges[k]:g}, {edges[k + 1]:g}]" for k in range(len(rings))]
 
@@ -62,7 +68,23 @@ def exposure_distance(data: pd.DataFrame, *, tname: str, idname: str, distname: 
     ``exposure="time_varying"``: ``distname`` already is that distance (missing or infinite = none open yet);
     once a unit is exposed it stays exposed at its smallest distance so far (centres do not close; a warning says
     how many rows this changed). ``exposure="cohort"``: ``distname`` is a time-invariant distance and ``gname``
-    the period from which it applies (0 or missing = never)."""
+    the period from which it applies (0 or missing = never).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The panel, rows sorted by unit and period.
+    tname : str
+        Column of the period.
+    idname : str
+        Column of the unit identifier.
+    distname : str
+        Column of the distance to the nearest opened centre.
+    gname : str or None
+        Column of the period the distance applies from (``exposure='cohort'``).
+    exposure : {'time_varying', 'cohort'}
+        How ``distname`` is read (see above).
+    """
     d = pd.to_numeric(data[distname], errors="coerce").to_numpy(float)
     if (d[np.isfinite(d)] < 0).any():
         i = int(np.flatnonzero(np.isfinite(d) & (d < 0))[0])
@@ -90,6 +112,25 @@ class SpilloverResult(ResultProtocol):
     times are BJS pre-trend coefficients of the units that later come within the ring's outer radius).
     ``overall_att``/``overall_se`` are the direct effect (inner ring). ``scores``: cluster sums of each estimate's
     influence (clusters x estimates, columns named as ``table``'s ``term``), so any contrast has a standard error.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per ring and event time (see above).
+    overall_att : float
+        The direct effect (inner ring).
+    overall_se : float
+        Its standard error.
+    alp : float
+        Significance level of the intervals.
+    params : dict
+        The arguments of the call that produced the result.
+    scores : pandas.DataFrame
+        Cluster sums of each estimate's influence (clusters x estimates).
+    naive : dict
+        The naive ring comparison: ``att``, ``se``, ``understatement`` and its ``understatement_se``.
+    notes_ : tuple
+        Further notes on the estimate (what could not be honoured, warnings).
     """
 
     table: pd.DataFrame
@@ -145,7 +186,13 @@ class SpilloverResult(ResultProtocol):
             ["term", "ring", "event_time", "att", "se", "ci_low", "ci_high", "n_obs", "df"]]
 
     def ring_event_study(self, ring: int = 0) -> EventStudyResult:
-        """The event study of one ring (0 = direct) as an :class:`EventStudyResult` (HonestDiD, ``compare``)."""
+        """The event study of one ring (0 = direct) as an :class:`EventStudyResult` (HonestDiD, ``compare``).
+
+        Parameters
+        ----------
+        ring : int
+            The ring (0 = direct, inner ring).
+        """
         if ring not in set(self.table.ring):
             raise CeciError(f"ring={ring!r}: expected one of {sorted(set(self.table.ring))}")
         rows = self.table[(self.table.ring == ring) & self.table.event_time.notna()]
@@ -175,7 +222,15 @@ class SpilloverResult(ResultProtocol):
         return {"naive": self.naive, "rings": self.ring_effects().to_dict(orient="list")}
 
     def plot(self, ax=None, title: str | None = None):
-        """Event studies of every ring on one axes (direct and spillover rings side by side)."""
+        """Event studies of every ring on one axes (direct and spillover rings side by side).
+
+        Parameters
+        ----------
+        ax : matplotlib.axes.Axes, optional
+            Axes to draw on (a new figure when None).
+        title : str, optional
+            Figure title (default: the estimator's name).
+        """
         ev = self._with_df_ci(self.table[self.table.event_time.notna()].reset_index(drop=True))
         ev["post"] = ev.event_time >= 0
         return event_study_plot(ev, ax=ax, by="ring", title=title or self.estimator_name)
@@ -193,7 +248,19 @@ def effective_clusters(imp: _Imputed, rows: np.ndarray, cl: np.ndarray, n_cl: in
     treated ``rows``: ``G* = (sum_c l_c)^2 / sum_c l_c^2`` with ``l_c = sum_t (sum_{i in c} v_it)^2``, ``v`` the
     estimator's weights on the outcomes (``1/N`` on the rows, ``-Z0 (Z0'Z0)^-1 Z1' w1`` on untreated rows: BJS),
     i.e. period shocks fully shared within a cluster (the conservative working model of ``att_gt``'s
-    ``small_cluster="effective"``). NaN with time-varying covariates (their weights are not formed)."""
+    ``small_cluster="effective"``). NaN with time-varying covariates (their weights are not formed).
+
+    Parameters
+    ----------
+    imp : _Imputed
+        The fitted imputation (first stage and weights).
+    rows : numpy.ndarray
+        Indices of the treated rows the estimate averages.
+    cl : numpy.ndarray
+        Cluster code of each row.
+    n_cl : int
+        Number of clusters.
+    """
     first, fe = imp.first, imp.first.fe
     if first.X.shape[1]:
         return float("nan")
