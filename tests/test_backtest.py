@@ -10,21 +10,21 @@ import numpy as np
 import pytest
 
 from ceci_impact import CeciError
-from ceci_impact.data import panels, sources
+from ceci_impact.data import backtest_data, panels
 
 
 def test_readers_on_real_files(original_real_data):
     shared_data = original_real_data
-    g = sources.read_guarderias_2009(shared_data / "guarderias_imss_2009" / "guarderias_imss_subrogadas_2009.csv")
+    g = backtest_data.read_guarderias_2009(shared_data / "guarderias_imss_2009" / "guarderias_imss_subrogadas_2009.csv")
     assert len(g) == 1432
     assert (g.cvegeo == "").sum() == 36
     assert g.opening_date.dt.year.min() == 1983 and g.opening_date.dt.year.max() == 2009
-    emp = sources.read_imss_mun_quarters(shared_data / "imss_sp" / "imss_employees_mun_quarter_2000_2011.csv")
+    emp = backtest_data.read_imss_mun_quarters(shared_data / "imss_sp" / "imss_employees_mun_quarter_2000_2011.csv")
     assert emp.quarter_index.nunique() == 48 and emp.year.min() == 2000 and emp.year.max() == 2011
-    pat = sources.read_imss_mun_quarters(shared_data / "imss_sp" / "imss_employers_mun_quarter_2000_2011.csv",
+    pat = backtest_data.read_imss_mun_quarters(shared_data / "imss_sp" / "imss_employers_mun_quarter_2000_2011.csv",
                                          "employers")
     assert (pat.pat_t >= 0).all()
-    cen = sources.read_census2000(shared_data / "imss_sp" / "caract_muni_census2000.csv")
+    cen = backtest_data.read_census2000(shared_data / "imss_sp" / "caract_muni_census2000.csv")
     assert len(cen) == 2427 and cen.cvegeo.str.len().eq(5).all()
 
 

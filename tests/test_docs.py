@@ -25,7 +25,7 @@ import ceci_impact
 from .conftest import ROOT
 
 # callables over the whole package with at least one undocumented parameter, at most (lower it, never raise it)
-UNDOCUMENTED_CEILING = 19
+UNDOCUMENTED_CEILING = 0
 
 _SECTION = re.compile(r"^(?P<name>[A-Z][A-Za-z ]+)\n-{3,}\n", re.M)
 

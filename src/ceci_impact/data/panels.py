@@ -26,6 +26,7 @@ from .._options import CeciError, check_option
 from ..calendar import label
 from ..io import atomic_dir, log
 from . import panel_sql
+from .backtest_data import build_guarderias_panel, quarter_label  # noqa: F401  (the back-test panel)
 from .engines import DuckDBEngine, EngineName, make_engine
 from .provenance import check_unchanged, fingerprint, raw_state
 from .sources import (
@@ -60,6 +61,19 @@ def stage_asegurados(raw: Path, con: duckdb.DuckDBPyConnection, say=log, *, allo
     the crosswalk are an error; rows without a municipality key are excluded with a warning; between months, a
     municipality whose jobs jump by more than ``jump_factor`` against both neighbouring months, or a national total
     more than 10 % away from its neighbours, is a warning naming the cells.
+
+    Parameters
+    ----------
+    raw : pathlib.Path
+        The raw-data folder (the ``asg`` files in it or in ``asegurados/``).
+    con : duckdb.DuckDBPyConnection
+        The build's DuckDB connection; receives the table ``asg``.
+    say : callable
+        Progress printer taking one line of text (default :func:`ceci_impact.io.log`).
+    allow_gaps : bool
+        Turn months missing inside the window into a warning instead of an error.
+    jump_factor : float
+        Ratio to both neighbouring months above which a municipality's jobs are flagged.
     """
     from .asg_sql import stage_file
 
@@ -147,7 +161,19 @@ MAX_SITE_KM = 250.0  # a site farther than this from its municipality's centroid
 
 def check_keys(raw: Path, mun: pd.DataFrame, sites: pd.DataFrame, cw: pd.DataFrame) -> None:
     """Every key joins: crosswalk targets, site municipalities and poles exist in ``municipios.csv``; a site lies
-    within :data:`MAX_SITE_KM` of its municipality."""
+    within :data:`MAX_SITE_KM` of its municipality.
+
+    Parameters
+    ----------
+    raw : pathlib.Path
+        The raw-data folder (named in the error messages).
+    mun : pandas.DataFrame
+        Municipality attributes from :func:`~ceci_impact.data.sources.read_municipios`.
+    sites : pandas.DataFrame
+        The CECI registry from :func:`~ceci_impact.data.sources.read_ceci_sites`.
+    cw : pandas.DataFrame
+        The IMSS-to-INEGI crosswalk from :func:`~ceci_impact.data.sources.read_crosswalk`.
+    """
     from ..geo import haversine_km
 
     known = set(mun.cvegeo)
@@ -183,6 +209,25 @@ def build_municipality_panels(con, raw: Path, out: Path, p0: int, p1: int, expos
 
     ``con`` is the build's DuckDB connection (staging and checks); the panel SQL runs on ``engine``
     (:mod:`ceci_impact.data.engines`; default: DuckDB on ``con``).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The build's DuckDB connection holding the staged ``asg`` and ``cw`` tables.
+    raw : pathlib.Path
+        The raw-data folder (``ceci_sites.csv``, ``municipios.csv``).
+    out : pathlib.Path
+        The output folder the panels and ``sites.parquet`` are written to.
+    p0 : int
+        First integer period of the data window.
+    p1 : int
+        Last integer period of the data window.
+    exposure : {'municipality', 'pole'}
+        Whether a municipality is exposed by a site in itself or in its PODECOBI pole.
+    say : callable
+        Progress printer taking one line of text (default :func:`ceci_impact.io.log`).
+    engine : Engine, optional
+        SQL engine for the panel steps (:mod:`ceci_impact.data.engines`); default DuckDB on ``con``.
     """
     engine = engine or DuckDBEngine(con)
     sites = read_ceci_sites(raw / "ceci_sites.csv", data_end=p1)
@@ -219,6 +264,25 @@ def build_employer_panel(con, raw: Path, out: Path, p0: int, p1: int, ring_km: t
 
     The inputs are read and checked on the build's DuckDB connection ``con``; the panel SQL
     (:data:`ceci_impact.data.panel_sql.STEPS`) runs on ``engine`` (default: DuckDB on ``con``).
+
+    Parameters
+    ----------
+    con : duckdb.DuckDBPyConnection
+        The build's DuckDB connection (inputs are read and checked on it).
+    raw : pathlib.Path
+        The raw-data folder (``employers.parquet``, ``job_spells.parquet``, ``incapacidades.parquet``).
+    out : pathlib.Path
+        The output folder the employer panel and spells are written to.
+    p0 : int
+        First integer period of the data window.
+    p1 : int
+        Last integer period of the data window.
+    ring_km : tuple of float
+        Radii ``(treated, buffer)`` in km, with 0 < treated < buffer.
+    say : callable
+        Progress printer taking one line of text (default :func:`ceci_impact.io.log`).
+    engine : Engine, optional
+        SQL engine for the panel steps (:data:`ceci_impact.data.panel_sql.STEPS`); default DuckDB on ``con``.
     """
     engine = engine or DuckDBEngine(con)
     r1, r2 = ring_km
@@ -295,7 +359,13 @@ _MEMORY = __import__("re").compile(r"^\s*(\d+(?:\.\d+)?)\s*(KB|MB|GB|TB|KIB|MIB|
 
 
 def check_memory_limit(text: str | None) -> str | None:
-    """A DuckDB memory limit such as ``6GB``; at least 256 MB (one clear line otherwise)."""
+    """A DuckDB memory limit such as ``6GB``; at least 256 MB (one clear line otherwise).
+
+    Parameters
+    ----------
+    text : str or None
+        The ``--memory-limit`` value (None: no limit).
+    """
     if text is None:
         return None
     m = _MEMORY.match(str(text))
@@ -309,7 +379,15 @@ def check_memory_limit(text: str | None) -> str | None:
 
 def check_output_folder(raw: Path, out: Path) -> None:
     """Refuse an output folder that would destroy data: the raw folder itself, one inside it or above it, or a
-    folder holding files that ``build`` did not write (named in the message)."""
+    folder holding files that ``build`` did not write (named in the message).
+
+    Parameters
+    ----------
+    raw : pathlib.Path
+        The raw-data folder.
+    out : pathlib.Path
+        The requested ``--out`` folder.
+    """
     r, o = raw.resolve(), out.resolve()
     if o == r:
         raise CeciError(f"--out {out} is the raw-data folder; expected a separate folder such as data/processed")
@@ -498,103 +576,15 @@ def manifest(processed: str | Path = "data/processed") -> dict:
 
 
 def truth(processed: str | Path = "data/processed") -> dict | None:
-    """The simulated world's true effects, or ``None`` on real data."""
+    """The simulated world's true effects, or ``None`` on real data.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        The processed-data folder that may hold ``truth.json``.
+    """
     p = Path(processed) / "truth.json"
     return json.loads(p.read_text()) if p.exists() else None
 
 
-__all__ = ["build_all", "load", "manifest", "truth", "fingerprint", "build_guarderias_panel"]
-
-
-def quarter_label(q: float) -> str:
-    """``YYYYQn`` label of a quarter index (``year*4 + q - 1``); 0 → ``never``."""
-    if not q or not np.isfinite(q):
-        return "never"
-    q = int(q)
-    return f"{q // 4}Q{q % 4 + 1}"
-
-
-def build_guarderias_panel(data_dir: str | Path | None = None, first_year: int = 2001,
-                           last_year: int = 2009) -> tuple[pd.DataFrame, dict]:
-    """Municipality × quarter back-test panel (2000–2011) of IMSS jobs around guardería openings.
-
-    ``data_dir``: ``None`` (or empty) reads the compact inputs shipped with the package
-    (:mod:`ceci_impact.data.backtest_data`); a folder with the original files or a compact copy also works.
-    Cohort = quarter of the first guardería opening in the municipality within ``first_year``–``last_year``;
-    municipalities with a unit opened before ``first_year`` (or after ``last_year``) are excluded; never treated =
-    municipalities with no unit in the 2009 list. Only municipalities with IMSS jobs in every quarter are kept
-    (balanced panel; size-band outcomes are ``log(1 + jobs)`` since a band can be empty).
-    Returns the panel and a dictionary of counts saying what was dropped.
-    """
-    from .backtest_data import load_inputs
-
-    mq, g, cen = load_inputs(data_dir)
-    con = duckdb.connect()
-    con.register("g", g)
-    con.register("mq_in", mq)
-    con.register("cen", cen)
-    con.execute("""
-        CREATE TABLE mq AS
-        SELECT cvegeo, period, CAST(emp_t AS DOUBLE) AS jobs,
-               CAST(emp_size_1 + emp_size_2_5 + emp_size_6_50 AS DOUBLE) AS jobs_small,
-               CAST(emp_size_51_250 + emp_size_251_500 + emp_size_501_1000 + emp_size_1000 AS DOUBLE) AS jobs_large
-        FROM mq_in
-    """)
-    nq = con.execute("SELECT COUNT(DISTINCT period) FROM mq").fetchall()[0][0]
-    q0, q1 = first_year * 4, last_year * 4 + 3
-    con.execute(f"""
-        CREATE TABLE coh AS
-        SELECT cvegeo, MIN(opening_quarter) AS first_q, COUNT(*) AS units, SUM(COALESCE(capacity, 0)) AS places,
-               MIN(CASE WHEN opening_quarter BETWEEN {q0} AND {q1} THEN opening_quarter END) AS first_in_window
-        FROM g WHERE cvegeo <> '' AND opening_quarter >= 0 GROUP BY cvegeo
-    """)
-    con.execute(f"""
-        CREATE TABLE panel AS
-        WITH bal AS (
-            SELECT cvegeo FROM mq GROUP BY cvegeo
-            HAVING COUNT(*) = {nq} AND MIN(jobs) > 0
-        ), base AS (
-            SELECT cvegeo, jobs AS jobs_2000q1 FROM mq WHERE period = (SELECT MIN(period) FROM mq)
-        ), cap AS (
-            SELECT g.cvegeo, m.period, SUM(COALESCE(g.capacity, 0)) AS places_open
-            FROM g JOIN (SELECT DISTINCT period FROM mq) m ON g.opening_quarter <= m.period
-            WHERE g.cvegeo <> '' AND g.opening_quarter >= 0 GROUP BY g.cvegeo, m.period
-        )
-        SELECT mq.cvegeo, mq.period, mq.jobs, mq.jobs_small, mq.jobs_large,
-               ln(mq.jobs) AS log_jobs, ln(1 + mq.jobs_small) AS log_jobs_small, ln(1 + mq.jobs_large) AS log_jobs_large,
-               CASE WHEN c.cvegeo IS NULL THEN 0 ELSE c.first_in_window END AS first_treat,
-               CASE WHEN c.cvegeo IS NULL THEN 'never'
-                    WHEN c.first_q < {q0} THEN 'pre_window'
-                    WHEN c.first_in_window IS NULL THEN 'post_window' ELSE 'treated' END AS status,
-               COALESCE(c.units, 0) AS units_2009, COALESCE(c.places, 0) AS places_2009,
-               1000.0 * COALESCE(cap.places_open, 0) / b.jobs_2000q1 AS places_per_1000_jobs,
-               ln(cen.populationb) AS pob_2000_log, cen.urban, cen.industry3 AS manuf_share, cen.yrschl,
-               cen.insured AS insured_share_2000
-        FROM mq JOIN bal USING (cvegeo) JOIN base b USING (cvegeo)
-        LEFT JOIN coh c USING (cvegeo)
-        LEFT JOIN cap ON cap.cvegeo = mq.cvegeo AND cap.period = mq.period
-        LEFT JOIN cen ON cen.cvegeo = mq.cvegeo
-        ORDER BY mq.cvegeo, mq.period
-    """)
-    df = con.execute("SELECT * FROM panel").df()
-    all_mun = con.execute("SELECT COUNT(DISTINCT cvegeo) FROM mq").fetchall()[0][0]
-    con.close()
-    units = df.drop_duplicates("cvegeo")
-    counts = {
-        "guarderias_listed": int(len(g)), "guarderias_unmatched_municipality": int((g.cvegeo == "").sum()),
-        "guarderias_missing_date": int((g.opening_quarter < 0).sum()),
-        "municipalities_with_imss_jobs": int(all_mun), "municipalities_balanced": int(len(units)),
-        "dropped_unbalanced": int(all_mun - len(units)),
-        "excluded_unit_before_window": int((units.status == "pre_window").sum()),
-        "excluded_unit_after_window": int((units.status == "post_window").sum()),
-        "treated_municipalities": int((units.status == "treated").sum()),
-        "never_treated_municipalities": int((units.status == "never").sum()),
-        "cohorts": int(units.loc[units.status == "treated", "first_treat"].nunique()),
-        "quarters": int(df.period.nunique()),
-    }
-    df = df[df.status.isin(["treated", "never"])].dropna(subset=["pob_2000_log", "urban", "manuf_share"]).copy()
-    counts["missing_census_covariates"] = int(counts["treated_municipalities"] + counts["never_treated_municipalities"]
-                                              - df.cvegeo.nunique())
-    df["unit"] = pd.factorize(df.cvegeo)[0] + 1
-    df["first_treat"] = df.first_treat.astype(float)
-    return df.reset_index(drop=True), counts
+__all__ = ["build_all", "load", "manifest", "truth", "fingerprint", "build_guarderias_panel", "quarter_label"]

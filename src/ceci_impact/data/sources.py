@@ -46,7 +46,13 @@ def _decode(raw: bytes) -> tuple[str, str]:
 
 
 def normalise_asg_header(cols: Iterable[str]) -> list[str]:
-    """Lower-case, strip and repair the ``tamaño_patron`` variants (``tama\\ufffdo_patron``, ``tamaÃ±o_patron``)."""
+    """Lower-case, strip and repair the ``tamaño_patron`` variants (``tama\\ufffdo_patron``, ``tamaÃ±o_patron``).
+
+    Parameters
+    ----------
+    cols : iterable of str
+        The raw column names of an ``asg`` header.
+    """
     out = []
     for c in cols:
         c = c.strip().strip('"').lower()
@@ -57,7 +63,13 @@ def normalise_asg_header(cols: Iterable[str]) -> list[str]:
 
 
 def asg_period(path: str | Path) -> int:
-    """Integer period of an ``asg-YYYY-MM-DD.csv`` file from its name."""
+    """Integer period of an ``asg-YYYY-MM-DD.csv`` file from its name.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An ``asg-YYYY-MM-DD.csv`` file (only its name is read).
+    """
     m = ASG_NAME.fullmatch(Path(path).name)
     if not m:
         raise _err(path, "file name does not match asg-YYYY-MM-DD.csv; the month is taken from the name")
@@ -135,6 +147,13 @@ def asg_files(folder: str | Path, allow_gaps: bool = False) -> tuple[list[Path],
     Errors: no file; a file named ``asg-*`` that is not ``asg-YYYY-MM-DD.csv`` (upper-case extension, compressed,
     another suffix); a date that is not the last day of its month; two files for one month; months missing inside
     the window (unless ``allow_gaps``, which turns the gap into a warning).
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Folder holding the ``asg-*.csv`` files.
+    allow_gaps : bool
+        Turn months missing inside the window into a warning instead of an error.
     """
     import calendar as _cal
 
@@ -278,7 +297,13 @@ def _dates(df: pd.DataFrame, col: str, path: Path, allow_empty: bool) -> pd.Seri
 
 
 def read_crosswalk(path: str | Path) -> pd.DataFrame:
-    """IMSS municipality key → INEGI ``cvegeo`` (many-to-one allowed, a key maps to one municipality)."""
+    """IMSS municipality key → INEGI ``cvegeo`` (many-to-one allowed, a key maps to one municipality).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``crosswalk_imss_municipio_to_inegi.csv``.
+    """
     path = Path(path)
     df = _read_csv(path, ["cve_municipio_imss", "cvegeo_inegi"])
     df["cve_municipio_imss"] = df["cve_municipio_imss"].str.strip()
@@ -375,7 +400,13 @@ def _check_names(path: Path, df: pd.DataFrame, col: str, allow_empty: bool) -> N
 
 
 def read_municipios(path: str | Path) -> pd.DataFrame:
-    """Municipality attributes: ``cvegeo, nombre, cve_ent, lat, lon, mujeres_15_64, x_industrial, polo``."""
+    """Municipality attributes: ``cvegeo, nombre, cve_ent, lat, lon, mujeres_15_64, x_industrial, polo``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``municipios.csv``.
+    """
     path = Path(path)
     df = _read_csv(path, ["cvegeo", "nombre", "lat", "lon", "mujeres_15_64"])
     badg = ~df["cvegeo"].str.strip().str.fullmatch(r"\d{5}")
@@ -424,7 +455,13 @@ def _first_bad(path: Path, df: pd.DataFrame, mask: pd.Series, col: str, expected
 
 
 def read_employers(path: str | Path) -> pd.DataFrame:
-    """Employers (registros patronales): ``employer_id, cvegeo, lat, lon, sector, size_band``."""
+    """Employers (registros patronales): ``employer_id, cvegeo, lat, lon, sector, size_band``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        ``employers.parquet``.
+    """
     path = Path(path)
     df = _read_parquet(path, ["employer_id", "cvegeo", "lat", "lon", "sector", "size_band"])
     _first_bad(path, df, df["employer_id"].duplicated(), "employer_id", "unique employer ids")
@@ -485,7 +522,17 @@ def _overlapping(df: pd.DataFrame) -> np.ndarray:
 
 
 def check_spells_window(path: Path, df: pd.DataFrame, p1: int) -> None:
-    """Spells must start by the end of the data window (``p1``, an integer period)."""
+    """Spells must start by the end of the data window (``p1``, an integer period).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The spells file (named in the error).
+    df : pandas.DataFrame
+        The spells from :func:`read_job_spells`.
+    p1 : int
+        Last integer period of the data window.
+    """
     start_p = df["start"].dt.year * 12 + df["start"].dt.month - 1
     _first_bad(path, df, start_p > p1, "start", f"a start on or before the end of the data window ({label(p1)})")
 
@@ -537,62 +584,3 @@ def read_incapacidades(path: str | Path, spells: pd.DataFrame | None = None) -> 
 
 # ------------------------------------------------------------------------------------ historical back-test
 # Real public data of the guarderías back-test (original files; provenance in reference_data/guarderias/PROVENANCE.md).
-
-GUARDERIA_COLS = ["clave_guarderia", "nombre_guarderia", "capacidad_instalada", "inicio_operacion",
-                  "esquema_contratacion", "cve_ent_inegi", "cvegeo_inegi_match", "match_method"]
-
-
-def read_guarderias_2009(path: str | Path) -> pd.DataFrame:
-    """IMSS subrogated childcare units operating in July 2009 (1,432 rows), with opening dates.
-
-    Returns ``unit_id, name, capacity, opening_date, opening_quarter (year*4 + q - 1), cvegeo, match_method``.
-    Units without a municipality match keep ``cvegeo`` empty; a missing opening date or capacity is kept as
-    missing (the caller decides), an unparseable one is an error.
-    """
-    path = Path(path)
-    df = _read_csv(path, GUARDERIA_COLS)
-    d = _dates(df, "inicio_operacion", path, allow_empty=True)
-    cap = _numeric(df, "capacidad_instalada", path, 0, None, allow_empty=True)
-    out = pd.DataFrame({
-        "unit_id": df["clave_guarderia"].str.strip() + "-" + df.index.astype(str),
-        "name": df["nombre_guarderia"], "capacity": cap, "opening_date": d,
-        "cvegeo": df["cvegeo_inegi_match"].str.strip(), "match_method": df["match_method"].str.strip(),
-    })
-    out["opening_quarter"] = np.where(d.isna(), -1, d.dt.year * 4 + (d.dt.month - 1) // 3).astype(np.int64)
-    bad = (out.cvegeo != "") & ~out.cvegeo.str.fullmatch(r"\d{5}")
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise CeciError(f"{path}: row {i + 2}, column cvegeo_inegi_match: found {out.cvegeo.iat[i]!r}, expected 5 digits")
-    return out
-
-
-def read_imss_mun_quarters(path: str | Path, kind: str = "employees") -> pd.DataFrame:
-    """IMSS jobs (``kind="employees"``, column ``emp_t``) or employers (``"employers"``, ``pat_t``) by
-    IMSS municipality × quarter, 2000–2011, with size bands; ``quarter_index = year*4 + quarter - 1``."""
-    path = Path(path)
-    total = {"employees": "emp_t", "employers": "pat_t"}.get(kind)
-    if total is None:
-        raise CeciError(f"kind={kind!r} is not allowed; expected 'employees' or 'employers'")
-    df = _read_csv(path, ["cve_municipio_imss", "cvegeo_inegi", "year", "quarter", total])
-    out = df.copy()
-    for c in [c for c in df.columns if c.startswith(("emp_", "pat"))] + ["year", "quarter"]:
-        out[c] = _numeric(df, c, path, 0, None)
-    badq = ~out["quarter"].isin([1, 2, 3, 4])
-    if badq.any():
-        i = int(np.flatnonzero(badq.to_numpy())[0])
-        raise CeciError(f"{path}: row {i + 2}, column quarter: found {df['quarter'].iat[i]!r}, expected 1..4")
-    out["quarter_index"] = (out["year"] * 4 + out["quarter"] - 1).astype(np.int64)
-    return out
-
-
-def read_census2000(path: str | Path) -> pd.DataFrame:
-    """Census-2000 municipal covariates (``cvemun`` INEGI key, urban share, schooling, industry shares, population)."""
-    path = Path(path)
-    df = _read_csv(path, ["cvemun", "urban", "yrschl", "populationb", "industry3"])
-    out = pd.DataFrame({"cvegeo": df["cvemun"].str.zfill(5)})
-    for c in df.columns:
-        if c != "cvemun":
-            out[c] = _numeric(df, c, path, allow_empty=True)
-    if out.cvegeo.duplicated().any():
-        raise CeciError(f"{path}: column cvemun: duplicated key {out.cvegeo[out.cvegeo.duplicated()].iat[0]}")
-    return out
