@@ -31,7 +31,7 @@ import pandas as pd
 from ..._options import CeciError, check_option
 from ..attgt_data import DidWarning
 from ..fixed_effects import TwoWayFE
-from ..imputation import _FirstStage, _Imputed, _pretrend_test
+from ..imputation import _cohort_event_key, _FirstStage, _Imputed, _pretrend_test
 from ..plotting import event_study_plot
 from ..results import EventStudyMoments, EventStudyResult, ResultProtocol
 
@@ -240,7 +240,7 @@ def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu):
     fe = TwoWayFE(uid, tid, ~exposed, Xu if Xu.shape[1] else None)
     first = _FirstStage(Xv, uid, tid, ~exposed, fe)
     adj = y - first.fit(y)
-    return first, _Imputed(first, adj, exposed, key_g, e, cl, n_cl)
+    return first, _Imputed(first, adj, exposed, _cohort_event_key(key_g, e, exposed), cl, n_cl, unit_clusters=False)
 
 
 def effective_clusters(imp: _Imputed, rows: np.ndarray, cl: np.ndarray, n_cl: int) -> float:
@@ -294,7 +294,7 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
             gk = g_ring[k]
             ek = np.where(gk > 0, t - gk, np.nan)
             try:
-                pre, pre_s, _ = _pretrend_test(y, ek, gk, ~exposed, first_stage, cl, n_cl, tid)
+                pre, pre_s, _ = _pretrend_test(y - first_stage.fit(y), ek, gk > 0, ~exposed, first_stage, cl, n_cl, tid)
             except np.linalg.LinAlgError:  # degenerate pre-period residuals (an outcome without noise)
                 pre, pre_s = [], []
                 notes.append(f"Pre-trend coefficients of ring {labels[k]} not estimable (singular covariance).")
