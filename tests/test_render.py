@@ -292,3 +292,26 @@ def test_render_passes_the_disclosure_audit(rendered):
     assert not (rendered["reports"] / SNAPSHOT).exists()
     assert len(published_areas(rendered["reports"])) > 0  # the pages do publish area aggregates, all of them safe
 
+
+
+def test_spanish_edition_has_no_english_and_no_code_names(rendered):
+    """Every Spanish page (figures' alt text included) is in Spanish and shows no code identifier
+    (:func:`ceci_impact.report.language_check.page_problems`); the index is checked without the row of the run
+    this fixture makes fail on purpose (its error line is the run's own message)."""
+    from bs4 import BeautifulSoup
+
+    from ceci_impact.report.language_check import page_problems
+
+    problems = {}
+    for page in sorted((rendered["reports"] / "es").glob("*.html")):
+        text = page.read_text()
+        if page.name == "index.html":
+            soup = BeautifulSoup(text, "html.parser")
+            for tr in soup.find_all("tr"):
+                if "bad_param" in tr.get_text():
+                    tr.decompose()
+            text = str(soup)
+        found = page_problems(text)
+        if found:
+            problems[page.name] = found[:5]
+    assert not problems, problems
