@@ -103,9 +103,13 @@ def ensure_kernel(quiet: bool = True) -> None:
 
 
 def library_hash() -> str:
-    """Hash of the library source (part of the incremental key)."""
+    """Hash of everything of the library that shapes a report (part of the incremental key): its source, its
+    message catalogues (a corrected translation must re-render the pages) and its shipped reference data."""
     h = hashlib.sha256()
-    for f in sorted((Path(__file__).parents[1]).rglob("*.py")):
+    pkg = Path(__file__).parents[1]
+    files = [*pkg.rglob("*.py"), *pkg.glob("messages/*.toml"), *pkg.glob("reference_data/**/*.json")]
+    for f in sorted(files):
+        h.update(f.relative_to(pkg).as_posix().encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
 
