@@ -50,7 +50,7 @@ from .samples import employer_sample, municipality_sample, outcome_sample, sampl
 from .schemes import INFERENCE as SCHEME_INFERENCE  # noqa: F401
 from .schemes import scheme_comparison, scheme_table, unit_schemes  # noqa: F401
 from .site_ranking import rank_sites, ranking_figure, ranking_table, site_estimates  # noqa: F401
-from .sites import employer_density_map, site_employers, site_event_study, site_profile  # noqa: F401
+from .sites import employer_density_map, site_employers, site_event_study, site_facts, site_profile  # noqa: F401
 from .studies import (  # noqa: F401
     EventStudy,
     _cell_counts,

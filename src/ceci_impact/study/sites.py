@@ -218,3 +218,18 @@ def employer_density_map(processed: str | Path, site: pd.Series, radius_km: floa
     ax.set_title(f"Employers around {site.site_id}", fontsize=9)
     ax.legend(frameon=False, fontsize=8, loc="upper right")
     return ax
+
+
+def site_facts(site: pd.Series) -> pd.DataFrame:
+    """The public facts of one site as a table with row labels (what each number is), for its page.
+
+    Parameters
+    ----------
+    site : pandas.Series
+        :func:`site_profile`.
+    """
+    rows = [("site", site.get("site_id")), ("name", site.get("name")), ("scheme", site.get("scheme")),
+            ("PODECOBI pole", site.get("pole") or "—"), ("municipality (INEGI code)", site.get("cvegeo")),
+            ("opening month", site.get("opening_month")), ("places", site.get("capacity")),
+            ("latitude", site.get("lat")), ("longitude", site.get("lon"))]
+    return pd.DataFrame(rows, columns=["fact", "value"])
