@@ -295,7 +295,9 @@ def _headline_text(res: dict, lang: str) -> str:
     if not h or "estimate" not in h:
         return ""
     try:
-        return f"{html.escape(_effect_text(h, lang))} — {html.escape(_verdict(h, lang))}"
+        v = headline_reading(h, None)
+        label = _t(v.label_key, lang) if v is not None else _verdict(h, lang)
+        return f"{html.escape(_effect_text(h, lang))} — {html.escape(label)}"
     except (KeyError, TypeError, ValueError):
         return ""
 
