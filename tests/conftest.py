@@ -3,7 +3,8 @@
 Everything the tests read lives in the repository: ``tests/reference/`` holds mpdta and every R / peer reference
 value with its provenance (``tests/reference/PROVENANCE.md``), and the guarderías back-test inputs ship inside the
 package (``ceci_impact/reference_data/guarderias``). Only the test that rebuilds those inputs from the original
-public files needs them, through ``CECI_REAL_DATA`` (``.ci/run`` sets it when ``../shared`` lies beside the checkout).
+public files needs them, through ``CECI_REAL_DATA`` (``.ci/run`` sets it when the project's shared data
+folder lies beside the checkout).
 
 On a fresh clone without the optional ``[spark]`` extra, Java or those original files, the tests that need them
 skip with the reason (``pytest -ra`` lists it); under ``CI=true`` a skip fails the run, so CI runs every validation.
