@@ -227,3 +227,18 @@ def test_every_published_area_of_a_render_survives_the_audit_at_any_radius(small
     sites = pd.read_parquet(small_world / "processed" / "sites.parquet")
     assert audit.audit_differencing(rec, U.employers, sites) == []
     assert (U.areas.family == "site").sum() == len(sites)
+
+
+def test_grid_geometry_is_not_an_employer_position():
+    """A point at a corner or centre of the fixed map grid is public geometry: the audit does not count it as an
+    employer's position even when an employer happens to sit there (found on the default world: a grid square's
+    centre within 0.001 degree of an employer made a clean render fail)."""
+    import numpy as np
+
+    from ceci_impact.confidentiality import grid_corners, grid_index
+    from ceci_impact.report.audit import _on_grid
+
+    ix, iy = grid_index(np.array([19.4]), np.array([-99.1]))
+    x0, x1, y0, y1 = grid_corners(ix, iy)
+    pts = np.array([[x0[0], y0[0]], [(x0[0] + x1[0]) / 2, (y0[0] + y1[0]) / 2], [x0[0] + 0.013, y0[0] + 0.017]])
+    assert _on_grid(pts, 1e-6).tolist() == [True, True, False]

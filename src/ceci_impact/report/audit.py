@@ -178,6 +178,25 @@ def _points(root, axes, ns: str) -> tuple[np.ndarray, np.ndarray, list[str], np.
             np.asarray(verts, float).reshape(-1, 2))
 
 
+def _on_grid(xy: np.ndarray, tol: float) -> np.ndarray:
+    """Whether each ``(lon, lat)`` lies within ``tol`` of a corner or the centre of its square of the fixed map
+    grid (public geometry drawn by every grid map: a chance coincidence with an employer reveals nothing).
+
+    Parameters
+    ----------
+    xy : numpy.ndarray
+        Points (longitude, latitude).
+    tol : float
+        Tolerance in degrees.
+    """
+    from ..confidentiality import grid_corners, grid_index
+
+    ix, iy = grid_index(xy[:, 1], xy[:, 0])
+    x0, x1, y0, y1 = grid_corners(ix, iy)
+    cand = [(x0, y0), (x0, y1), (x1, y0), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2)]
+    return np.any([np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) <= tol for cx, cy in cand], axis=0)
+
+
 def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> list[Finding]:
     """Attacks (a) and (b) on one SVG figure.
 
@@ -220,6 +239,8 @@ def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> li
         if site_tree is not None and hit.any():
             ds, _ = site_tree.query(data[hit], distance_upper_bound=tol)
             hit[np.flatnonzero(hit)[np.isfinite(ds)]] = False
+        if hit.any():  # the fixed grid's corners and centres are public geometry, not an employer's position
+            hit[np.flatnonzero(hit)[_on_grid(data[hit], tol)]] = False
         n_emp = len(set(idx[hit]))
         if n_emp == 0:
             continue
