@@ -73,7 +73,7 @@ Z95 = stats.norm.ppf(0.975)
 def inference_rules() -> tuple[str, ...]:
     """The inference rules of the reports' Callaway–Sant'Anna estimates: the values of ``att_gt``'s
     ``small_cluster`` option, read from its ``Literal`` type (the one place they are declared)."""
-    from ceci_impact.did.att_gt import SmallCluster
+    from ceci_impact.did.cs.att_gt import SmallCluster
 
     return tuple(typing.get_args(SmallCluster))
 

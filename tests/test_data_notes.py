@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ceci_impact.did import DataNotes, DidWarning, att_gt
-from ceci_impact.did.notes import mask_small_counts, recording
+from ceci_impact.did.core.notes import mask_small_counts, recording
 
 
 def _mpdta_cs(df, **kw):

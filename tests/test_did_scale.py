@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from ceci_impact.did import att_gt
-from ceci_impact.did.aggte import _wif_times
-from ceci_impact.did.bootstrap import cluster_sums, mboot
-from ceci_impact.did.mammen import K1, K2, P1_U16, MammenWeights
+from ceci_impact.did.core.bootstrap import cluster_sums, mboot
+from ceci_impact.did.core.mammen import K1, K2, P1_U16, MammenWeights
+from ceci_impact.did.cs.aggte import _wif_times
 
 TOL = 1e-10
 
@@ -134,7 +134,7 @@ def test_no_cell_matrix_is_kept():
                                 dict(xformla="~ x", control_group="notyettreated")])
 def test_covariance_and_pretest_from_blocks(kw):
     """V and the Wald pre-test come from the factors in blocks; equal to the sparse matrix's cross-products."""
-    from ceci_impact.did.bootstrap import gram
+    from ceci_impact.did.core.bootstrap import gram
 
     df = _panel(seed=8)
     with warnings.catch_warnings():

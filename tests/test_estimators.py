@@ -80,8 +80,8 @@ def test_sun_abraham_matches_fixest_sunab(mpdta):
 def test_sun_abraham_sparse_path_equals_dense_regression(mpdta):
     """Unbalanced panels (and other clusterings) use sparse normal equations; they equal the dense saturated
     regression (within_ols on the explicit cohort x period design) to 1e-12, and on mpdta fixest's sunab."""
-    from ceci_impact.did.sunab import _sunab_sparse
-    from ceci_impact.did.twfe import within_ols
+    from ceci_impact.did.regression.sunab import _sunab_sparse
+    from ceci_impact.did.regression.twfe import within_ols
 
     g, t = mpdta.first_treat.to_numpy(float), mpdta.year.to_numpy(float)
     rel = np.where(g > 0, t - g, np.nan)
@@ -242,7 +242,7 @@ def test_honest_did_smoothness_matches_R(mpdta):
     """HonestDiD 0.2.6 smoothness FLCIs (R_HonestDiD in the peers file) to 1e-4, from its betahat/sigma and from
     our own TWFE and CS (universal base, not-yet-treated) event studies."""
     from ceci_impact.did import honest_did
-    from ceci_impact.did.honest import event_study_moments, flci, r_normal_draws
+    from ceci_impact.did.honest.honest import event_study_moments, flci, r_normal_draws
 
     # R's set.seed(0); rnorm(3), reproduced (HonestDiD's folded-normal quantiles use these draws)
     np.testing.assert_allclose(r_normal_draws(3), [1.262954284880793, -0.326233360705649, 1.329799262922501],
@@ -301,8 +301,8 @@ def test_imputation_pretrends_absorb_the_first_stage_covariates(mpdta, xformla):
     first stage's covariates (here lpop by year) are absorbed too. The lead dummies are projected through the
     exact first-stage solver, never formed densely; the dense regression with the same columns gives the same
     coefficients and clustered SEs."""
-    from ceci_impact.did.design import covariate_design
-    from ceci_impact.did.fixed_effects import within_ols
+    from ceci_impact.did.core.design import covariate_design
+    from ceci_impact.did.regression.fixed_effects import within_ols
 
     mpdta = mpdta.assign(noise=np.random.default_rng(5).normal(size=len(mpdta)))  # time-varying: the other path
     r = did_imputation(mpdta, xformla=xformla, **KW)

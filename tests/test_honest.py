@@ -27,11 +27,11 @@ from scipy import optimize
 
 from ceci_impact import CeciError
 from ceci_impact.did import att_gt, honest_did, twfe
-from ceci_impact.did.arp import DualLP, truncnorm_quantile
-from ceci_impact.did.deltarm import conditional_cs_rm, create_A_RM, identified_set_rm
-from ceci_impact.did.deltasd import conditional_cs_sd, create_A_SD
-from ceci_impact.did.honest import event_study_moments
-from ceci_impact.did.r_compat import r_rmvnorm
+from ceci_impact.did.honest.arp import DualLP, truncnorm_quantile
+from ceci_impact.did.honest.deltarm import conditional_cs_rm, create_A_RM, identified_set_rm
+from ceci_impact.did.honest.deltasd import conditional_cs_sd, create_A_SD
+from ceci_impact.did.honest.honest import event_study_moments
+from ceci_impact.did.honest.r_compat import r_rmvnorm
 
 from .conftest import REF
 
@@ -163,7 +163,7 @@ def test_honest_did_relative_magnitude_options_and_errors(mpdta):
 
 
 def test_breakdown_and_verdict_for_relative_magnitudes():
-    from ceci_impact.did.honest import HonestResult
+    from ceci_impact.did.honest.honest import HonestResult
     from ceci_impact.study.analysis import honest_verdict
 
     table = pd.DataFrame({"M": [0.0, 0.5, 1.0], "lb": [0.01, 0.002, -0.01], "ub": [0.05, 0.06, 0.07], "method": "C-LF"})
@@ -205,7 +205,7 @@ def test_honest_breakdown_brackets_the_switch(mpdta):
 
 
 def test_verdict_when_robust_intervals_move_away_from_zero():
-    from ceci_impact.did.honest import HonestResult
+    from ceci_impact.did.honest.honest import HonestResult
     from ceci_impact.study.analysis import honest_verdict
 
     table = pd.DataFrame({"M": [0.0, 0.001], "lb": [-0.016, -0.017], "ub": [-0.002, -0.001], "method": "FLCI"})

@@ -273,7 +273,7 @@ def test_parameters_are_checked_never_evaluated(tmp_path, notebook, item, text):
 def test_formulas_name_columns_only(tmp_path):
     import numpy as np
 
-    from ceci_impact.did.design import covariate_formula, design_matrix
+    from ceci_impact.did.core.design import covariate_formula, design_matrix
 
     df = pd.DataFrame({"x1": np.arange(6.0), "x2": np.arange(1.0, 7.0), "g": list("abcabc")})
     pwned = tmp_path / "pwned"

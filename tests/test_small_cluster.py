@@ -171,7 +171,7 @@ def test_fitted_shock_model_recovers_the_variances(tau):
     sizes = list(np.random.default_rng(1).integers(2, 41, 400))
     d = _shocked_panel(sizes, tau, seed=2)
     a, r = _fitted_df(d)
-    from ceci_impact.did.bootstrap import cluster_codes
+    from ceci_impact.did.core.bootstrap import cluster_codes
 
     s2, t2 = r.influence.shock_model(*cluster_codes(r.cluster))
     assert t2 == pytest.approx(tau**2, abs=0.03)

@@ -1,7 +1,7 @@
 """The fast paths of the aggregation and of the regression estimators against the explicit computations.
 
 ``aggte`` forms its standard errors, cluster sums and bootstrap draws from the sums ``att_gt`` accumulated and
-from the cohorts' statistics (:mod:`ceci_impact.did.combination`); here each is recomputed from the explicit
+from the cohorts' statistics (:mod:`ceci_impact.did.cs.combination`); here each is recomputed from the explicit
 units x columns influence functions (``inf_egt`` / ``inf_overall``, formed on first access) with the textbook
 formulas and the same Mammen weights. The TWFE regressions (static and event study) go through the exact two-way
 solver with the indicators as codes; here they are compared with ``within_ols`` on the explicit dense design, on
@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 
 from ceci_impact.did import att_gt, did_imputation, twfe
-from ceci_impact.did.bootstrap import cluster_sums, mboot
-from ceci_impact.did.fixed_effects import within_ols
+from ceci_impact.did.core.bootstrap import cluster_sums, mboot
+from ceci_impact.did.regression.fixed_effects import within_ols
 
 TOL = 1e-10
 

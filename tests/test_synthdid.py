@@ -24,7 +24,7 @@ import pytest
 
 from ceci_impact import CeciError
 from ceci_impact.did import synthdid
-from ceci_impact.did.synthdid_solver import fit_method
+from ceci_impact.did.synthetic.synthdid_solver import fit_method
 
 REF = Path(__file__).parent / "reference"
 R_EST = {"sdid": -15.60383, "sc": -19.61966, "did": -27.34911}

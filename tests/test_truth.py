@@ -11,7 +11,7 @@ import pytest
 from ceci_impact.data import panels
 from ceci_impact.data import truth as T
 from ceci_impact.data.outcomes import OUTCOMES
-from ceci_impact.did.att_gt import SmallCluster
+from ceci_impact.did.cs.att_gt import SmallCluster
 from ceci_impact.study import analysis as A
 from ceci_impact.study.specification import Specification, spec_record
 

@@ -64,7 +64,7 @@ def test_an_outcome_that_fails_everywhere_is_reported(tr):
 
 
 def test_inference_rules_come_from_att_gt(tr):
-    from ceci_impact.did.att_gt import SmallCluster
+    from ceci_impact.did.cs.att_gt import SmallCluster
 
     assert tr.inference_rules() == typing.get_args(SmallCluster)
     ap = tr._parser()

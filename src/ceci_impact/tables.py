@@ -2,7 +2,7 @@
 and the table as CSV, embedded in the page.
 
 :func:`table_html` is what a notebook shows for a ``DataFrame`` (:func:`ceci_impact.report.notebook.setup`
-registers it), and every estimator's result builds its ``_repr_html_`` with it (:mod:`ceci_impact.did.results`).
+registers it), and every estimator's result builds its ``_repr_html_`` with it (:mod:`ceci_impact.did.core.results`).
 """
 
 from __future__ import annotations

@@ -26,8 +26,8 @@ import pandas as pd
 
 from .._options import CeciError
 from ..did import att_gt
+from ..did.core.notes import recording
 from ..did.inference import REPORT_RULE
-from ..did.notes import recording
 
 
 @dataclass(frozen=True)

@@ -9,25 +9,22 @@
 - ``honest_did``, ``honest_breakdown`` (Rambachan–Roth sensitivity: smoothness and relative magnitudes)
 - ``spillover_did`` (Butts: direct and ring spillover effects), ``cont_did`` (Callaway–Goodman-Bacon–Sant'Anna:
   ATT(d) and ACRT(d) dose-response curves)
+
+One package per family: :mod:`.cs` (Callaway–Sant'Anna), :mod:`.regression` (TWFE, Bacon, Sun–Abraham, imputation,
+PPML), :mod:`.honest` (HonestDiD), :mod:`.synthetic` (synthdid), :mod:`.spatial` (spillovers), :mod:`.dose`
+(continuous treatment), on the shared :mod:`.core` (result protocol, notes, design, bootstrap) and :mod:`.inference`
+(small-cluster rules). :mod:`.registry` is the one list of registered estimators that :func:`compare`, the studies,
+the specification records and the notebook parameters read.
 """
 
-from .aggte import aggte
-from .att_gt import att_gt
-from .attgt_data import DidWarning
-from .attgt_result import AttGtResult
-from .bacon import BaconResult, bacon_decomposition
 from .compare import Comparison, compare, triple_differences
+from .core import AggteResult, DataNotes, DidWarning, EventStudyMoments, EventStudyResult, ResultProtocol
+from .cs import AttGtResult, aggte, att_gt
 from .dose import DoseResult, cont_did
 from .honest import HonestResult, honest_breakdown, honest_did
-from .imputation import did_imputation
-from .notes import DataNotes
-from .poisson import poisson_event_study
-from .results import AggteResult, EventStudyMoments, EventStudyResult, ResultProtocol
+from .regression import BaconResult, TwfeResult, bacon_decomposition, did_imputation, poisson_event_study, sun_abraham, twfe
 from .spatial import SpilloverResult, spillover_did
-from .sunab import sun_abraham
-from .synthdid import synthdid
-from .synthdid_result import SynthDidResult
-from .twfe import TwfeResult, twfe
+from .synthetic import SynthDidResult, synthdid
 
 __all__ = [
     "att_gt", "aggte", "twfe", "bacon_decomposition", "sun_abraham", "did_imputation", "poisson_event_study", "compare",

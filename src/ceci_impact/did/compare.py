@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .._options import CeciError, check_option
-from .results import _json, table_html
+from .core.results import _json, table_html
 
 Estimator = Literal["callaway_santanna", "sun_abraham", "imputation", "twfe", "poisson"]
 ALL_ESTIMATORS = ("callaway_santanna", "sun_abraham", "imputation", "twfe")
@@ -84,7 +84,7 @@ class Comparison:
         """
         import matplotlib.pyplot as plt
 
-        from .plotting import event_study_plot
+        from .core.plotting import event_study_plot
 
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 4.2))
@@ -143,11 +143,11 @@ def compare(
     seed : int, optional
         Seed of the Callaway–Sant'Anna multiplier bootstrap.
     """
-    from .att_gt import att_gt
-    from .imputation import did_imputation
-    from .poisson import poisson_event_study
-    from .sunab import sun_abraham
-    from .twfe import twfe
+    from .cs.att_gt import att_gt
+    from .regression.imputation import did_imputation
+    from .regression.poisson import poisson_event_study
+    from .regression.sunab import sun_abraham
+    from .regression.twfe import twfe
 
     if not estimators:
         raise CeciError("estimators must name at least one estimator")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..did.notes import recording
+from ..did.core.notes import recording
 from ..i18n import msg
 
 

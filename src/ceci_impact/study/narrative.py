@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..data.outcomes import OUTCOME_LABELS, OUTCOMES, headlines
 from ..data.panels import manifest
-from ..did.results import _json
+from ..did.core.results import _json
 from ..i18n import ALL_LANGS, Text, both, fmt_signed, month_text, msg, tr
 from ..io import atomic_file
 from ..marks import set_data_kind

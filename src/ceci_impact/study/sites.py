@@ -12,7 +12,7 @@ from ..calendar import label
 from ..confidentiality import MIN_CELL
 from ..data.panels import load
 from ..did import att_gt
-from ..did.notes import recording
+from ..did.core.notes import recording
 
 
 def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:

@@ -19,7 +19,7 @@ import pandas as pd
 from .._options import CeciError
 from ..data.panels import load, manifest
 from ..did import cont_did, spillover_did
-from ..did.notes import recording
+from ..did.core.notes import recording
 from ..geo import haversine_km
 from ..i18n import Text, fmt_number, msg
 

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..did import att_gt, cont_did, did_imputation, spillover_did, sun_abraham, twfe
+from ..did.core.notes import recording
 from ..did.inference import REPORT_RULE, RULES
-from ..did.notes import recording
 
 PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights", "clustering", "window")
 
@@ -75,7 +75,7 @@ class Specification:
 
     @property
     def xformla(self) -> str | None:
-        from ..did.design import covariate_formula
+        from ..did.core.design import covariate_formula
 
         return covariate_formula(self.covariates)
 

@@ -17,8 +17,8 @@ from ..confidentiality import MIN_CELL
 from ..data.outcomes import OUTCOME_LABELS, headlines
 from ..data.panels import load
 from ..did import att_gt
-from ..did.notes import DataNotes, recording
-from ..did.results import _json, table_html
+from ..did.core.notes import DataNotes, recording
+from ..did.core.results import _json, table_html
 from ..i18n import Text, fmt_signed, msg, tr
 from .samples import outcome_sample
 from .specification import ESTIMATORS, Specification, fit, spec_record
@@ -123,7 +123,7 @@ class EventStudy:
         Returns
         -------
         dict
-            :meth:`ceci_impact.did.notes.DataNotes.to_dict` of its record (empty record when none was kept).
+            :meth:`ceci_impact.did.core.notes.DataNotes.to_dict` of its record (empty record when none was kept).
         """
         return self.data_notes.get(estimator, DataNotes()).to_dict(label)
 
@@ -271,7 +271,7 @@ class EventStudy:
         """
         import matplotlib.pyplot as plt
 
-        from ..did.plotting import event_study_plot
+        from ..did.core.plotting import event_study_plot
 
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 4.2))
@@ -577,7 +577,7 @@ def honest_sensitivity(df: pd.DataFrame, yname: str, *, covariates: list[str], c
         Cluster column where exposure is assigned.
     """
     from ..did import honest_did
-    from ..did.design import covariate_formula
+    from ..did.core.design import covariate_formula
 
     xf = covariate_formula(covariates, df.columns)
     with recording():  # re-emitted, never silenced

@@ -44,8 +44,8 @@ from scipy import stats
 from scipy.interpolate import BSpline
 
 from ..._options import CeciError, check_option
-from ..attgt_data import DidWarning
-from ..results import EventStudyMoments, ResultProtocol
+from ..core.notes import DidWarning
+from ..core.results import EventStudyMoments, ResultProtocol
 
 TargetParameter = Literal["level", "slope"]
 Aggregation = Literal["dose", "eventstudy"]
@@ -174,7 +174,7 @@ def _aggregate(cells: list[_Cell], shares: list[float], G: np.ndarray, keys: tup
 
 
 def _se(psi: np.ndarray, cl: np.ndarray) -> np.ndarray:
-    from ..bootstrap import cluster_sums
+    from ..core.bootstrap import cluster_sums
 
     S = cluster_sums(psi.reshape(psi.shape[0], -1), cl)
     return np.sqrt((S ** 2).sum(axis=0)) / psi.shape[0]
@@ -279,7 +279,7 @@ class DoseResult(ResultProtocol):
         title : str, optional
             Figure title (default: the estimator's name).
         """
-        from ..plotting import event_study_plot
+        from ..core.plotting import event_study_plot
 
         if self.aggregation == "eventstudy":
             return event_study_plot(self.tidy(), ax=ax, title=title or self.estimator_name)
@@ -300,7 +300,7 @@ class DoseResult(ResultProtocol):
 
 
 def _panel(data, yname, tname, idname, gname, dname):
-    from ..design import check_panel
+    from ..core.design import check_panel
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname)
     if dname not in data.columns:
@@ -450,7 +450,7 @@ def _band(psi: np.ndarray, se: np.ndarray, cl, alp, cband, biters, seed) -> floa
     z = float(stats.norm.ppf(1 - alp / 2))
     if not cband or psi.shape[1] < 2:
         return z
-    from ..bootstrap import mboot
+    from ..core.bootstrap import mboot
 
     b = mboot(psi, biters=biters, alp=alp, rng=np.random.default_rng(seed), cluster=cl)
     return float(max(b.crit_val, z)) if np.isfinite(b.crit_val) else z
@@ -487,7 +487,7 @@ def _result(cells, G, cl, grid, aggregation, target, alp, cband, biters, seed, p
     P = np.column_stack(psis)
     se = _se(P, cl)
     c = _band(P, se, cl, alp, cband, biters, seed)
-    from ..bootstrap import cluster_sums
+    from ..core.bootstrap import cluster_sums
 
     S = cluster_sums(P, cl) / P.shape[0]
     tab = pd.DataFrame(rows).assign(se=se, band_low=lambda d: d.att - c * se, band_high=lambda d: d.att + c * se)

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..._options import CeciError
-from ..bootstrap import cluster_codes, group_sums
+from ..core.bootstrap import cluster_codes, group_sums
 
 
 def _cohort_means(O: np.ndarray, Yc: np.ndarray, Wc: np.ndarray) -> np.ndarray:

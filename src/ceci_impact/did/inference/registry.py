@@ -113,7 +113,7 @@ def effective_clusters(res: Any, W: np.ndarray) -> np.ndarray | None:
     -------
     numpy.ndarray or None
     """
-    from ..bootstrap import cluster_codes
+    from ..core.bootstrap import cluster_codes
 
     try:
         return res.influence.effective_clusters(np.asarray(W, float), *cluster_codes(res.cluster), model="common")

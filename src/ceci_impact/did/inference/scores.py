@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..bootstrap import cluster_codes, group_sums
+from ..core.bootstrap import cluster_codes, group_sums
 
 
 @dataclass(eq=False)
@@ -141,7 +141,7 @@ def cluster_scores(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarra
 def _working_k(res: Any, W: np.ndarray, cc: np.ndarray, G: int, nc: int) -> np.ndarray | None:
     """``sum_{i in c, g} ||kappa_i||^2`` from the influence factors (outcome coefficients of every batch);
     None for repeated cross sections (no factors)."""
-    from ..influence import CellInfluence, PanelBatch
+    from ..cs.influence import CellInfluence, PanelBatch
 
     infl = res.influence
     if infl.Y is None or any(not isinstance(b, PanelBatch) for b in infl.batches):

@@ -29,11 +29,11 @@ import numpy as np
 import pandas as pd
 
 from ..._options import CeciError, check_option
-from ..attgt_data import DidWarning
-from ..fixed_effects import TwoWayFE
-from ..imputation import _cohort_event_key, _FirstStage, _Imputed, _pretrend_test
-from ..plotting import event_study_plot
-from ..results import EventStudyMoments, EventStudyResult, ResultProtocol
+from ..core.notes import DidWarning
+from ..core.plotting import event_study_plot
+from ..core.results import EventStudyMoments, EventStudyResult, ResultProtocol
+from ..regression.fixed_effects import TwoWayFE
+from ..regression.imputation import _cohort_event_key, _FirstStage, _Imputed, _pretrend_test
 
 Exposure = Literal["time_varying", "cohort"]
 SmallCluster = Literal["none", "effective"]
@@ -387,7 +387,7 @@ def spillover_did(
     last ring (Butts 2023, Assumptions 1-3 in the ring parametrisation), conditional on ``xformla`` if given.
     Weights and anticipation are not supported (the result's ``params`` says so).
     """
-    from ..design import check_panel
+    from ..core.design import check_panel
 
     check_option("exposure", exposure, Exposure)
     check_option("small_cluster", small_cluster, SmallCluster)
@@ -423,7 +423,7 @@ def spillover_did(
         g_ring[k] = np.where(np.isfinite(first), first, 0)
     e = np.where(exposed, t - g_ring[np.minimum(ring, K - 1), np.arange(y.size)], np.nan)
     key_g = np.where(exposed, ring * (np.nanmax(big) + 1) + g_ring[np.minimum(ring, K - 1), np.arange(y.size)], 0)
-    from ..design import covariate_parts
+    from ..core.design import covariate_parts
 
     Xv, Xu = covariate_parts(xformla, df, idname)  # time-varying as they are; time-invariant with period slopes
     first_stage, imp = _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError
+from ..._options import CeciError
 
 
 def demean_twoway(M: np.ndarray, uid: np.ndarray, tid: np.ndarray, tol: float = 1e-12, maxit: int = 10_000):
@@ -212,7 +212,7 @@ def _cell_sums(cell: np.ndarray, v: np.ndarray, J: int, rows: int) -> np.ndarray
 def _indicator_scores(u, cell, J, uid, tid, unit_cluster, G, A, Lam, rows, fe: TwoWayFE) -> np.ndarray:
     """Clustered scores ``sum_{rows in c} ((I-P) D_j) u`` (clusters x J) of the indicators: the residual sums of
     each indicator's rows, less ``sum_{i in c} (a_ij U_i + sum_t u_it lam_tj)`` (``U_i`` the unit's residual sum)."""
-    from .bootstrap import group_sums
+    from ..core.bootstrap import group_sums
 
     nu = A.shape[0]
     per_unit = np.zeros(nu * J)

@@ -32,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
-from .bootstrap import group_sums, summarise_draws
+from ..core.bootstrap import group_sums, summarise_draws
+from ..core.mammen import MammenWeights
 from .influence import CHUNK_ROWS, CellInfluence, PanelBatch
-from .mammen import MammenWeights
 
 
 class Combination:

@@ -13,10 +13,10 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError, check_option
+from ..._options import CeciError, check_option
+from ..core.plotting import event_study_plot
+from ..core.results import EventStudyMoments, ResultProtocol
 from .fixed_effects import demean_twoway, within_ols, within_ols_indicators  # noqa: F401  (re-exported)
-from .plotting import event_study_plot
-from .results import EventStudyMoments, ResultProtocol
 
 TwfeType = Literal["static", "event_study"]
 
@@ -190,7 +190,7 @@ def twfe(
         Significance level of the intervals (default 0.05).
     """
     check_option("type", type, TwfeType)
-    from .design import check_panel, panel_codes
+    from ..core.design import check_panel, panel_codes
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
                 clustervars=[clustervars] if clustervars else [])
@@ -199,7 +199,7 @@ def twfe(
     cell, names, binned = _indicators(df, tname, gname, type, anticipation, min_e, max_e)
     Xc = None
     if xformla:
-        from .design import covariate_design
+        from ..core.design import covariate_design
 
         Xc, cn = covariate_design(xformla, df, idname, tname)
         names += cn

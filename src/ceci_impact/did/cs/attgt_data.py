@@ -8,24 +8,9 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError
-from .design import _blocked_codes, design_matrix, formula_vars
-
-
-class DidWarning(UserWarning):
-    """A data or estimation issue that R `did` also reports as a warning.
-
-    Parameters
-    ----------
-    message : str
-        The warning's text.
-    facts : dict, optional
-        What was dropped or not estimated, counted (read by :class:`ceci_impact.did.notes.DataNotes`).
-    """
-
-    def __init__(self, message: str = "", facts: dict | None = None):
-        super().__init__(message)
-        self.facts = dict(facts or {})
+from ..._options import CeciError
+from ..core.design import _blocked_codes, design_matrix, formula_vars
+from ..core.notes import DidWarning
 
 
 def _warn(msg: str, **facts) -> None:

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bootstrap import group_sums
-from .mammen import MammenWeights
+from ..core.bootstrap import group_sums
+from ..core.mammen import MammenWeights
 
 
 class CohortStats:

@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._options import CeciError, check_option
+from ..._options import CeciError, check_option
+from ..core.bootstrap import cluster_codes, summarise_draws
+from ..core.mammen import MammenWeights
+from ..core.notes import record_notes
+from ..inference.registry import InferenceRule
 from .attgt_data import (
     _balance,
     _check_group_sizes,
@@ -19,13 +23,9 @@ from .attgt_data import (
     _warn,
 )
 from .attgt_result import AttGtResult
-from .bootstrap import cluster_codes, summarise_draws
 from .drdid import PANEL_BATCH, RC_ESTIMATORS, TRIM_LEVEL, EstimationFailure, ill_conditioned, logit_fit
 from .grouped import CohortStats
-from .inference.registry import InferenceRule
 from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, changes
-from .mammen import MammenWeights
-from .notes import record_notes
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..core.results import _json, table_html
 from .conformal import conformal_test
-from .results import _json, table_html
 from .synthdid_solver import default_options
 
 LABELS = {"sdid": "synthetic difference-in-differences", "sc": "synthetic control", "did": "difference-in-differences"}
@@ -169,7 +169,7 @@ class SynthDidResult:
                   q: float = 1.0, model: str | None = None, n_grid: int = 241) -> dict:
         """Conformal inference (Chernozhukov, Wüthrich & Zhu 2021) for one cohort's treated mean series: the
         p-value of "the effect is ``theta0`` in every post-period" and the ``1 - alp`` interval by test inversion;
-        see :func:`ceci_impact.did.conformal.conformal_test`. ``model`` is the counterfactual model of the test
+        see :func:`ceci_impact.did.synthetic.conformal.conformal_test`. ``model`` is the counterfactual model of the test
         (default: this result's method; ``"sc"``, without an intercept, has more power when the pre- and
         post-periods are of similar length, because an intercept fitted under the null absorbs part of a shift).
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError
+from ..._options import CeciError
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from scipy import optimize, stats
 
-from .._options import CeciError
+from ..._options import CeciError
 from .r_compat import r_rmvnorm
 
 _TOL_LAMBDA = 1e-6  # HonestDiD's tol_lambda: multipliers above it mark binding moments

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError
-from .results import _json, table_html
+from ..._options import CeciError
+from ..core.results import _json, table_html
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +104,7 @@ def bacon_decomposition(data: pd.DataFrame, *, yname: str, tname: str, idname: s
     gname : str
         Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
     """
-    from .design import check_panel
+    from ..core.design import check_panel
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname)
     df = data[[yname, tname, idname, gname]].dropna(subset=[yname]).copy()

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from .._options import CeciError, check_option
-from .notes import recording
+from ..._options import CeciError, check_option
+from ..core.notes import recording
+from ..core.results import _json, table_html
 from .r_compat import r_normal_draws
-from .results import _json, table_html
 
 
 def _matrices(sigma, K, l_vec):

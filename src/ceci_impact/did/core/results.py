@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._options import check_option
+from ..._options import check_option
 from .plotting import event_study_plot
 
 PretestMethod = Literal["wald", "sup_t"]
@@ -28,8 +28,8 @@ def table_html(df: pd.DataFrame, caption: str, notes: list[str] | None = None) -
     notes : list of str, optional
         Notes under the table.
     """
-    from ..i18n import tr
-    from ..tables import table_html as bilingual
+    from ...i18n import tr
+    from ...tables import table_html as bilingual
 
     return bilingual(df, tr(caption), [tr(n) for n in (notes or [])])
 
@@ -251,7 +251,7 @@ class AggteResult(ResultProtocol):
     def event_study(self) -> EventStudyMoments:
         """Event-time effects and their covariance from the influence functions, clustered as the estimate
         (dynamic aggregation with a universal base period, as HonestDiD requires)."""
-        from .._options import CeciError
+        from ..._options import CeciError
         from .bootstrap import gram
 
         if self.type != "dynamic":
@@ -319,7 +319,7 @@ class AggteResult(ResultProtocol):
             return {"W": None, "df": 0, "pvalue": None, "method": method}
         inf = self.inf_egt[:, pre]
         if method == "wald" and self.cluster is not None and self.source is not None:
-            from .inference.attach import clustered_pretest
+            from ..inference.attach import clustered_pretest
 
             return clustered_pretest(self, pre, biters=biters, seed=seed)
         if method == "sup_t":
@@ -464,7 +464,7 @@ class EventStudyResult(ResultProtocol):
 
     def event_study(self) -> EventStudyMoments:
         """Event-time estimates with the estimator's covariance (``vcov``), pooled end points left out."""
-        from .._options import CeciError
+        from ..._options import CeciError
 
         if self.vcov is None:
             raise CeciError(f"{self.estimator} provides no covariance of its event-time estimates")

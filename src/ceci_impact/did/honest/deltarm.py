@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from .._options import CeciError
+from ..._options import CeciError
 from .arp import accept_grid, warn_if_open
 
 

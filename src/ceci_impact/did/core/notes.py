@@ -21,12 +21,28 @@ import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields, replace
 
-from ..confidentiality import MIN_CELL
+from ...confidentiality import MIN_CELL
 
 _COUNTS = ("rows_dropped_missing", "units_dropped_treated_first_period", "units_dropped_unbalanced",
            "treated_units_dropped_unbalanced")
 _REGISTRY: dict = {}  # re-emitted warnings pass the caller's filters once per message and place ("default")
 _UNITS_IN_TEXT = re.compile(r"\b(\d+)(\s+(?:units?|employers?|municipalit(?:y|ies)))\b")
+
+
+class DidWarning(UserWarning):
+    """A data or estimation issue that R `did` also reports as a warning.
+
+    Parameters
+    ----------
+    message : str
+        The warning's text.
+    facts : dict, optional
+        What was dropped or not estimated, counted (read by :class:`DataNotes`).
+    """
+
+    def __init__(self, message: str = "", facts: dict | None = None):
+        super().__init__(message)
+        self.facts = dict(facts or {})
 
 
 @dataclass(frozen=True)

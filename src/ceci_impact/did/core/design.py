@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError
+from ..._options import CeciError
 
 
 def design_matrix(xformla: str | None, data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..core.results import EventStudyResult
 from .fixed_effects import TwoWayFE, check_imputable, fe_fit_untreated
-from .results import EventStudyResult
 
 
 class _FirstStage:
@@ -343,7 +343,7 @@ def did_imputation(
     alp : float
         Significance level of the intervals (default 0.05).
     """
-    from .design import check_panel, covariate_parts, panel_codes
+    from ..core.design import check_panel, covariate_parts, panel_codes
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
                 clustervars=[clustervars] if clustervars else [])

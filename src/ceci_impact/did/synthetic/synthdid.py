@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError, check_option
+from ..._options import CeciError, check_option
 from .synthdid_panel import SdidPanel, build_panel
 from .synthdid_result import SynthDidResult
 from .synthdid_solver import Block, fit_method, fit_stack, sum_normalize

@@ -7,9 +7,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .._options import CeciError, check_option
+from ..._options import CeciError, check_option
+from ..core.results import EventStudyResult
 from .fixed_effects import TwoWayFE, fe_fit_untreated
-from .results import EventStudyResult
 
 SunabControl = Literal["nevertreated", "lasttreated"]
 
@@ -58,7 +58,7 @@ def sun_abraham(
         Significance level of the intervals (default 0.05).
     """
     check_option("control_group", control_group, SunabControl)
-    from .design import check_panel
+    from ..core.design import check_panel
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname,
                 clustervars=[clustervars] if clustervars else [])

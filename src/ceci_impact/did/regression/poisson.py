@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._options import CeciError
-from .results import EventStudyResult
+from ..._options import CeciError
+from ..core.results import EventStudyResult
 
 
 def poisson_event_study(
@@ -87,7 +87,7 @@ def poisson_event_study(
 
 def _count_panel(data, yname, tname, idname, gname):
     """The balanced count panel (units x periods) without all-zero units, and each unit's cohort."""
-    from .design import check_panel
+    from ..core.design import check_panel
 
     check_panel(data, yname=yname, tname=tname, idname=idname, gname=gname)
     y_all = data[yname].to_numpy(float)

@@ -8,11 +8,11 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
-from .._options import CeciError, check_option
-from .bootstrap import cluster_codes
+from ..._options import CeciError, check_option
+from ..core.bootstrap import cluster_codes
+from ..core.results import AggteResult
+from ..inference.attach import with_rule
 from .combination import Combination
-from .inference.attach import with_rule
-from .results import AggteResult
 
 # ``res`` below is an ``AttGtResult`` (ceci_impact.did.attgt_result, which imports this module: no import back)
 AttGtResult = Any

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from .bootstrap import group_sums
-from .mammen import MammenWeights
+from ..core.bootstrap import group_sums
+from ..core.mammen import MammenWeights
 
 CHUNK_ROWS = 65536
 
@@ -64,7 +64,7 @@ class PanelBatch:
     tp: np.ndarray
     scale: float
     X: np.ndarray  # covariates of all units (the batch's period when they vary), shared, not copied
-    # comparisons without covariates (:mod:`ceci_impact.did.grouped`): ``(cohort, c, m)`` for each side, the
+    # comparisons without covariates (:mod:`ceci_impact.did.cs.grouped`): ``(cohort, c, m)`` for each side, the
     # influence function of a unit of ``cohort`` being ``scale * c * w_i * (DY_ij - m_j)``; empty otherwise
     sides: tuple = ()
 
@@ -257,7 +257,7 @@ class Sinks:
 
     def add_summaries(self, cols: np.ndarray, sumsq: np.ndarray, S: np.ndarray | None,
                       boot: np.ndarray | None) -> None:
-        """Accumulate summaries computed elsewhere (:mod:`ceci_impact.did.grouped`) for the cells ``cols``.
+        """Accumulate summaries computed elsewhere (:mod:`ceci_impact.did.cs.grouped`) for the cells ``cols``.
 
         Parameters
         ----------

@@ -1,6 +1,6 @@
 """The result of ``att_gt``: ATT(g,t) cells with their influence functions, then ``aggte`` / ``tidy`` / ``plot``.
 
-It sits above :mod:`ceci_impact.did.aggte` (which it calls) and :mod:`ceci_impact.did.results` (the aggregation's
+It sits above :mod:`ceci_impact.did.cs.aggte` (which it calls) and :mod:`ceci_impact.did.core.results` (the aggregation's
 result and the shared helpers), so the package has no import cycle.
 """
 
@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from ..core.bootstrap import cluster_codes
+from ..core.notes import DataNotes
+from ..core.plotting import event_study_plot
+from ..core.results import AggteResult, _json, table_html
 from .aggte import compute_aggte
-from .bootstrap import cluster_codes
 from .influence import CellInfluence
-from .notes import DataNotes
-from .plotting import event_study_plot
-from .results import AggteResult, _json, table_html
 
 
 @dataclass(frozen=True, eq=False)
