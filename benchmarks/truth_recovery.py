@@ -60,13 +60,11 @@ from scipy import optimize, stats
 
 from ceci_impact.data import panels, synthetic
 from ceci_impact.data.outcomes import headlines
+from ceci_impact.did import registry
 from ceci_impact.report import params
 from ceci_impact.study import studies
 
 HELD_OUT = {"small": (range(9001, 9041), range(9201, 9241)), "default": (range(9101, 9141), range(9301, 9341))}
-ROWS = {"callaway_santanna": ("callaway_santanna", "callaway_santanna_dynamic"),
-        "twfe": ("twfe", "twfe_event_study"), "sun_abraham": ("sun_abraham",), "imputation": ("imputation",)}
-PRETEST_ROWS = ("callaway_santanna", "callaway_santanna_dynamic")  # the reports' pre-test goes with the CS specification
 Z95 = stats.norm.ppf(0.975)
 
 
@@ -79,22 +77,30 @@ def inference_rules() -> tuple[str, ...]:
 
 
 def _use_rule(rule: str | None) -> None:
-    """Make the reports' specification use inference rule ``rule`` in this process (``None``: its default)."""
+    """Make the reports' specification use inference rule ``rule`` in this process (``None``: its default): the
+    estimator registry's ``SMALL_CLUSTER``, which the registry's CS fits and the study's CS calls read."""
     if not rule:
         return
-    from ceci_impact.study import specification
-
-    if not hasattr(specification, "SMALL_CLUSTER"):
-        raise SystemExit("ceci_impact.study.specification has no SMALL_CLUSTER setting to switch the inference rule")
-    specification.SMALL_CLUSTER = rule
+    if not hasattr(registry, "SMALL_CLUSTER"):
+        raise SystemExit("ceci_impact.did.registry has no SMALL_CLUSTER setting to switch the inference rule")
+    registry.SMALL_CLUSTER = rule
 
 
 def row_names(estimators: tuple[str, ...]) -> list[str]:
-    """The comparison rows ``event_study`` produces for these estimators (CS always, simple and dynamic)."""
-    out = list(ROWS["callaway_santanna"])
-    for e in estimators:
-        out += [r for r in ROWS.get(e, (e,)) if r not in out]
-    return out
+    """The comparison rows ``event_study`` produces for these estimators (the estimator registry's: CS always,
+    simple and dynamic).
+
+    Parameters
+    ----------
+    estimators : tuple of str
+        Names that select estimators (:func:`ceci_impact.did.registry.selectable`).
+    """
+    return registry.report_rows(estimators)
+
+
+def _pretest_row(name: str) -> bool:
+    """The reports' pre-test goes with the CS specification: the registry's headline rows."""
+    return registry.ESTIMATORS[name].role == "headline"
 
 
 def _failed_rows(seed: int, outcomes, names, error: str, seconds: float = float("nan")) -> list[dict]:
@@ -146,8 +152,8 @@ def _one_outcome(seed, y, df, w, cl, processed, d, estimators, names) -> list[di
                      "ci_high": rec["ci_high"], "truth": rec.get("truth"), "contamination": rec.get("contamination"),
                      "n_treated": es.n_treated, "n_units": es.n_units,
                      "cells_without_effect": (es.truths or {}).get(k, {}).get("cells_without_effect"),
-                     "pretest_p": pre if k in PRETEST_ROWS else None,
-                     "pretest_sup_p": sup if k in PRETEST_ROWS else None})
+                     "pretest_p": pre if _pretest_row(k) else None,
+                     "pretest_sup_p": sup if _pretest_row(k) else None})
     return rows
 
 
@@ -267,7 +273,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--jobs", type=int, default=1, help="worlds simulated in parallel (default 1)")
     ap.add_argument("--inference", "--small-cluster", dest="inference", default=None, choices=inference_rules(),
                     help="the inference rule of the CS estimates (att_gt's small_cluster; default: the reports')")
-    ap.add_argument("--estimators", nargs="+", default=["callaway_santanna", "twfe"], choices=list(ROWS),
+    ap.add_argument("--estimators", nargs="+", default=["callaway_santanna", "twfe"], choices=list(registry.selectable()),
                     help="estimators to compare (default: the summary report's)")
     ap.add_argument("--shocks", default="default", choices=["default", "none"],
                     help="the simulator's correlated shocks (none: the independent world)")
@@ -330,10 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     print(tab.to_string(**fmt))
     for r in df[df.failed].drop_duplicates(["seed", "outcome", "error"]).itertuples():
         print(f"world {r.seed}, {r.outcome}: failed: {r.error}")
-    from ceci_impact.study import specification
-
     about = {**prov, "size": a.size, "seeds": seed_label(a.seeds), "worlds": len(a.seeds),
-             "evaluation": bool(held), "inference": a.inference or getattr(specification, "SMALL_CLUSTER", None),
+             "evaluation": bool(held), "inference": a.inference or getattr(registry, "SMALL_CLUSTER", None),
              "estimators": a.estimators, "shocks": a.shocks, "jobs": a.jobs, "seconds": round(seconds, 1),
              "median_world_seconds": round(float(per_world.world_seconds.median()), 1),
              "median_world_cpu_seconds": round(float(per_world.world_cpu_seconds.median()), 1)}

@@ -60,7 +60,7 @@ def test_public_name_is_its_family_packages_object(name):
 def test_one_package_per_family_and_no_flat_modules():
     root = ROOT / "src" / "ceci_impact" / "did"
     flat = {p.name for p in root.glob("*.py")}
-    assert flat <= TOP_MODULES, f"modules outside a family package: {sorted(flat - TOP_MODULES)}"
+    assert flat == TOP_MODULES, f"modules outside a family package: {sorted(flat - TOP_MODULES)}"
     packages = {p.name for p in root.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert packages == FAMILIES | SHARED
     stray = [p.name for p in root.iterdir() if p.is_dir() and p.name != "__pycache__" and p.name not in packages]

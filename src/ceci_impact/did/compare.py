@@ -5,16 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import pandas as pd
 
 from .._options import CeciError, check_option
 from .core.results import _json, table_html
+from .registry import comparable, compare_defaults
 
-Estimator = Literal["callaway_santanna", "sun_abraham", "imputation", "twfe", "poisson"]
-ALL_ESTIMATORS = ("callaway_santanna", "sun_abraham", "imputation", "twfe")
-LABELS = {"callaway_santanna": "Callaway–Sant'Anna", "sun_abraham": "Sun–Abraham", "imputation": "Imputation (BJS)",
-          "twfe": "TWFE (naive)", "poisson": "Poisson (proportional)"}
+
+def _allowed(name: str, value: str) -> dict:
+    """The registry's comparable estimators, after checking that ``value`` is one of them (one line if not)."""
+    entries = comparable()
+    check_option(name, value, Literal[tuple(entries)])
+    return entries
 
 
 def event_study_table(res, name: str) -> pd.DataFrame:
@@ -41,24 +43,30 @@ class Comparison:
     Attributes
     ----------
     results : dict
-        Estimator label to its result.
+        Estimator name (as selected) to its result.
     params : dict
         The arguments of the call that produced the result.
+    labels : dict
+        Estimator name to its label in tables and figures (from the estimator registry; missing: the name).
     """
 
     results: dict
     params: dict = field(default_factory=dict)
+    labels: dict = field(default_factory=dict)
+
+    def _label(self, name: str) -> str:
+        return self.labels.get(name, name)
 
     def tidy(self) -> pd.DataFrame:
         """Event-time estimates of every estimator (long format)."""
-        return pd.concat([event_study_table(r, LABELS[k]) for k, r in self.results.items()], ignore_index=True)
+        return pd.concat([event_study_table(r, self._label(k)) for k, r in self.results.items()], ignore_index=True)
 
     def overall(self) -> pd.DataFrame:
         """One row per estimator: overall effect, SE and interval."""
         rows = []
         for k, r in self.results.items():
             lo, hi = r.overall_ci
-            rows.append({"estimator": LABELS[k], "overall_att": r.overall_att, "overall_se": r.overall_se,
+            rows.append({"estimator": self._label(k), "overall_att": r.overall_att, "overall_se": r.overall_se,
                          "ci_low": lo, "ci_high": hi})
         return pd.DataFrame(rows)
 
@@ -91,8 +99,8 @@ class Comparison:
         colors = ["#1f4e79", "#2e8b57", "#b7410e", "#7f7f7f", "#8e44ad"]
         m = len(self.results)
         for i, (k, r) in enumerate(self.results.items()):
-            t = event_study_table(r, LABELS[k])
-            event_study_plot(t, ax=ax, label=LABELS[k], color=colors[i % len(colors)], offset=(i - (m - 1) / 2) * 0.12)
+            t = event_study_table(r, self._label(k))
+            event_study_plot(t, ax=ax, label=self._label(k), color=colors[i % len(colors)], offset=(i - (m - 1) / 2) * 0.12)
         ax.set_title(title or "Event studies by estimator")
         return ax
 
@@ -104,7 +112,7 @@ def compare(
     tname: str,
     idname: str,
     gname: str,
-    estimators: list[str] = ALL_ESTIMATORS,
+    estimators: list[str] | None = None,
     xformla: str | None = None,
     control_group: str = "nevertreated",
     min_e: int | None = None,
@@ -126,8 +134,10 @@ def compare(
         Unit identifier column.
     gname : str
         Cohort column: the first treated period of the unit, 0 (or missing) for never-treated units.
-    estimators : list of str
-        Estimators to run, among ``'callaway_santanna'``, ``'sun_abraham'``, ``'imputation'``, ``'twfe'``,
+    estimators : list of str, optional
+        Estimators to run, among the registry's comparable ones (:func:`ceci_impact.did.registry.comparable`:
+        ``'callaway_santanna'``, ``'sun_abraham'``, ``'imputation'``, ``'twfe'``, ``'poisson'`` and any registered
+        since). None: those the reports compare (:func:`ceci_impact.did.registry.compare_defaults`), without
         ``'poisson'``.
     xformla : str, optional
         Covariates as a one-sided formula (``"~ x1 + x2"``); time-invariant ones are interacted with period dummies
@@ -143,32 +153,18 @@ def compare(
     seed : int, optional
         Seed of the Callaway–Sant'Anna multiplier bootstrap.
     """
-    from .cs.att_gt import att_gt
-    from .regression.imputation import did_imputation
-    from .regression.poisson import poisson_event_study
-    from .regression.sunab import sun_abraham
-    from .regression.twfe import twfe
-
+    if estimators is None:
+        estimators = compare_defaults()
     if not estimators:
         raise CeciError("estimators must name at least one estimator")
-    out = {}
-    for est in estimators:
-        check_option("estimators item", est, Estimator)
-        kw = dict(yname=yname, tname=tname, idname=idname, gname=gname)
-        if est == "callaway_santanna":
-            r = att_gt(data, xformla=xformla, control_group=control_group, alp=alp, seed=seed, **kw)
-            out[est] = r.aggte("dynamic", min_e=-np.inf if min_e is None else min_e,
-                               max_e=np.inf if max_e is None else max_e, na_rm=True)
-        elif est == "sun_abraham":
-            out[est] = sun_abraham(data, alp=alp, **kw)
-        elif est == "imputation":
-            out[est] = did_imputation(data, alp=alp, **kw)
-        elif est == "twfe":
-            out[est] = twfe(data, type="event_study", min_e=min_e, max_e=max_e, alp=alp, **kw)
-        else:
-            out[est] = poisson_event_study(data, min_e=min_e, max_e=max_e, alp=alp, **kw)
+    entries = {est: _allowed("estimators item", est)[est] for est in estimators}  # every name checked before any run
+    out, labels = {}, {}
+    for est, entry in entries.items():
+        out[est] = entry.compare_fit(data, yname=yname, tname=tname, idname=idname, gname=gname, xformla=xformla,
+                                     control_group=control_group, min_e=min_e, max_e=max_e, alp=alp, seed=seed)
+        labels[est] = entry.compare_label or entry.label
     return Comparison(results=out, params=dict(yname=yname, tname=tname, idname=idname, gname=gname,
-                                               xformla=xformla, control_group=control_group))
+                                               xformla=xformla, control_group=control_group), labels=labels)
 
 
 def triple_differences(
@@ -208,7 +204,7 @@ def triple_differences(
     **kw
         Further arguments of :func:`compare` (``xformla``, ``control_group``, ``min_e``, ``max_e``, ``alp``, ``seed``).
     """
-    check_option("estimator", estimator, Estimator)
+    _allowed("estimator", estimator)
     if groupname not in data.columns:
         raise CeciError(f"column {groupname!r} not found in data")
     vals = set(pd.unique(data[groupname].dropna()))

@@ -8,7 +8,7 @@ are one line naming the parameter, the value found and what is allowed.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from .._options import CeciError
 from ..data.outcomes import OUTCOMES
 from ..data.outcomes import family as outcome_family
+from ..did.registry import selectable
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,9 @@ class Spec:
         Smallest allowed value of a number.
     hi : float, optional
         Largest allowed value of a number.
-    each : tuple, optional
-        Allowed values for the items of a list parameter.
+    each : tuple or callable, optional
+        Allowed values for the items of a list parameter (a callable returning them is read at each check, e.g. the
+        estimator registry's :func:`ceci_impact.did.registry.selectable`).
     pattern : str, optional
         Regular expression a str value (or every item of a list) must match in full.
     expected : str
@@ -50,7 +52,7 @@ class Spec:
     choices: tuple | None = None
     lo: float | None = None
     hi: float | None = None
-    each: tuple | None = None  # allowed values for the items of a list parameter
+    each: tuple | Callable[[], tuple] | None = None  # allowed values for the items of a list parameter
     pattern: str | None = None  # a regular expression a str value (or every item of a list) must match in full
     expected: str = ""  # what the pattern means, for the message
 
@@ -65,7 +67,6 @@ COMMON = {
 IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]{0,63}"  # a plain column name: never an expression
 POLE = r"(|[^\W_][\w .,'()&\u2013\u2014-]{0,99})"  # a pole name as municipios.csv may hold it, or empty
 POLE_TEXT = "a pole name of letters, digits, spaces and . , ' ( ) & -, or empty"
-EST = ("callaway_santanna", "twfe", "sun_abraham", "imputation")
 DID = {
     "control_group": Spec(str, "notyettreated", "comparison units", choices=("nevertreated", "notyettreated")),
     "est_method": Spec(str, "reg", "2x2 estimator (reg: small cohorts defeat propensity-score models)",
@@ -75,8 +76,8 @@ DID = {
                        pattern=IDENTIFIER, expected="a column name (letters, digits and '_', not starting with a digit)"),
     "min_e": Spec(int, -12, "first event time shown", lo=-60, hi=0),
     "max_e": Spec(int, 12, "last event time shown", lo=0, hi=60),
-    "estimators": Spec(list, ["callaway_santanna", "twfe", "sun_abraham", "imputation"], "estimators to compare",
-                       each=EST),
+    "estimators": Spec(list, list(selectable()), "estimators to compare (names in the estimator registry)",
+                       each=selectable),
 }
 
 SCHEMAS: dict[str, dict[str, Spec]] = {
@@ -214,10 +215,11 @@ def _check(name: str, value: Any, spec: Spec) -> Any:
             if not isinstance(v, str) or not re.fullmatch(spec.pattern, v):
                 raise CeciError(f"parameter {name}: found {v!r}, expected {spec.expected or spec.pattern}")
     if spec.each is not None:
+        each = spec.each() if callable(spec.each) else spec.each
         for v in value:
-            if v not in spec.each:
+            if v not in each:
                 raise CeciError(f"parameter {name}: item {v!r} is not allowed; expected items among "
-                                + ", ".join(repr(c) for c in spec.each))
+                                + ", ".join(repr(c) for c in each))
     return value
 
 

@@ -1,116 +1,33 @@
-"""One specification for every estimator of a comparison, and the registry of the estimators that run it.
+"""The study side of the estimator registry: the specification record of a run and the reports' CS calls.
 
-A :class:`Specification` holds what an event study is asked to do (outcome, covariates, control group,
-anticipation, 2x2 estimator, weights, clustering, event window, significance level). Each registered estimator
-says which parts it honours; :func:`fit` runs it and returns the result with the specification it actually ran
-under (``spec_record``), naming the parts it could not honour, so a comparison table and a JSON sidecar can say
-"unconditional" or "unweighted" instead of silently comparing unlike with unlike.
+The registry itself (:class:`Specification`, :class:`Estimator`, :data:`ESTIMATORS`, what each estimator estimates,
+how it is fitted and inferred and which parts of a specification it honours) lives in the did layer,
+:mod:`ceci_impact.did.registry`, and is re-exported here. Each registered estimator says which parts it honours;
+:func:`fit` runs it and returns the result with the specification it actually ran under (``spec_record``), naming
+the parts it could not honour, so a comparison table and a JSON sidecar can say "unconditional" or "unweighted"
+instead of silently comparing unlike with unlike.
 
-A new estimator is one :class:`Estimator` entry in :data:`ESTIMATORS`.
+A new estimator is one :class:`Estimator` entry in :data:`ceci_impact.did.registry.ESTIMATORS` (or one
+:func:`ceci_impact.did.registry.register` call).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
-from ..did import att_gt, cont_did, did_imputation, spillover_did, sun_abraham, twfe
+from .._options import CeciError
+from ..did import att_gt
+from ..did import registry as _registry
 from ..did.core.notes import recording
-from ..did.inference import REPORT_RULE, RULES
-
-PARTS = ("covariates", "control_group", "anticipation", "est_method", "weights", "clustering", "window")
+from ..did.registry import ESTIMATORS, INFERENCE, INSTEAD, PARTS, Estimator, Specification, _cs  # noqa: F401  (re-exported)
 
 
-@dataclass(frozen=True)
-class Specification:
-    """What an event study is asked to estimate and how (R ``did`` names where they exist).
-
-    Parameters
-    ----------
-    yname : str
-        Outcome column.
-    covariates : tuple of str
-        Covariate columns (conditional parallel trends).
-    control_group : {'notyettreated', 'nevertreated'}
-        Comparison units, as R ``did``.
-    anticipation : int
-        Periods of anticipation before treatment.
-    est_method : {'reg', 'ipw', 'dr'}
-        The 2x2 estimator of Callaway–Sant'Anna.
-    weightsname : str, optional
-        Column of sampling weights.
-    clustervars : str, optional
-        Cluster column (None: clustered by unit only).
-    min_e : int
-        Smallest event time of the event study.
-    max_e : int
-        Largest event time of the event study.
-    alpha : float
-        Significance level of the intervals.
-    tname : str
-        Period column.
-    idname : str
-        Unit column.
-    gname : str
-        Cohort column (first treated period, 0 = never).
-    """
-
-    yname: str
-    covariates: tuple[str, ...] = ()
-    control_group: str = "notyettreated"
-    anticipation: int = 0
-    est_method: str = "reg"
-    weightsname: str | None = None
-    clustervars: str | None = None
-    min_e: int = -12
-    max_e: int = 12
-    alpha: float = 0.05
-    tname: str = "period"
-    idname: str = "unit"
-    gname: str = "first_treat"
-
-    @property
-    def xformla(self) -> str | None:
-        from ..did.core.design import covariate_formula
-
-        return covariate_formula(self.covariates)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["covariates"] = list(self.covariates)
-        return d
-
-
-@dataclass(frozen=True)
-class Estimator:
-    """A registered estimator: label, the overall quantity it reports, the specification parts it honours.
-
-    Parameters
-    ----------
-    name : str
-        Registry key.
-    label : str
-        Label shown in tables and reports.
-    quantity : str
-        The overall quantity it reports.
-    honours : frozenset of str
-        The specification parts (:data:`PARTS`) it honours.
-    fit : callable
-        Function ``fit(df, spec, *, yname, inference, seed, biters)`` returning a result.
-    inference : str
-        ``'report'`` when it follows the report's inference rule, else what it uses instead.
-    """
-
-    name: str
-    label: str
-    quantity: str
-    honours: frozenset[str]
-    fit: Callable[..., Any] = field(repr=False)
-    inference: str = "report"  # "report": follows the report's rule (SMALL_CLUSTER); otherwise what it uses instead
+def __getattr__(name: str):
+    """``SMALL_CLUSTER``: the reports' small-cluster rule, read from the registry (one setting, never a copy)."""
+    if name == "SMALL_CLUSTER":
+        return _registry.SMALL_CLUSTER
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _requested(spec: Specification) -> set[str]:
@@ -127,111 +44,6 @@ def _requested(spec: Specification) -> set[str]:
     return req
 
 
-SMALL_CLUSTER = REPORT_RULE  # the reports' small-cluster rule (the inference registry, did/inference/registry.py)
-INFERENCE = {name: r.label for name, r in RULES.items()}  # what each rule means, in the specification records
-
-
-def _cs(df: pd.DataFrame, spec: Specification, *, yname: str, inference: bool, seed: int, biters: int,
-        base_period: str = "varying"):
-    """Callaway–Sant'Anna under ``spec``. With a cluster variable every interval follows the reports' rule
-    ``SMALL_CLUSTER`` of the inference registry (:mod:`ceci_impact.did.inference`; chosen by the held-out run of
-    benchmarks/cluster_inference.py, docs/inference.md), applied by ``aggte`` to the overall effect and to each
-    event time; the pre-test is the clustered wild-bootstrap Wald test. Without one, R's unit-level multiplier
-    bootstrap. ``inference=False`` (point estimates only, e.g. the truth of an estimand: the estimator applied to
-    the simulated effects, which have no sampling error) skips the rule. Warnings are re-emitted and recorded, never
-    silenced: in the result's ``data_notes`` (shown in the
-    report and its sidecar) and as ``params["warnings"]``."""
-    with recording() as caught:  # every warning recorded (data_notes, params["warnings"]) and re-emitted
-        r = att_gt(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, xformla=spec.xformla,
-                   control_group=spec.control_group, est_method=spec.est_method, anticipation=spec.anticipation,
-                   base_period=base_period, weightsname=spec.weightsname, clustervars=spec.clustervars,
-                   bstrap=inference and not spec.clustervars, cband=inference, biters=biters, alp=spec.alpha,
-                   seed=seed, small_cluster=SMALL_CLUSTER if (spec.clustervars and inference) else "none")
-    r.params["warnings"] = sorted({str(w.message) for w in caught})
-    return r
-
-
-def _cs_simple(df, spec, *, yname, inference=True, seed=2026, biters=999):
-    return _cs(df, spec, yname=yname, inference=inference, seed=seed, biters=biters).aggte("simple", na_rm=True)
-
-
-def _cs_dynamic(df, spec, *, yname, inference=True, seed=2026, biters=999):
-    r = _cs(df, spec, yname=yname, inference=inference, seed=seed, biters=biters)
-    return r.aggte("dynamic", min_e=spec.min_e, max_e=spec.max_e, na_rm=True)
-
-
-def _twfe(kind: str):
-    def fit(df, spec, *, yname, inference=True, seed=2026, biters=999):
-        kw = dict(min_e=spec.min_e, max_e=spec.max_e) if kind == "event_study" else {}
-        return twfe(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, type=kind,
-                    xformla=spec.xformla, clustervars=spec.clustervars, anticipation=spec.anticipation,
-                    alp=spec.alpha, **kw)
-    return fit
-
-
-def _sun_abraham(df, spec, *, yname, inference=True, seed=2026, biters=999):
-    return sun_abraham(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname,
-                       ref_e=-1 - spec.anticipation, clustervars=spec.clustervars, alp=spec.alpha)
-
-
-def _imputation(df, spec, *, yname, inference=True, seed=2026, biters=999):
-    return did_imputation(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname,
-                          xformla=spec.xformla, anticipation=spec.anticipation, clustervars=spec.clustervars,
-                          pretrends=False, alp=spec.alpha)
-
-
-def _spillover(df, spec, *, yname, inference=True, seed=2026, biters=999):
-    """Butts' direct effect (inner ring) with the spillover rings and the naive ring comparison in the result;
-    distance: the employer panel's ``nearest_open_km`` (nearest opened CECI each month), rings (3, 10] km."""
-    return spillover_did(df, yname=yname, tname=spec.tname, idname=spec.idname, distname="nearest_open_km",
-                         clustervars=spec.clustervars, pretrends=False, alp=spec.alpha,
-                         small_cluster="effective" if spec.clustervars else "none")
-
-
-def _cont_did(df, spec, *, yname, inference=True, seed=2026, biters=999):
-    """ATT^o of the dose-response DiD; the dose is the column ``ceci_dose`` (places per 100 eligible parents)."""
-    return cont_did(df, yname=yname, tname=spec.tname, idname=spec.idname, gname=spec.gname, dname="ceci_dose",
-                    control_group="notyettreated" if spec.control_group == "notyettreated" else "nevertreated",
-                    clustervars=spec.clustervars, alp=spec.alpha, cband=inference, biters=biters, seed=seed)
-
-
-_ALL = frozenset(PARTS)
-# estimators that cannot follow the report's small-cluster rule: what they use instead (records, tables, notes)
-_OWN = {"twfe": "its own analytic cluster-robust SE with normal intervals (not the report's small-cluster rule)",
-        "sun_abraham": "its own analytic cluster-robust SE with normal intervals (not the report's small-cluster "
-                       "rule)",
-        "imputation": "its own analytic (BJS) cluster-robust SE with normal intervals (not the report's "
-                      "small-cluster rule)",
-        "spillover": "its own imputation-based cluster-robust SE with Student-t intervals on the effective number of "
-                     "clusters (a heuristic, not a published interval method; not the report's small-cluster rule)",
-        "cont_did": "its own analytic cluster-robust SE with normal intervals (not the report's small-cluster rule)"}
-ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
-    Estimator("callaway_santanna", "Callaway–Sant'Anna (simple)",
-              "average of ATT(g,t) over post-opening cells, weighted by cohort size", _ALL, _cs_simple),
-    Estimator("callaway_santanna_dynamic", "Callaway–Sant'Anna (event-time average)",
-              "average of the event-time effects 0..max_e", _ALL, _cs_dynamic),
-    Estimator("twfe", "TWFE static (naive)", "coefficient of the post-opening indicator",
-              frozenset({"covariates", "anticipation", "clustering", "window"}), _twfe("static"), _OWN["twfe"]),
-    Estimator("twfe_event_study", "TWFE event study (naive)", "average of the event-time coefficients 0..max_e",
-              frozenset({"covariates", "anticipation", "clustering", "window"}), _twfe("event_study"), _OWN["twfe"]),
-    Estimator("sun_abraham", "Sun–Abraham", "post-opening cohort × period effects weighted by observations",
-              frozenset({"anticipation", "clustering"}), _sun_abraham, _OWN["sun_abraham"]),
-    Estimator("imputation", "Imputation (BJS)", "average effect over treated observations",
-              frozenset({"covariates", "anticipation", "clustering"}), _imputation, _OWN["imputation"]),
-    Estimator("spillover", "Spatial spillover DiD (Butts), direct effect",
-              "average effect over observations within the inner ring, far units (beyond the last ring) as comparison",
-              frozenset({"clustering"}), _spillover, _OWN["spillover"]),
-    Estimator("cont_did", "Continuous DiD (Callaway–Goodman-Bacon–Sant'Anna), ATT^o",
-              "post-opening cells' DiD weighted by group share over its post periods (dose aggregation)",
-              frozenset({"control_group", "clustering"}), _cont_did, _OWN["cont_did"]),
-]}
-# what an estimator does instead of a part it cannot honour (shown in tables and sidecars)
-INSTEAD = {"covariates": "unconditional", "weights": "unweighted", "control_group": "never-treated comparison",
-           "est_method": "regression", "window": "all event times", "clustering": "clustered by unit",
-           "anticipation": "no anticipation",
-           "inference": "own cluster-robust SE and normal intervals, not the report's small-cluster rule"}
-
-
 def spec_record(name: str, spec: Specification) -> dict:
     """The specification an estimator ran under: the requested one, the parts it could not honour, and what it
     did instead.
@@ -243,17 +55,13 @@ def spec_record(name: str, spec: Specification) -> dict:
     spec : Specification
         The specification requested.
     """
-    e = ESTIMATORS[name]
-    req = _requested(spec)
-    if not name.startswith("callaway_santanna"):
-        req.discard("est_method")  # regressions: no 2x2 estimator to choose
-    if name in ("twfe", "twfe_event_study", "imputation"):
-        req.discard("control_group")  # every untreated observation is a comparison (never and not yet treated)
+    e = _entry(name)
+    req = _requested(spec) & e.applies  # e.g. a regression has no 2x2 estimator to choose
     missing = sorted(req - e.honours)
     rec = {"estimator": name, **spec.to_dict(), "not_honoured": missing,
            "instead": {m: INSTEAD[m] for m in missing}}
     if e.inference == "report":
-        rule = SMALL_CLUSTER if spec.clustervars else "none"
+        rule = _registry.SMALL_CLUSTER if spec.clustervars else "none"
         rec["inference"] = INFERENCE[rule]
         rec["inference_rule"] = rule
         rec["follows_report_inference"] = True
@@ -288,7 +96,7 @@ def fit(name: str, df: pd.DataFrame, spec: Specification, *, yname: str | None =
     biters : int
         Number of bootstrap draws.
     """
-    e = ESTIMATORS[name]
+    e = _entry(name)
     out = e.fit(df, spec, yname=yname or spec.yname, inference=inference, seed=seed, biters=biters)
     if e.inference != "report" and spec.clustervars and isinstance(getattr(out, "params", None), dict):
         out.params["inference_note"] = e.inference  # said on the result (to_dict, sidecars), not only the report
@@ -384,6 +192,13 @@ def _cs_fit(data, yname, tname, idname, gname, clustervars, xformla, control_gro
         r = att_gt(data, yname=yname, tname=tname, idname=idname, gname=gname, xformla=xformla,
                    control_group=control_group, est_method=est_method, base_period=base_period,
                    weightsname=weightsname, clustervars=clustervars, bstrap=not clustervars, cband=False,
-                   biters=biters, alp=alp, seed=seed, small_cluster=SMALL_CLUSTER if clustervars else "none")
+                   biters=biters, alp=alp, seed=seed, small_cluster=_registry.SMALL_CLUSTER if clustervars else "none")
     r.params["warnings"] = sorted({str(w.message) for w in caught})
     return r
+
+
+def _entry(name: str) -> Estimator:
+    """The registry entry ``name``, or one line listing the registered names."""
+    if name not in ESTIMATORS:
+        raise CeciError(f"estimator {name!r} is not registered; expected one of {', '.join(map(repr, ESTIMATORS))}")
+    return ESTIMATORS[name]

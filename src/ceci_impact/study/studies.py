@@ -19,6 +19,7 @@ from ..data.panels import load
 from ..did import att_gt
 from ..did.core.notes import DataNotes, recording
 from ..did.core.results import _json, table_html
+from ..did.registry import report_rows
 from ..i18n import Text, fmt_signed, msg, tr
 from .samples import outcome_sample
 from .specification import ESTIMATORS, Specification, fit, spec_record
@@ -29,7 +30,7 @@ class EventStudy:
     """Everything one outcome notebook reports: CS estimates and aggregations, the comparison estimators run on
     the same specification, the universal-base pre-trend event study and, on simulated data, each estimate's truth.
 
-    ``rows`` maps registry names (:data:`ceci_impact.study.specification.ESTIMATORS`) to results; ``records`` to the
+    ``rows`` maps registry names (:data:`ceci_impact.did.registry.ESTIMATORS`) to results; ``records`` to the
     specification each ran under; ``truths`` to ``{"truth", "contamination"}`` (see :mod:`ceci_impact.data.truth`).
 
     Parameters
@@ -86,9 +87,8 @@ class EventStudy:
 
     @property
     def others(self) -> dict:
-        """Comparison estimators other than CS and TWFE, by label."""
-        return {ESTIMATORS[k].label: r for k, r in self.rows.items()
-                if k not in ("callaway_santanna", "callaway_santanna_dynamic", "twfe", "twfe_event_study")}
+        """Comparison estimators other than the headline (CS) and the naive benchmark (TWFE), by label."""
+        return {ESTIMATORS[k].label: r for k, r in self.rows.items() if ESTIMATORS[k].role not in ("headline", "naive")}
 
     def comparison(self) -> pd.DataFrame:
         """One row per estimator: overall effect, SE, interval, what it could not honour (and truth on simulated
@@ -280,7 +280,7 @@ class EventStudy:
         lo_e, hi_e = self.dynamic.egt.min(), self.dynamic.egt.max()
         series = [(ESTIMATORS[k].label + ("" if not self.records[k]["not_honoured"] else
                                           f" ({'; '.join(self.records[k]['instead'].values())})"), r)
-                  for k, r in self.rows.items() if k in ("twfe_event_study", "sun_abraham", "imputation")]
+                  for k, r in self.rows.items() if ESTIMATORS[k].event_study and ESTIMATORS[k].role != "headline"]
         colors = ["#c0392b", "#2e8b57", "#8e44ad", "#7f7f7f"]
         for i, (name, r) in enumerate(series):
             es = r.tidy()
@@ -357,7 +357,8 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     covariates, control_group, est_method, anticipation, min_e, max_e, alpha, weightsname, clustervars
         The specification (:class:`~ceci_impact.study.specification.Specification`) every estimator runs under.
     estimators : list of str
-        Registry names of the estimators to run.
+        Estimators compared with the headline (always run), by their names in the registry's
+        :func:`~ceci_impact.did.registry.selectable` (``'twfe'`` runs the static and the event-study TWFE).
     seed, biters : int
         Seed and number of the bootstrap draws.
     truth_key : str, optional
@@ -365,6 +366,7 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     """
     from .specification import _cs
 
+    wanted = report_rows(estimators)  # the registry's rows for this selection (an unknown name: one line, before any fit)
     spec = Specification(yname=yname, covariates=tuple(covariates), control_group=control_group,
                          anticipation=anticipation, est_method=est_method, weightsname=weightsname,
                          clustervars=clustervars, min_e=min_e, max_e=max_e, alpha=alpha)
@@ -374,11 +376,9 @@ def event_study(df: pd.DataFrame, yname: str, *, processed: str | Path | None = 
     grp = cs.aggte("group", na_rm=True)
     pre = _cs(df, spec, yname=yname, inference=True, seed=seed, biters=biters, base_period="universal")
     pre_es = pre.aggte("dynamic", min_e=min_e, max_e=max_e, na_rm=True)
-    rows = {"callaway_santanna": simple, "callaway_santanna_dynamic": dyn}
+    rows = {"callaway_santanna": simple, "callaway_santanna_dynamic": dyn}  # the headline, from the one CS fit
     notes = {"callaway_santanna": cs.data_notes, "callaway_santanna_dynamic": cs.data_notes}
-    others = (["twfe", "twfe_event_study"] if "twfe" in estimators else []) + \
-        [k for k in ("sun_abraham", "imputation") if k in estimators]
-    for k in others:
+    for k in [k for k in wanted if k not in rows]:
         caught: list = []
         with recording(caught):  # re-emitted, and recorded in the estimator's data notes
             rows[k] = fit(k, df, spec)
