@@ -175,25 +175,30 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
         seed: int | None) -> dict:
     """Randomisation inference (:mod:`.randomization`) for the simple aggregation or the event times whose cell
     weights ``W`` it recognises; the CR0 standard error is kept for display."""
-    from .randomization import ri_ci, ri_draws
+    from ..._options import CeciError
+    from .refit import refit_draws, ri_interval
 
     est = np.asarray(estimate, float).ravel()
     W = np.asarray(W, float).reshape(res.att.size, -1)
     columns = _ri_columns(res, W)
     want = [c for c in columns if c is not None]
-    a, b = ri_draws(res, want, int(biters), 0 if seed is None else int(seed)) if want else (None, None)
+    pos = [m for m, c in enumerate(columns) if c is not None]
+    a, b = refit_draws(res, want, int(biters), 0 if seed is None else int(seed)) if want else (None, None)
+    live = np.any(np.asarray(inf)[:, pos] != 0, axis=0)  # columns aggte did not blank (degenerate, NaN)
+    if a is not None and not np.allclose(a[0, live], est[pos][live], rtol=1e-8,
+                                         atol=1e-10 * (1 + np.abs(est[pos]).max())):
+        raise CeciError("small_cluster='ri': re-estimation under the observed schedule did not reproduce the estimate")
+    # placebo (pre-period) columns: the post-period effect of the sharp null set at the overall estimate
+    theta_star = next((float(a[0, j]) for j, c in enumerate(want) if c[0] in ("avg_e", "simple")), 0.0)
     cs = cluster_scores(res, inf, W, est)
     se = np.sqrt((cs.cluster_sums() ** 2).sum(axis=0)) / cs.n
     lo, hi, p = np.full(est.size, np.nan), np.full(est.size, np.nan), np.full(est.size, np.nan)
-    j = 0
-    for m, c in enumerate(columns):
-        if c is None:
-            continue
-        lo[m], hi[m], p[m] = ri_ci(a[:, j], b[:, j], alp)
-        j += 1
+    for j, m in enumerate(pos):
+        lo[m], hi[m], p[m] = ri_interval(a[:, j], b[:, j], alp, theta_star)
     out = {"se": se, "ci_low": lo, "ci_high": hi, "pvalue": p, "df": None, "draws": 0 if a is None else a.shape[0],
            "rule": "ri", "label": RULES["ri"].label, "citation": RULES["ri"].citation, "clusters": cs.G,
-           "treated_clusters": int(cs.treated_cluster.sum())}
+           "treated_clusters": int(cs.treated_cluster.sum()),
+           "ri": None if a is None else {"columns": pos, "a": a, "b": b, "theta_star": theta_star}}
     other = [m for m, c in enumerate(columns) if c is None]
     if other:  # aggregations RI does not recompute (group, calendar): the registered fallback, named
         fb = RULES[RI_FALLBACK].compute(cs, alp, int(biters), 0 if seed is None else int(seed))
