@@ -130,3 +130,22 @@ def test_placebo_interval_is_estimate_plus_minus_critical_value():
     half = np.sort(d)[::-1][4]  # rejected when (1 + #{|d| >= h}) / 100 <= 0.05: at most 4 draws at or beyond h
     assert (lo, hi) == pytest.approx((a[0] - half, a[0] + half))
     assert p == pytest.approx((1 + np.sum(d >= abs(a[0]))) / 100)
+
+
+def test_cox_hazard_ratio_is_cluster_robust():
+    """Duplicating every spell inside its cluster leaves the cluster-robust interval unchanged (the naive one
+    would shrink by sqrt 2)."""
+    from ceci_impact.study.retention import cox_time_varying
+
+    rng = np.random.default_rng(4)
+    n = 400
+    group = np.where(rng.random(n) < 0.5, "near", "far")
+    sf = pd.DataFrame({"group": group, "duration": rng.exponential(12, n).round(1) + 0.5,
+                       "event": (rng.random(n) < 0.7).astype(int),
+                       "exposed_from": np.where(group == "near", rng.integers(0, 10, n), np.nan),
+                       "site_cluster": rng.integers(0, 25, n).astype(str)})
+    one = cox_time_varying(sf)
+    two = cox_time_varying(pd.concat([sf, sf], ignore_index=True))
+    assert one.cluster.iat[0] == "site_cluster" and one.clusters.iat[0] == 25
+    np.testing.assert_allclose(two[["hazard_ratio", "ci_low", "ci_high"]], one[["hazard_ratio", "ci_low", "ci_high"]],
+                               rtol=1e-6)
