@@ -65,7 +65,7 @@ class World:
     sd_unit: float = 1.5  # SD of each unit's own noise per period
     sd_fe: float = 2.0  # SD of unit fixed effects
     assign: str = "random"  # "random": treated clusters drawn uniformly; "size": with probability ~ cluster size;
-    # "x": with probability ~ exp(cluster mean of x) (spec cov_nyt)
+    # "x": with probability ~ exp(cluster component of x) (spec cov_nyt)
     x_trend: float = 0.0  # outcome trend per period per unit of the covariate x (0: no covariate drawn)
     x_cluster_sd: float = 0.7  # SD of the cluster component of x (unit component SD 1)
 
@@ -169,9 +169,10 @@ def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: b
             out["pretest_wild"] = dyn.pretest(biters=biters, seed=seed)
             unit = dataclasses.replace(dyn, cluster=None)  # the unit-level chi-squared Wald (the old default)
             out["pretest_unit"] = unit.pretest()["pvalue"]
-            if "ri" in rules:  # the randomisation pre-test (the event study under rule "ri")
-                ri = dataclasses.replace(res, params={**res.params, "small_cluster": "ri"}).aggte("dynamic")
-                out["pretest_ri"] = ri.pretest(biters=biters, seed=seed)
+            for rule in ("ri", "ri_timing"):  # the randomisation pre-tests (the event study under that rule)
+                if rule in rules:
+                    ri = dataclasses.replace(res, params={**res.params, "small_cluster": rule}).aggte("dynamic")
+                    out[f"pretest_{rule}"] = ri.pretest(biters=biters, seed=seed)
     return out
 
 
@@ -226,7 +227,8 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
         except Exception as e:  # noqa: BLE001
             failed += 1
             print(f"  world {s} (power run) failed: {e}", file=sys.stderr)
-    out = {"design": name, **DESIGNS[name], "assign": assign, "spec": spec, **SPECS[spec], "worlds": len(null), "failed": failed, "sd": sd, "oracle_width": oracle,
+    out = {"design": name, **DESIGNS[name], "assign": assign, "spec": spec, **SPECS[spec],
+           "worlds": len(null), "failed": failed, "sd": sd, "oracle_width": oracle,
            "tau_power": tau, "mean_bias_sd": float(np.mean(est) / sd), "gstar_median": float(np.nanmedian(
                [r["gstar"] for r in null])), "rules": {}}
     pw = np.array([r["pretest_wild"]["pvalue"] for r in null], float)
@@ -235,11 +237,12 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
     out["pretest_size"] = float(np.mean(pw[np.isfinite(pw)] < 0.05))
     out["pretest_size_unit_chi2"] = float(np.mean(pu[np.isfinite(pu)] < 0.05))
     out["pretest_slope80_median"] = float(np.nanmedian(sl))
-    if null and "pretest_ri" in null[0]:
-        pr = np.array([r["pretest_ri"]["pvalue"] if r["pretest_ri"]["pvalue"] is not None else np.nan
-                       for r in null], float)
-        out["pretest_size_ri"] = float(np.mean(pr[np.isfinite(pr)] < 0.05))
-        out["pretest_ri_method"] = sorted({r["pretest_ri"]["method"] for r in null})
+    for rule in ("ri", "ri_timing"):
+        if null and f"pretest_{rule}" in null[0]:
+            pr = np.array([np.nan if r[f"pretest_{rule}"]["pvalue"] is None else r[f"pretest_{rule}"]["pvalue"]
+                           for r in null], float)
+            out[f"pretest_size_{rule}"] = float(np.mean(pr[np.isfinite(pr)] < 0.05))
+            out[f"pretest_{rule}_method"] = sorted({r[f"pretest_{rule}"]["method"] for r in null})
     for rule in rules:
         a = np.array([r[rule] for r in null], float)
         b = np.array([r[rule] for r in alt], float)
@@ -290,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--biters", type=int, default=999)
     ap.add_argument("--assign", default="random", choices=["random", "size", "x"],
                     help="treated clusters uniformly at random (registered designs), with probability ~ size, or "
-                         "~ exp(cluster mean of x) (spec cov_nyt)")
+                         "~ exp(cluster component of x) (spec cov_nyt)")
     ap.add_argument("--spec", default="base", choices=list(SPECS),
                     help="estimated specification: base (no covariates, never treated) or cov_nyt (covariate x, "
                          "not-yet-treated comparison: the reports' headline)")
@@ -307,7 +310,8 @@ def main(argv: list[str] | None = None) -> None:
         seeds = seeds[: args.reps]
     t0 = time.time()
     record = {"benchmark": "cluster_inference", "commit": _commit(), "seeds": [seeds.start, seeds.stop - 1],
-              "seed_set": args.seeds, "assign": args.assign, "spec": args.spec, "argv": sys.argv[1:], "biters": args.biters, "rules": list(rules), "designs": []}
+              "seed_set": args.seeds, "assign": args.assign, "spec": args.spec,
+              "argv": sys.argv[1:], "biters": args.biters, "rules": list(rules), "designs": []}
     for name in (DESIGNS if args.design == "all" else [args.design]):
         d = run_design(name, seeds, rules, args.biters, assign=args.assign, spec=args.spec)
         record["designs"].append(d)
@@ -316,8 +320,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  pre-test (clustered wild Wald) rejects {d['pretest_size']:.3f} under the null "
               f"(unit-level chi2 Wald: {d['pretest_size_unit_chi2']:.3f}); median detectable slope (80%) "
               f"{d['pretest_slope80_median']:.4f}")
-        if "pretest_size_ri" in d:
-            print(f"  randomisation pre-test ({d['pretest_ri_method']}) rejects {d['pretest_size_ri']:.3f}")
+        for rule in ("ri", "ri_timing"):
+            if f"pretest_size_{rule}" in d:
+                print(f"  pre-test under {rule} ({d[f'pretest_{rule}_method']}) rejects {d[f'pretest_size_{rule}']:.3f}")
         print(f"  {'rule':16s} {'coverage':>9s} {'width/oracle':>13s} {'power':>7s} {'failed':>7s}")
         for rule, v in d["rules"].items():
             print(f"  {rule:16s} {v['coverage']:9.3f} {v['width_ratio']:13.3f} {v['power']:7.3f} {v['failed']:7d}",

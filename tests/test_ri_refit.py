@@ -89,6 +89,30 @@ def test_draws_equal_brute_force(spec):
             np.testing.assert_allclose(a[r, 1:] - theta0 * b[r, 1:], dy, atol=1e-10, rtol=0)
 
 
+def test_timing_permutations_keep_never_treated_and_equal_brute_force():
+    df = _panel(seed=8)
+    kw = dict(xformla="~ x", control_group="notyettreated", est_method="reg")
+    res = _fit(df, **kw)
+    design = ScheduleDesign(res)
+    lab = design.permutations(6, seed=2, scope="timing")
+    never = design.g_cl == 0
+    assert np.all(design.cohorts[lab][:, never] == 0) and np.all(design.cohorts[lab][:, ~never] > 0)
+    assert len({tuple(r) for r in lab}) > 1
+    a, b = refit_draws(res, [("simple", None)], 6, seed=2, scope="timing")
+    for r in range(6):
+        assert a[r, 0] - 0.8 * b[r, 0] == pytest.approx(_brute(df, res, lab[r], design.cohorts, 0.8, "simple", 0,
+                                                                **kw), abs=1e-10)
+
+
+def test_timing_rule_falls_back_when_dates_cannot_be_rearranged():
+    df = _panel(seed=8)
+    df["g"] = np.where(df["g"] > 0, 4.0, 0.0)  # one opening date: a single arrangement of the timing
+    res = _fit(df, xformla="~ x", control_group="notyettreated", est_method="reg", small_cluster="ri_timing",
+               biters=99)
+    agg = res.aggte("simple")
+    assert agg.inference["fallback_from"] == "ri_timing" and "distinct ways" in agg.inference["label"]
+
+
 def test_headline_uses_ri_with_covariates_and_not_yet_treated():
     df = _panel(seed=11)
     res = _fit(df, xformla="~ x", control_group="notyettreated", est_method="reg", small_cluster="ri", biters=199,

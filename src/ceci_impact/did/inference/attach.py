@@ -36,7 +36,7 @@ def with_rule(out: Any, res: Any, W: np.ndarray | None) -> Any:
     from .registry import RULES
 
     rule = p.get("small_cluster", "none")
-    if rule == "ri" or RULES[rule].compute is not None:  # the rules aggte applies itself need no pass here
+    if rule in ("ri", "ri_timing") or RULES[rule].compute is not None:  # the rules aggte applies itself need no pass here
         infs = out.inf_overall[:, None] if out.inf_egt is None else np.column_stack([out.inf_egt, out.inf_overall])
         est = np.r_[[] if out.att_egt is None else out.att_egt, out.overall_att]
         se0 = np.r_[[] if out.se_egt is None else out.se_egt, out.overall_se]
@@ -68,7 +68,7 @@ def _set(out: Any, changes: dict) -> Any:
 
 def clustered_pretest(agg: Any, pre: np.ndarray, *, biters: int = 999, seed: int = 2026) -> dict:
     """The clustered pre-test of an event study (``AggteResult.pretest("wald")`` with a cluster variable): under
-    randomisation inference (rule ``"ri"`` applied) the permutation Wald test of :func:`.refit.permutation_wald`;
+    randomisation inference (rule ``"ri"`` or ``"ri_timing"`` applied) the permutation Wald test of :func:`.refit.permutation_wald`;
     otherwise the wild cluster bootstrap Wald test (unrestricted scores, Webb weights) of the pre-period coefficients and the
     linear pre-trend per period it detects with 80 % power (:mod:`.pretest`). The restricted version rejected
     none of 100 null worlds per development design (benchmarks/cluster_inference.py, seeds 1000–1099: far below

@@ -146,7 +146,7 @@ class ScheduleDesign:
         self.slices = {name: slice(o[i], o[i + 1]) for i, name in
                        enumerate(["n", "w", "x", "wxx", "xx", "v", "xv"])}
 
-    def permutations(self, B: int, seed: int) -> np.ndarray:
+    def permutations(self, B: int, seed: int, scope: str = "clusters") -> np.ndarray:
         """Cohort index of every cluster under ``B`` permutations (row 0 the observed schedule).
 
         Parameters
@@ -155,6 +155,9 @@ class ScheduleDesign:
             Permutations, the observed schedule included.
         seed
             Seed of the permutations.
+        scope
+            ``"clusters"``: every cluster's date (never opened included) is permuted across all clusters;
+            ``"timing"``: the dates are permuted among the clusters that open, the never-opened ones kept.
 
         Returns
         -------
@@ -163,8 +166,18 @@ class ScheduleDesign:
         """
         rng = np.random.default_rng(seed)
         lab = np.searchsorted(self.cohorts, self.g_cl)
-        perms = [np.arange(self.G)] + [rng.permutation(self.G) for _ in range(B - 1)]
-        return lab[np.vstack(perms)]
+        if scope == "timing":
+            pool = np.flatnonzero(self.g_cl > 0)
+            _, counts = np.unique(self.g_cl[pool], return_counts=True)
+            if _log_multinomial(counts) < np.log(MIN_ASSIGNMENTS):
+                raise CeciError(f"small_cluster='ri_timing': the opening dates of the {pool.size} opening clusters "
+                                f"can be arranged in fewer than {MIN_ASSIGNMENTS} distinct ways")
+        else:
+            pool = np.arange(self.G)
+        out = np.tile(lab, (B, 1))
+        for r in range(1, B):
+            out[r, pool] = lab[pool[rng.permutation(pool.size)]]
+        return out
 
     def cell_estimates(self, lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ATT(g,t) of every cell for the outcome ``Y`` and for ``D`` under the schedules ``lab``.
@@ -294,6 +307,16 @@ class ScheduleDesign:
         return a, bb, wts
 
 
+MIN_ASSIGNMENTS = 200  # fewer distinct timings than this: the permutation p-value is too coarse (10 / 0.05)
+
+
+def _log_multinomial(counts: np.ndarray) -> float:
+    """Log of the number of distinct arrangements of dates with these multiplicities."""
+    from scipy.special import gammaln
+
+    return float(gammaln(counts.sum() + 1) - gammaln(counts + 1).sum())
+
+
 def _well_conditioned(A: np.ndarray) -> np.ndarray:
     """``not ill_conditioned(A)`` of :mod:`ceci_impact.did.drdid` for a stack of symmetric matrices."""
     ev = np.linalg.eigvalsh(A)
@@ -349,7 +372,7 @@ def aggregate(design: ScheduleDesign, a: np.ndarray, b: np.ndarray, wts: np.ndar
     return A, Bd
 
 
-def refit_draws(res: Any, columns: list, B: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def refit_draws(res: Any, columns: list, B: int, seed: int, scope: str = "clusters") -> tuple[np.ndarray, np.ndarray]:
     """``a`` and ``b`` of every permutation (``(B, m)`` each; row 0 the observed schedule), by re-estimating the
     cells under permuted schedules (:class:`ScheduleDesign`).
 
@@ -363,13 +386,15 @@ def refit_draws(res: Any, columns: list, B: int, seed: int) -> tuple[np.ndarray,
         Permutations (the first is the identity).
     seed
         Seed of the permutations.
+    scope
+        ``"clusters"`` or ``"timing"`` (:meth:`ScheduleDesign.permutations`).
 
     Returns
     -------
     tuple
     """
     design = ScheduleDesign(res)
-    lab = design.permutations(B, seed)
+    lab = design.permutations(B, seed, scope)
     F = design.S.shape[1] if design.fast else design.X.shape[0]
     step = max(1, 4_000_000 // max(1, design.cohorts.size * F))
     out_a, out_b = [], []

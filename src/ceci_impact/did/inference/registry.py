@@ -20,7 +20,8 @@ from .scores import ClusterScores, cluster_scores
 from .wild import draw_weights, wild_ci
 
 InferenceRule = Literal["none", "welch", "effective", "effective_fitted", "cr2_bm", "wcr_webb", "wcr_rademacher",
-                        "wcu_webb", "wcu_rademacher", "ri"]
+                        "wcu_webb", "wcu_rademacher", "ri", "ri_timing"]
+RI_RULES = ("ri", "ri_timing")  # randomisation inference: all clusters' dates permuted, or the timing only
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,9 @@ RULES: dict[str, Rule] = {r.name: r for r in [
     Rule("ri", "randomisation inference over the opening schedule (cluster permutations, constant-effect nulls "
          "inverted); exact only for a randomised phase-in",
          "Fisher (1935); Rosenbaum (2002); MacKinnon & Webb (2020); Roth & Sant'Anna (2023)", True, None),
+    Rule("ri_timing", "randomisation inference over the timing of openings (dates permuted among the clusters that "
+         "open, never-opened clusters kept; constant-effect nulls inverted); exact only for a randomised timing",
+         "Fisher (1935); Rosenbaum (2002); Roth & Sant'Anna (2023); MacKinnon & Webb (2020)", True, None),
 ]}
 # the reports' rule: the only registered rule meeting coverage 0.92-0.98, width <= 1.3 x oracle and power >= 0.60
 # on both designs of the held-out run of benchmarks/cluster_inference.py (decision rule in benchmarks/SEEDS.md;
@@ -152,14 +156,14 @@ def apply_rule(rule: str, res: Any, inf: np.ndarray, W: np.ndarray, estimate: np
         ``clusters``/``treated_clusters``.
     """
     r = RULES[rule]
-    if rule == "ri" and res.cluster is not None:
+    if rule in RI_RULES and res.cluster is not None:
         from ..._options import CeciError
 
         try:
-            return _ri(res, inf, W, estimate, alp, biters, seed)
+            return _ri(res, inf, W, estimate, alp, biters, seed, rule)
         except CeciError as e:  # the schedule cannot be permuted: the registered fallback, said on the result
             out = apply_rule(RI_FALLBACK, res, inf, W, estimate, alp, biters, seed)
-            out["fallback_from"] = "ri"
+            out["fallback_from"] = rule
             out["label"] = f"{out['label']} (randomisation inference not applicable: {e})"
             return out
     if r.compute is None or res.cluster is None:
@@ -172,7 +176,7 @@ def apply_rule(rule: str, res: Any, inf: np.ndarray, W: np.ndarray, estimate: np
 
 
 def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: float, biters: int,
-        seed: int | None) -> dict:
+        seed: int | None, rule: str = "ri") -> dict:
     """Randomisation inference (:mod:`.randomization`) for the simple aggregation or the event times whose cell
     weights ``W`` it recognises; the CR0 standard error is kept for display."""
     from ..._options import CeciError
@@ -183,7 +187,8 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
     columns = _ri_columns(res, W)
     want = [c for c in columns if c is not None]
     pos = [m for m, c in enumerate(columns) if c is not None]
-    a, b = refit_draws(res, want, int(biters), 0 if seed is None else int(seed)) if want else (None, None)
+    scope = "timing" if rule == "ri_timing" else "clusters"
+    a, b = refit_draws(res, want, int(biters), 0 if seed is None else int(seed), scope) if want else (None, None)
     live = np.any(np.asarray(inf)[:, pos] != 0, axis=0)  # columns aggte did not blank (degenerate, NaN)
     if a is not None and not np.allclose(a[0, live], est[pos][live], rtol=1e-8,
                                          atol=1e-10 * (1 + np.abs(est[pos]).max())):
@@ -196,7 +201,7 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
     for j, m in enumerate(pos):
         lo[m], hi[m], p[m] = ri_interval(a[:, j], b[:, j], alp, theta_star)
     out = {"se": se, "ci_low": lo, "ci_high": hi, "pvalue": p, "df": None, "draws": 0 if a is None else a.shape[0],
-           "rule": "ri", "label": RULES["ri"].label, "citation": RULES["ri"].citation, "clusters": cs.G,
+           "rule": rule, "label": RULES[rule].label, "citation": RULES[rule].citation, "clusters": cs.G,
            "treated_clusters": int(cs.treated_cluster.sum()),
            "ri": None if a is None else {"columns": pos, "a": a, "b": b, "theta_star": theta_star}}
     other = [m for m, c in enumerate(columns) if c is None]
