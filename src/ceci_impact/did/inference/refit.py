@@ -205,61 +205,65 @@ class ScheduleDesign:
         return np.asarray(ind @ self.S).reshape(b, nc, -1)
 
     def _fast(self, lab: np.ndarray):
-        """Cells from cohort sums (outcome regression; any 2x2 estimator without covariates)."""
+        """Cells from cohort sums (outcome regression; any 2x2 estimator without covariates), every cell and
+        permutation at once: a cell's comparison sums are the never-treated block plus a suffix sum over the
+        cohorts after its threshold, minus its own cohort when that lies in the suffix."""
         from ..drdid import TRIM_LEVEL
 
         CS = self._cohort_sums(lab)
-        bsz, nc, _ = CS.shape
-        k, T = self.k, self.T
-        sl = self.slices
+        bsz, nc, F = CS.shape
+        k, T, sl = self.k, self.T, self.slices
         never = self.cohorts[0] == 0
-        suffix = np.cumsum(CS[:, ::-1], axis=1)[:, ::-1]  # suffix[:, j] = sum of cohorts j..end
-        a = np.full((bsz, len(self.cells)), np.nan)
-        bb = np.full((bsz, len(self.cells)), np.nan)
-        est = self.p.get("est_method")
-        groups: dict = {}
-        for j, (g, tc, tp, thr) in enumerate(self.cells):
-            if tc == tp:  # the universal base period's reference cell: 0 by construction
-                a[:, j] = bb[:, j] = 0.0
-                continue
-            groups.setdefault((g, thr), []).append(j)
-        for (g, thr), js in groups.items():
-            gi = int(np.searchsorted(self.cohorts, g))
-            if thr is None:
-                ctrl = CS[:, 0] if never else np.zeros_like(CS[:, 0])
-            else:
-                lo = int(np.searchsorted(self.cohorts, thr, side="right"))
-                ctrl = (CS[:, 0] if never and lo > 0 else 0.0) + (suffix[:, lo] if lo < nc else 0.0)
-                if g > thr:
-                    ctrl = ctrl - CS[:, gi]
-            trt = CS[:, gi]
-            ok = (trt[:, sl["n"]][:, 0] > 0.5) & (ctrl[:, sl["n"]][:, 0] > 0.5)
-            A = ctrl[:, sl["wxx"]].reshape(bsz, k, k)
-            if k == 1:
-                ok &= A[:, 0, 0] > 0
-                if est in ("dr", "ipw"):
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        share = trt[:, sl["w"]][:, 0] / (trt[:, sl["w"]][:, 0] + ctrl[:, sl["w"]][:, 0])
-                    ok &= share < min(0.999, TRIM_LEVEL)
-            else:
-                ok &= _well_conditioned(ctrl[:, sl["xx"]].reshape(bsz, k, k)) & _well_conditioned(A)
-            tcs = np.array([self.cells[j][1] for j in js])
-            tps = np.array([self.cells[j][2] for j in js])
-            cols = np.concatenate([tcs, tcs + T])
-            base = np.concatenate([tps, tps + T])
-            xv = ctrl[:, sl["xv"]].reshape(bsz, k, 2 * T)
-            rhs = xv[:, :, cols] - xv[:, :, base]  # (b, k, 2m)
-            A_safe = np.where(ok[:, None, None], A, np.eye(k)[None])
-            coef = np.linalg.solve(A_safe, rhs)
-            vt = trt[:, sl["v"]]
-            dv = vt[:, cols] - vt[:, base]
-            xt = trt[:, sl["x"]]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                att = (dv - np.einsum("bk,bkm->bm", xt, coef)) / trt[:, sl["w"]]
-            att[~ok] = np.nan
-            m = len(js)
-            a[:, js], bb[:, js] = att[:, :m], att[:, m:]
-        return a, bb, CS[:, :, sl["w"]][:, :, 0]
+        suffix = np.concatenate([np.cumsum(CS[:, ::-1], axis=1)[:, ::-1], np.zeros((bsz, 1, F))], axis=1)
+        cells = np.array([(c[0], c[1], c[2], np.nan if c[3] is None else c[3]) for c in self.cells], float)
+        g, tc, tp, thr = cells[:, 0], cells[:, 1].astype(int), cells[:, 2].astype(int), cells[:, 3]
+        gi = np.searchsorted(self.cohorts, g)
+        nyt = np.isfinite(thr)
+        lo = np.where(nyt, np.searchsorted(self.cohorts, np.nan_to_num(thr), side="right"), nc)
+        add_never = (never & (~nyt | (lo > 0))).astype(float)  # the never-treated block, when not in the suffix
+        drop_own = (nyt & (g > np.nan_to_num(thr))).astype(float)
+
+        def ctrl(idx):  # comparison sums at feature positions idx (cells x ...), (b, cells, ...)
+            shape = (1, -1) + (1,) * (idx.ndim - 1)
+            return (add_never.reshape(shape) * CS[:, np.zeros_like(gi)[(...,) + (None,) * (idx.ndim - 1)], idx]
+                    + suffix[:, lo[(...,) + (None,) * (idx.ndim - 1)], idx]
+                    - drop_own.reshape(shape) * CS[:, gi[(...,) + (None,) * (idx.ndim - 1)], idx])
+
+        ncell = g.size
+        rng_f = np.arange(F)
+        one = np.ones((ncell, 1), int)
+        n_c = ctrl(one * rng_f[sl["n"]])[..., 0]
+        A = ctrl(one * rng_f[sl["wxx"]]).reshape(bsz, ncell, k, k)
+        def trt(idx):  # the treated cohort's sums at feature positions idx, (b, cells, ...)
+            return CS[:, gi[(...,) + (None,) * (idx.ndim - 1)], idx]
+
+        w_t = trt(one * rng_f[sl["w"]])[..., 0]
+        ok = (trt(one * rng_f[sl["n"]])[..., 0] > 0.5) & (n_c > 0.5)
+        if k == 1:
+            ok &= A[..., 0, 0] > 0
+            if self.p.get("est_method") in ("dr", "ipw"):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    share = w_t / (w_t + ctrl(one * rng_f[sl["w"]])[..., 0])
+                ok &= share < min(0.999, TRIM_LEVEL)
+        else:
+            Au = ctrl(one * rng_f[sl["xx"]]).reshape(bsz, ncell, k, k)
+            ok &= _well_conditioned(Au) & _well_conditioned(A)
+        o = np.array([0, T])  # the two outcome columns: Y, then D
+        xv0 = sl["xv"].start + np.arange(k)[:, None] * 2 * T  # (k, 1)
+        idx_c = xv0[None] + (tc[:, None, None] + o[None, None, :])  # (cells, k, 2)
+        idx_p = xv0[None] + (tp[:, None, None] + o[None, None, :])
+        rhs = ctrl(idx_c) - ctrl(idx_p)  # (b, cells, k, 2)
+        A_safe = np.where(ok[..., None, None], A, np.eye(k))
+        coef = np.linalg.solve(A_safe, rhs)
+        v0 = sl["v"].start
+        dv = trt(v0 + tc[:, None] + o[None, :]) - trt(v0 + tp[:, None] + o[None, :])  # (b, cells, 2)
+        xt = trt(one * rng_f[sl["x"]])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            att = (dv - np.einsum("bjk,bjko->bjo", xt, coef)) / w_t[..., None]
+        att[~ok] = np.nan
+        ref = tc == tp  # the universal base period's reference cell: 0 by construction
+        att[:, ref] = 0.0
+        return att[..., 0], att[..., 1], CS[:, :, sl["w"]][:, :, 0]
 
     def _unit_level(self, lab: np.ndarray):
         """Cells re-estimated on the units (``"dr"``/``"ipw"`` with covariates: the propensity score is refitted
@@ -320,7 +324,7 @@ def _log_multinomial(counts: np.ndarray) -> float:
 def _well_conditioned(A: np.ndarray) -> np.ndarray:
     """``not ill_conditioned(A)`` of :mod:`ceci_impact.did.drdid` for a stack of symmetric matrices."""
     ev = np.linalg.eigvalsh(A)
-    return ev[:, 0] > np.finfo(float).eps * ev[:, -1]
+    return ev[..., 0] > np.finfo(float).eps * ev[..., -1]
 
 
 def aggregate(design: ScheduleDesign, a: np.ndarray, b: np.ndarray, wts: np.ndarray,
