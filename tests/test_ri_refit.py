@@ -173,3 +173,18 @@ def test_cox_hazard_ratio_is_cluster_robust():
     assert one.cluster.iat[0] == "site_cluster" and one.clusters.iat[0] == 25
     np.testing.assert_allclose(two[["hazard_ratio", "ci_low", "ci_high"]], one[["hazard_ratio", "ci_low", "ci_high"]],
                                rtol=1e-6)
+
+
+def test_all_cluster_permutation_refuses_when_opening_clusters_are_larger():
+    """Clusters that open are sites of several units, the others single units: not exchangeable."""
+    df = _panel(seed=9, G=14)
+    big = df.groupby("cl")["g"].transform("max") > 0
+    units = df.loc[~big, "unit"].unique()
+    single = df[~big & df["unit"].isin(units)].copy()
+    single["cl"] = 1000 + single["unit"]  # every never-treated unit its own cluster
+    extra = [single.assign(unit=single["unit"] + 10_000 * r, cl=single["cl"] + 10_000 * r) for r in range(1, 4)]
+    d = pd.concat([df[big], single, *extra], ignore_index=True)
+    res = _fit(d, xformla="~ x", control_group="notyettreated", est_method="reg", small_cluster="ri", biters=99)
+    agg = res.aggte("simple")
+    assert agg.inference["fallback_from"] == "ri" and "not exchangeable" in agg.inference["label"]
+    assert agg.inference["rule"] == "wcu_webb"
