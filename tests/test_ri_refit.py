@@ -188,3 +188,13 @@ def test_all_cluster_permutation_refuses_when_opening_clusters_are_larger():
     agg = res.aggte("simple")
     assert agg.inference["fallback_from"] == "ri" and "not exchangeable" in agg.inference["label"]
     assert agg.inference["rule"] == "wcu_webb"
+
+
+def test_unit_level_path_refuses_beyond_its_budget(monkeypatch):
+    import ceci_impact.did.inference.refit as rf
+
+    monkeypatch.setattr(rf, "UNIT_LEVEL_BUDGET", 10.0)
+    df = _panel(seed=8)
+    res = _fit(df, xformla="~ x", control_group="notyettreated", est_method="dr", small_cluster="ri", biters=99)
+    agg = res.aggte("simple")
+    assert agg.inference["fallback_from"] == "ri" and "budget" in agg.inference["label"]

@@ -340,6 +340,7 @@ class ScheduleDesign:
         return a, bb, wts
 
 
+UNIT_LEVEL_BUDGET = 3e7  # permutations x cells x units of the unit-level path (about 2 microseconds each, measured)
 EXCHANGEABLE_P = 0.01  # the all-cluster permutation's guard (ScheduleDesign.check_exchangeable)
 MIN_ASSIGNMENTS = 200  # fewer distinct timings than this: the permutation p-value is too coarse (10 / 0.05)
 
@@ -428,6 +429,13 @@ def refit_draws(res: Any, columns: list, B: int, seed: int, scope: str = "cluste
     tuple
     """
     design = ScheduleDesign(res)
+    work = float(B) * design.X.shape[0] * len(design.cells)
+    if not design.fast and work > UNIT_LEVEL_BUDGET:
+        raise CeciError(f"small_cluster='ri': est_method={design.p.get('est_method')!r} with covariates refits the "
+                        f"propensity score of every comparison under every permutation ({B} permutations x "
+                        f"{len(design.cells)} cells x {design.X.shape[0]} units, beyond the budget of "
+                        f"{UNIT_LEVEL_BUDGET:.0e}, about a minute); est_method='reg' is re-estimated from cluster "
+                        "sums at any size, or lower biters")
     lab = design.permutations(B, seed, scope)
     F = design.S.shape[1] if design.fast else design.X.shape[0]
     step = max(1, 4_000_000 // max(1, design.cohorts.size * F))
