@@ -60,7 +60,8 @@ def run(processed: str, rule: str, biters: int) -> list[dict]:
                      "clusters": inf.get("clusters"), "treated_clusters": inf.get("treated_clusters"),
                      "estimate": h.overall_att, "ci": list(h.overall_ci), "headline_s": round(t1 - t0, 2),
                      "event_study_s": round(t2 - t1, 2), "pretest_s": round(t3 - t2, 2),
-                     "pretest": pt.get("method"), "pretest_p": pt.get("pvalue"), "warnings": len(caught)})
+                     "pretest": pt.get("method"), "pretest_p": pt.get("pvalue"), "warnings": len(caught),
+                     "label": inf.get("label")})
         r = rows[-1]
         print(f"{y:22s} {rule:9s} applied={r['rule']}{' (fallback)' if r['fallback_from'] else ''} "
               f"est={r['estimate']:.4f} ci=({r['ci'][0]:.4f}, {r['ci'][1]:.4f}) headline {r['headline_s']:.1f}s "
