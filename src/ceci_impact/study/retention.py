@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._options import CeciError
 from ..calendar import label
 from ..confidentiality import MIN_CELL
 from ..data.panels import load, manifest
@@ -43,7 +44,10 @@ def survival_frame(processed: str | Path, near_km: float, far_km: float) -> pd.D
     sp["exposed_from"] = (ft - sp.start_period).clip(lower=0)
     # the cluster where exposure is assigned, as for the employer outcomes' DiD (study/samples.py): the site whose
     # opening sets the employer's cohort, an employer beyond every ring being its own cluster
-    em = load("employer_month", processed)[["employer_id", "cohort_site"]].dropna().drop_duplicates("employer_id")
+    emp = Path(processed) / "employer_month.parquet"
+    if not emp.exists():
+        raise CeciError(f"{emp}: panel not built; run `ceci-impact build` first")
+    em = pd.read_parquet(emp, columns=["employer_id", "cohort_site"]).dropna().drop_duplicates("employer_id")
     site = sp["employer_id"].map(em.set_index("employer_id")["cohort_site"])
     sp["site_cluster"] = site.where(site.notna(), sp["employer_id"]).astype(str)
     return sp.reset_index(drop=True)
