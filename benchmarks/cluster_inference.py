@@ -41,8 +41,15 @@ import pandas as pd
 from ceci_impact.did import att_gt
 from ceci_impact.did.inference import RULES, effective_clusters
 
-DESIGNS = {"g48t16": dict(G=48, G1=16), "g30t8": dict(G=30, G1=8)}
-SEED_RANGES = {"dev": (1000, 1300), "heldout": (770001, 770401)}
+DESIGNS = {"g48t16": dict(G=48, G1=16), "g30t8": dict(G=30, G1=8),
+           # like the employer panels: 16 treated site clusters of unequal size, 300 never-treated units each its
+           # own cluster (treated clusters are sites, the others single employers: not exchangeable by design)
+           "sites16": dict(G=316, G1=16, singletons=True)}
+SEED_RANGES = {"dev": (1000, 1300), "heldout": (770001, 770401), "heldout_cov": (880001, 880401)}
+# the estimated specification: "base" (no covariates, never-treated comparison: the registered designs of the first
+# held-out run) or "cov_nyt" (the reports' headline: a covariate and the not-yet-treated comparison)
+SPECS = {"base": dict(xformla=None, control_group="nevertreated"),
+         "cov_nyt": dict(xformla="~ x", control_group="notyettreated")}
 DEFAULT_RULES = ("none", "effective", "cr2_bm", "wcr_webb", "wcr_rademacher", "wcu_webb")
 
 
@@ -60,7 +67,11 @@ class World:
     sd_cluster: float = 0.8  # stationary SD of the cluster shock
     sd_unit: float = 1.5  # SD of each unit's own noise per period
     sd_fe: float = 2.0  # SD of unit fixed effects
-    assign: str = "random"  # "random": treated clusters drawn uniformly; "size": with probability ~ cluster size
+    assign: str = "random"  # "random": treated clusters drawn uniformly; "size": with probability ~ cluster size;
+    # "x": with probability ~ exp(cluster component of x) (spec cov_nyt)
+    x_trend: float = 0.0  # outcome trend per period per unit of the covariate x (0: no covariate drawn)
+    singletons: bool = False  # every never-treated cluster is a single unit (design sites16)
+    x_cluster_sd: float = 0.7  # SD of the cluster component of x (unit component SD 1)
 
 
 def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.DataFrame:
@@ -84,9 +95,20 @@ def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.Dat
     rng = np.random.default_rng(np.random.SeedSequence([seed, design_index]))
     sizes = np.maximum(1, np.round(np.exp(rng.normal(w.size_mu, w.size_sigma, w.G)))).astype(int)
     treated = np.zeros(w.G, bool)
+    x = xc = None
+    if w.x_trend or w.assign == "x":  # its own stream: the worlds without a covariate are unchanged
+        rx = np.random.default_rng(np.random.SeedSequence([seed, design_index, 1]))
+        xc = rx.normal(0, w.x_cluster_sd, w.G)
+        x = xc[np.repeat(np.arange(w.G), sizes)] + rx.normal(0, 1, sizes.sum())
     prob = None if w.assign == "random" else sizes / sizes.sum()
+    if w.assign == "x":
+        prob = np.exp(xc) / np.exp(xc).sum()
     treated[rng.choice(w.G, w.G1, replace=False, p=prob)] = True
     g_cl = np.where(treated, rng.choice(np.asarray(w.cohorts), w.G), 0)
+    if w.singletons:
+        sizes = np.where(treated, sizes, 1)
+        if x is not None:  # redrawn for the new sizes (own stream)
+            x = xc[np.repeat(np.arange(w.G), sizes)] + rx.normal(0, 1, sizes.sum())
     shocks = np.empty((w.G, w.T))
     shocks[:, 0] = rng.normal(0, w.sd_cluster, w.G)
     innov = w.sd_cluster * np.sqrt(1 - w.rho**2)
@@ -100,11 +122,16 @@ def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.Dat
     y = fe[:, None] + trend[None, :] + shocks[cl] + rng.normal(0, w.sd_unit, (n, w.T))
     g = g_cl[cl]
     y = y + tau * ((g[:, None] > 0) & (periods[None, :] >= g[:, None]))
-    return pd.DataFrame({"unit": np.repeat(np.arange(n), w.T), "period": np.tile(periods, n),
-                         "cluster": np.repeat(cl, w.T), "g": np.repeat(g, w.T), "y": y.ravel()})
+    if x is not None:
+        y = y + w.x_trend * x[:, None] * (periods[None, :] - 1)
+    out = pd.DataFrame({"unit": np.repeat(np.arange(n), w.T), "period": np.tile(periods, n),
+                        "cluster": np.repeat(cl, w.T), "g": np.repeat(g, w.T), "y": y.ravel()})
+    if x is not None:
+        out["x"] = np.repeat(x, w.T)
+    return out
 
 
-def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: bool) -> dict:
+def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: bool, spec: str = "base") -> dict:
     """Estimates and intervals of every rule on one world, plus the pre-tests.
 
     Parameters
@@ -119,6 +146,8 @@ def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: b
         Seed of the draws.
     pretest
         Also run the event-study pre-tests.
+    spec
+        Key of :data:`SPECS`: the estimated specification.
 
     Returns
     -------
@@ -127,8 +156,8 @@ def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: b
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = att_gt(df, yname="y", tname="period", idname="unit", gname="g", clustervars="cluster",
-                     est_method="reg", control_group="nevertreated", base_period="universal", bstrap=False,
-                     cband=False, biters=biters, seed=seed)
+                     est_method="reg", base_period="universal", bstrap=False, cband=False, biters=biters, seed=seed,
+                     **SPECS[spec])
         out: dict = {}
         for rule in rules:
             r = dataclasses.replace(res, params={**res.params, "small_cluster": rule})
@@ -140,6 +169,8 @@ def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: b
                 continue
             lo, hi = a.overall_ci
             out[rule] = (a.overall_att, lo, hi)
+            if a.inference is not None and a.inference.get("fallback_from"):
+                out.setdefault("fallbacks", []).append(rule)
             if "gstar" not in out and a.source is not None:
                 gs = effective_clusters(res, a.source[1])
                 out["gstar"] = float(gs[0]) if gs is not None else np.nan
@@ -148,11 +179,15 @@ def fit_world(df: pd.DataFrame, rules: tuple, biters: int, seed: int, pretest: b
             out["pretest_wild"] = dyn.pretest(biters=biters, seed=seed)
             unit = dataclasses.replace(dyn, cluster=None)  # the unit-level chi-squared Wald (the old default)
             out["pretest_unit"] = unit.pretest()["pvalue"]
+            for rule in ("ri", "ri_timing"):  # the randomisation pre-tests (the event study under that rule)
+                if rule in rules:
+                    ri = dataclasses.replace(res, params={**res.params, "small_cluster": rule}).aggte("dynamic")
+                    out[f"pretest_{rule}"] = ri.pretest(biters=biters, seed=seed)
     return out
 
 
 def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 0.05,
-               assign: str = "random") -> dict:
+               assign: str = "random", spec: str = "base", x_trend: float = 0.15) -> dict:
     """Null run, then the power run at 2.8 x the null run's SD, on the same seeds.
 
     Parameters
@@ -169,7 +204,12 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
         Significance level of the intervals.
     assign
         ``"random"`` (the registered designs) or ``"size"`` (larger clusters more often treated: a stress test
-        of rules that assume an exchangeable schedule).
+        of rules that assume an exchangeable schedule) or ``"x"`` (clusters with a higher mean covariate more
+        often treated; spec ``cov_nyt``).
+    spec
+        Key of :data:`SPECS`.
+    x_trend
+        Trend per period per unit of ``x`` in spec ``cov_nyt`` (the worlds of spec ``base`` have no covariate).
 
     Returns
     -------
@@ -177,12 +217,12 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
         Per rule ``coverage``, ``width_ratio``, ``power``, ``median_width``; the design's ``sd``, ``oracle_width``,
         ``tau_power``, ``pretest_size`` and ``failed``.
     """
-    w = World(**DESIGNS[name], assign=assign)
+    w = World(**DESIGNS[name], assign=assign, x_trend=x_trend if spec == "cov_nyt" else 0.0)
     di = list(DESIGNS).index(name)
     null, failed = [], 0
     for s in seeds:
         try:
-            null.append(fit_world(simulate(w, s, di), rules, biters, s, pretest=True))
+            null.append(fit_world(simulate(w, s, di), rules, biters, s, pretest=True, spec=spec))
         except Exception as e:  # noqa: BLE001 - counted and reported, never dropped silently
             failed += 1
             print(f"  world {s} failed: {e}", file=sys.stderr)
@@ -193,11 +233,12 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
     alt = []
     for s in seeds:
         try:
-            alt.append(fit_world(simulate(w, s, di, tau=tau), rules, biters, s, pretest=False))
+            alt.append(fit_world(simulate(w, s, di, tau=tau), rules, biters, s, pretest=False, spec=spec))
         except Exception as e:  # noqa: BLE001
             failed += 1
             print(f"  world {s} (power run) failed: {e}", file=sys.stderr)
-    out = {"design": name, **DESIGNS[name], "assign": assign, "worlds": len(null), "failed": failed, "sd": sd, "oracle_width": oracle,
+    out = {"design": name, **DESIGNS[name], "assign": assign, "spec": spec, **SPECS[spec],
+           "worlds": len(null), "failed": failed, "sd": sd, "oracle_width": oracle,
            "tau_power": tau, "mean_bias_sd": float(np.mean(est) / sd), "gstar_median": float(np.nanmedian(
                [r["gstar"] for r in null])), "rules": {}}
     pw = np.array([r["pretest_wild"]["pvalue"] for r in null], float)
@@ -206,6 +247,12 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
     out["pretest_size"] = float(np.mean(pw[np.isfinite(pw)] < 0.05))
     out["pretest_size_unit_chi2"] = float(np.mean(pu[np.isfinite(pu)] < 0.05))
     out["pretest_slope80_median"] = float(np.nanmedian(sl))
+    for rule in ("ri", "ri_timing"):
+        if null and f"pretest_{rule}" in null[0]:
+            pr = np.array([np.nan if r[f"pretest_{rule}"]["pvalue"] is None else r[f"pretest_{rule}"]["pvalue"]
+                           for r in null], float)
+            out[f"pretest_size_{rule}"] = float(np.mean(pr[np.isfinite(pr)] < 0.05))
+            out[f"pretest_{rule}_method"] = sorted({r[f"pretest_{rule}"]["method"] for r in null})
     for rule in rules:
         a = np.array([r[rule] for r in null], float)
         b = np.array([r[rule] for r in alt], float)
@@ -219,6 +266,7 @@ def run_design(name: str, seeds: range, rules: tuple, biters: int, alp: float = 
             "width_ratio": float(np.median(width) / oracle),
             "power": float(np.mean((b[:, 1] > 0) | (b[:, 2] < 0))),
             "infinite_intervals": int(np.sum(~np.isfinite(width))),
+            "fallbacks": int(sum(rule in r.get("fallbacks", ()) for r in null + alt)),
         }
     return out
 
@@ -249,13 +297,18 @@ def main(argv: list[str] | None = None) -> None:
         Arguments (default: ``sys.argv``).
     """
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--design", default="all", choices=[*DESIGNS, "all"])
+    ap.add_argument("--design", default="all",
+                    help="'all' (g48t16,g30t8: the registered designs) or comma-separated names of " + ", ".join(DESIGNS))
     ap.add_argument("--seeds", default="dev", help="'dev', 'heldout' or START:STOP")
     ap.add_argument("--reps", type=int, default=None, help="use only the first REPS seeds of the range")
     ap.add_argument("--rules", default=",".join(DEFAULT_RULES), help="comma-separated registry rule names")
     ap.add_argument("--biters", type=int, default=999)
-    ap.add_argument("--assign", default="random", choices=["random", "size"],
-                    help="treated clusters uniformly at random (registered designs) or with probability ~ size")
+    ap.add_argument("--assign", default="random", choices=["random", "size", "x"],
+                    help="treated clusters uniformly at random (registered designs), with probability ~ size, or "
+                         "~ exp(cluster component of x) (spec cov_nyt)")
+    ap.add_argument("--spec", default="base", choices=list(SPECS),
+                    help="estimated specification: base (no covariates, never treated) or cov_nyt (covariate x, "
+                         "not-yet-treated comparison: the reports' headline)")
     ap.add_argument("--json", default=None, help="write the record to this (new) file")
     args = ap.parse_args(argv)
     rules = tuple(r for r in args.rules.split(",") if r)
@@ -269,19 +322,26 @@ def main(argv: list[str] | None = None) -> None:
         seeds = seeds[: args.reps]
     t0 = time.time()
     record = {"benchmark": "cluster_inference", "commit": _commit(), "seeds": [seeds.start, seeds.stop - 1],
-              "seed_set": args.seeds, "assign": args.assign, "biters": args.biters, "rules": list(rules), "designs": []}
-    for name in (DESIGNS if args.design == "all" else [args.design]):
-        d = run_design(name, seeds, rules, args.biters, assign=args.assign)
+              "seed_set": args.seeds, "assign": args.assign, "spec": args.spec,
+              "argv": sys.argv[1:], "biters": args.biters, "rules": list(rules), "designs": []}
+    names = ["g48t16", "g30t8"] if args.design == "all" else args.design.split(",")
+    if any(d not in DESIGNS for d in names):
+        ap.error(f"--design {args.design}: expected 'all' or names from {list(DESIGNS)}")
+    for name in names:
+        d = run_design(name, seeds, rules, args.biters, assign=args.assign, spec=args.spec)
         record["designs"].append(d)
         print(f"\n{name}: {d['worlds']} worlds ({d['failed']} failed), SD {d['sd']:.4f}, oracle width "
               f"{d['oracle_width']:.4f}, tau for power {d['tau_power']:.4f}, median G* {d['gstar_median']:.1f}")
         print(f"  pre-test (clustered wild Wald) rejects {d['pretest_size']:.3f} under the null "
               f"(unit-level chi2 Wald: {d['pretest_size_unit_chi2']:.3f}); median detectable slope (80%) "
               f"{d['pretest_slope80_median']:.4f}")
-        print(f"  {'rule':16s} {'coverage':>9s} {'width/oracle':>13s} {'power':>7s} {'failed':>7s}")
+        for rule in ("ri", "ri_timing"):
+            if f"pretest_size_{rule}" in d:
+                print(f"  pre-test under {rule} ({d[f'pretest_{rule}_method']}) rejects {d[f'pretest_size_{rule}']:.3f}")
+        print(f"  {'rule':16s} {'coverage':>9s} {'width/oracle':>13s} {'power':>7s} {'failed':>7s} {'fallbacks':>9s}")
         for rule, v in d["rules"].items():
-            print(f"  {rule:16s} {v['coverage']:9.3f} {v['width_ratio']:13.3f} {v['power']:7.3f} {v['failed']:7d}",
-                  flush=True)
+            print(f"  {rule:16s} {v['coverage']:9.3f} {v['width_ratio']:13.3f} {v['power']:7.3f} {v['failed']:7d} "
+                  f"{v['fallbacks']:9d}", flush=True)
     record["seconds"] = round(time.time() - t0, 1)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

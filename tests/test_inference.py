@@ -122,13 +122,16 @@ def test_cs_headline_and_event_study_interface(world):
     assert h.inference["rule"] in (SMALL_CLUSTER, RULES[SMALL_CLUSTER].name, "wcu_webb")
     es = cs_event_study(world, **kw)
     pt = es.pretest()
-    assert pt["method"].startswith("wild_wald") and 0 <= pt["pvalue"] <= 1 and pt["slope80"] > 0
+    # the report's rule is randomisation inference: its pre-test is the permutation Wald test
+    assert pt["method"] == ("ri_wald" if SMALL_CLUSTER.startswith("ri") else "wild_wald_unrestricted")
+    assert 0 < pt["pvalue"] <= 1 and pt["slope80"] > 0
     tb = es.tidy()
     post = tb[tb.event_time >= 0]
     assert np.all(post.ci_low <= post.att) and np.all(post.att <= post.ci_high)
-    # not-yet-treated controls: the registered fallback when the schedule cannot be permuted, said on the result
-    h2 = cs_headline(world, **kw, control_group="notyettreated")
+    # not-yet-treated controls with a covariate: randomisation inference by re-estimation, no fallback
+    h2 = cs_headline(world.assign(x=world["unit"] % 7), **kw, control_group="notyettreated", xformla="~ x")
     assert np.all(np.isfinite(h2.overall_ci))
+    assert h2.inference["rule"] == SMALL_CLUSTER and "fallback_from" not in h2.inference
     # no cluster variable: R's unit-level path, untouched
     h3 = cs_headline(world, **{**kw, "clustervars": None})
     assert h3.inference is None

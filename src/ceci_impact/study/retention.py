@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._options import CeciError
 from ..calendar import label
 from ..confidentiality import MIN_CELL
 from ..data.panels import load, manifest
@@ -41,6 +42,14 @@ def survival_frame(processed: str | Path, near_km: float, far_km: float) -> pd.D
     sp["duration"] = (end - sp.start_period).clip(lower=0.5).astype(float)
     ft = sp.first_treat.where(sp.first_treat > 0)
     sp["exposed_from"] = (ft - sp.start_period).clip(lower=0)
+    # the cluster where exposure is assigned, as for the employer outcomes' DiD (study/samples.py): the site whose
+    # opening sets the employer's cohort, an employer beyond every ring being its own cluster
+    emp = Path(processed) / "employer_month.parquet"
+    if not emp.exists():
+        raise CeciError(f"{emp}: panel not built; run `ceci-impact build` first")
+    em = pd.read_parquet(emp, columns=["employer_id", "cohort_site"]).dropna().drop_duplicates("employer_id")
+    site = sp["employer_id"].map(em.set_index("employer_id")["cohort_site"])
+    sp["site_cluster"] = site.where(site.notna(), sp["employer_id"]).astype(str)
     return sp.reset_index(drop=True)
 
 def kaplan_meier(sf: pd.DataFrame, ax=None):
@@ -76,7 +85,11 @@ def cox_time_varying(sf: pd.DataFrame) -> pd.DataFrame:
     """Cox model of separation with a time-varying 'CECI open nearby' indicator (episode splitting).
 
     Each spell is split at the month its employer's nearby CECI opened; statsmodels ``PHReg``
-    with entry times estimates the hazard ratio of exposure.
+    with entry times estimates the hazard ratio of exposure. Standard errors are cluster-robust (the sandwich
+    covariance of Lin & Wei 1989, statsmodels ``fit(groups=...)``) by the cluster where exposure is assigned
+    (``site_cluster`` of :func:`survival_frame`: the site whose opening sets the employer's exposure, as in the
+    employer outcomes' DiD), so spells of one employer, and of employers around one site, are not counted as
+    independent; the table says which (``cluster``, ``clusters``). Without that column, by employer.
 
     Parameters
     ----------
@@ -88,21 +101,24 @@ def cox_time_varying(sf: pd.DataFrame) -> pd.DataFrame:
     near = sf.group == "near"
     x = sf.exposed_from.where(near)
     split = x.notna() & (x > 0) & (x < sf.duration)
+    ccol = "site_cluster" if "site_cluster" in sf else "employer_id"
     pre = pd.DataFrame({"entry": 0.0, "exit": np.where(split, x, sf.duration),
                         "event": np.where(split, 0, sf.event),
-                        "exposed": np.where(near & x.notna() & ~split & (x <= 0), 1, 0), "near": near.astype(int)})
+                        "exposed": np.where(near & x.notna() & ~split & (x <= 0), 1, 0), "near": near.astype(int),
+                        "cl": sf[ccol].to_numpy()})
     post = pd.DataFrame({"entry": x[split].astype(float), "exit": sf.duration[split], "event": sf.event[split],
-                         "exposed": 1, "near": 1})
+                         "exposed": 1, "near": 1, "cl": sf[ccol][split].to_numpy()})
     ep = pd.concat([pre, post], ignore_index=True)
     ep = ep[ep.exit > ep.entry]
     mod = sm.PHReg(ep.exit.to_numpy(), ep[["exposed", "near"]].to_numpy(float), status=ep.event.to_numpy(),
                    entry=ep.entry.to_numpy())
-    res = mod.fit()
+    res = mod.fit(groups=pd.factorize(ep["cl"])[0])  # cluster-robust sandwich covariance (Lin & Wei 1989)
     ci = res.conf_int()
     return pd.DataFrame({"term": ["CECI open nearby (time-varying)", "near employer (any time)"],
                          "hazard_ratio": np.exp(res.params), "ci_low": np.exp(ci[:, 0]),
                          "ci_high": np.exp(ci[:, 1]), "p_value": res.pvalues,
-                         "spells": len(sf), "separations": int(sf.event.sum())})
+                         "spells": len(sf), "separations": int(sf.event.sum()), "cluster": ccol,
+                         "clusters": int(ep["cl"].nunique())})
 
 def hire_retention(processed: str | Path, near_km: float, far_km: float, horizons=(6, 12)) -> pd.DataFrame:
     """Share of new hires still employed ``h`` months later, by hire month and near/far employers.

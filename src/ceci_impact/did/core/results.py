@@ -377,7 +377,8 @@ class AggteResult(ResultProtocol):
              "crit_val": self.crit_val, "cband": self.cband, "df": self.df_overall, "params": self.params}
         if self.inference is not None:
             d["inference"] = {k: self.inference.get(k) for k in ("rule", "label", "citation", "clusters",
-                                                                  "treated_clusters", "df", "pvalue", "gstar")}
+                                                                  "treated_clusters", "df", "pvalue", "gstar",
+                                                                  "fallback_from", "draws")}
         if self.egt is not None:
             d["table"] = self.tidy().to_dict(orient="list")
         return _json(d)

@@ -36,7 +36,7 @@ def with_rule(out: Any, res: Any, W: np.ndarray | None) -> Any:
     from .registry import RULES
 
     rule = p.get("small_cluster", "none")
-    if rule == "ri" or RULES[rule].compute is not None:  # the rules aggte applies itself need no pass here
+    if rule in ("ri", "ri_timing") or RULES[rule].compute is not None:  # the rules aggte applies itself need no pass here
         infs = out.inf_overall[:, None] if out.inf_egt is None else np.column_stack([out.inf_egt, out.inf_overall])
         est = np.r_[[] if out.att_egt is None else out.att_egt, out.overall_att]
         se0 = np.r_[[] if out.se_egt is None else out.se_egt, out.overall_se]
@@ -67,8 +67,9 @@ def _set(out: Any, changes: dict) -> Any:
 
 
 def clustered_pretest(agg: Any, pre: np.ndarray, *, biters: int = 999, seed: int = 2026) -> dict:
-    """The clustered pre-test of an event study (``AggteResult.pretest("wald")`` with a cluster variable): the
-    wild cluster bootstrap Wald test (unrestricted scores, Webb weights) of the pre-period coefficients and the
+    """The clustered pre-test of an event study (``AggteResult.pretest("wald")`` with a cluster variable): under
+    randomisation inference (rule ``"ri"`` or ``"ri_timing"`` applied) the permutation Wald test of :func:`.refit.permutation_wald`;
+    otherwise the wild cluster bootstrap Wald test (unrestricted scores, Webb weights) of the pre-period coefficients and the
     linear pre-trend per period it detects with 80 % power (:mod:`.pretest`). The restricted version rejected
     none of 100 null worlds per development design (benchmarks/cluster_inference.py, seeds 1000–1099: far below
     its level, as MacKinnon & Webb 2018 find for the restricted bootstrap with few treated clusters), the
@@ -88,12 +89,19 @@ def clustered_pretest(agg: Any, pre: np.ndarray, *, biters: int = 999, seed: int
     Returns
     -------
     dict
-        ``W``, ``df``, ``pvalue``, ``method`` (``"wild_wald_unrestricted"``), ``slope80``.
+        ``W``, ``df``, ``pvalue``, ``method`` (``"ri_wald"`` or ``"wild_wald_unrestricted"``), ``slope80``.
     """
     from .pretest import detectable_slope, wild_wald
     from .scores import cluster_scores
 
     res, W = agg.source
+    ri = (getattr(agg, "inference", None) or {}).get("ri")
+    if ri is not None:  # the event study is under randomisation inference: its pre-test too (.refit)
+        from .refit import permutation_wald
+
+        out = permutation_wald(ri, pre, agg.egt[pre], agg.params.get("base_period", "varying"))
+        if out is not None:
+            return out
     cs = cluster_scores(res, agg.inf_egt[:, pre], W[:, pre], agg.att_egt[pre])
     out = wild_wald(cs, biters=biters, seed=seed, restricted=False)
     out["slope80"] = detectable_slope(cs, agg.egt[pre], agg.params.get("base_period", "varying"), alp=0.05)
