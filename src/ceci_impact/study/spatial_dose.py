@@ -19,6 +19,7 @@ import pandas as pd
 from .._options import CeciError
 from ..data.panels import load, manifest
 from ..did import cont_did, spillover_did
+from ..did.inference import REPORT_RULE
 from ..did.notes import recording
 from ..geo import haversine_km
 from ..i18n import Text, fmt_number, msg
@@ -122,7 +123,7 @@ class SpilloverStudy:
 
 def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, ...] | None = None,
                     covariates: list[str] | tuple[str, ...] = (), clustervars: str = "cvegeo",
-                    alpha: float = 0.05) -> SpilloverStudy:
+                    alpha: float = 0.05, seed: int = 2026, biters: int = 999) -> SpilloverStudy:
     """Butts' ring estimates on the employer panel (rings default: the panel's treated and buffer radii;
     ``covariates`` enter the first stage with period-specific slopes; clusters: municipalities, where the
     simulated and real shocks are shared).
@@ -141,13 +142,23 @@ def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, 
         Cluster variable (default: the municipality).
     alpha : float
         Significance level of the intervals.
+    seed : int
+        Seed of the bootstrap draws of the inference rule.
+    biters : int
+        Bootstrap draws of the inference rule.
+
+    Notes
+    -----
+    Intervals follow the inference registry's report rule (``REPORT_RULE``); randomisation inference cannot
+    permute a schedule the ring estimator does not see, so its registered fallback applies and the result's
+    ``inference`` names it.
     """
     m = manifest(processed)
     rings = tuple(rings or m.get("ring_km", (3.0, 10.0)))
     df = spillover_sample(processed, outcome)
     kw = dict(yname=outcome, tname="period", idname="unit", distname="nearest_open_km", rings=rings,
               xformla="~ " + " + ".join(covariates) if covariates else None, clustervars=clustervars, alp=alpha,
-              small_cluster="effective")  # the reports' small-cluster rule (as the CS estimates on the page)
+              small_cluster=REPORT_RULE, seed=seed, biters=biters)  # the inference registry's report rule
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = spillover_did(df, **kw)
