@@ -221,9 +221,11 @@ def pole_spillover_study(processed: str | Path, pole: str, outcome: str, *, site
     end = first["nearest_km_end"].fillna(np.inf).to_numpy(float)
     keep = set(first["employer_id"][(near <= rings[-1]) | (end > rings[-1])])
     df = df[df["employer_id"].isin(keep)].reset_index(drop=True)
-    d = df.groupby("employer_id")["nearest_open_km"].transform("min").fillna(np.inf).to_numpy(float)
+    dist = df["nearest_open_km"].fillna(np.inf)
+    d = dist.groupby(df["employer_id"]).transform("min").to_numpy(float)
+    seen_far = (dist > rings[-1]).groupby(df["employer_id"]).transform("any").to_numpy()  # the estimator keeps these
     ring = np.searchsorted(np.asarray(rings), d, side="left")
-    counts = pd.Series(df["employer_id"].to_numpy()).groupby(ring).nunique()
+    counts = pd.Series(df["employer_id"].to_numpy()[seen_far]).groupby(ring[seen_far]).nunique()
     if int(counts.get(0, 0)) < MIN_CELL:
         return None, msg("spillover.withheld", n=MIN_CELL)
     kw = dict(yname=outcome, tname="period", idname="unit", distname="nearest_open_km", rings=rings,
