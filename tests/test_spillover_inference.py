@@ -158,3 +158,48 @@ def test_every_row_carries_the_rule_interval():
     assert ((t.ci_low[ok] <= t.att[ok]) & (t.att[ok] <= t.ci_high[ok])).all()
     assert r.overall_ci == (t.ci_low.iat[0], t.ci_high.iat[0])
     assert r.to_dict()["inference"]["rule"] == "wcr_webb"
+
+
+def test_pole_rings_respect_disclosure(small_world, monkeypatch):
+    """Pole pages: the ring estimates of a pole use the report rule; a ring with fewer than MIN_CELL employers
+    is withheld (estimate and interval missing, '—' in the sentence), and a direct ring under the threshold
+    withholds the whole table with a note in both languages."""
+    import json
+    import warnings
+
+    from ceci_impact import confidentiality
+    from ceci_impact.study import spatial_dose as SD
+    from ceci_impact.study.site_synth import opened_poles
+
+    proc = small_world / "processed"
+    pole = opened_poles(proc)[0]
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        st, note = SD.pole_spillover_study(proc, pole, "separation_rate", biters=99)
+        if st is not None:
+            assert st.result.inference["requested"] == REPORT_RULE
+            json.dumps(st.to_dict())
+        monkeypatch.setattr(confidentiality, "MIN_CELL", 10**9)
+        st2, note2 = SD.pole_spillover_study(proc, pole, "separation_rate", biters=99)
+    assert st2 is None and "withheld" in note2.lang("en") and note2.lang("es") != note2.lang("en")
+
+
+def test_municipality_doses_and_grid(small_world):
+    """Municipality doses: places of the municipality's CECI opened by its cohort month per 100 eligible parents
+    of its employers in the first month (recomputed here); the grid lies inside the doses' range."""
+    from ceci_impact.data.panels import load
+    from ceci_impact.study import spatial_dose as SD
+    from ceci_impact.study.samples import municipality_sample
+
+    proc = small_world / "processed"
+    df = municipality_sample(proc, "log_women_jobs")
+    got = SD.municipality_doses(proc, df).set_index("cvegeo")
+    sites, emp = load("sites", proc), load("employer_month", proc)
+    elig = emp[emp.period == emp.period.min()].groupby("cvegeo").eligible.sum()
+    for cv, g in df.drop_duplicates("cvegeo").query("first_treat > 0").set_index("cvegeo").first_treat.items():
+        cap = sites[(sites.cvegeo == cv) & (sites.opening_period > 0) & (sites.opening_period <= g)].capacity.sum()
+        want = 100 * cap / elig.get(cv, 0) if cap > 0 and elig.get(cv, 0) > 0 else np.nan
+        assert got.ceci_dose[cv] == pytest.approx(want, nan_ok=True)
+    dpos = pd.Series([1.234, 2.5, 3.1, 4.75, 5.2, 7.9])
+    grid = SD._dose_grid(dpos)
+    assert grid.min() >= dpos.min() and grid.max() <= dpos.max() and len(grid) > 3
