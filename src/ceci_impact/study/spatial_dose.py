@@ -410,8 +410,9 @@ def dose_study(processed: str | Path, outcome: str, *, degree: int = 2, num_knot
 
 
 def dose_reading(study: DoseStudy, label, alpha: float = 0.05) -> Text:
-    """The design report's reading of a dose study: ACRT^o with its normal interval and whether a larger centre
-    does more (interval above zero), less (below) or cannot be told (contains zero), in both languages.
+    """The design report's reading of a dose study: ACRT^o with its normal interval and whether the effect rises
+    with the dose (interval above zero), falls (below) or cannot be told (contains zero), in both languages; the
+    direction is the outcome's own (whether a rise is desirable depends on the outcome, and is left to the text).
 
     Parameters
     ----------
@@ -427,7 +428,7 @@ def dose_reading(study: DoseStudy, label, alpha: float = 0.05) -> Text:
     r = study.result
     z = float(stats.norm.ppf(1 - alpha / 2))
     lo, hi = r.acrt_o - z * r.acrt_o_se, r.acrt_o + z * r.acrt_o_se
-    verdict = "dose.design_more" if lo > 0 else "dose.design_less" if hi < 0 else "dose.design_unclear"
+    verdict = "dose.design_rises" if lo > 0 else "dose.design_falls" if hi < 0 else "dose.design_unclear"
     return msg("dose.design_reading", outcome=label, acrt=fmt_number(r.acrt_o), low=fmt_number(lo),
                high=fmt_number(hi), level=f"{100 * (1 - alpha):g}", verdict=msg(verdict))
 
