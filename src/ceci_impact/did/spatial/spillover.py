@@ -330,6 +330,19 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
     return rows, scores, notes
 
 
+def _naive(y, uid, tid, inner, g0, t, cl, n_cl, Xv, Xu, direct, scores, direct_name, infer) -> dict:
+    """The naive ring comparison (inner ring against everything beyond it, by the same imputation estimator) and
+    the difference direct - naive, with intervals under the rule; adds the naive scores to ``scores``."""
+    _, imp_n = _fit_rows(y, uid, tid, inner, np.where(inner, g0, 0), np.where(inner, t - g0, np.nan), cl, n_cl,
+                         Xv, Xu)
+    est, _, s = imp_n.estimate(np.flatnonzero(inner))
+    gap = direct - est
+    i_n, i_d = infer(imp_n, np.flatnonzero(inner), est, s), infer(None, None, gap, scores[direct_name] - s)
+    scores["naive ring comparison"] = s
+    return {"att": est, "n_obs": int(inner.sum()), **i_n, "understatement": gap,
+            **{f"understatement_{k}": v for k, v in i_d.items()}}
+
+
 def spillover_did(
     data: pd.DataFrame,
     *,
@@ -466,19 +479,8 @@ def spillover_did(
                                           names, labels, horizon, pretrends, infer)
     if not rows or rows[0]["ring"] != 0:
         raise CeciError(f"spillover_did: no observation lies within the inner ring ({r[0]:g}) of an opened centre")
-    naive_d = {}
-    if naive:
-        inner = ring == 0
-        g0 = g_ring[0]
-        _, imp_n = _fit_rows(y, uid, tid, inner, np.where(inner, g0, 0), np.where(inner, t - g0, np.nan), cl, n_cl,
-                              Xv, Xu)
-        est, se, s = imp_n.estimate(np.flatnonzero(inner))
-        diff = scores[names[0]] - s
-        gap = rows[0]["att"] - est
-        i_n, i_d = infer(imp_n, np.flatnonzero(inner), est, s), infer(None, None, gap, diff)
-        naive_d = {"att": est, "n_obs": int(inner.sum()), **i_n, "understatement": gap,
-                   **{f"understatement_{k}": v for k, v in i_d.items()}}
-        scores["naive ring comparison"] = s
+    naive_d = _naive(y, uid, tid, ring == 0, g_ring[0], t, cl, n_cl, Xv, Xu, rows[0]["att"], scores, names[0],
+                     infer) if naive else {}
     table = pd.DataFrame(rows, columns=["term", "ring", "event_time", "att", "se", "n_obs", "df", "ci_low",
                                         "ci_high", "pvalue"])
     order = table.assign(_o=table.event_time.fillna(-np.inf)).sort_values(["ring", "_o"], kind="stable").index
