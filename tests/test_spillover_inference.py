@@ -203,3 +203,17 @@ def test_municipality_doses_and_grid(small_world):
     dpos = pd.Series([1.234, 2.5, 3.1, 4.75, 5.2, 7.9])
     grid = SD._dose_grid(dpos)
     assert grid.min() >= dpos.min() and grid.max() <= dpos.max() and len(grid) > 3
+
+
+def test_few_exposed_clusters_warned():
+    """The reports' sentence warns (both languages) when fewer than FEW_TREATED_CLUSTERS clusters hold the treated
+    ring, and not when there are more (units as clusters)."""
+    from ceci_impact.study.spatial_dose import FEW_TREATED_CLUSTERS, SpilloverStudy
+
+    df = world(5, n=800)
+    few = spillover_did(df, **KW)
+    many = spillover_did(df, **{**KW, "clustervars": None})
+    assert few.inference["treated_clusters"] < FEW_TREATED_CLUSTERS <= many.inference["treated_clusters"]
+    s_few, s_many = SpilloverStudy(few, "y").sentence(), SpilloverStudy(many, "y").sentence()
+    assert "descriptive" in s_few.lang("en") and "descriptivas" in s_few.lang("es")
+    assert "descriptive" not in s_many.lang("en") and "descriptivas" not in s_many.lang("es")

@@ -136,7 +136,8 @@ class SpilloverResult(ResultProtocol):
         Further notes on the estimate (what could not be honoured, warnings).
     inference : dict
         The inference rule applied (``rule``, ``requested``, ``label``, ``citation``, ``fallback_from`` when the
-        requested rule fell back, ``clusters``, ``biters``, ``seed``).
+        requested rule fell back, ``clusters``, ``treated_clusters`` (clusters with rows in the inner ring),
+        ``biters``, ``seed``).
     """
 
     table: pd.DataFrame
@@ -491,4 +492,5 @@ def spillover_did(
                   not_supported=["weights", "anticipation"])
     return SpilloverResult(table=table, overall_att=float(table.att.iat[0]), overall_se=float(table.se.iat[0]),
                            alp=alp, params=params, scores=pd.DataFrame(scores), naive=naive_d, notes_=tuple(notes),
-                           inference={**rule_label(small_cluster), "clusters": n_cl, "biters": biters, "seed": seed})
+                           inference={**rule_label(small_cluster), "clusters": n_cl, "biters": biters, "seed": seed,
+                                      "treated_clusters": int(np.unique(cl[ring == 0]).size)})
