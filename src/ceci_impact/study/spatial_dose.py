@@ -445,6 +445,22 @@ def dose_reading(study: DoseStudy, label, alpha: float = 0.05) -> Text:
                high=fmt_number(hi), level=f"{100 * (1 - alpha):g}", verdict=msg(verdict))
 
 
+class DoseUnavailable(CeciError):
+    """Why a dose response cannot be estimated, as a catalogue key and its values (a note in both languages).
+
+    Parameters
+    ----------
+    key : str
+        Message key of the reason (``dose.reason_*``).
+    **values
+        The message's fields.
+    """
+
+    def __init__(self, key: str, **values):
+        self.key, self.values = key, values
+        super().__init__(msg(key, **values).lang("en"))
+
+
 def municipality_doses(processed: str | Path, df: pd.DataFrame, scheme: str = "both") -> pd.DataFrame:
     """Dose of every exposed municipality of the sample ``df`` (``cvegeo``, ``first_treat``): places per 100
     eligible parents, ``100 * places of the CECI opened in the municipality by its first opening month (of
@@ -463,7 +479,10 @@ def municipality_doses(processed: str | Path, df: pd.DataFrame, scheme: str = "b
     """
     sites = load("sites", processed)
     sites = sites[(sites["opening_period"] > 0) & ((sites["scheme"] == scheme) if scheme != "both" else True)]
-    emp = load("employer_month", processed)
+    try:
+        emp = load("employer_month", processed)
+    except CeciError:
+        raise DoseUnavailable("dose.reason_panel") from None
     elig = emp[emp["period"] == emp["period"].min()].groupby("cvegeo")["eligible"].sum()
     g = df.drop_duplicates("cvegeo").set_index("cvegeo")["first_treat"]
     g = g[g > 0].rename("g")
@@ -524,15 +543,17 @@ def municipality_dose_study(processed: str | Path, df: pd.DataFrame, outcome: st
     n_sites = int(doses.loc[doses["ceci_dose"].notna(), "n_sites"].sum())
     n_mun = int(doses["ceci_dose"].notna().sum())
     if min(n_sites, n_mun) < MIN_SITES:
-        raise CeciError(f"dose response needs at least {MIN_SITES} exposed municipalities with their own CECI; "
-                        f"found {n_mun} (with {n_sites} CECI)")
+        raise DoseUnavailable("dose.reason_few", n=n_mun, sites=n_sites, min=MIN_SITES)
     miss = df.groupby("unit")[outcome].transform(lambda v: v.isna().any()) | (
         df.groupby("unit")["period"].transform("size") < df["period"].nunique())
     dropped += int(df.loc[miss, "unit"].nunique())
     df = df[~miss].reset_index(drop=True)
     dpos = df.loc[df["first_treat"] > 0].drop_duplicates("unit")["ceci_dose"]
     if dpos.size < MIN_SITES:
-        raise CeciError(f"dose response: {dpos.size} exposed municipalities with every month; need {MIN_SITES}")
+        raise DoseUnavailable("dose.reason_few", n=int(dpos.size), sites=n_sites, min=MIN_SITES)
+    k = degree + num_knots + 1  # B-spline coefficients fitted within each timing group (cont_did)
+    if df.loc[df["first_treat"] > 0].drop_duplicates("unit")["first_treat"].value_counts().max() < k:
+        raise DoseUnavailable("dose.reason_cohorts", k=k)
     kw = dict(yname=outcome, tname="period", idname="unit", gname="first_treat", dname="ceci_dose", degree=degree,
               num_knots=num_knots, dvals=_dose_grid(dpos), alp=alpha, seed=seed, biters=biters,
               target_parameter=target_parameter)
@@ -584,5 +605,7 @@ def municipality_dose_or_note(processed: str | Path, df: pd.DataFrame, outcome: 
     """
     try:
         return municipality_dose_study(processed, df, outcome, **kw), None
+    except DoseUnavailable as err:
+        return None, msg("dose.unavailable", reason=msg(err.key, **err.values))
     except CeciError as err:
         return None, msg("dose.unavailable", reason=str(err))
