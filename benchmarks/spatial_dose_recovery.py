@@ -1,8 +1,9 @@
 """Recovery of direct and ring spillover effects (spillover_did) and of dose-response curves (cont_did).
 
-Seeds fixed in advance, never used for development: worlds 7001-7040 (``--first 7001 --worlds 40``). The optional
-small-cluster intervals of spillover_did (``--small-cluster effective``, added after the first run) are evaluated on
-worlds 7101-7140, fixed before that evaluation was run.
+Seeds fixed in advance (benchmarks/SEEDS.md): worlds 7001-7040 (first evaluation), 7101-7140 (the heuristic
+``effective`` intervals); the inference registry's rules applied to spillover_did's scores
+(``--small-cluster none,effective,ri,wcu_webb,wcr_webb``) are evaluated once on worlds 7201-7240 and, for the bias
+question, 7301-7700; development used 7141-7199.
 
 Spatial part. Each world puts ``--units`` units on a 160 x 160 km square and 30 centres in six poles of five (each
 within about 5 km of its pole's centre, as CECI cluster in industrial parks), opening in periods 5..20 of 16 (some
@@ -24,8 +25,11 @@ cont_did on the noise-free effect outcome. Reported: mean bias / SD, coverage of
 
     PYTHONPATH=src .venv/bin/python benchmarks/spatial_dose_recovery.py [--first 7001] [--worlds 40]
 
-Prints, per estimand: mean estimate, mean truth, mean bias, bias / SD of the estimate, SD, mean SE, coverage, and
-median interval width against the oracle width (2 x 1.96 x SD of estimate - truth).
+Prints, per estimand (and per inference rule): mean estimate, mean truth, mean bias, SD of estimate - truth, mean
+SE, coverage, median interval width, bias / SD, bias / mean SE, the oracle width (2 x 1.96 x SD), median width /
+oracle width, and power: the share of worlds whose interval excludes ``truth - 2.8 SD`` (the intervals are
+translation-equivariant: adding a constant to the treated outcomes shifts the estimate and the interval and leaves
+the scores unchanged, so this is the power of the test of a null 2.8 SD from the truth, issue 24's bar).
 """
 
 from __future__ import annotations
@@ -82,19 +86,24 @@ def spatial_rows(seed: int, n: int, small_cluster: str = "none", **world) -> lis
     df = spatial_world(seed, n, **world)
     kw = dict(yname="y", tname="t", idname="id", distname="dist", clustervars="zone", horizon=False, pretrends=False,
               small_cluster=small_cluster)
+    rules = small_cluster.split(",")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        r = spillover_did(df, **kw).ring_effects().set_index("term")
+        fits = {rule: spillover_did(df, **{**kw, "small_cluster": rule}, seed=seed).ring_effects().set_index("term")
+                for rule in rules}
         exposed = np.isfinite(df.dist) & (df.dist <= 10)
-        truth = spillover_did(df.assign(y=np.where(exposed, df.tau, 0.0)), **kw, naive=False).ring_effects()
+        truth = spillover_did(df.assign(y=np.where(exposed, df.tau, 0.0)), **{**kw, "small_cluster": "none"},
+                              naive=False).ring_effects()
     for w in caught:
         print(f"  warning (world {seed}): {w.message}")
     truth = truth.set_index("term").att
     out = []
-    for term, tr in [("direct (0, 3]", truth["direct (0, 3]"]), ("spillover (3, 10]", truth["spillover (3, 10]"]),
-                     ("naive ring comparison", truth["direct (0, 3]"])]:
-        out.append({"estimand": term, "est": r.loc[term, "att"], "se": r.loc[term, "se"], "truth": tr,
-                    "lo": r.loc[term, "ci_low"], "hi": r.loc[term, "ci_high"]})
+    for rule, r in fits.items():
+        for term, tr in [("direct (0, 3]", truth["direct (0, 3]"]),
+                         ("spillover (3, 10]", truth["spillover (3, 10]"]),
+                         ("naive ring comparison", truth["direct (0, 3]"])]:
+            out.append({"rule": rule, "estimand": term, "est": r.loc[term, "att"], "se": r.loc[term, "se"],
+                        "truth": tr, "lo": r.loc[term, "ci_low"], "hi": r.loc[term, "ci_high"]})
     return out
 
 
@@ -123,15 +132,22 @@ def dose_rows(seed: int, n: int) -> list[dict]:
 
 def summarise(rows: list[dict]) -> pd.DataFrame:
     d = pd.DataFrame(rows)
+    by = ["rule", "estimand"] if "rule" in d else ["estimand"]
     d["err"] = d.est - d.truth
     d["cover"] = (d.lo <= d.truth) & (d.truth <= d.hi)
     d["width"] = d.hi - d.lo
-    g = d.groupby("estimand", sort=False)
+    d["sd"] = d.groupby(by, sort=False).err.transform(lambda v: v.std(ddof=1))
+    alt = d.truth - 2.8 * d.sd  # the null 2.8 SD away (translation-equivariant intervals: see the docstring)
+    d["reject"] = (alt < d.lo) | (alt > d.hi)
+    g = d.groupby(by, sort=False)
     out = pd.DataFrame({"mean_est": g.est.mean(), "mean_truth": g.truth.mean(), "bias": g.err.mean(),
                         "sd": g.err.std(ddof=1), "mean_se": g.se.mean(), "coverage": g.cover.mean(),
                         "median_width": g.width.median()})
     out["bias_over_sd"] = out.bias / out.sd
+    out["bias_over_se"] = out.bias / out.mean_se
     out["oracle_width"] = 2 * 1.959963984540054 * out.sd
+    out["width_over_oracle"] = out.median_width / out.oracle_width
+    out["power_2.8sd"] = g.reject.mean()
     return out
 
 
@@ -141,13 +157,14 @@ def main() -> None:
     ap.add_argument("--worlds", type=int, default=40)
     ap.add_argument("--units", type=int, default=1500)
     ap.add_argument("--dose-units", type=int, default=2000)
-    ap.add_argument("--small-cluster", default="none", choices=["none", "effective"])
+    ap.add_argument("--small-cluster", default="none",
+                    help="comma-separated rules of the inference registry (spillover_did's small_cluster)")
     ap.add_argument("--skip-dose", action="store_true")
     a = ap.parse_args()
     seeds = range(a.first, a.first + a.worlds)
     t0 = time.perf_counter()
     sp = [row for s in seeds for row in spatial_rows(s, a.units, a.small_cluster)]
-    pd.set_option("display.width", 200)
+    pd.set_option("display.width", 250)
     print(f"spillover_did, {a.worlds} worlds (seeds {a.first}-{a.first + a.worlds - 1}), {a.units} units x 16 "
           f"periods, clustered by 10 km zone, small_cluster={a.small_cluster}; {time.perf_counter() - t0:.1f} s")
     print(summarise(sp).round(4).to_string())

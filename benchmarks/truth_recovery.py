@@ -28,6 +28,14 @@ Per outcome × estimator it reports:
     python benchmarks/truth_recovery.py --size small --seeds 1 2 3 --json out.json [--jobs 2] [--inference RULE]
     python benchmarks/truth_recovery.py --from-worlds a.worlds.csv [b.worlds.csv …] [--json out.json]  # re-summarise
 
+``--spatial-dose`` adds, for every headline outcome of the employer panel, the spill-over and dose estimands
+(``study.spatial_dose``, as the absenteeism and retention reports run them): ``spillover_direct`` and
+``spillover_ring2`` (Butts' direct and first spill-over ring effects, intervals under the reports' inference rule),
+``naive_ring`` (the naive ring comparison, against the direct effect's truth: its bias is the point) and
+``cont_did_att_o`` / ``cont_did_acrt_o`` (ATT^o and ACRT^o of the dose response, normal intervals). Each truth is
+the same estimator applied to the noise-free effect outcome ``D·tau`` (D: the estimator's treated cells; rings
+exposed for ``spillover_did``, post-opening cells of the treated ring for ``cont_did``).
+
 ``--json OUT`` writes ``{outcome: {estimator: {statistic: value}}, "_about": {...}}``; ``_about`` is written by
 this script: the commit it ran on (``git rev-parse HEAD`` and whether the work tree had uncommitted changes), the
 command line, the size, seeds, inference rule, shocks, and timings. The per-world rows go beside it
@@ -108,8 +116,46 @@ def _failed_rows(seed: int, outcomes, names, error: str, seconds: float = float(
              "world_seconds": seconds} for y in outcomes for k in names]
 
 
+def _spatial_dose_rows(seed: int, processed, outcomes: list[str]) -> list[dict]:
+    """Rows of the spill-over and dose estimands (see the module docstring) for the employer outcomes."""
+    from ceci_impact.data.panels import load
+    from ceci_impact.study import spatial_dose as SD
+
+    cols = set(load("employer_month", processed).columns)
+    rows = []
+    for y in [o for o in outcomes if o in cols]:
+        try:
+            sp = SD.spillover_study(processed, y)
+            eff = sp.result.ring_effects().set_index("term")
+            names = list(eff.index[:2]) + ["naive ring comparison"]
+            for k, term in zip(("spillover_direct", "spillover_ring2", "naive_ring"), names, strict=True):
+                rows.append(_est_row(seed, y, k, eff.loc[term, "att"], eff.loc[term, "se"], eff.loc[term, "ci_low"],
+                                     eff.loc[term, "ci_high"], (sp.truth or {}).get(term)))
+        except Exception as exc:
+            rows += _failed_rows(seed, [y], ["spillover_direct", "spillover_ring2", "naive_ring"],
+                                 f"{type(exc).__name__}: {exc}")
+        try:
+            dz = SD.dose_study(processed, y, biters=199)
+            r, tr = dz.result, dz.truth or {}
+            for k, est, se, t in (("cont_did_att_o", r.att_o, r.att_o_se, tr.get("att_o")),
+                                  ("cont_did_acrt_o", r.acrt_o, r.acrt_o_se, tr.get("acrt_o"))):
+                rows.append(_est_row(seed, y, k, est, se, est - Z95 * se, est + Z95 * se, t))
+        except Exception as exc:
+            rows += _failed_rows(seed, [y], ["cont_did_att_o", "cont_did_acrt_o"], f"{type(exc).__name__}: {exc}")
+    return rows
+
+
+def _est_row(seed, y, k, est, se, lo, hi, truth) -> dict:
+    vals = [est, se, lo, hi]
+    ok = all(v is not None and np.isfinite(v) for v in vals) and truth is not None
+    return {"seed": seed, "outcome": y, "estimator": k, "failed": not ok,
+            "error": "" if ok else "non-finite estimate, SE, interval or truth", "estimate": est, "se": se,
+            "ci_low": lo, "ci_high": hi, "truth": truth}
+
+
 def one_world(size: str, seed: int, small_cluster: str | None = None,
-              estimators: tuple[str, ...] = ("callaway_santanna", "twfe"), shocks: str | None = None) -> list[dict]:
+              estimators: tuple[str, ...] = ("callaway_santanna", "twfe"), shocks: str | None = None,
+              spatial_dose: bool = False) -> list[dict]:
     """Simulate, build and estimate one world; one row per outcome × estimator (failed ones with their error)."""
     warnings.simplefilter("ignore")
     _use_rule(small_cluster)
@@ -122,6 +168,8 @@ def one_world(size: str, seed: int, small_cluster: str | None = None,
             samples = studies.headline_samples(processed)
             for y, df, w, cl in samples:
                 rows += _one_outcome(seed, y, df, w, cl, processed, d, estimators, names)
+            if spatial_dose:
+                rows += _spatial_dose_rows(seed, processed, [y for y, *_ in samples])
     except Exception as exc:  # the world could not be simulated or built: every row fails, none is dropped
         done = {r["outcome"] for r in rows}
         rows += _failed_rows(seed, [o.name for o in headlines() if o.name not in done], names,
@@ -277,6 +325,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="estimators to compare (default: the summary report's)")
     ap.add_argument("--shocks", default="default", choices=["default", "none"],
                     help="the simulator's correlated shocks (none: the independent world)")
+    ap.add_argument("--spatial-dose", action="store_true",
+                    help="also the spill-over (spillover_did) and dose-response (cont_did) estimands")
     ap.add_argument("--evaluation", action="store_true",
                     help="allow the held-out evaluation seeds of benchmarks/SEEDS.md (run once, on final code)")
     ap.add_argument("--from-worlds", default=None, metavar="CSV", nargs="+",
@@ -315,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     rows, names = [], row_names(tuple(a.estimators))
     shocks = None if a.shocks == "default" else a.shocks
     with ProcessPoolExecutor(max_workers=max(1, a.jobs)) as ex:
-        futs = {s: ex.submit(one_world, a.size, s, a.inference, tuple(a.estimators), shocks) for s in a.seeds}
+        futs = {s: ex.submit(one_world, a.size, s, a.inference, tuple(a.estimators), shocks, a.spatial_dose)
+                for s in a.seeds}
         for i, (s, f) in enumerate(futs.items(), 1):
             try:
                 got = f.result()
@@ -338,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"world {r.seed}, {r.outcome}: failed: {r.error}")
     about = {**prov, "size": a.size, "seeds": seed_label(a.seeds), "worlds": len(a.seeds),
              "evaluation": bool(held), "inference": a.inference or getattr(registry, "SMALL_CLUSTER", None),
-             "estimators": a.estimators, "shocks": a.shocks, "jobs": a.jobs, "seconds": round(seconds, 1),
+             "estimators": a.estimators, "spatial_dose": a.spatial_dose,
+             "shocks": a.shocks, "jobs": a.jobs, "seconds": round(seconds, 1),
              "median_world_seconds": round(float(per_world.world_seconds.median()), 1),
              "median_world_cpu_seconds": round(float(per_world.world_cpu_seconds.median()), 1)}
     _write(a.json, tab, about, df)

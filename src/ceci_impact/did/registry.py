@@ -232,7 +232,8 @@ def _spillover(df, spec, *, yname, inference=True, seed=2026, biters=999):
     distance: the employer panel's ``nearest_open_km`` (nearest opened CECI each month), rings (3, 10] km."""
     return spillover_did(df, yname=yname, tname=spec.tname, idname=spec.idname, distname="nearest_open_km",
                          clustervars=spec.clustervars, pretrends=False, alp=spec.alpha,
-                         small_cluster="effective" if spec.clustervars else "none")
+                         small_cluster=SMALL_CLUSTER if (spec.clustervars and inference) else "none",
+                         seed=seed, biters=biters)
 
 
 def _cont_did(df, spec, *, yname, inference=True, seed=2026, biters=999):
@@ -300,9 +301,7 @@ ESTIMATORS: dict[str, Estimator] = {e.name: e for e in [
               compare_fit=_compare_poisson, compare_label="Poisson (proportional)"),
     Estimator("spillover", "Spatial spillover DiD (Butts), direct effect",
               "average effect over observations within the inner ring, far units (beyond the last ring) as comparison",
-              frozenset({"clustering"}), _spillover,
-              "its own imputation-based cluster-robust SE with Student-t intervals on the effective number of "
-              "clusters (a heuristic, not a published interval method; not the report's small-cluster rule)",
+              frozenset({"clustering"}), _spillover,  # the report rule (its registered fallback, named)
               family="spatial", role="extension", applies=_REGRESSION),
     Estimator("cont_did", "Continuous DiD (Callaway–Goodman-Bacon–Sant'Anna), ATT^o",
               "post-opening cells' DiD weighted by group share over its post periods (dose aggregation)",

@@ -10,7 +10,7 @@ places per 100 eligible parents of the CECI that exposes it (the first opened wi
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +20,16 @@ from .._options import CeciError
 from ..data.panels import load, manifest
 from ..did import cont_did, spillover_did
 from ..did.core.notes import recording
+from ..did.inference import REPORT_RULE
 from ..geo import haversine_km
-from ..i18n import Text, fmt_number, msg
+from ..i18n import ALL_LANGS, Text, fmt_number, msg
 
 MIN_SITES = 5  # fewest exposing sites for a dose-response curve (a dose of one site discloses its area's parents)
+# below this many clusters holding directly exposed units the sentence warns that the ring intervals are not
+# validated: the held-out benchmark (coverage 0.91, docs/estimators-spatial-dose.md) had 20-27 such clusters, and the
+# wild cluster bootstrap is unreliable with few treated clusters (MacKinnon & Webb 2017, 2018). A warning
+# threshold of this project, not a statistical rule.
+FEW_TREATED_CLUSTERS = 20
 
 
 def spillover_sample(processed: str | Path, outcome: str) -> pd.DataFrame:
@@ -48,13 +54,14 @@ def spillover_sample(processed: str | Path, outcome: str) -> pd.DataFrame:
     return df.sort_values(["unit", "period"], ignore_index=True)
 
 
-def _truth_outcome(df: pd.DataFrame, processed, outcome: str, treated: np.ndarray) -> pd.DataFrame | None:
+def _truth_outcome(df: pd.DataFrame, processed, outcome: str, treated: np.ndarray,
+                   key: str = "employer_id") -> pd.DataFrame | None:
     from ..data.truth import unit_effects
 
     tau = unit_effects(processed, outcome)
-    if tau is None:
+    if tau is None or key not in tau.columns:
         return None
-    m = df[["employer_id", "period"]].merge(tau[["employer_id", "period", "tau"]], how="left")
+    m = df[[key, "period"]].merge(tau[[key, "period", "tau"]], how="left")
     t = np.nan_to_num(m["tau"].to_numpy(float))
     seen = df[outcome].notna().to_numpy()
     return df.assign(_effect_treated=np.where(seen, np.where(treated, t, 0.0), np.nan),
@@ -100,11 +107,19 @@ class SpilloverStudy:
         r, n = self.result, self.result.naive
         eff = r.ring_effects().set_index("term")
         spill = eff[eff.term.str.startswith("spillover") if "term" in eff else eff.index.str.startswith("spillover")]
+        shown = len(spill) and np.isfinite(float(spill.att.iloc[0]))  # a withheld ring (pole pages) reads "—"
         return msg("spillover.sentence", direct=fmt_number(r.overall_att * scale), direct_se=fmt_number(r.overall_se * scale),
-                   spill=fmt_number(float(spill.att.iloc[0]) * scale) if len(spill) else "—",
-                   spill_se=fmt_number(float(spill.se.iloc[0]) * scale) if len(spill) else "—",
+                   spill=fmt_number(float(spill.att.iloc[0]) * scale) if shown else "—",
+                   spill_se=fmt_number(float(spill.se.iloc[0]) * scale) if shown else "—",
                    naive=fmt_number(n["att"] * scale), gap=fmt_number(n["understatement"] * scale),
-                   gap_se=fmt_number(n["understatement_se"] * scale))
+                   gap_se=fmt_number(n["understatement_se"] * scale)) + self._few_clusters()
+
+    def _few_clusters(self) -> Text:
+        """A warning (both languages) when few clusters hold the directly exposed units; empty otherwise."""
+        k = self.result.inference.get("treated_clusters")
+        if k is None or k >= FEW_TREATED_CLUSTERS:
+            return Text({lang: "" for lang in ALL_LANGS})
+        return msg("spillover.few_clusters", n=k, min=FEW_TREATED_CLUSTERS)
 
     def plot(self, ax=None):
         """Event studies of every ring (:meth:`SpilloverResult.plot`).
@@ -122,7 +137,7 @@ class SpilloverStudy:
 
 def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, ...] | None = None,
                     covariates: list[str] | tuple[str, ...] = (), clustervars: str = "cvegeo",
-                    alpha: float = 0.05) -> SpilloverStudy:
+                    alpha: float = 0.05, seed: int = 2026, biters: int = 999) -> SpilloverStudy:
     """Butts' ring estimates on the employer panel (rings default: the panel's treated and buffer radii;
     ``covariates`` enter the first stage with period-specific slopes; clusters: municipalities, where the
     simulated and real shocks are shared).
@@ -141,13 +156,23 @@ def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, 
         Cluster variable (default: the municipality).
     alpha : float
         Significance level of the intervals.
+    seed : int
+        Seed of the bootstrap draws of the inference rule.
+    biters : int
+        Bootstrap draws of the inference rule.
+
+    Notes
+    -----
+    Intervals follow the inference registry's report rule (``REPORT_RULE``); randomisation inference cannot
+    permute a schedule the ring estimator does not see, so its registered fallback applies and the result's
+    ``inference`` names it.
     """
     m = manifest(processed)
     rings = tuple(rings or m.get("ring_km", (3.0, 10.0)))
     df = spillover_sample(processed, outcome)
     kw = dict(yname=outcome, tname="period", idname="unit", distname="nearest_open_km", rings=rings,
               xformla="~ " + " + ".join(covariates) if covariates else None, clustervars=clustervars, alp=alpha,
-              small_cluster="effective")  # the reports' small-cluster rule (as the CS estimates on the page)
+              small_cluster=REPORT_RULE, seed=seed, biters=biters)  # the inference registry's report rule
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = spillover_did(df, **kw)
@@ -163,6 +188,88 @@ def spillover_study(processed: str | Path, outcome: str, *, rings: tuple[float, 
                                pretrends=False).ring_effects().set_index("term").att
         truth = {**tr.to_dict(), "naive ring comparison": float(tr.iloc[0]), "direct - naive": None}
     return SpilloverStudy(res, outcome, truth, notes)
+
+
+def pole_spillover_study(processed: str | Path, pole: str, outcome: str, *, sites: pd.DataFrame | None = None,
+                         covariates: list[str] | tuple[str, ...] = (), alpha: float = 0.05, seed: int = 2026,
+                         biters: int = 999) -> tuple[SpilloverStudy | None, Text | None]:
+    """Butts' ring estimates for one PODECOBI pole: employers within the last ring of the pole's opened sites
+    against employers beyond the last ring of every CECI (employers exposed only by other poles' sites are left
+    out); or ``None`` and a note (both languages) when it cannot be published.
+
+    Pole pages are published areas: a ring's effect is shown only when at least
+    :data:`~ceci_impact.confidentiality.MIN_CELL` employers are exposed in it (otherwise the row is withheld, and
+    with the direct ring the naive comparison and the difference too, as they contain it).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    pole : str
+        The PODECOBI pole.
+    outcome : str
+        Column of ``employer_month`` to study.
+    sites : pandas.DataFrame, optional
+        The pole's opened sites (``lat``, ``lon``); default :func:`~ceci_impact.study.site_synth.pole_sites`.
+    covariates : list of str
+        Covariates of the first stage (period-specific slopes).
+    alpha : float
+        Significance level.
+    seed : int
+        Seed of the inference rule's bootstrap draws.
+    biters : int
+        Bootstrap draws of the inference rule.
+    """
+    from ..confidentiality import MIN_CELL
+    from .site_synth import pole_sites
+
+    m = manifest(processed)
+    rings = tuple(m.get("ring_km", (3.0, 10.0)))
+    sites = pole_sites(processed, pole) if sites is None else sites
+    df = spillover_sample(processed, outcome)
+    first = df.drop_duplicates("employer_id")
+    near = haversine_km(first["lat"].to_numpy(float)[:, None], first["lon"].to_numpy(float)[:, None],
+                        sites["lat"].to_numpy(float)[None], sites["lon"].to_numpy(float)[None]).min(axis=1)
+    end = first["nearest_km_end"].fillna(np.inf).to_numpy(float)
+    keep = set(first["employer_id"][(near <= rings[-1]) | (end > rings[-1])])
+    df = df[df["employer_id"].isin(keep)].reset_index(drop=True)
+    dist = df["nearest_open_km"].fillna(np.inf)
+    d = dist.groupby(df["employer_id"]).transform("min").to_numpy(float)
+    seen_far = (dist > rings[-1]).groupby(df["employer_id"]).transform("any").to_numpy()  # the estimator keeps these
+    ring = np.searchsorted(np.asarray(rings), d, side="left")
+    counts = pd.Series(df["employer_id"].to_numpy()[seen_far]).groupby(ring[seen_far]).nunique()
+    if int(counts.get(0, 0)) < MIN_CELL:
+        return None, msg("spillover.withheld", n=MIN_CELL)
+    kw = dict(yname=outcome, tname="period", idname="unit", distname="nearest_open_km", rings=rings,
+              xformla="~ " + " + ".join(covariates) if covariates else None, clustervars="cvegeo", alp=alpha,
+              small_cluster=REPORT_RULE, seed=seed, biters=biters, horizon=False, pretrends=False)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = spillover_did(df, **kw)
+    except CeciError as err:
+        return None, msg("spillover.unavailable", reason=str(err))
+    notes = [str(w.message) for w in caught]
+    for n in notes:
+        warnings.warn(n, stacklevel=2)
+    small = [k for k in range(1, len(rings)) if int(counts.get(k, 0)) < MIN_CELL]
+    if small:  # withhold the spill-over rings with too few employers (estimate and interval)
+        t = res.table.copy()
+        cols = ["att", "se", "ci_low", "ci_high", "pvalue"]
+        t.loc[t.ring.isin(small), cols] = np.nan
+        res = replace(res, table=t, scores=res.scores.drop(columns=[c for c in res.scores if any(
+            c.startswith(nm) for nm in t.term[t.ring.isin(small)].unique())]))
+        notes.append(f"spill-over ring(s) {small} withheld: fewer than {MIN_CELL} employers")
+    truth = None
+    exposed = df["nearest_open_km"].fillna(np.inf).to_numpy(float) <= rings[-1]
+    dt = _truth_outcome(df, processed, outcome, exposed)
+    if dt is not None:
+        with recording():
+            tr = spillover_did(dt, **{**kw, "yname": "_effect_treated", "small_cluster": "none"},
+                               naive=False).ring_effects().set_index("term").att
+        tr[[nm for nm in tr.index if nm in set(res.table.term[res.table.att.isna()])]] = np.nan
+        truth = {**tr.to_dict(), "naive ring comparison": float(tr.iloc[0]), "direct - naive": None}
+    return SpilloverStudy(res, outcome, truth, notes), None
 
 
 def employer_doses(processed: str | Path, radius_km: float | None = None) -> pd.DataFrame:
@@ -314,6 +421,153 @@ def dose_study(processed: str | Path, outcome: str, *, degree: int = 2, num_knot
     return DoseStudy(res, outcome, truth, dropped)
 
 
+def dose_reading(study: DoseStudy, label, alpha: float = 0.05) -> Text:
+    """The design report's reading of a dose study: ACRT^o with its normal interval and whether the effect rises
+    with the dose (interval above zero), falls (below) or cannot be told (contains zero), in both languages; the
+    direction is the outcome's own (whether a rise is desirable depends on the outcome, and is left to the text).
+
+    Parameters
+    ----------
+    study : DoseStudy
+        The dose study.
+    label : str or Text
+        The outcome's label.
+    alpha : float
+        Significance level of the interval.
+    """
+    from scipy import stats
+
+    r = study.result
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    lo, hi = r.acrt_o - z * r.acrt_o_se, r.acrt_o + z * r.acrt_o_se
+    verdict = "dose.design_rises" if lo > 0 else "dose.design_falls" if hi < 0 else "dose.design_unclear"
+    return msg("dose.design_reading", outcome=label, acrt=fmt_number(r.acrt_o), low=fmt_number(lo),
+               high=fmt_number(hi), level=f"{100 * (1 - alpha):g}", verdict=msg(verdict))
+
+
+class DoseUnavailable(CeciError):
+    """Why a dose response cannot be estimated, as a catalogue key and its values (a note in both languages).
+
+    Parameters
+    ----------
+    key : str
+        Message key of the reason (``dose.reason_*``).
+    **values
+        The message's fields.
+    """
+
+    def __init__(self, key: str, **values):
+        self.key, self.values = key, values
+        super().__init__(msg(key, **values).lang("en"))
+
+
+def municipality_doses(processed: str | Path, df: pd.DataFrame, scheme: str = "both") -> pd.DataFrame:
+    """Dose of every exposed municipality of the sample ``df`` (``cvegeo``, ``first_treat``): places per 100
+    eligible parents, ``100 * places of the CECI opened in the municipality by its first opening month (of
+    ``scheme``) / eligible parents at its employers in the employer panel's first month``; ``n_sites`` the
+    number of those CECI. A municipality without eligible parents or without a site of its own (pole exposure)
+    has no dose (NaN).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels (the employer panel gives the eligible parents).
+    df : pandas.DataFrame
+        The municipality sample (:func:`~ceci_impact.study.samples.municipality_sample`).
+    scheme : {'both', 'IMSS', 'Empresa'}
+        Count only the sites of this scheme.
+    """
+    sites = load("sites", processed)
+    sites = sites[(sites["opening_period"] > 0) & ((sites["scheme"] == scheme) if scheme != "both" else True)]
+    try:
+        emp = load("employer_month", processed)
+    except CeciError:
+        raise DoseUnavailable("dose.reason_panel") from None
+    elig = emp[emp["period"] == emp["period"].min()].groupby("cvegeo")["eligible"].sum()
+    g = df.drop_duplicates("cvegeo").set_index("cvegeo")["first_treat"]
+    g = g[g > 0].rename("g")
+    s = sites.merge(g, left_on="cvegeo", right_index=True)
+    s = s[s["opening_period"] <= s["g"]]
+    cap = s.groupby("cvegeo")["capacity"].sum().reindex(g.index)
+    e = elig.reindex(g.index).astype(float)
+    dose = np.where((e > 0) & (cap > 0), 100.0 * cap / e.where(e > 0), np.nan)
+    return pd.DataFrame({"cvegeo": g.index, "ceci_dose": dose,
+                         "n_sites": s.groupby("cvegeo").size().reindex(g.index).fillna(0).astype(int).to_numpy()})
+
+
+def _dose_grid(dpos: pd.Series) -> np.ndarray:
+    """Nine points between the 10th and 90th percentiles of the treated doses, rounded to one significant digit
+    of their spread beyond it (never one unit's dose, unless by coincidence of the rounding)."""
+    lo, hi = float(dpos.quantile(0.1)), float(dpos.quantile(0.9))
+    dec = max(0, 1 - int(np.floor(np.log10(hi - lo)))) if hi > lo else 2
+    grid = np.unique(np.round(np.linspace(lo, hi, 9), dec))
+    return grid[(grid >= dpos.min()) & (grid <= dpos.max())]
+
+
+def municipality_dose_study(processed: str | Path, df: pd.DataFrame, outcome: str, *, scheme: str = "both",
+                            degree: int = 2, num_knots: int = 0, target_parameter: str = "level",
+                            alpha: float = 0.05, seed: int = 2026, biters: int = 999) -> DoseStudy:
+    """cont_did on the municipality sample of the women's-employment report: dose = places of the
+    municipality's CECI per 100 eligible parents (:func:`municipality_doses`); municipalities without a dose
+    and those with a missing month are left out (the method needs a balanced panel and a dose) and counted.
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    df : pandas.DataFrame
+        The municipality sample (``unit``, ``period``, ``first_treat``, ``cvegeo``, the outcome).
+    outcome : str
+        The outcome column.
+    scheme : {'both', 'IMSS', 'Empresa'}
+        Count only the sites of this scheme (as the sample's cohorts).
+    degree : int
+        Degree of the B-spline in the dose.
+    num_knots : int
+        Number of interior knots.
+    target_parameter : {'level', 'slope'}
+        ATT(d) (level) or ACRT(d) (slope) as the overall target.
+    alpha : float
+        Significance level of the intervals and bands.
+    seed : int
+        Seed of the bootstrap draws.
+    biters : int
+        Bootstrap draws for the uniform bands.
+    """
+    doses = municipality_doses(processed, df, scheme)
+    df = df.merge(doses[["cvegeo", "ceci_dose"]], on="cvegeo", how="left")
+    df["ceci_dose"] = np.where(df["first_treat"] > 0, df["ceci_dose"], 0.0)
+    no_dose = df["ceci_dose"].isna()
+    dropped = int(df.loc[no_dose, "unit"].nunique())
+    df = df[~no_dose]
+    n_sites = int(doses.loc[doses["ceci_dose"].notna(), "n_sites"].sum())
+    n_mun = int(doses["ceci_dose"].notna().sum())
+    if min(n_sites, n_mun) < MIN_SITES:
+        raise DoseUnavailable("dose.reason_few", n=n_mun, sites=n_sites, min=MIN_SITES)
+    miss = df.groupby("unit")[outcome].transform(lambda v: v.isna().any()) | (
+        df.groupby("unit")["period"].transform("size") < df["period"].nunique())
+    dropped += int(df.loc[miss, "unit"].nunique())
+    df = df[~miss].reset_index(drop=True)
+    dpos = df.loc[df["first_treat"] > 0].drop_duplicates("unit")["ceci_dose"]
+    if dpos.size < MIN_SITES:
+        raise DoseUnavailable("dose.reason_few", n=int(dpos.size), sites=n_sites, min=MIN_SITES)
+    k = degree + num_knots + 1  # B-spline coefficients fitted within each timing group (cont_did)
+    if df.loc[df["first_treat"] > 0].drop_duplicates("unit")["first_treat"].value_counts().max() < k:
+        raise DoseUnavailable("dose.reason_cohorts", k=k)
+    kw = dict(yname=outcome, tname="period", idname="unit", gname="first_treat", dname="ceci_dose", degree=degree,
+              num_knots=num_knots, dvals=_dose_grid(dpos), alp=alpha, seed=seed, biters=biters,
+              target_parameter=target_parameter)
+    res = cont_did(df, **kw)
+    truth = None
+    d = _truth_outcome(df, processed, outcome,
+                       ((df["first_treat"] > 0) & (df["period"] >= df["first_treat"])).to_numpy(), key="cvegeo")
+    if d is not None:
+        tr = cont_did(d, **{**kw, "yname": "_effect_treated", "cband": False})
+        truth = {"att_o": tr.att_o, "acrt_o": tr.acrt_o, "att_d": tr.dose_table.att.tolist(),
+                 "acrt_d": tr.dose_table.acrt.tolist()}
+    return DoseStudy(res, outcome, truth, dropped)
+
+
 def dose_study_or_note(processed: str | Path, outcome: str, **kw) -> tuple[DoseStudy | None, Text | None]:
     """:func:`dose_study`, or ``None`` and a note (both languages) saying why it cannot be estimated here (too few
     exposing CECI, no balanced employer), for the notebooks.
@@ -329,5 +583,29 @@ def dose_study_or_note(processed: str | Path, outcome: str, **kw) -> tuple[DoseS
     """
     try:
         return dose_study(processed, outcome, **kw), None
+    except CeciError as err:
+        return None, msg("dose.unavailable", reason=str(err))
+
+
+def municipality_dose_or_note(processed: str | Path, df: pd.DataFrame, outcome: str,
+                              **kw) -> tuple[DoseStudy | None, Text | None]:
+    """:func:`municipality_dose_study`, or ``None`` and a note (both languages) saying why it cannot be estimated
+    (too few exposed municipalities with their own CECI, no employer panel for the eligible parents).
+
+    Parameters
+    ----------
+    processed : str or pathlib.Path
+        Folder of the built panels.
+    df : pandas.DataFrame
+        The municipality sample.
+    outcome : str
+        The outcome column.
+    **kw
+        Further arguments of :func:`municipality_dose_study`.
+    """
+    try:
+        return municipality_dose_study(processed, df, outcome, **kw), None
+    except DoseUnavailable as err:
+        return None, msg("dose.unavailable", reason=msg(err.key, **err.values))
     except CeciError as err:
         return None, msg("dose.unavailable", reason=str(err))

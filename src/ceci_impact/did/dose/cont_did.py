@@ -416,7 +416,9 @@ def cont_did(
                         f"{dpos.max():g}] (the sieve is not extrapolated)")
     cells = _cells(Y, G, D, tlist, basis, grid, control_group)
     if not any(c.post for c in cells):
-        raise CeciError("cont_did: no post-treatment (group, period) cell with treated and comparison units")
+        raise CeciError("cont_did: no post-treatment (group, period) cell with comparison units and at least "
+                        f"{basis.k} treated units of its timing group (the dose curve's {basis.k} B-spline "
+                        "coefficients are fitted within each group)")
     if clustervars:
         cmap = data.groupby(idname)[clustervars].first()
         cl = pd.factorize(cmap.reindex(ids))[0]

@@ -32,11 +32,13 @@ from ..._options import CeciError, check_option
 from ..core.notes import DidWarning
 from ..core.plotting import event_study_plot
 from ..core.results import EventStudyMoments, EventStudyResult, ResultProtocol
+from ..inference import InferenceRule
 from ..regression.fixed_effects import TwoWayFE
 from ..regression.imputation import _cohort_event_key, _FirstStage, _Imputed, _pretrend_test
+from .inference import check_rule, imputation_scores, interval, plain_scores, rule_label
 
 Exposure = Literal["time_varying", "cohort"]
-SmallCluster = Literal["none", "effective"]
+SmallCluster = InferenceRule  # the inference registry's rules (did/inference/registry.py); see .inference
 
 
 def ring_labels(rings: tuple[float, ...]) -> list[str]:
@@ -128,9 +130,14 @@ class SpilloverResult(ResultProtocol):
     scores : pandas.DataFrame
         Cluster sums of each estimate's influence (clusters x estimates).
     naive : dict
-        The naive ring comparison: ``att``, ``se``, ``understatement`` and its ``understatement_se``.
+        The naive ring comparison: ``att``, ``se``, ``understatement`` and its ``understatement_se``, with their
+        intervals under the inference rule.
     notes_ : tuple
         Further notes on the estimate (what could not be honoured, warnings).
+    inference : dict
+        The inference rule applied (``rule``, ``requested``, ``label``, ``citation``, ``fallback_from`` when the
+        requested rule fell back, ``clusters``, ``treated_clusters`` (clusters with rows in the inner ring),
+        ``biters``, ``seed``).
     """
 
     table: pd.DataFrame
@@ -141,28 +148,29 @@ class SpilloverResult(ResultProtocol):
     scores: pd.DataFrame = field(repr=False)
     naive: dict = field(default_factory=dict)
     notes_: tuple = ()
+    inference: dict = field(default_factory=dict)
 
     estimator_name = "Spatial spillover DiD (Butts)"
 
     def _with_df_ci(self, table: pd.DataFrame) -> pd.DataFrame:
-        """Pointwise intervals: Student-t with the row's ``df`` (small_cluster="effective"), else normal."""
-        from scipy import stats
+        """Pointwise intervals of the inference rule (stored with each estimate; normal ones for a table without
+        them)."""
+        if {"ci_low", "ci_high"} <= set(table.columns):
+            return table
+        return self.with_ci(table)
 
-        df = pd.to_numeric(table.get("df", pd.Series(np.nan, index=table.index)), errors="coerce").to_numpy(float)
-        z = stats.norm.ppf(1 - self.alp / 2)
-        ok = np.isfinite(df) & (df > 0)
-        crit = np.where(ok, stats.t.ppf(1 - self.alp / 2, np.where(ok, df, 1.0)), z)
-        return self.with_ci(table, crit)
+    @property
+    def overall_ci(self) -> tuple[float, float]:
+        """Interval of the direct effect under the inference rule."""
+        if "ci_low" in self.table:
+            return float(self.table.ci_low.iat[0]), float(self.table.ci_high.iat[0])
+        return super().overall_ci
 
     @property
     def overall_crit(self) -> float:
-        """Critical value of the direct effect's interval (Student-t with its ``df`` when small_cluster is on)."""
-        from scipy import stats
-
-        df = float(self.table.df.iat[0]) if "df" in self.table else float("nan")
-        if np.isfinite(df) and df > 0:
-            return float(stats.t.ppf(1 - self.alp / 2, df))
-        return float(stats.norm.ppf(1 - self.alp / 2))
+        """The direct effect's interval half-length over its standard error (normal 1.96 for ``"none"``)."""
+        lo, hi = self.overall_ci
+        return float((hi - lo) / (2 * self.overall_se)) if self.overall_se > 0 else float("nan")
 
     def ring_effects(self) -> pd.DataFrame:
         """The overall effect of each ring (direct, then spillovers), the naive ring comparison and the
@@ -170,10 +178,15 @@ class SpilloverResult(ResultProtocol):
         out = self.table[self.table.event_time.isna()].drop(columns=["event_time"])
         extra = []
         if self.naive:
-            extra.append({"term": "naive ring comparison", "ring": 0, "att": self.naive["att"],
-                          "se": self.naive["se"], "n_obs": self.naive["n_obs"], "df": self.naive.get("df", np.nan)})
-            extra.append({"term": "direct - naive", "ring": 0, "att": self.naive["understatement"],
-                          "se": self.naive["understatement_se"], "n_obs": np.nan, "df": float(out.df.iat[0])})
+            n = self.naive
+            extra.append({"term": "naive ring comparison", "ring": 0, "att": n["att"], "se": n["se"],
+                          "n_obs": n["n_obs"], "df": n.get("df", np.nan), "ci_low": n.get("ci_low", np.nan),
+                          "ci_high": n.get("ci_high", np.nan), "pvalue": n.get("pvalue", np.nan)})
+            extra.append({"term": "direct - naive", "ring": 0, "att": n["understatement"],
+                          "se": n["understatement_se"], "n_obs": np.nan, "df": n.get("understatement_df", np.nan),
+                          "ci_low": n.get("understatement_ci_low", np.nan),
+                          "ci_high": n.get("understatement_ci_high", np.nan),
+                          "pvalue": n.get("understatement_pvalue", np.nan)})
         out = pd.concat([out, pd.DataFrame(extra)], ignore_index=True) if extra else out
         return self._with_df_ci(out.reset_index(drop=True))
 
@@ -183,7 +196,7 @@ class SpilloverResult(ResultProtocol):
         ev = self._with_df_ci(self.table[self.table.event_time.notna()].reset_index(drop=True))
         ev["post"] = ev.event_time >= 0
         return pd.concat([self.ring_effects().assign(event_time=np.nan), ev], ignore_index=True)[
-            ["term", "ring", "event_time", "att", "se", "ci_low", "ci_high", "n_obs", "df"]]
+            ["term", "ring", "event_time", "att", "se", "ci_low", "ci_high", "pvalue", "n_obs", "df"]]
 
     def ring_event_study(self, ring: int = 0) -> EventStudyResult:
         """The event study of one ring (0 = direct) as an :class:`EventStudyResult` (HonestDiD, ``compare``).
@@ -212,6 +225,8 @@ class SpilloverResult(ResultProtocol):
 
     def notes(self) -> list[str]:
         out = super().notes()
+        if self.inference:
+            out.append(f"Intervals: {self.inference['label']}.")
         if self.naive:
             out.append(f"Naive ring comparison (inner ring against everything beyond it) {self.naive['att']:.4f} "
                        f"(SE {self.naive['se']:.4f}); direct - naive {self.naive['understatement']:.4f} "
@@ -219,7 +234,8 @@ class SpilloverResult(ResultProtocol):
         return out + list(self.notes_)
 
     def _dict_extra(self) -> dict:
-        return {"naive": self.naive, "rings": self.ring_effects().to_dict(orient="list")}
+        return {"naive": self.naive, "rings": self.ring_effects().to_dict(orient="list"),
+                "inference": self.inference}
 
     def plot(self, ax=None, title: str | None = None):
         """Event studies of every ring on one axes (direct and spillover rings side by side).
@@ -276,8 +292,10 @@ def effective_clusters(imp: _Imputed, rows: np.ndarray, cl: np.ndarray, n_cl: in
 
 
 def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, tid, names, labels, horizon,
-                    pretrends, small_cluster):
-    """Each ring's overall effect, its pre-trend coefficients and its event-time effects, with cluster scores."""
+                    pretrends, infer):
+    """Each ring's overall effect, its pre-trend coefficients and its event-time effects, with cluster scores and
+    the intervals of the inference rule (``infer(imp, rows, est, s)``; ``rows`` None for a pre-trend
+    coefficient)."""
     rows, scores, notes = [], {}, []
     K = len(names)
     for k in range(K):
@@ -286,9 +304,8 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
             notes.append(f"No observation is exposed in ring {labels[k]}: its effect is not estimated.")
             continue
         est, se, s = imp.estimate(rk)
-        gstar = effective_clusters(imp, rk, cl, n_cl) if small_cluster == "effective" else np.nan
-        rows.append({"term": names[k], "ring": k, "event_time": np.nan, "att": est, "se": se, "n_obs": int(rk.size),
-                     "df": gstar - 1})
+        rows.append({"term": names[k], "ring": k, "event_time": np.nan, "att": est, "n_obs": int(rk.size),
+                     **infer(imp, rk, est, s)})
         scores[names[k]] = s
         if pretrends:
             gk = g_ring[k]
@@ -299,7 +316,7 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
                 pre, pre_s = [], []
                 notes.append(f"Pre-trend coefficients of ring {labels[k]} not estimable (singular covariance).")
             for p, sc in zip(pre, pre_s, strict=True):
-                rows.append({"term": names[k], "ring": k, **p})
+                rows.append({"term": names[k], "ring": k, **p, **infer(imp, None, p["att"], sc)})
                 scores[f"{names[k]}|{p['event_time']:g}"] = sc
         if horizon is not False:
             ev = e[rk]
@@ -308,11 +325,23 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
                 rows_h = rk[ev == h]
                 if rows_h.size:
                     est, se, s = imp.estimate(rows_h)
-                    gstar = effective_clusters(imp, rows_h, cl, n_cl) if small_cluster == "effective" else np.nan
-                    rows.append({"term": names[k], "ring": k, "event_time": float(h), "att": est, "se": se,
-                                 "n_obs": int(rows_h.size), "df": gstar - 1})
+                    rows.append({"term": names[k], "ring": k, "event_time": float(h), "att": est,
+                                 "n_obs": int(rows_h.size), **infer(imp, rows_h, est, s)})
                     scores[f"{names[k]}|{h:g}"] = s
     return rows, scores, notes
+
+
+def _naive(y, uid, tid, inner, g0, t, cl, n_cl, Xv, Xu, direct, scores, direct_name, infer) -> dict:
+    """The naive ring comparison (inner ring against everything beyond it, by the same imputation estimator) and
+    the difference direct - naive, with intervals under the rule; adds the naive scores to ``scores``."""
+    _, imp_n = _fit_rows(y, uid, tid, inner, np.where(inner, g0, 0), np.where(inner, t - g0, np.nan), cl, n_cl,
+                         Xv, Xu)
+    est, _, s = imp_n.estimate(np.flatnonzero(inner))
+    gap = direct - est
+    i_n, i_d = infer(imp_n, np.flatnonzero(inner), est, s), infer(None, None, gap, scores[direct_name] - s)
+    scores["naive ring comparison"] = s
+    return {"att": est, "n_obs": int(inner.sum()), **i_n, "understatement": gap,
+            **{f"understatement_{k}": v for k, v in i_d.items()}}
 
 
 def spillover_did(
@@ -331,6 +360,8 @@ def spillover_did(
     naive: bool = True,
     clustervars: str | None = None,
     small_cluster: SmallCluster = "none",
+    biters: int = 999,
+    seed: int = 0,
     alp: float = 0.05,
 ) -> SpilloverResult:
     """Direct and spillover effects by distance ring, staggered (Butts 2023, two-stage / imputation form).
@@ -366,11 +397,19 @@ def spillover_did(
     clustervars
         Cluster variable (time-invariant within units); default the unit.
     small_cluster
-        ``"none"`` (normal intervals, as ``did_imputation``) or ``"effective"``: Student-t intervals with
-        ``G* - 1`` degrees of freedom, ``G*`` the effective number of clusters of each estimate (Carter, Schnepel &
-        Steigerwald 2017; :func:`effective_clusters`), the rule of ``att_gt``'s ``small_cluster="effective"``
-        carried over to the imputation weights (an extension of this project, not the default: see
-        docs/estimators-spatial-dose.md for its evidence).
+        A rule of the inference registry (:data:`ceci_impact.did.inference.RULES`), applied to every estimate's
+        cluster scores (:mod:`ceci_impact.did.spatial.inference`): ``"none"`` (CR0, normal intervals, as
+        ``did_imputation``; the default), ``"wcu_webb"``/``"wcu_rademacher"`` (wild cluster bootstrap-t,
+        unrestricted, percentile-t), ``"wcr_webb"``/``"wcr_rademacher"`` (null imposed, test inverted), ``"ri"``
+        (the reports' rule: the schedule of sites is not seen here, so its registered fallback ``wcu_webb`` is
+        used and named on the result), or ``"effective"`` (heuristic: Student-t with ``G* - 1`` df, ``G*`` the
+        effective number of clusters of each estimate, :func:`effective_clusters`; not a published interval
+        method, kept for comparison). ``"cr2_bm"``, ``"welch"`` and ``"effective_fitted"`` are not available
+        here (error). Evidence: docs/estimators-spatial-dose.md.
+    biters
+        Bootstrap draws of the wild rules.
+    seed
+        Seed of the bootstrap draws.
     alp
         Significance level.
 
@@ -391,6 +430,7 @@ def spillover_did(
 
     check_option("exposure", exposure, Exposure)
     check_option("small_cluster", small_cluster, SmallCluster)
+    check_rule(small_cluster)
     r = _check_rings(rings)
     if not 0 < alp < 1:
         raise CeciError(f"alp={alp!r}: expected a number between 0 and 1")
@@ -429,29 +469,28 @@ def spillover_did(
     first_stage, imp = _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu)
     labels = ring_labels(r)
     names = ["direct " + labels[0]] + [f"spillover {lab}" for lab in labels[1:]]
+
+    def infer(imp_, rows_, est, s):  # the registry rule on one estimate's scores (rows_ None: no cell structure)
+        cs = plain_scores(est, s) if rows_ is None else imputation_scores(imp_, rows_, est, s)
+        g = (effective_clusters(imp_, rows_, cl, n_cl) if small_cluster == "effective" and rows_ is not None
+             else np.nan)
+        return interval(small_cluster, cs, alp, biters, seed, g)
+
     rows, scores, notes = _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, tid,
-                                          names, labels, horizon, pretrends, small_cluster)
+                                          names, labels, horizon, pretrends, infer)
     if not rows or rows[0]["ring"] != 0:
         raise CeciError(f"spillover_did: no observation lies within the inner ring ({r[0]:g}) of an opened centre")
-    naive_d = {}
-    if naive:
-        inner = ring == 0
-        g0 = g_ring[0]
-        _, imp_n = _fit_rows(y, uid, tid, inner, np.where(inner, g0, 0), np.where(inner, t - g0, np.nan), cl, n_cl,
-                              Xv, Xu)
-        est, se, s = imp_n.estimate(np.flatnonzero(inner))
-        diff = scores[names[0]] - s
-        naive_d = {"att": est, "se": se, "n_obs": int(inner.sum()), "understatement": rows[0]["att"] - est,
-                   "understatement_se": float(np.sqrt((diff ** 2).sum())),
-                   "df": (effective_clusters(imp_n, np.flatnonzero(inner), cl, n_cl) - 1
-                          if small_cluster == "effective" else np.nan)}
-        scores["naive ring comparison"] = s
-    table = pd.DataFrame(rows, columns=["term", "ring", "event_time", "att", "se", "n_obs", "df"])
+    naive_d = _naive(y, uid, tid, ring == 0, g_ring[0], t, cl, n_cl, Xv, Xu, rows[0]["att"], scores, names[0],
+                     infer) if naive else {}
+    table = pd.DataFrame(rows, columns=["term", "ring", "event_time", "att", "se", "n_obs", "df", "ci_low",
+                                        "ci_high", "pvalue"])
     order = table.assign(_o=table.event_time.fillna(-np.inf)).sort_values(["ring", "_o"], kind="stable").index
     table = table.loc[order].reset_index(drop=True)
     params = dict(yname=yname, tname=tname, idname=idname, distname=distname, gname=gname, rings=list(r),
                   exposure=exposure, xformla=xformla, clustervars=clustervars or idname,
-                  small_cluster=small_cluster, comparison=f"beyond {r[-1]:g}",
+                  small_cluster=small_cluster, biters=biters, seed=seed, comparison=f"beyond {r[-1]:g}",
                   not_supported=["weights", "anticipation"])
     return SpilloverResult(table=table, overall_att=float(table.att.iat[0]), overall_se=float(table.se.iat[0]),
-                           alp=alp, params=params, scores=pd.DataFrame(scores), naive=naive_d, notes_=tuple(notes))
+                           alp=alp, params=params, scores=pd.DataFrame(scores), naive=naive_d, notes_=tuple(notes),
+                           inference={**rule_label(small_cluster), "clusters": n_cl, "biters": biters, "seed": seed,
+                                      "treated_clusters": int(np.unique(cl[ring == 0]).size)})
