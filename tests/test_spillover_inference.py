@@ -201,7 +201,9 @@ def test_municipality_doses_and_grid(small_world):
         want = 100 * cap / elig.get(cv, 0) if cap > 0 and elig.get(cv, 0) > 0 else np.nan
         assert got.ceci_dose[cv] == pytest.approx(want, nan_ok=True)
     dpos = pd.Series([1.234, 2.5, 3.1, 4.75, 5.2, 7.9])
-    grid = SD._dose_grid(dpos)
+    from ceci_impact.study.dose_response import _dose_grid
+
+    grid = _dose_grid(dpos)
     assert grid.min() >= dpos.min() and grid.max() <= dpos.max() and len(grid) > 3
 
 
