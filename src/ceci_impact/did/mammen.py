@@ -60,6 +60,7 @@ class MammenWeights:
         bg.advance(self.n * self.wpu)
         self._kept: tuple[int, int, np.ndarray] | None = None
         self._buf: np.ndarray | None = None
+        self._blk: np.ndarray | None = None
 
     def keep(self, lo: int, hi: int) -> None:
         """Generate the weights of units ``lo:hi`` once and keep them (for units that several passes read);
@@ -78,8 +79,8 @@ class MammenWeights:
 
     @property
     def chunk(self) -> int:
-        """Units per generated block (about 32 MB of weights: large enough for an efficient matrix product)."""
-        return max(64, 2**25 // (np.dtype(BITS).itemsize * self.biters))
+        """Units per generated block (about 8 MB of weights)."""
+        return max(64, 2**23 // (np.dtype(BITS).itemsize * self.biters))
 
     def _bits(self, lo: int, hi: int, out: np.ndarray | None = None) -> np.ndarray:
         """1.0 where the weight of (unit, draw) is ``K1``, else 0.0, for units ``lo:hi``."""
@@ -87,10 +88,13 @@ class MammenWeights:
         bg.state = self._state
         if lo:
             bg.advance(lo * self.wpu)
-        raw = bg.random_raw((hi - lo) * self.wpu)
-        u16 = raw.view(np.uint16).reshape(hi - lo, 4 * self.wpu)[:, : self.biters]
-        out = np.empty(u16.shape, BITS) if out is None else out[: hi - lo]
-        np.less(u16, P1_U16, out=out, casting="unsafe")
+        out = np.empty((hi - lo, self.biters), BITS) if out is None else out[: hi - lo]
+        step = max(1, 2**20 // (8 * self.wpu))  # raw words of about 1 MB at a time: they stay in cache
+        for a in range(0, hi - lo, step):
+            b = min(hi - lo, a + step)
+            raw = bg.random_raw((b - a) * self.wpu)
+            u16 = raw.view(np.uint16).reshape(b - a, 4 * self.wpu)[:, : self.biters]
+            np.less(u16, P1_U16, out=out[a:b], casting="unsafe")
         return out
 
     def _make(self, lo: int, hi: int) -> np.ndarray:
@@ -116,31 +120,32 @@ class MammenWeights:
         M2 : numpy.ndarray, optional
             Second values of the same rows.
         """
-        M = np.asarray(M, float)
-        k1 = M.shape[1]
-        both = M if M2 is None else np.hstack([M, np.asarray(M2, float)])
-        k = both.shape[1]
+        mats = [np.asarray(M, float)] + ([] if M2 is None else [np.asarray(M2, float)])
+        edges = np.cumsum([0] + [m.shape[1] for m in mats])
+        k = int(edges[-1])
         out = np.zeros((self.biters, k))
-        blk = None
+        mu = np.empty(k)
         for a, b, bits in self._bit_blocks(lo, hi):
-            part = both[a - lo:b - lo]
-            mu = part.mean(axis=0)
-            if blk is None or blk.shape[0] < b - a:
-                blk = np.empty((b - a, k + 1), BITS)
-            cur = blk[: b - a]
-            np.subtract(part, mu, out=cur[:, :k], casting="unsafe")
+            if self._blk is None or self._blk.shape[0] < b - a or self._blk.shape[1] < k + 1:
+                self._blk = np.empty((max(b - a, self.chunk), k + 1), BITS)  # reused by every block and call
+            cur = self._blk[: b - a, : k + 1]
+            for m, c0, c1 in zip(mats, edges[:-1], edges[1:], strict=True):
+                part = m[a - lo:b - lo]
+                mu[c0:c1] = part.mean(axis=0)
+                np.subtract(part, mu[c0:c1], out=cur[:, c0:c1], casting="unsafe")
             cur[:, k] = 1.0  # I' 1: the number of K1 weights per draw, exact
             prod = bits.T @ cur
             out += prod[:, :k]
-            out += np.outer(prod[:, k].astype(float), mu)
+            out += np.outer(prod[:, k], mu)
         out *= K1 - K2
-        out += K2 * both.sum(axis=0)
-        return out if M2 is None else (out[:, :k1], out[:, k1:])
+        out += K2 * np.concatenate([m.sum(axis=0) for m in mats])
+        return out if M2 is None else (out[:, :edges[1]], out[:, edges[1]:])
 
     def release(self) -> None:
         """Drop the kept weights and the work buffer (they are regenerated if needed)."""
         self._kept = None
         self._buf = None
+        self._blk = None
 
     def same_draws(self, other: MammenWeights) -> bool:
         """Whether ``other`` holds exactly the weights of this object (same stream position, draws and units).
