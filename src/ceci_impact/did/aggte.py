@@ -8,6 +8,7 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from .._blas import single_threaded
 from .._options import CeciError, check_option
 from .bootstrap import cluster_codes
 from .combination import Combination
@@ -177,6 +178,7 @@ def _cohort_shares(res, glist: np.ndarray, group: np.ndarray, sel: np.ndarray) -
     return pg_by_group, pg
 
 
+@single_threaded  # small products: one BLAS thread (ceci_impact._blas)
 def compute_aggte(
     res: AttGtResult,
     type: AggType = "group",

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._blas import single_threaded
 from .._options import CeciError, check_option
 from .attgt_data import (
     _balance,
@@ -44,6 +45,7 @@ _TINY = np.sqrt(np.finfo(float).eps) * 10
 
 
 @record_notes
+@single_threaded  # many small products: one BLAS thread (ceci_impact._blas), the bootstrap's large ones excepted
 def att_gt(
     data: pd.DataFrame,
     *,
