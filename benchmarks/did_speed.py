@@ -146,7 +146,7 @@ print(json.dumps({"att_gt": t1 - t0, "aggte": t2 - t1, "peak": status("VmHWM:"),
 ''')
 
 
-def national(sizes: list[int], T: int, timeout: int) -> None:
+def national(sizes: list[int], T: int, timeout: int, inference: str = "both") -> None:
     """att_gt (DR, one covariate) then aggte("dynamic") at national sizes, each size and inference in a fresh
     process: time, peak RSS against the input frame, and what the cell-level matrix would have taken."""
     script = Path("/tmp") / "_ceci_national.py"
@@ -154,7 +154,7 @@ def national(sizes: list[int], T: int, timeout: int) -> None:
     print(f"{'units x months':>16} {'inference':>22} {'att_gt s':>9} {'aggte s':>8} {'total s':>8} "
           f"{'input GiB':>9} {'peak GiB':>9} {'peak/input':>10} {'cells':>6} {'cell matrix GiB':>15}")
     for n in sizes:
-        for boot in (False, True):
+        for boot in {"both": (False, True), "analytic": (False,), "bootstrap": (True,)}[inference]:
             try:
                 r = subprocess.run([sys.executable, str(script), str(n), str(T), str(int(boot)), str(HERE)],
                                    capture_output=True, text=True, timeout=timeout)
@@ -242,9 +242,11 @@ def main() -> None:
     ap.add_argument("--national", action="store_true",
                     help="att_gt + aggte('dynamic') at 250,000, 500,000 and 1,000,000 units x 72 months")
     ap.add_argument("--national-sizes", nargs="+", type=int, default=[250_000, 500_000, 1_000_000])
+    ap.add_argument("--national-inference", choices=["both", "analytic", "bootstrap"], default="both",
+                    help="which of the two --national runs to make")
     a = ap.parse_args()
     if a.national:
-        national(a.national_sizes, 72, a.timeout)
+        national(a.national_sizes, 72, a.timeout, a.national_inference)
         return
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
