@@ -14,7 +14,8 @@ implementation under the same protocol:
   everyone, then the clock covers ``att_gt`` + the dynamic aggregation on the full panel;
 * best of ``--repeat`` (3) processes per implementation and configuration.
 
-Printed per configuration: seconds (estimation + aggregation, and the two parts), memory added by the timed run
+Printed per configuration: seconds (estimation + aggregation, and the two parts), the process's CPU seconds in the
+timed run (all threads: on a loaded machine the wall time mostly measures waiting), memory added by the timed run
 (peak RSS over the RSS before it), the fastest peer's time over ours, and the agreement of the dynamic effects:
 the largest absolute difference from csdid's (a port of R ``did``) over the event times both report.
 
@@ -105,12 +106,12 @@ def status_kb(key):
 with open("/proc/self/clear_refs", "w") as fh:  # reset the peak (VmHWM) to the present RSS
     fh.write("5")
 base = status_kb("VmRSS:")
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 out, t_est, t_agg = fit(df)
-secs = time.perf_counter() - t0
+secs, cpu = time.perf_counter() - t0, time.process_time() - c0
 peak = status_kb("VmHWM:")
 out.to_parquet(out_path)
-print(json.dumps({"seconds": secs, "att_gt": t_est, "aggte": t_agg, "added_mb": (peak - base) / 1024,
+print(json.dumps({"seconds": secs, "cpu": cpu, "att_gt": t_est, "aggte": t_agg, "added_mb": (peak - base) / 1024,
                   "input_mb": df.memory_usage(deep=True).sum() / 2**20}))
 """)
 
@@ -145,7 +146,7 @@ print(json.dumps({"att_gt": t1 - t0, "aggte": t2 - t1, "peak": status("VmHWM:"),
 ''')
 
 
-def national(sizes: list[int], T: int, timeout: int) -> None:
+def national(sizes: list[int], T: int, timeout: int, inference: str = "both") -> None:
     """att_gt (DR, one covariate) then aggte("dynamic") at national sizes, each size and inference in a fresh
     process: time, peak RSS against the input frame, and what the cell-level matrix would have taken."""
     script = Path("/tmp") / "_ceci_national.py"
@@ -153,7 +154,7 @@ def national(sizes: list[int], T: int, timeout: int) -> None:
     print(f"{'units x months':>16} {'inference':>22} {'att_gt s':>9} {'aggte s':>8} {'total s':>8} "
           f"{'input GiB':>9} {'peak GiB':>9} {'peak/input':>10} {'cells':>6} {'cell matrix GiB':>15}")
     for n in sizes:
-        for boot in (False, True):
+        for boot in {"both": (False, True), "analytic": (False,), "bootstrap": (True,)}[inference]:
             try:
                 r = subprocess.run([sys.executable, str(script), str(n), str(T), str(int(boot)), str(HERE)],
                                    capture_output=True, text=True, timeout=timeout)
@@ -241,9 +242,11 @@ def main() -> None:
     ap.add_argument("--national", action="store_true",
                     help="att_gt + aggte('dynamic') at 250,000, 500,000 and 1,000,000 units x 72 months")
     ap.add_argument("--national-sizes", nargs="+", type=int, default=[250_000, 500_000, 1_000_000])
+    ap.add_argument("--national-inference", choices=["both", "analytic", "bootstrap"], default="both",
+                    help="which of the two --national runs to make")
     a = ap.parse_args()
     if a.national:
-        national(a.national_sizes, 72, a.timeout)
+        national(a.national_sizes, 72, a.timeout, a.national_inference)
         return
     work = Path(a.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -252,7 +255,7 @@ def main() -> None:
         print(f"peers venv {PEERS_PY} missing: only ceci_impact is timed (see the module docstring)")
     print(f"load average at start: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print(f"{'panel':>12} {'config':>14} {'implementation':>14} {'total s':>8} {'att_gt s':>9} {'aggte s':>8} "
-          f"{'added MB':>9} {'x ours':>7} {'max|dyn diff| vs csdid':>23} {'max|se diff|':>12}  status")
+          f"{'added MB':>9} {'x ours':>7} {'max|dyn diff| vs csdid':>23} {'max|se diff|':>12} {'cpu s':>7}  status")
     for n in a.units:
         data = work / f"panel_{n}.parquet"
         if not data.exists():
@@ -275,7 +278,7 @@ def main() -> None:
                 sed = _max_diff(outs[i], ref, "se") if r["status"] == "ok" else np.nan
                 print(f"{rows:>12} {name:>14} {i:>14} {r['seconds']:8.3f} {r.get('att_gt', np.nan):9.3f} "
                       f"{r.get('aggte', np.nan):8.3f} {r.get('added_mb', np.nan):9.0f} {ratio:7.1f} {diff:23.2e} "
-                      f"{sed:12.2e}  {r['status']} ({r.get('runs', 0)} run(s))", flush=True)
+                      f"{sed:12.2e} {r.get('cpu', np.nan):7.2f}  {r['status']} ({r.get('runs', 0)} run(s))", flush=True)
             fastest = min((res[p]["seconds"] for p in peers if res[p]["status"] == "ok"), default=np.nan)
             if np.isfinite(fastest) and ours["status"] == "ok":
                 print(f"{rows:>12} {name:>14} {'=> fastest peer / ours':>30} {fastest / ours['seconds']:.1f}x",

@@ -104,7 +104,7 @@ def gram(inf, cluster: np.ndarray | None = None, rows: int = 4096) -> np.ndarray
 
 def mammen_draws(inf: np.ndarray | sparse.spmatrix, biters: int, rng: np.random.Generator) -> np.ndarray:
     """Return the ``(biters, k)`` matrix of ``mean_i(v_b,i * inf_i)`` with Mammen weights ``v`` (float64, the
-    weights regenerated chunk by chunk: see :mod:`ceci_impact.did.mammen`).
+    weights regenerated chunk by chunk: see :mod:`ceci_impact.did.core.mammen`).
 
     Parameters
     ----------

@@ -8,13 +8,14 @@ from typing import Any, Literal
 import numpy as np
 from scipy import stats
 
+from ..._blas import single_threaded
 from ..._options import CeciError, check_option
 from ..core.bootstrap import cluster_codes
 from ..core.results import AggteResult
 from ..inference.attach import with_rule
 from .combination import Combination
 
-# ``res`` below is an ``AttGtResult`` (ceci_impact.did.attgt_result, which imports this module: no import back)
+# ``res`` below is an ``AttGtResult`` (ceci_impact.did.cs.attgt_result, which imports this module: no import back)
 AttGtResult = Any
 
 AggType = Literal["simple", "group", "dynamic", "calendar"]
@@ -177,6 +178,7 @@ def _cohort_shares(res, glist: np.ndarray, group: np.ndarray, sel: np.ndarray) -
     return pg_by_group, pg
 
 
+@single_threaded  # small products: one BLAS thread (ceci_impact._blas)
 def compute_aggte(
     res: AttGtResult,
     type: AggType = "group",

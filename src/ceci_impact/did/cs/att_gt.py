@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..._blas import single_threaded
 from ..._options import CeciError, check_option
 from ..core.bootstrap import cluster_codes, summarise_draws
 from ..core.mammen import MammenWeights
@@ -23,9 +24,17 @@ from .attgt_data import (
     _warn,
 )
 from .attgt_result import AttGtResult
-from .drdid import PANEL_BATCH, RC_ESTIMATORS, TRIM_LEVEL, EstimationFailure, ill_conditioned, logit_fit
+from .drdid import (
+    PANEL_BATCH,
+    RC_ESTIMATORS,
+    TRIM_LEVEL,
+    EstimationFailure,
+    LazyChanges,
+    ill_conditioned,
+    logit_fit,
+)
 from .grouped import CohortStats
-from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, changes
+from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, runs
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
@@ -36,6 +45,7 @@ _TINY = np.sqrt(np.finfo(float).eps) * 10
 
 
 @record_notes
+@single_threaded  # many small products: one BLAS thread (ceci_impact._blas), the bootstrap's large ones excepted
 def att_gt(
     data: pd.DataFrame,
     *,
@@ -219,7 +229,7 @@ def _cells(glist, tlist, base_period, anticipation, control_group) -> list[dict]
 
 class _CellFit:
     """ATT(g,t) of every cell; each batch's influence functions go to the sinks (sums of squares, cluster sums,
-    bootstrap sums) as they are estimated and are kept only as factors (:mod:`ceci_impact.did.influence`)."""
+    bootstrap sums) as they are estimated and are kept only as factors (:mod:`ceci_impact.did.cs.influence`)."""
 
     def __init__(self, cells, tlist, g_unit, n, sinks: Sinks):
         self.cells, self.tlist, self.g_unit, self.n, self.sinks = cells, tlist, g_unit, n, sinks
@@ -231,6 +241,7 @@ class _CellFit:
         self.influence = CellInfluence(n, k)
         self.failures: dict[tuple, list] = {}
         self.cohorts = np.unique(g_unit[g_unit > 0])
+        self._work: dict = {}  # a work buffer the batches share (see _factor_rows)
 
     def control_mask(self, g, thr):
         if thr is None:
@@ -289,7 +300,10 @@ class _CellFit:
                                             f"covariates in {xformla!r}?)")
                 tc = np.array([self.cells[j]["tcur"] for j in js])
                 tp = np.array([self.cells[j]["pret"] for j in js])
-                att, (fa, fZ, fB, fC), inf = est(changes(a["Y"], kept, tc, tp), D, X, w, ps)
+                k = X.shape[1]  # the estimator's Z has 2 + k columns (DR, IPW) or 1 (regression); B has k or none
+                U = _factor_rows(a["Y"], kept, 1 if est_method == "reg" else 2 + k, 0 if est_method == "ipw" else k,
+                                 self._work)
+                att, (fa, fZ, fB, fC), _ = est(LazyChanges(U[:, :a["Y"].shape[1]], tc, tp), D, X, w, ps)
             except EstimationFailure as exc:
                 self.fail(js, str(exc))
                 continue
@@ -297,18 +311,18 @@ class _CellFit:
             js = np.asarray(js)
             if not ok.all():
                 self.fail(js[~ok], "estimate is not finite")
-                inf = inf[:, ok]
             if not ok.any():
                 continue
             scale = self.n / kept.size
-            inf *= scale
             self.att[js[ok]] = att[ok]
             self.influence.add(PanelBatch(js[ok], kept, fa, fZ, None if fB is None else fB[:, ok], fC[:, ok],
                                           tc[ok], tp[ok], scale, Xall))
-            self.sinks.add(js[ok], kept, inf, unit_col=(g, a["w_unit"][kept] * D))
+            E = _fill_factors(U, fa * scale, fZ * scale, X, tc[ok], tp[ok], fC[:, ok],
+                              None if fB is None else fB[:, ok])
+            self.sinks.add_factors(js[ok], kept, U, E, unit_col=(g, a["w_unit"][kept] * D))
 
     def _grouped(self, stats: CohortStats, g, ckey, kept, js, a, est_method) -> None:
-        """One comparison without covariates, from the cohorts' statistics (:mod:`ceci_impact.did.grouped`)."""
+        """One comparison without covariates, from the cohorts' statistics (:mod:`ceci_impact.did.cs.grouped`)."""
         controls = [0.0, *ckey] if ckey is not None else [0.0]
         controls = [h for h in controls if h in stats.slices]
         nt = stats.slices[g][1] - stats.slices[g][0] if g in stats.slices else 0
@@ -381,6 +395,42 @@ class _CellFit:
             _warn(f"ATT(g,t) set to NA for group {g:g} ({ng} units) in {len(times)} period(s) "
                   f"{times[0]:g}..{times[-1]:g}: {why}" + ("; the cohort is very small" if ng < 3 else ""),
                   cells=[(float(g), float(t)) for t in times], reason=why)
+
+
+def _factor_rows(Y: np.ndarray, kept: np.ndarray, q: int, p: int, work: dict) -> np.ndarray:
+    """Work array ``U`` (kept units x periods + factors) whose first columns hold the units' outcomes less
+    their own mean (unit levels cancel in every change): the batch's estimator reads the changes from them,
+    then :func:`_fill_factors` turns the array into the influence functions' factors. The memory is one
+    buffer reused by every batch (``work``), so its pages are touched once."""
+    T = Y.shape[1]
+    size = kept.size * (T + q + p)
+    if work.get("buf") is None or work["buf"].size < size:
+        work["buf"] = np.empty(size)
+    U = work["buf"][:size].reshape(kept.size, T + q + p)
+    for lo, hi in runs(kept):
+        U[lo:hi, :T] = Y[kept[lo]:kept[hi - 1] + 1]
+    Yk = U[:, :T]
+    Yk -= Yk.mean(axis=1, keepdims=True)
+    return U
+
+
+def _fill_factors(U, sa, sZ, X, tc, tp, C, B) -> np.ndarray:
+    """Fill ``U = [sa * Yd, sZ, -sa * X]`` in place and return ``E = [e_tc - e_tp; C; B]`` (one column per
+    cell), so that ``U @ E`` is the batch's scaled influence functions ``sa * DY + [sZ, -sa X] @ [C; B]``."""
+    T = U.shape[1] - sZ.shape[1] - (0 if B is None else X.shape[1])
+    U[:, :T] *= sa[:, None]
+    U[:, T:T + sZ.shape[1]] = sZ
+    r = T + sZ.shape[1]
+    E = np.zeros((U.shape[1], tc.size))
+    j = np.arange(tc.size)
+    E[tc, j] = 1.0
+    E[tp, j] = -1.0
+    E[T:r] = C
+    if B is not None:
+        U[:, r:] = X
+        U[:, r:] *= -sa[:, None]
+        E[r:] = B
+    return E
 
 
 def _inference(sinks: Sinks, n, T, bstrap, biters, cband, alp, rng):

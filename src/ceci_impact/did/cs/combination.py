@@ -16,7 +16,7 @@ estimation already gave the sums:
   ``att_gt`` when the draws are the same (same seed, draws and units: the weights' generator state is
   compared), so the aggregation's draws are exactly those a pass over ``inf`` would give;
 * sums of squares, for comparisons without covariates, from the cohorts' outcome statistics
-  (:mod:`ceci_impact.did.grouped`): a unit of cohort ``h`` has ``inf_i = w_i (Y_i K_h + k_h)`` with ``K_h``
+  (:mod:`ceci_impact.did.cs.grouped`): a unit of cohort ``h`` has ``inf_i = w_i (Y_i K_h + k_h)`` with ``K_h``
   (periods x columns) and ``k_h`` collected over the comparisons the cohort enters, so
   ``sum_{i in h} inf_i^2 = diag(K_h' G_h K_h) + Q_h (mu_h K_h + k_h)^2`` (``G_h``, ``mu_h``, ``Q_h``: the
   ``w^2``-weighted centred cross-products, mean and weight of the unit-demeaned outcomes).
@@ -190,7 +190,7 @@ class Combination:
     def boot(self, biters: int, alp: float, rng: np.random.Generator, cluster: tuple[np.ndarray, int] | None,
              band_cols: int | None = None):
         """The multiplier bootstrap of R ``mboot`` (Mammen weights from ``rng``; over cluster sums when
-        ``cluster = (codes, G)``), as :func:`ceci_impact.did.bootstrap.mboot` on the explicit matrix.
+        ``cluster = (codes, G)``), as :func:`ceci_impact.did.core.bootstrap.mboot` on the explicit matrix.
 
         Parameters
         ----------

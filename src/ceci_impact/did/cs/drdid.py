@@ -365,6 +365,43 @@ RC_ESTIMATORS = {"dr": drdid_rc, "reg": reg_did_rc, "ipw": std_ipw_did_rc}
 # The three panel estimators are linear in the outcome change given the propensity score, so the
 # cells of one cohort that share a comparison group are estimated together: DY holds one column
 # per cell and every step is a matrix product. Column j equals the scalar estimator on DY[:, j].
+# DY may also be a :class:`LazyChanges` (the changes held as the units' outcomes and the cells' periods):
+# every reduction over units is then formed from the outcomes (``(M @ Y)[:, tc] - (M @ Y)[:, tp]``, periods
+# instead of cells), and the influence functions are returned as factors only (``inf`` is None).
+
+
+class LazyChanges:
+    """Outcome changes ``Y[:, tc] - Y[:, tp]`` (units x cells) held as the outcomes ``Y`` (units x periods).
+
+    Parameters
+    ----------
+    Y : numpy.ndarray
+        Outcomes of the units (units x periods); only differences of its columns are read, so any
+        per-unit constant may be removed first.
+    tc : numpy.ndarray
+        Current period of each cell.
+    tp : numpy.ndarray
+        Base period of each cell.
+    """
+
+    def __init__(self, Y: np.ndarray, tc: np.ndarray, tp: np.ndarray):
+        self.Y, self.tc, self.tp = Y, np.asarray(tc), np.asarray(tp)
+
+    def rdot(self, M: np.ndarray) -> np.ndarray:
+        """``M @ DY`` (rows of ``M`` x cells) from ``M @ Y``.
+
+        Parameters
+        ----------
+        M : numpy.ndarray
+            Weights over the units (a vector or rows x units).
+        """
+        R = M @ self.Y
+        return R[..., self.tc] - R[..., self.tp]
+
+
+def _rdot(DY, M: np.ndarray) -> np.ndarray:
+    return DY.rdot(M) if isinstance(DY, LazyChanges) else M @ DY
+
 
 
 def _ols_batch(X, DY, w, ctrl):
@@ -373,7 +410,7 @@ def _ols_batch(X, DY, w, ctrl):
     A = XtW @ X
     if ill_conditioned(A):
         raise EstimationFailure("outcome regression design is singular")
-    return np.linalg.solve(A, XtW @ DY)
+    return np.linalg.solve(A, _rdot(DY, XtW))
 
 
 def drdid_panel_batch(DY, D, X, w, ps=None):
@@ -385,8 +422,9 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
 
     Parameters
     ----------
-    DY : numpy.ndarray
-        Outcome changes, one column per cell (units x m).
+    DY : numpy.ndarray or LazyChanges
+        Outcome changes, one column per cell (units x m); as :class:`LazyChanges`, ``inf`` is not formed
+        (None is returned in its place).
     D : numpy.ndarray
         1 for units of the treated cohort, 0 for comparison units.
     X : numpy.ndarray
@@ -402,7 +440,7 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
     wols = w * (1 - D)
     w_treat = P.trim * w * D
     w_cont = P.trim * w * P.ps * (1 - D) / (1 - P.ps)
-    red = np.vstack([X.T * wols, w_treat, w_cont, X.T * w_cont]) @ DY  # one pass over DY
+    red = _rdot(DY, np.vstack([X.T * wols, w_treat, w_cont, X.T * w_cont]))  # one pass over DY
     A = (X.T * wols) @ X
     if ill_conditioned(A):
         raise EstimationFailure("outcome regression design is singular")
@@ -419,6 +457,8 @@ def drdid_panel_batch(DY, D, X, w, ps=None):
     a = w_treat / mwt - wols * v1 / mwt - w_cont / mwc + wols * v3 / mwc
     Z = np.column_stack([-w_treat / mwt, w_cont / mwc, -score_ps / mwc])
     C = np.vstack([eta_t, eta_c, P.Hps @ M2])
+    if isinstance(DY, LazyChanges):
+        return eta_t - eta_c, (a, Z, B, C), None
     inf = DY
     inf *= a[:, None]
     inf += np.hstack([Z, -(a[:, None] * X)]) @ np.vstack([C, B])
@@ -430,8 +470,9 @@ def reg_did_panel_batch(DY, D, X, w, ps=None):
 
     Parameters
     ----------
-    DY : numpy.ndarray
-        Outcome changes, one column per cell (units x m).
+    DY : numpy.ndarray or LazyChanges
+        Outcome changes, one column per cell (units x m); as :class:`LazyChanges`, ``inf`` is not formed
+        (None is returned in its place).
     D : numpy.ndarray
         1 for units of the treated cohort, 0 for comparison units.
     X : numpy.ndarray
@@ -444,10 +485,9 @@ def reg_did_panel_batch(DY, D, X, w, ps=None):
     n = D.shape[0]
     w = w / w.mean()
     B = _ols_batch(X, DY, w, D == 0)
-    R = DY - X @ B
     w_treat = w * D
     mwt = w_treat.mean()
-    eta_t = (w_treat @ DY) / n / mwt
+    eta_t = _rdot(DY, w_treat) / n / mwt
     eta_c = (w_treat @ (X @ B)) / n / mwt
     wols = w * (1 - D)
     XpX_inv = _inv_checked((X.T * wols) @ X / n, "regression design")
@@ -455,6 +495,9 @@ def reg_did_panel_batch(DY, D, X, w, ps=None):
     a = (w_treat - wols * v1) / mwt
     Z = (-w_treat / mwt)[:, None]
     C = (eta_t - eta_c)[None, :]
+    if isinstance(DY, LazyChanges):
+        return eta_t - eta_c, (a, Z, B, C), None
+    R = DY - X @ B
     R *= a[:, None]
     R += Z @ C
     return eta_t - eta_c, (a, Z, B, C), R
@@ -465,8 +508,9 @@ def std_ipw_did_panel_batch(DY, D, X, w, ps=None):
 
     Parameters
     ----------
-    DY : numpy.ndarray
-        Outcome changes, one column per cell (units x m).
+    DY : numpy.ndarray or LazyChanges
+        Outcome changes, one column per cell (units x m); as :class:`LazyChanges`, ``inf`` is not formed
+        (None is returned in its place).
     D : numpy.ndarray
         1 for units of the treated cohort, 0 for comparison units.
     X : numpy.ndarray
@@ -482,13 +526,16 @@ def std_ipw_did_panel_batch(DY, D, X, w, ps=None):
     w_treat = P.trim * w * D
     w_cont = P.trim * w * P.ps * (1 - D) / (1 - P.ps)
     mwt, mwc = w_treat.mean(), w_cont.mean()
-    eta_t = (w_treat @ DY) / n / mwt
-    eta_c = (w_cont @ DY) / n / mwc
-    M2 = X.T @ (w_cont[:, None] * (DY - eta_c)) / n
+    red = _rdot(DY, np.vstack([w_treat, w_cont, X.T * w_cont]))
+    eta_t = red[0] / n / mwt
+    eta_c = red[1] / n / mwc
+    M2 = (red[2:] - np.outer(X.T @ w_cont, eta_c)) / n
     score_ps = (w * (D - P.ps))[:, None] * X
     a = w_treat / mwt - w_cont / mwc
     Z = np.column_stack([-w_treat / mwt, w_cont / mwc, -score_ps / mwc])
     C = np.vstack([eta_t, eta_c, P.Hps @ M2])
+    if isinstance(DY, LazyChanges):
+        return eta_t - eta_c, (a, Z, None, C), None
     inf = DY * a[:, None]
     inf += Z @ C
     return eta_t - eta_c, (a, Z, None, C), inf

@@ -53,21 +53,22 @@ class CohortStats:
         T = Y.shape[1]
         biggest = max(hi - lo for lo, hi in self.slices.values())
         buf = np.empty((biggest, T + 1))  # one work array for every cohort: its pages are touched once
+        ybuf = np.empty((biggest, T))
         for h, (lo, hi) in self.slices.items():
             Yh, wh = Y[lo:hi], w[lo:hi]
             unit_w = bool(np.all(wh == 1.0))
             self.S[h], self.W[h] = wh @ Yh, float(wh.sum())
-            work = buf[: hi - lo]
-            if weights is not None:  # [w * Y, w] against the Mammen weights: one pass over them
-                np.multiply(Yh, wh[:, None], out=work[:, :T])
+            Yd = ybuf[: hi - lo]
+            np.subtract(Yh, Yh.mean(axis=1, keepdims=True), out=Yd)  # unit levels removed: they cancel in changes
+            if weights is not None:  # [w * Yd, w] against the Mammen weights: one pass over them (Yd: only the
+                work = buf[: hi - lo]  # differences of its columns are read, and they are those of Y)
+                np.multiply(Yd, wh[:, None], out=work[:, :T])
                 work[:, T] = wh
                 Qv = weights.vt_dot(lo, hi, work)
                 self.boot[h] = (Qv[:, :T], Qv[:, T])
             if cluster is not None:
                 codes, ncl = cluster
                 self.cl[h] = (group_sums(codes[lo:hi], ncl, wh[:, None] * Yh), group_sums(codes[lo:hi], ncl, wh))
-            Yd = work[:, :T]
-            np.subtract(Yh, Yh.mean(axis=1, keepdims=True), out=Yd)  # unit levels removed: they cancel in changes
             w2 = wh * wh
             self.Q2[h] = float(w2.sum())
             self.mu[h] = (w2 @ Yd) / self.Q2[h] if self.Q2[h] > 0 else np.zeros(T)

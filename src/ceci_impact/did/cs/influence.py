@@ -255,6 +255,49 @@ class Sinks:
                     else:
                         self.comb[rows[lo]:rows[hi - 1] + 1][:, cs] += part
 
+    def add_factors(self, cols: np.ndarray, rows: np.ndarray, U: np.ndarray, E: np.ndarray,
+                    unit_col: tuple[float, np.ndarray] | None = None) -> None:
+        """Accumulate the influence functions ``U @ E`` (len(rows) x len(cols)) without forming them: sums of
+        squares ``diag(E' (U'U) E)``, cluster sums ``(C' U) E``, bootstrap sums ``(V' U) E``; the products with
+        the units read ``U`` (units x a few more columns than periods), not the units x cells matrix.
+        ``unit_col`` as in :meth:`add`.
+
+        Parameters
+        ----------
+        cols : numpy.ndarray
+            Cell (column) indices.
+        rows : numpy.ndarray
+            Unit codes (sorted).
+        U : numpy.ndarray
+            Per-unit factors (len(rows) x r).
+        E : numpy.ndarray
+            Per-cell coefficients (r x len(cols)).
+        unit_col : tuple, optional
+            ``(cohort, u)`` for the cohort's bootstrap sums.
+        """
+        if self.comb is not None:
+            self.add(cols, rows, U @ E, unit_col)
+            return
+        if self.sumsq is not None:
+            self.sumsq[cols] += np.einsum("kj,kj->j", E, (U.T @ U) @ E)
+        if self.S is not None:
+            self.S[:, cols] += group_sums(self.codes[rows], self.G, U) @ E
+        if self.boot is not None:
+            extra = unit_col is not None and unit_col[0] not in self.unit_boot
+            acc = np.zeros((self.weights.biters, U.shape[1]))
+            acc2 = np.zeros(self.weights.biters)
+            for lo, hi in runs(rows):
+                r0, r1 = int(rows[lo]), int(rows[hi - 1]) + 1
+                if extra:
+                    both = self.weights.vt_dot(r0, r1, U[lo:hi], unit_col[1][lo:hi, None])
+                    acc += both[0]
+                    acc2 += both[1][:, 0]
+                else:
+                    acc += self.weights.vt_dot(r0, r1, U[lo:hi])
+            self.boot[:, cols] += acc @ E
+            if extra:
+                self.unit_boot[unit_col[0]] = acc2
+
     def add_summaries(self, cols: np.ndarray, sumsq: np.ndarray, S: np.ndarray | None,
                       boot: np.ndarray | None) -> None:
         """Accumulate summaries computed elsewhere (:mod:`ceci_impact.did.cs.grouped`) for the cells ``cols``.

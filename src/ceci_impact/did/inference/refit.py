@@ -35,7 +35,7 @@ cohort keeps its number of clusters); anticipation windows, comparison sets and 
   plus the cohorts not yet treated) is a never-treated block plus a suffix sum over later cohorts. Cost:
   ``O(B (G F + cells k^3))`` for ``B`` permutations, ``G`` clusters, ``F = k^2 + 2 k T`` statistics per cluster.
 - ``"dr"``/``"ipw"`` with covariates: the propensity score is refitted on the units of every comparison under
-  every permutation (the 2x2 estimators of :mod:`ceci_impact.did.drdid` on the two outcome columns at once):
+  every permutation (the 2x2 estimators of :mod:`ceci_impact.did.cs.drdid` on the two outcome columns at once):
   ``O(B n k^2)`` per comparison, much slower; the number of permutations is the same.
 
 A cell the estimator cannot estimate under a permutation (singular covariates among the comparison units, no
@@ -353,7 +353,7 @@ def _log_multinomial(counts: np.ndarray) -> float:
 
 
 def _well_conditioned(A: np.ndarray) -> np.ndarray:
-    """``not ill_conditioned(A)`` of :mod:`ceci_impact.did.drdid` for a stack of symmetric matrices."""
+    """``not ill_conditioned(A)`` of :mod:`ceci_impact.did.cs.drdid` for a stack of symmetric matrices."""
     ev = np.linalg.eigvalsh(A)
     return ev[..., 0] > np.finfo(float).eps * ev[..., -1]
 

@@ -56,7 +56,7 @@ def imputation_scores(imp, rows: np.ndarray, estimate: float, s: np.ndarray) -> 
 
     Parameters
     ----------
-    imp : ceci_impact.did.imputation._Imputed
+    imp : ceci_impact.did.regression.imputation._Imputed
         The fitted imputation (``adj`` = outcome less its first-stage fit, ``key`` = cohort x event-time code,
         ``cl`` = cluster codes, ``n_cl`` = number of clusters).
     rows : numpy.ndarray
