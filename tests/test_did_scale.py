@@ -20,7 +20,7 @@ from ceci_impact.did.core.mammen import K1, K2, P1_U16, MammenWeights
 from ceci_impact.did.cs.aggte import _wif_times
 
 TOL = 1e-10
-BOOT_TOL = 1e-4  # bootstrap sums in float32 products (ceci_impact.did.mammen): about 1e-6, at worst 1e-5, relative
+BOOT_TOL = 1e-4  # bootstrap sums in float32 products (ceci_impact.did.core.mammen): about 1e-6, at worst 1e-5, relative
 
 
 def _panel(n=900, T=14, seed=0, unbalanced=False):

@@ -20,7 +20,7 @@ from ceci_impact.did.core.bootstrap import cluster_sums, mboot
 from ceci_impact.did.regression.fixed_effects import within_ols
 
 TOL = 1e-10
-BOOT_TOL = 1e-4  # bootstrap sums in float32 products (ceci_impact.did.mammen): about 1e-6, at worst 1e-5, relative
+BOOT_TOL = 1e-4  # bootstrap sums in float32 products (ceci_impact.did.core.mammen): about 1e-6, at worst 1e-5, relative
 
 
 def _panel(n=700, T=12, seed=0):

@@ -6,7 +6,7 @@ work (a shared JupyterHub server, a CI runner), a product of a millisecond then 
 and a few hundred of them turn a second's work into ten (measured on a 2-core machine at load 10: ``att_gt`` with
 a covariate, 15.8 s with two threads against 1.6 s with one, for 0.3 s of computation). The estimators therefore
 run on one thread (:func:`single_threaded`). One thread also makes the single-precision products of the
-multiplier bootstrap (:mod:`ceci_impact.did.mammen`) independent of the machine: with two threads OpenBLAS splits
+multiplier bootstrap (:mod:`ceci_impact.did.core.mammen`) independent of the machine: with two threads OpenBLAS splits
 them differently and the bootstrap standard errors moved in the 8th digit.
 
 Found through ``ctypes`` among the libraries the process has loaded (``/proc/self/maps``), OpenBLAS only; where
