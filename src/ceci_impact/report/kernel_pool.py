@@ -214,8 +214,24 @@ class PooledKernel:
         self.started += 1
 
     async def _acall(self, code: str, timeout: float) -> None:
-        reply = await self.kc.execute_interactive(code, silent=True, store_history=False, allow_stdin=False,
-                                                  timeout=timeout, output_hook=lambda msg: None)
+        """Execute ``code`` silently and wait for its reply, checking every second that the kernel is alive (a
+        kernel that exited at the end of the previous run is noticed at once, not after the timeout)."""
+        import queue
+        import time
+
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                reply = await self.kc.get_shell_msg(timeout=1)
+            except queue.Empty:
+                if not await self.km.is_alive():
+                    raise KernelStateError("the kernel died") from None
+                if time.monotonic() > deadline:
+                    raise KernelStateError(f"the kernel did not answer within {timeout:g} s") from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                break
         content = reply.get("content", {})
         if content.get("status") != "ok":
             raise KernelStateError(f"{content.get('ename', 'error')}: {content.get('evalue', '')}")
@@ -239,7 +255,9 @@ class PooledKernel:
                 await km.shutdown_kernel(now=True)
         finally:
             with contextlib.suppress(Exception):
-                km.cleanup_resources()
+                done = km.cleanup_resources()  # the connection file and the IPC socket files
+                if hasattr(done, "__await__"):
+                    await done
 
     def rss_mb(self) -> float:
         """Resident memory of the kernel process (MiB; 0 when unknown)."""
@@ -272,7 +290,7 @@ class PooledKernel:
             self._sync(self._acall(_CHDIR_CODE.format(cwd=cwd), timeout=30))
             return
         try:
-            self._sync(self._acall(_RESET_CODE.format(cwd=cwd), timeout=60))
+            self._sync(self._acall(_RESET_CODE.format(cwd=cwd), timeout=30))
         except Exception:  # noqa: BLE001 - a kernel that cannot be reset is replaced
             self.stop(now=True)
             self._sync(self._astart(cwd))
