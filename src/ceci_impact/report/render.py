@@ -291,7 +291,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
             engine = {"kernel_manager_class": km_class} if km_class else {}
         else:
             pool = _worker_kernel()
-            pool.prepare(str(nbdir))
+            pool.prepare(str(nbdir.resolve()))
             engine = {"engine_name": "ceci-pooled", "pooled_kernel": pool}
         pm.execute_notebook(str(nbdir / run.notebook), str(tmp_nb), parameters=params, kernel_name=KERNEL,
                             cwd=str(nbdir), execution_timeout=timeout, progress_bar=False, log_output=False,
