@@ -81,11 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     for f in (dest / "reports" / "results").glob("*.json"):
         d = json.loads(f.read_text())
         if "duration_s" in d:
-            per[d["notebook"]].append(d["duration_s"])
+            per[d["notebook"]].append((d["duration_s"], d.get("cpu_s", float("nan"))))
     if per:
-        print("render worker time per notebook (sum of the runs' durations, s):")
-        for nb, v in sorted(per.items(), key=lambda kv: -sum(kv[1])):
-            print(f"  {nb:30s} runs {len(v):3d}  sum {sum(v):7.1f}  mean {sum(v) / len(v):6.1f}")
+        print("render per notebook (worker wall time and CPU time, sums over its runs, s):")
+        for nb, v in sorted(per.items(), key=lambda kv: -sum(w for w, _ in kv[1])):
+            wall, cpu = sum(w for w, _ in v), sum(c for _, c in v)
+            print(f"  {nb:30s} runs {len(v):3d}  wall {wall:7.1f} (mean {wall / len(v):5.1f})  cpu {cpu:7.1f}")
+        allv = [x for v in per.values() for x in v]
+        print(f"  {'all':30s} runs {len(allv):3d}  wall {sum(w for w, _ in allv):7.1f}  "
+              f"cpu {sum(c for _, c in allv):7.1f}")
     return rc
 
 

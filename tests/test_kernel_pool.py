@@ -80,6 +80,7 @@ def test_runs_share_a_kernel_but_not_its_state(world):
     ok = render.render(plan, reports, quiet=True, jobs=1)
     errors = [json.loads(p.read_text())["error"] for p in (reports / "results").glob("*.failed.json")]
     assert ok, errors
+    assert all(json.loads((reports / "results" / f"{n}.json").read_text())["cpu_s"] > 0 for n in "abc")
     pid = {n: (pids / n).read_text() for n in "abc"}
     assert pid["a"] == pid["b"] == pid["c"]  # one kernel for the three runs
     assert pid["a"] != str(os.getpid())

@@ -259,16 +259,32 @@ class PooledKernel:
                 if hasattr(done, "__await__"):
                     await done
 
-    def rss_mb(self) -> float:
-        """Resident memory of the kernel process (MiB; 0 when unknown)."""
+    def _process(self):
         import psutil
 
         prov = getattr(self.km, "provisioner", None)
         pid = getattr(prov, "pid", None) or getattr(getattr(prov, "process", None), "pid", None)
-        if not pid:
-            return 0.0
+        try:
+            return psutil.Process(pid) if pid else None
+        except psutil.Error:
+            return None
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user + system) used so far by the current kernel (0 when there is none)."""
+        import psutil
+
+        p = self._process()
         with contextlib.suppress(psutil.Error):
-            return psutil.Process(pid).memory_info().rss / 2**20
+            return sum(p.cpu_times()[:2]) if p else 0.0
+        return 0.0
+
+    def rss_mb(self) -> float:
+        """Resident memory of the kernel process (MiB; 0 when unknown)."""
+        import psutil
+
+        p = self._process()
+        with contextlib.suppress(psutil.Error):
+            return p.memory_info().rss / 2**20 if p else 0.0
         return 0.0
 
     def prepare(self, cwd: str) -> None:

@@ -259,6 +259,15 @@ def _worker_kernel():
     return _POOL
 
 
+def _cpu_seconds(pool) -> float:
+    """CPU seconds (user + system) of this worker, of its finished kernels and of its kept kernel: the difference
+    over a run is the run's CPU time, which the machine's other load does not inflate as it does wall time."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + (pool.cpu_seconds() if pool else 0.0)
+
+
 def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: str, version: str,
              nav: dict | None = None, fresh_kernel: bool = False) -> dict:
     """Worker: execute one run once; on success write its Spanish and English HTML editions, the executed notebook
@@ -283,6 +292,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     with contextlib.suppress(FileNotFoundError):
         headline_tmp.unlink()
     pool = None
+    cpu0 = _cpu_seconds(None)
     try:
         if run.error:
             raise RuntimeError(run.error)
@@ -291,6 +301,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
             engine = {"kernel_manager_class": km_class} if km_class else {}
         else:
             pool = _worker_kernel()
+            cpu0 += pool.cpu_seconds()  # the kept kernel's CPU before this run (0 when it starts now)
             pool.prepare(str(nbdir.resolve()))
             engine = {"engine_name": "ceci-pooled", "pooled_kernel": pool}
         pm.execute_notebook(str(nbdir / run.notebook), str(tmp_nb), parameters=params, kernel_name=KERNEL,
@@ -324,7 +335,8 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
         page = export_edition(nb, run.name, meta, lang, {"name": run.name, **(nav or {})}, Path(run.notebook).stem)
         with atomic_file(inside(reports, lang, f"{run.name}.html"), encoding="utf-8") as fh:
             fh.write(page)
-    side.update(duration_s=round(time.perf_counter() - t0, 2), execute_s=execute_s)
+    side.update(duration_s=round(time.perf_counter() - t0, 2), execute_s=execute_s,
+                cpu_s=round(_cpu_seconds(pool) - cpu0, 2))
     os.replace(tmp_nb, out_nb)
     with atomic_file(inside(reports, "results", f"{run.name}.json")) as fh:
         json.dump(side, fh, indent=1, allow_nan=False)
