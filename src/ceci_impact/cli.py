@@ -107,6 +107,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a parameter in every run that declares it, e.g. --set biters=199 (repeatable)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    r.add_argument("--fresh-kernels", action="store_true",
+                   help="start a new kernel for every run (default: one kernel per worker, reset between runs)")
 
     bt = sub.add_parser("backtest-data", help="rebuild the compact guarderías back-test inputs from the originals",
                         description="Rebuild the back-test's compact tables (IMSS jobs by municipality x quarter "
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
             from .report.render import render
 
             ok = render(args.plan, args.reports, jobs=args.jobs, only=args.only, force=args.force,
-                        timeout=args.timeout, overrides=args.set, quiet=args.quiet)
+                        timeout=args.timeout, overrides=args.set, quiet=args.quiet, fresh_kernels=args.fresh_kernels)
             return 0 if ok else 1
         elif args.command == "backtest-data":
             from .data.backtest_data import SHIPPED, write_compact

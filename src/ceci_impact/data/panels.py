@@ -548,6 +548,11 @@ def _build(raw: Path, out: Path, o: dict, say) -> Path:
 def load(name: str, processed: str | Path = "data/processed") -> pd.DataFrame:
     """Read a built panel (``mun_month``, ``mun_month_sex``, ``employer_month``, ``spells_exposure``).
 
+    A panel read before by this process is returned from memory while its file is unchanged (same path, size,
+    modification time and inode; a rebuilt panel is read again; :func:`ceci_impact.data.panel_cache.read_panel`): a
+    report calls this for the same panel several times, and a render kernel runs many reports. Each call returns its
+    own frame, so changing it never changes what the next call returns.
+
     Parameters
     ----------
     name : str
@@ -558,7 +563,9 @@ def load(name: str, processed: str | Path = "data/processed") -> pd.DataFrame:
     p = Path(processed) / f"{name}.parquet"
     if not p.exists():
         raise CeciError(f"{p}: panel not built; run `ceci-impact build` first")
-    return pd.read_parquet(p)
+    from .panel_cache import read_panel
+
+    return read_panel(p)
 
 
 def manifest(processed: str | Path = "data/processed") -> dict:

@@ -32,6 +32,9 @@ class Run:
         A path (relative to the notebooks) the run needs; when it is absent the run is skipped with a message.
     error : str, optional
         A parameter error found before execution: the run fails without running.
+    expanded : bool
+        The run is one of an ``expand`` entry's (a site or pole profile): the render writes a first index once every
+        run that is not has finished.
     """
 
     name: str
@@ -40,6 +43,7 @@ class Run:
     parameters: dict[str, Any] = field(default_factory=dict)
     requires: str | None = None
     error: str | None = None  # a parameter error found before execution: the run fails without running
+    expanded: bool = False  # one of an `expand` entry's runs (site or pole profiles)
 
 
 def _plain(params: dict) -> dict:
@@ -143,7 +147,7 @@ def _expand_sites(base: Run, nbdir: Path) -> list[Run]:
     sites = pd.read_parquet(p)
     opened = sites[sites.opening_period > 0].sort_values(["opening_period", "site_id"])
     return [Run(name=base.name.format(site_id=s), notebook=base.notebook, group=base.group,
-                parameters={**base.parameters, "site_id": s}, requires=base.requires, error=base.error)
+                parameters={**base.parameters, "site_id": s}, requires=base.requires, error=base.error, expanded=True)
             for s in opened.site_id]
 
 
@@ -162,5 +166,5 @@ def _expand_poles(base: Run, nbdir: Path) -> list[Run]:
         return re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_") or "pole"
 
     return [Run(name=base.name.format(pole_slug=slug(p)), notebook=base.notebook, group=base.group,
-                parameters={**base.parameters, "pole": p}, requires=base.requires, error=base.error)
+                parameters={**base.parameters, "pole": p}, requires=base.requires, error=base.error, expanded=True)
             for p in opened_poles(processed)]

@@ -10,6 +10,10 @@ Guarantees
 - HTML is self-contained: figures embedded as data, no external scripts, stylesheets or fonts.
 - Disclosure control: at the end, ``ceci-impact disclosure-audit`` runs on the new reports; when anything
   employer-level is recoverable, the previous reports are put back (:func:`ceci_impact.report.gate.gate`).
+- Speed: each worker keeps one kernel across its runs, reset to a fresh kernel's state between them and replaced
+  after any failed run (:mod:`ceci_impact.report.kernel_pool`; ``fresh_kernels=True`` starts one per run). Runs are
+  submitted in the plan's order (headline reports first); the index is written as soon as every run that is not a
+  site or pole profile has finished, and again at the end.
 """
 
 from __future__ import annotations
@@ -237,10 +241,38 @@ def _clean_leftovers(reports: Path) -> None:
                 f.unlink()
 
 
+_POOL = None  # a render worker's kernel, kept across its runs (kernel_pool.PooledKernel)
+
+
+def _worker_kernel():
+    """The worker's :class:`~ceci_impact.report.kernel_pool.PooledKernel` (created on the first run; shut down when
+    the worker process exits)."""
+    global _POOL
+    if _POOL is None:
+        from multiprocessing import util
+
+        from .kernel_pool import PooledKernel, pooled_engine
+
+        pooled_engine()
+        _POOL = PooledKernel(KERNEL, _ipc_kernel_manager())
+        util.Finalize(None, _POOL.stop, exitpriority=10)
+    return _POOL
+
+
+def _cpu_seconds(pool) -> float:
+    """CPU seconds (user + system) of this worker, of its finished kernels and of its kept kernel: the difference
+    over a run is the run's CPU time, which the machine's other load does not inflate as it does wall time."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime + (pool.cpu_seconds() if pool else 0.0)
+
+
 def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: str, version: str,
-             nav: dict | None = None) -> dict:
+             nav: dict | None = None, fresh_kernel: bool = False) -> dict:
     """Worker: execute one run once; on success write its Spanish and English HTML editions, the executed notebook
-    and the sidecar atomically. ``nav`` names the previous and next runs of the plan (the editions link them)."""
+    and the sidecar atomically. ``nav`` names the previous and next runs of the plan (the editions link them).
+    The run executes in the worker's kept kernel, or in a kernel of its own with ``fresh_kernel``."""
     import papermill as pm
 
     run = Run(**run)
@@ -259,14 +291,25 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
             "code_version": version}
     with contextlib.suppress(FileNotFoundError):
         headline_tmp.unlink()
+    pool = None
+    cpu0 = _cpu_seconds(None)
     try:
         if run.error:
             raise RuntimeError(run.error)
-        km_class = _ipc_kernel_manager()
+        if fresh_kernel:
+            km_class = _ipc_kernel_manager()
+            engine = {"kernel_manager_class": km_class} if km_class else {}
+        else:
+            pool = _worker_kernel()
+            cpu0 += pool.cpu_seconds()  # the kept kernel's CPU before this run (0 when it starts now)
+            pool.prepare(str(nbdir.resolve()))
+            engine = {"engine_name": "ceci-pooled", "pooled_kernel": pool}
         pm.execute_notebook(str(nbdir / run.notebook), str(tmp_nb), parameters=params, kernel_name=KERNEL,
                             cwd=str(nbdir), execution_timeout=timeout, progress_bar=False, log_output=False,
-                            report_mode=False, **({"kernel_manager_class": km_class} if km_class else {}))
+                            report_mode=False, **engine)
     except Exception as exc:  # papermill wraps kernel errors; keep one line with the cell and the message
+        if pool is not None:
+            pool.executed(ok=False)  # the next run gets a new kernel: nothing of this one reaches it
         line = _failure_line(exc, run, nbdir)
         if tmp_nb.exists():
             os.replace(tmp_nb, inside(reports, "executed", f"{run.name}.failed.ipynb"))
@@ -274,6 +317,8 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
         with atomic_file(inside(reports, "results", f"{run.name}.failed.json")) as fh:
             json.dump(side, fh, indent=1, allow_nan=False)
         return side
+    if pool is not None:
+        pool.executed(ok=True)
     headline = {}
     if headline_tmp.exists():
         headline = json.loads(headline_tmp.read_text())
@@ -290,7 +335,8 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
         page = export_edition(nb, run.name, meta, lang, {"name": run.name, **(nav or {})}, Path(run.notebook).stem)
         with atomic_file(inside(reports, lang, f"{run.name}.html"), encoding="utf-8") as fh:
             fh.write(page)
-    side.update(duration_s=round(time.perf_counter() - t0, 2), execute_s=execute_s)
+    side.update(duration_s=round(time.perf_counter() - t0, 2), execute_s=execute_s,
+                cpu_s=round(_cpu_seconds(pool) - cpu0, 2))
     os.replace(tmp_nb, out_nb)
     with atomic_file(inside(reports, "results", f"{run.name}.json")) as fh:
         json.dump(side, fh, indent=1, allow_nan=False)
@@ -299,6 +345,41 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
         with contextlib.suppress(FileNotFoundError):
             stale.unlink()
     return side
+
+
+def _run_all(ex: cf.ProcessPoolExecutor, todo: list, runs: list[Run], nbdir: Path, reports: Path, timeout: int,
+             version: str, bar, fresh_kernels: bool) -> list[dict]:
+    """Submit the runs in the plan's order and collect their sidecars as they finish. The index is written as soon as
+    every run that is not a site or pole profile (``expanded``) has finished, so readers have the headline reports
+    before the profiles; the caller writes it again at the end."""
+    order = [r.name for r in runs]
+    nav = {n: {"prev": order[i - 1] if i else None, "next": order[i + 1] if i + 1 < len(order) else None}
+           for i, n in enumerate(order)}
+    futs = {ex.submit(_execute, asdict(r), str(nbdir), str(reports), timeout, key, fp, version, nav[r.name],
+                      fresh_kernels): r for r, key, fp in todo}
+    headline_left = sum(not r.expanded for r, _, _ in todo)
+    early = headline_left > 0 and headline_left < len(todo)  # an early index only when profiles follow
+    out = []
+    for fut in cf.as_completed(futs):
+        r = futs[fut]
+        try:
+            side = fut.result()
+        except Exception as exc:  # a crashed worker is a failed run, not a failed render
+            side = {"run": r.name, "group": r.group, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        out.append(side)
+        if bar:
+            bar.update(1)
+            bar.set_postfix_str(f"{r.name}: {side['status']}")
+        headline_left -= not r.expanded
+        if early and headline_left == 0:
+            early = False
+            write_index(reports)
+            if bar:  # progress stays visible: one line above the bar
+                n_fail = sum(s["status"] == "failed" for s in out)
+                bar.write(f"render: headline reports done ({len(out)} runs, {n_fail} failed), index written -> "
+                          f"{reports / LANGS[0] / 'index.html'}; {len(todo) - len(out)} profiles to go",
+                          file=sys.stderr)
+    return out
 
 
 @contextlib.contextmanager
@@ -386,7 +467,7 @@ def _lock(reports: Path):
 
 def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "reports", *, jobs: int | None = None,
            only: str | None = None, force: bool = False, timeout: int = 900, overrides: list[str] | None = None,
-           quiet: bool = False) -> bool:
+           quiet: bool = False, fresh_kernels: bool = False) -> bool:
     """Execute the run plan; returns True when no run failed. See module docstring for guarantees.
 
     Parameters
@@ -407,6 +488,8 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
         ``NAME=VALUE`` parameters applied to every run that has them (checked against the schemas).
     quiet : bool
         No progress bar.
+    fresh_kernels : bool
+        Start a new kernel for every run instead of keeping one per worker (:mod:`ceci_impact.report.kernel_pool`).
     """
     reports = Path(reports)
     ensure_kernel(quiet=True)
@@ -458,21 +541,7 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
         ex = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1)), mp_context=ctx,
                                     initializer=_worker_init)
         with _terminate_on_signal(ex):
-            order = [r.name for r in runs]
-            nav = {n: {"prev": order[i - 1] if i else None, "next": order[i + 1] if i + 1 < len(order) else None}
-                   for i, n in enumerate(order)}
-            futs = {ex.submit(_execute, asdict(r), str(nbdir), str(reports), timeout, key, fp, version, nav[r.name]): r
-                    for r, key, fp in todo}
-            for fut in cf.as_completed(futs):
-                r = futs[fut]
-                try:
-                    side = fut.result()
-                except Exception as exc:  # a crashed worker is a failed run, not a failed render
-                    side = {"run": r.name, "group": r.group, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
-                results.append(side)
-                if bar:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{r.name}: {side['status']}")
+            results += _run_all(ex, todo, runs, nbdir, reports, timeout, version, bar, fresh_kernels)
         if bar:
             bar.close()
         write_index(reports)
