@@ -34,7 +34,8 @@ from .drdid import (
     logit_fit,
 )
 from .grouped import CohortStats
-from .influence import CellInfluence, ExplicitBatch, PanelBatch, Sinks, runs
+from .influence import CellInfluence, ExplicitBatch, PanelBatch
+from .sinks import Sinks, runs
 
 ControlGroup = Literal["nevertreated", "notyettreated"]
 EstMethod = Literal["dr", "ipw", "reg"]
