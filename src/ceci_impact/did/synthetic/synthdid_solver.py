@@ -194,7 +194,7 @@ def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, 
         den = np.einsum("rn,rn->r", d_err, d_err) + eta * np.einsum("rk,rk->r", d_x, d_x)
         num = -np.einsum("rk,rk->r", half_grad, d_x)
         with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(den > 0, np.clip(num / den, 0.0, 1.0), 0.0)
+            step = np.where(den > 0, np.minimum(np.maximum(num / den, 0.0), 1.0), 0.0)
         x = x + step[:, None] * d_x
         Ax = Ax + step[:, None] * d_err
         if G is not None:
