@@ -168,6 +168,7 @@ def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, 
     out = x.copy()
     eta, z2, tol = n * zeta**2, zeta**2, min_decrease**2
     G, c = _fw_gradient(A, b)
+    At = np.ascontiguousarray(np.swapaxes(A, 1, 2))  # R x k x n: column i of each problem is a contiguous row
     Ax = np.einsum("rnk,rk->rn", A, x)
     h = np.einsum("rn,rnk->rk", Ax - b, A)  # A'(Ax - b)
     idx = np.arange(R)  # problems still iterating
@@ -181,24 +182,24 @@ def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, 
                 idx, rows = idx[go], rows[: int(go.sum())]
                 if idx.size == 0:
                     return out
-                A, b, x, Ax, h, cur = A[go], b[go], x[go], Ax[go], h[go], cur[go]
+                A, At, b, x, Ax, h, cur = A[go], At[go], b[go], x[go], Ax[go], h[go], cur[go]
                 if G is not None:
                     G, c = G[go], c[go]
         if G is None or (t > 0 and t % GRADIENT_REFRESH == 0):
             h = np.einsum("rn,rnk->rk", Ax - b, A)
         half_grad = h + eta * x
-        i = np.argmin(half_grad, axis=1)
+        i = half_grad.argmin(axis=1)
         d_x = -x
         d_x[rows, i] += 1.0
-        d_err = A[rows, :, i] - Ax
+        d_err = At[rows, i] - Ax
         den = np.einsum("rn,rn->r", d_err, d_err) + eta * np.einsum("rk,rk->r", d_x, d_x)
         num = -np.einsum("rk,rk->r", half_grad, d_x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(den > 0, np.minimum(np.maximum(num / den, 0.0), 1.0), 0.0)
-        x = x + step[:, None] * d_x
-        Ax = Ax + step[:, None] * d_err
+        pos = den > 0  # den = 0 only when the step cannot move x
+        step = np.where(pos, np.minimum(np.maximum(num / np.where(pos, den, 1.0), 0.0), 1.0), 0.0)[:, None]
+        x = x + step * d_x
+        Ax = Ax + step * d_err
         if G is not None:
-            h = h + step[:, None] * (G[rows, :, i] - h - c)  # A' d_err = (A'A)_i - A'A x
+            h = h + step * (G[rows, i] - h - c)  # A' d_err = (A'A)_i - A'A x (A'A symmetric)
         r = Ax - b
         prev, cur = cur, z2 * np.einsum("rk,rk->r", x, x) + np.einsum("rn,rn->r", r, r) / n
     out[idx] = x
