@@ -166,6 +166,8 @@ def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, 
     A, b = np.ascontiguousarray(Y[:, :, :k], dtype=float), np.ascontiguousarray(Y[:, :, k], dtype=float)
     x = np.full((R, k), 1.0 / k) if x is None else np.array(x, float).reshape(R, k)
     out = x.copy()
+    if R == 0:
+        return out
     eta, z2, tol = n * zeta**2, zeta**2, min_decrease**2
     G, c = _fw_gradient(A, b)
     At = np.ascontiguousarray(np.swapaxes(A, 1, 2))  # R x k x n: column i of each problem is a contiguous row
