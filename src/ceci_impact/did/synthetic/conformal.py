@@ -83,20 +83,22 @@ def conformal_test(Y0: np.ndarray, ytr: np.ndarray, T0: int, method: str, opts: 
         (whether the accepted grid points form one interval), ``at_grid_edge``.
     """
     T = ytr.size
-    p0 = float(_pvalues(_residuals(Y0, ytr, T0, method, opts, np.array([theta0])), T0, q)[0])
-    out = {"theta0": theta0, "pvalue": p0, "alpha": alp, "min_pvalue": 1.0 / T, "q": q}
     est = 0.0 if estimate is None else float(estimate)
+    # Independent problems of one shape share one Frank–Wolfe stack (each stops by its own rule, so the results
+    # are those of separate solves): the null with the default grid's centre, and both default grids at once.
     if grid is None:
-        u0 = _residuals(Y0, ytr, T0, method, opts, np.array([est]))[0]
+        u = _residuals(Y0, ytr, T0, method, opts, np.array([theta0, est]))
+        p0, u0 = float(_pvalues(u[:1], T0, q)[0]), u[1]
         s = max(float(se) if se is not None and np.isfinite(se) else 0.0, float(np.std(u0[:T0])), 1e-12)
-        for width in (6.0, 18.0):
-            g = np.linspace(est - width * s, est + width * s, n_grid)
-            acc = _pvalues(_residuals(Y0, ytr, T0, method, opts, g), T0, q) > alp
-            if not (acc[0] or acc[-1]):
-                break
+        grids = [np.linspace(est - width * s, est + width * s, n_grid) for width in (6.0, 18.0)]
+        accs = np.split(_pvalues(_residuals(Y0, ytr, T0, method, opts, np.concatenate(grids)), T0, q) > alp, 2)
+        first = not (accs[0][0] or accs[0][-1])
+        g, acc = (grids[0], accs[0]) if first else (grids[1], accs[1])
     else:
         g = np.asarray(grid, float)
-        acc = _pvalues(_residuals(Y0, ytr, T0, method, opts, g), T0, q) > alp
+        pv = _pvalues(_residuals(Y0, ytr, T0, method, opts, np.concatenate([[theta0], g])), T0, q)
+        p0, acc = float(pv[0]), pv[1:] > alp
+    out = {"theta0": theta0, "pvalue": p0, "alpha": alp, "min_pvalue": 1.0 / T, "q": q}
     if acc.any():
         idx = np.flatnonzero(acc)
         out.update(ci_low=float(g[idx[0]]), ci_high=float(g[idx[-1]]),

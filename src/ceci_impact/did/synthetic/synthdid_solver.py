@@ -16,6 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: Largest ``R * k * k`` for which :func:`fw_batch` keeps the Gram matrices ``A'A`` of a stack (32 MB).
+GRAM_MAX_ELEMENTS = 1 << 22
+#: Iterations between exact re-formations of the Frank–Wolfe gradient in :func:`fw_batch`.
+GRADIENT_REFRESH = 100
+
 
 @dataclass(frozen=True)
 class BlockOptions:
@@ -117,11 +122,28 @@ def collapsed(Y: np.ndarray, N0: int, T0: int) -> np.ndarray:
     return np.concatenate([top, bottom], axis=-2)
 
 
+def _fw_gradient(A: np.ndarray, b: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``A'A`` (``R x k x k``) and ``A'b`` (``R x k``) when the Gram matrices fit in :data:`GRAM_MAX_ELEMENTS`,
+    else ``(None, None)`` (the gradient is then formed from ``A`` every iteration)."""
+    R, _, k = A.shape
+    if R * k * k > GRAM_MAX_ELEMENTS:
+        return None, None
+    At = np.swapaxes(A, 1, 2)
+    return np.matmul(At, A), np.matmul(At, b[:, :, None])[:, :, 0]
+
+
 def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, min_decrease: float,
              max_iter: int) -> np.ndarray:
     """Frank–Wolfe for ``zeta^2 |x|^2 + |A x - b|^2 / n`` over the simplex, ``[A, b] = Y`` (R ``sc.weight.fw``),
     for a stack of problems of one shape at once: ``Y`` is ``R x n x (k + 1)``, ``x`` the ``R x k`` starting
     weights (uniform when ``None``). Each problem stops by its own rule, exactly as if it were solved alone.
+
+    Speed: a problem that has stopped leaves the stack (the arrays are compacted), and the half-gradient
+    ``A'(A x - b) + eta x`` is updated in ``O(k)`` per iteration from the Gram matrix ``A'A`` (the Frank–Wolfe step
+    moves ``x`` towards one vertex ``e_i``, so ``A'A x`` moves towards the column ``(A'A)_i``), re-formed exactly
+    from ``A`` every :data:`GRADIENT_REFRESH` iterations; ``A x`` is tracked as before, so the line search and the
+    objective are the plain formulas. Stacks whose Gram matrices would exceed :data:`GRAM_MAX_ELEMENTS` form the
+    gradient from ``A`` every iteration.
 
     Parameters
     ----------
@@ -141,36 +163,49 @@ def fw_batch(Y: np.ndarray, zeta: float, intercept: bool, x: np.ndarray | None, 
     R, n, k = Y.shape[0], Y.shape[1], Y.shape[2] - 1
     if intercept:
         Y = Y - Y.mean(axis=1, keepdims=True)
-    A, b = Y[:, :, :k], Y[:, :, k]
+    A, b = np.ascontiguousarray(Y[:, :, :k], dtype=float), np.ascontiguousarray(Y[:, :, k], dtype=float)
     x = np.full((R, k), 1.0 / k) if x is None else np.array(x, float).reshape(R, k)
-    eta = n * zeta**2
+    out = x.copy()
+    if R == 0:
+        return out
+    eta, z2, tol = n * zeta**2, zeta**2, min_decrease**2
+    G, c = _fw_gradient(A, b)
+    At = np.ascontiguousarray(np.swapaxes(A, 1, 2))  # R x k x n: column i of each problem is a contiguous row
     Ax = np.einsum("rnk,rk->rn", A, x)
-    tol = min_decrease**2
-    prev = np.full(R, np.inf)
-    cur = np.full(R, np.inf)
-    active = np.ones(R, bool)
+    h = np.einsum("rn,rnk->rk", Ax - b, A)  # A'(Ax - b)
+    idx = np.arange(R)  # problems still iterating
     rows = np.arange(R)
+    prev = cur = np.full(R, np.inf)
     for t in range(max_iter):
         if t >= 2:
-            active &= prev - cur > tol
-            if not active.any():
-                break
-        half_grad = np.einsum("rn,rnk->rk", Ax - b, A) + eta * x
-        i = np.argmin(half_grad, axis=1)
+            go = prev - cur > tol
+            if not go.all():
+                out[idx[~go]] = x[~go]
+                idx, rows = idx[go], rows[: int(go.sum())]
+                if idx.size == 0:
+                    return out
+                A, At, b, x, Ax, h, cur = A[go], At[go], b[go], x[go], Ax[go], h[go], cur[go]
+                if G is not None:
+                    G, c = G[go], c[go]
+        if G is None or (t > 0 and t % GRADIENT_REFRESH == 0):
+            h = np.einsum("rn,rnk->rk", Ax - b, A)
+        half_grad = h + eta * x
+        i = half_grad.argmin(axis=1)
         d_x = -x
         d_x[rows, i] += 1.0
-        d_err = A[rows, :, i] - Ax
+        d_err = At[rows, i] - Ax
         den = np.einsum("rn,rn->r", d_err, d_err) + eta * np.einsum("rk,rk->r", d_x, d_x)
         num = -np.einsum("rk,rk->r", half_grad, d_x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            step = np.where(active & (den > 0), np.clip(num / den, 0.0, 1.0), 0.0)
-        x = x + step[:, None] * d_x
-        Ax = Ax + step[:, None] * d_err
+        pos = den > 0  # den = 0 only when the step cannot move x
+        step = np.where(pos, np.minimum(np.maximum(num / np.where(pos, den, 1.0), 0.0), 1.0), 0.0)[:, None]
+        x = x + step * d_x
+        Ax = Ax + step * d_err
+        if G is not None:
+            h = h + step * (G[rows, i] - h - c)  # A' d_err = (A'A)_i - A'A x (A'A symmetric)
         r = Ax - b
-        val = zeta**2 * np.einsum("rk,rk->r", x, x) + np.einsum("rn,rn->r", r, r) / n
-        prev = np.where(active, cur, prev)
-        cur = np.where(active, val, cur)
-    return x
+        prev, cur = cur, z2 * np.einsum("rk,rk->r", x, x) + np.einsum("rn,rn->r", r, r) / n
+    out[idx] = x
+    return out
 
 
 def _sparsify(v: np.ndarray) -> np.ndarray:
