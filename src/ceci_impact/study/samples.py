@@ -82,9 +82,64 @@ def employer_sample(processed: str | Path, outcome: str, ring_km: float | None =
     df["log_size0"] = np.log1p(df["size0"])
     df["first_treat"] = df["first_treat"].astype(float)
     df["unit"] = pd.factorize(df["employer_id"])[0] + 1
-    # exposure is assigned by site: employers in a site's treated ring form one cluster, others their own
-    df["site_cluster"] = df["cohort_site"].where(df["cohort_site"].notna(), df["employer_id"])
-    return df.reset_index(drop=True)
+    df["site_cluster"], df["ri_pool"] = site_groups(df, processed, float(m["ring_km"][0]))
+    df = df.reset_index(drop=True)
+    df.attrs["ri_pool"] = "ri_pool"  # att_gt's randomisation inference permutes dates among these clusters only
+    return df
+
+
+def site_groups(df: pd.DataFrame, processed: str | Path, ring_km: float) -> tuple[pd.Series, pd.Series]:
+    """The cluster of every employer row (``site_cluster``) and whether that cluster could have been assigned an
+    opening date (``ri_pool``).
+
+    Exposure is assigned by site, so the employers in the treated ring of a site that opened form one cluster
+    (``cohort_site``). A comparison employer within ``ring_km`` of a candidate site that did not open in the
+    window belongs to that site's cluster (the nearest one): it shares the site's local shocks and would have
+    been in its treated ring had the site opened, so these clusters are the placebo sites of randomisation
+    inference over which sites open (MacKinnon & Webb 2020; the design-based view of Roth & Sant'Anna 2023).
+    Every other employer is its own cluster and outside the pool (no candidate site near it: it is a comparison
+    under every schedule). Without a sites table, comparison employers are their own clusters and the pool is the
+    treated sites' clusters.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Employer x month rows with ``employer_id``, ``lat``, ``lon`` and ``cohort_site``.
+    processed : str or pathlib.Path
+        Folder of the built panels (``sites.parquet``: every candidate site with its ``opening_period``).
+    ring_km : float
+        Treated radius of the panels (km).
+
+    Returns
+    -------
+    tuple of pandas.Series
+        ``site_cluster`` (str) and ``ri_pool`` (bool), aligned with ``df``.
+    """
+    from ..data.areas import pairs_within_km
+    from ..geo import haversine_km
+
+    treated = df["cohort_site"].notna()
+    cluster = df["cohort_site"].where(treated, df["employer_id"]).astype(str)
+    pool = treated.copy()
+    try:
+        sites = load("sites", processed)
+    except CeciError:
+        return cluster, pool
+    idle = sites[~(pd.to_numeric(sites["opening_period"], errors="coerce").fillna(0) > 0)]
+    emp = df.loc[~treated, ["employer_id", "lat", "lon"]].drop_duplicates("employer_id")
+    if idle.empty or emp.empty:
+        return cluster, pool
+    r, c = pairs_within_km(emp.lat.to_numpy(float), emp.lon.to_numpy(float), idle.lat.to_numpy(float),
+                           idle.lon.to_numpy(float), ring_km)
+    d = haversine_km(emp.lat.to_numpy(float)[r], emp.lon.to_numpy(float)[r], idle.lat.to_numpy(float)[c],
+                     idle.lon.to_numpy(float)[c])
+    order = np.lexsort((idle.site_id.to_numpy(str)[c], d, r))  # nearest candidate site (ties: smallest id)
+    r, c = r[order], c[order]
+    first = np.r_[True, r[1:] != r[:-1]]
+    near = pd.Series(idle.site_id.to_numpy(str)[c[first]], index=emp.employer_id.to_numpy()[r[first]])
+    placebo = df["employer_id"].map(near)
+    cluster = cluster.where(placebo.isna(), "candidate:" + placebo.astype(str))
+    return cluster, pool | placebo.notna()
 
 def outcome_sample(processed: str | Path, outcome: str, ring_km: float | None = None) -> pd.DataFrame:
     """The estimation sample of a registered outcome (:data:`ceci_impact.data.outcomes.OUTCOMES`): the municipality

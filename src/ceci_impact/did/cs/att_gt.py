@@ -21,6 +21,7 @@ from .attgt_data import (
     _panel_arrays,
     _prepare,
     _unit_facts,
+    _unit_pool,
     _warn,
 )
 from .attgt_result import AttGtResult
@@ -68,6 +69,7 @@ def att_gt(
     alp: float = 0.05,
     seed: int | None = None,
     small_cluster: SmallCluster = "none",
+    ri_pool: str | None = None,
 ) -> AttGtResult:
     """Group-time average treatment effects of Callaway and Sant'Anna (2021).
 
@@ -125,6 +127,12 @@ def att_gt(
         docs/inference.md.
     seed
         Seed of the bootstrap; ``None`` means seed 0, so results are reproducible.
+    ri_pool
+        Boolean, time-invariant column flagging the units whose cluster could have been assigned an opening date
+        (the clusters of candidate sites, opened or not). Randomisation inference (``small_cluster="ri"``)
+        then permutes the dates among these clusters only; the other clusters are comparisons under every
+        schedule. ``None``: the sample's ``data.attrs["ri_pool"]`` when it declares one (the employer samples of
+        :mod:`ceci_impact.study.samples` do), else every cluster. Not part of R ``did``.
 
     Returns
     -------
@@ -146,6 +154,8 @@ def att_gt(
     w_all = df[weightsname].to_numpy(float) if weightsname else None
     n = g_unit.size
     w_unit, cluster = _unit_facts(df, uc, tc, n, w_all, panel, clustervars, nT)
+    pool = _unit_pool(df, uc, n, nT, ri_pool if ri_pool is not None else getattr(data, "attrs", {}).get("ri_pool"),
+                      clustervars, ri_pool is not None)
     _check_group_sizes(g_unit, xnames, control_group)
     cells = _cells(glist, tlist, base_period, anticipation, control_group)
     rng = np.random.default_rng(0 if seed is None else seed)
@@ -177,6 +187,7 @@ def att_gt(
         unit_weights=w_unit,
         unit_group=g_unit,
         cluster=cluster,
+        ri_pool=pool,
         glist=np.asarray(glist, float),
         tlist=np.asarray(tlist, float),
         params=dict(

@@ -294,6 +294,37 @@ def _unit_facts(df, uc, tc, n, w_all, panel, clustervars, nT=0):
     return w_unit, cluster
 
 
+def _unit_pool(df, uc, n, nT, name, clustervars, explicit):
+    """Each unit's flag of the randomisation pool (``att_gt``'s ``ri_pool``): a time-invariant boolean column.
+    None without a name or without a cluster variable (a pool declared by the sample's ``attrs`` is then moot)."""
+    if not name:
+        return None
+    if not clustervars:
+        if explicit:
+            raise CeciError(f"ri_pool={name!r} needs a cluster variable (clustervars): randomisation inference "
+                            "permutes whole clusters' dates")
+        return None
+    if name not in df.columns and not explicit:  # the sample's declaration, its column since dropped: every cluster
+        return None
+    if name not in df.columns:
+        raise CeciError(f"ri_pool={name!r}: column not found in data; expected a boolean column flagging the "
+                        "clusters that could have been assigned an opening date")
+    col = df[name]
+    if not (pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col)) or not col.isin([0, 1]).all():
+        raise CeciError(f"ri_pool={name!r}: expected a boolean (or 0/1) column, found dtype {col.dtype}")
+    vals = col.to_numpy().astype(bool)
+    varies = _varies(vals.astype(np.int8), uc, nT)
+    if varies is not None:
+        raise CeciError(f"ri_pool={name!r} must be time-invariant; it varies for {int(np.unique(uc[varies]).size)} "
+                        "units")
+    out = np.zeros(n, bool)
+    if nT:
+        out[uc[::nT]] = vals[::nT]
+    else:
+        out[uc] = vals
+    return out
+
+
 def _check_group_sizes(g_unit, xnames, control_group) -> None:
     """R's warning for groups with fewer units than covariates + 5 (an error for a too-small never-treated group)."""
     req = len(xnames) - 1 + 5

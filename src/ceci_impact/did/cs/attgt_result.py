@@ -59,6 +59,9 @@ class AttGtResult:
         The arguments of the call that produced the result.
     data_notes : DataNotes
         What the estimator dropped, coerced or could not estimate, and the warnings it raised.
+    ri_pool : numpy.ndarray or None
+        Per unit: whether its cluster is in the pool of randomisation inference (``att_gt``'s ``ri_pool``);
+        None: every cluster.
     """
 
     group: np.ndarray
@@ -77,6 +80,7 @@ class AttGtResult:
     tlist: np.ndarray
     params: dict
     data_notes: DataNotes = field(default_factory=DataNotes, repr=False)  # drops, NA cells, warnings
+    ri_pool: np.ndarray | None = field(default=None, repr=False)  # units whose cluster RI may assign a date
 
     @cached_property
     def inffunc(self) -> sparse.csc_matrix:

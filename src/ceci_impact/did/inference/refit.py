@@ -119,6 +119,7 @@ class ScheduleDesign:
             raise CeciError("small_cluster='ri': the opening date varies within a cluster; randomisation inference "
                             "permutes whole clusters' dates")
         self.g_cl = g_cl
+        self.pool = self._pool(getattr(res, "ri_pool", None))
         self.cohorts = np.unique(g_cl)  # sorted, 0 (never treated) first when present
         self.tlist = np.asarray(res.tlist, float)
         self.T = self.tlist.size
@@ -132,6 +133,20 @@ class ScheduleDesign:
         self.fast = p.get("est_method") == "reg" or self.k == 1
         if self.fast:
             self._cluster_sums()
+
+    def _pool(self, unit_pool: np.ndarray | None) -> np.ndarray:
+        """Clusters whose date the all-cluster permutation may change (``att_gt``'s ``ri_pool``; every cluster
+        without one). Every cluster that opens must be in it, and the flag must not vary within a cluster."""
+        if unit_pool is None:
+            return np.ones(self.G, bool)
+        unit_pool = np.asarray(unit_pool, bool)
+        pool = np.bincount(self.codes, weights=unit_pool, minlength=self.G) > 0
+        if np.any(pool[self.codes] != unit_pool):
+            raise CeciError("small_cluster='ri': the ri_pool flag varies within a cluster")
+        if np.any((self.g_cl > 0) & ~pool):
+            raise CeciError(f"small_cluster='ri': {int(np.sum((self.g_cl > 0) & ~pool))} cluster(s) that open lie "
+                            "outside ri_pool (the clusters that could have been assigned a date)")
+        return pool
 
     def _cluster_sums(self) -> None:
         """Every cluster's sums (G x F): count, w, w x, w x x', x x' (unweighted), w y, w x y."""
@@ -156,8 +171,9 @@ class ScheduleDesign:
         seed
             Seed of the permutations.
         scope
-            ``"clusters"``: every cluster's date (never opened included) is permuted across all clusters;
-            ``"timing"``: the dates are permuted among the clusters that open, the never-opened ones kept.
+            ``"clusters"``: every cluster's date (never opened included) is permuted across the clusters of the
+            pool (``att_gt``'s ``ri_pool``: the candidate sites; every cluster without one), the others kept never
+            treated; ``"timing"``: the dates are permuted among the clusters that open, the never-opened ones kept.
 
         Returns
         -------
@@ -174,7 +190,11 @@ class ScheduleDesign:
                                 f"can be arranged in fewer than {MIN_ASSIGNMENTS} distinct ways")
         else:
             self.check_exchangeable()
-            pool = np.arange(self.G)
+            pool = np.flatnonzero(self.pool)
+            _, counts = np.unique(self.g_cl[pool], return_counts=True)
+            if _log_multinomial(counts) < np.log(MIN_ASSIGNMENTS):
+                raise CeciError(f"small_cluster='ri': the dates of the {pool.size} clusters of the pool can be "
+                                f"arranged in fewer than {MIN_ASSIGNMENTS} distinct ways")
         out = np.tile(lab, (B, 1))
         for r in range(1, B):
             out[r, pool] = lab[pool[rng.permutation(pool.size)]]
@@ -195,8 +215,8 @@ class ScheduleDesign:
         """
         from scipy.stats import mannwhitneyu
 
-        size = np.bincount(self.codes, weights=self.w, minlength=self.G)
-        opens = self.g_cl > 0
+        size = np.bincount(self.codes, weights=self.w, minlength=self.G)[self.pool]
+        opens = self.g_cl[self.pool] > 0
         if opens.all() or not opens.any() or np.ptp(size) == 0:
             return None
         test = mannwhitneyu(size[opens], size[~opens])
