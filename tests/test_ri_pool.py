@@ -62,7 +62,7 @@ def test_pool_draws_equal_brute_force():
     for r in range(4):
         perm = df.assign(gp=d.cohorts[lab[r]][codes])
         D = (perm["g"] > 0) & (perm["period"] >= perm["g"])
-        for theta0, col in ((0.0, a), (1.0, None)):
+        for theta0 in (0.0, 1.0):
             y0 = perm.assign(y=perm["y"] - theta0 * D)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
