@@ -72,7 +72,8 @@ from ceci_impact.did import registry
 from ceci_impact.report import params
 from ceci_impact.study import studies
 
-HELD_OUT = {"small": (range(9001, 9041), range(9201, 9241)), "default": (range(9101, 9141), range(9301, 9341))}
+HELD_OUT = {"small": (range(9001, 9041), range(9201, 9241), range(9401, 9441), range(9501, 9541)),
+            "default": (range(9101, 9141), range(9301, 9341))}
 Z95 = stats.norm.ppf(0.975)
 
 

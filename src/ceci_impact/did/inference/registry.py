@@ -183,6 +183,7 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
     """Randomisation inference (:mod:`.randomization`) for the simple aggregation or the event times whose cell
     weights ``W`` it recognises; the CR0 standard error is kept for display."""
     from ..._options import CeciError
+    from ..core.bootstrap import cluster_codes
     from .refit import refit_draws, ri_interval
 
     est = np.asarray(estimate, float).ravel()
@@ -207,6 +208,13 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
            "rule": rule, "label": RULES[rule].label, "citation": RULES[rule].citation, "clusters": cs.G,
            "treated_clusters": int(cs.treated_cluster.sum()),
            "ri": None if a is None else {"columns": pos, "a": a, "b": b, "theta_star": theta_star}}
+    pool = getattr(res, "ri_pool", None)
+    if pool is not None and scope == "clusters":
+        codes, G = cluster_codes(res.cluster)
+        k = int((np.bincount(codes, weights=np.asarray(pool, float), minlength=G) > 0).sum())
+        out["pool_clusters"] = k
+        out["label"] += (f"; dates permuted among the {k} clusters of candidate sites (ri_pool), the other "
+                         f"{G - k} comparisons under every schedule")
     other = [m for m, c in enumerate(columns) if c is None]
     if other:  # aggregations RI does not recompute (group, calendar): the registered fallback, named
         fb = RULES[RI_FALLBACK].compute(cs, alp, int(biters), 0 if seed is None else int(seed))
