@@ -44,7 +44,10 @@ from ceci_impact.did.inference import RULES, effective_clusters
 DESIGNS = {"g48t16": dict(G=48, G1=16), "g30t8": dict(G=30, G1=8),
            # like the employer panels: 16 treated site clusters of unequal size, 300 never-treated units each its
            # own cluster (treated clusters are sites, the others single employers: not exchangeable by design)
-           "sites16": dict(G=316, G1=16, singletons=True)}
+           "sites16": dict(G=316, G1=16, singletons=True),
+           # the same employer panels with the placebo rings of 16 candidate sites that did not open (clusters of the
+           # same size distribution) declared as the randomisation pool (att_gt's ri_pool; employer_sample does this)
+           "sites16c": dict(G=332, G1=16, singletons=True, candidates=16)}
 SEED_RANGES = {"dev": (1000, 1300), "heldout": (770001, 770401), "heldout_cov": (880001, 880401)}
 # the estimated specification: "base" (no covariates, never-treated comparison: the registered designs of the first
 # held-out run) or "cov_nyt" (the reports' headline: a covariate and the not-yet-treated comparison)
@@ -72,6 +75,7 @@ class World:
     x_trend: float = 0.0  # outcome trend per period per unit of the covariate x (0: no covariate drawn)
     singletons: bool = False  # every never-treated cluster is a single unit (design sites16)
     x_cluster_sd: float = 0.7  # SD of the cluster component of x (unit component SD 1)
+    candidates: int = 0  # with singletons: never-opened candidate site clusters kept whole, the pool with the treated
 
 
 def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.DataFrame:
@@ -103,10 +107,15 @@ def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.Dat
     prob = None if w.assign == "random" else sizes / sizes.sum()
     if w.assign == "x":
         prob = np.exp(xc) / np.exp(xc).sum()
-    treated[rng.choice(w.G, w.G1, replace=False, p=prob)] = True
+    pool = np.arange(w.G) < (w.G1 + w.candidates if w.candidates else w.G)  # clusters that could open
+    if w.candidates:  # openings drawn among the candidate sites only
+        pp = None if prob is None else prob[pool] / prob[pool].sum()
+        treated[rng.choice(int(pool.sum()), w.G1, replace=False, p=pp)] = True
+    else:
+        treated[rng.choice(w.G, w.G1, replace=False, p=prob)] = True
     g_cl = np.where(treated, rng.choice(np.asarray(w.cohorts), w.G), 0)
     if w.singletons:
-        sizes = np.where(treated, sizes, 1)
+        sizes = np.where(treated | (pool & bool(w.candidates)), sizes, 1)
         if x is not None:  # redrawn for the new sizes (own stream)
             x = xc[np.repeat(np.arange(w.G), sizes)] + rx.normal(0, 1, sizes.sum())
     shocks = np.empty((w.G, w.T))
@@ -128,6 +137,9 @@ def simulate(w: World, seed: int, design_index: int, tau: float = 0.0) -> pd.Dat
                         "cluster": np.repeat(cl, w.T), "g": np.repeat(g, w.T), "y": y.ravel()})
     if x is not None:
         out["x"] = np.repeat(x, w.T)
+    if w.candidates:
+        out["pool"] = np.repeat(pool[cl], w.T)
+        out.attrs["ri_pool"] = "pool"
     return out
 
 

@@ -89,7 +89,9 @@ def spatial_rows(seed: int, n: int, small_cluster: str = "none", **world) -> lis
     rules = small_cluster.split(",")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        fits = {rule: spillover_did(df, **{**kw, "small_cluster": rule}, seed=seed).ring_effects().set_index("term")
+        # "RULE+lo": the rule with BJS's leave-out averages in the variance (spillover_did's leaveout=True)
+        fits = {rule: spillover_did(df, **{**kw, "small_cluster": rule.removesuffix("+lo")}, seed=seed,
+                                    leaveout=rule.endswith("+lo")).ring_effects().set_index("term")
                 for rule in rules}
         exposed = np.isfinite(df.dist) & (df.dist <= 10)
         truth = spillover_did(df.assign(y=np.where(exposed, df.tau, 0.0)), **{**kw, "small_cluster": "none"},
@@ -158,7 +160,8 @@ def main() -> None:
     ap.add_argument("--units", type=int, default=1500)
     ap.add_argument("--dose-units", type=int, default=2000)
     ap.add_argument("--small-cluster", default="none",
-                    help="comma-separated rules of the inference registry (spillover_did's small_cluster)")
+                    help="comma-separated rules of the inference registry (spillover_did's small_cluster); a "
+                         "suffix '+lo' adds leaveout=True (BJS's leave-out variance)")
     ap.add_argument("--skip-dose", action="store_true")
     a = ap.parse_args()
     seeds = range(a.first, a.first + a.worlds)

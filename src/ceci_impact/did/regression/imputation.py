@@ -116,6 +116,7 @@ class _Imputed:
             self.Xt_sum = [np.column_stack([np.bincount(tid_u, weights=fe.Xt[uid_u, k] * Xu[:, j], minlength=fe.nt)
                                             for j in range(X.shape[1])]) for k in range(fe.Xt.shape[1])]
         self.key = key  # cohort x event time of the treated rows (a small code)
+        self.leaveout = False  # BJS's leave-out averages in the treated part (spillover_did sets it)
 
     def estimate(self, rows: np.ndarray) -> tuple[float, float, np.ndarray]:
         """Estimate, SE and cluster scores of the equally weighted average of ``tau`` over the treated ``rows``."""
@@ -131,14 +132,56 @@ class _Imputed:
             X0v0 = -(self.Xu_sum.T @ a + sum(self.Xt_sum[k].T @ lam[:, k] for k in range(lam.shape[1])))
             gamma = first.XtX_inv @ (first.X[rows].T @ w1 + X0v0)
             s -= self.XA @ gamma
-        key = self.key[rows]  # tau less its cohort x event-time mean weighted by v^2 (equal weights here)
-        adj_r = self.adj[rows]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tbar = np.bincount(key, weights=adj_r) / np.bincount(key)
-        adj_r -= tbar[key]
+        # tau less its cohort x event-time mean weighted by v^2 (equal weights here), or its leave-out mean
+        adj_r = treated_residuals(self.adj[rows], self.key[rows], self.cl[rows], self.leaveout)
         adj_r *= w1
         s += np.bincount(self.cl[rows], weights=adj_r, minlength=self.n_cl)
         return est, float(np.sqrt((s**2).sum())), s
+
+
+def treated_residuals(tau: np.ndarray, key: np.ndarray, cl: np.ndarray, leaveout: bool = False) -> np.ndarray:
+    """The treated rows' part of BJS's conservative variance: each row's imputed effect less the mean effect of its
+    cohort x event-time cell (R ``didimputation``'s ``se_inner``, Borusyak, Jaravel & Spiess 2024, Theorem 3).
+
+    With ``leaveout`` the mean is taken over the cell's rows in OTHER clusters (BJS 2024, Appendix A.6; Stata
+    ``did_imputation``'s ``leaveout`` option): the plain mean absorbs part of a cluster's shared shock when a cell
+    holds few clusters, which biases the variance down. A cell whose rows all lie in one cluster uses the
+    leave-out mean of all treated rows (the project's fallback for a case the leave-out mean leaves undefined);
+    with a single cluster in all, the plain cell mean.
+
+    Parameters
+    ----------
+    tau : numpy.ndarray
+        Imputed effects of the treated rows (outcome less its first-stage fit).
+    key : numpy.ndarray
+        Cohort x event-time code of each row.
+    cl : numpy.ndarray
+        Cluster code of each row.
+    leaveout : bool
+        Leave-out means instead of the cell means.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new array of residuals.
+    """
+    tau = np.asarray(tau, float)
+    _, k = np.unique(key, return_inverse=True)
+    s_k, n_k = np.bincount(k, weights=tau), np.bincount(k).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = s_k[k] / n_k[k]
+    if not leaveout:
+        return tau - mean
+    _, ck = np.unique(np.c_[cl, k], axis=0, return_inverse=True)
+    ck = ck.ravel()
+    s_ck, n_ck = np.bincount(ck, weights=tau), np.bincount(ck).astype(float)
+    _, c = np.unique(cl, return_inverse=True)
+    s_c, n_c = np.bincount(c, weights=tau), np.bincount(c).astype(float)
+    num, den = s_k[k] - s_ck[ck], n_k[k] - n_ck[ck]
+    o_num, o_den = tau.sum() - s_c[c], tau.size - n_c[c]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tb = np.where(den > 0, num / den, np.where(o_den > 0, o_num / o_den, mean))
+    return tau - tb
 
 
 class _LeadProjections:

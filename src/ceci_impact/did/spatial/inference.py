@@ -34,6 +34,7 @@ from scipy import stats
 from ..._options import CeciError
 from ..inference import RULES, ClusterScores
 from ..inference.registry import RI_FALLBACK
+from ..regression.imputation import treated_residuals
 
 SUPPORTED = ("none", "effective", "wcu_webb", "wcu_rademacher", "wcr_webb", "wcr_rademacher", "ri")
 
@@ -75,9 +76,8 @@ def imputation_scores(imp, rows: np.ndarray, estimate: float, s: np.ndarray) -> 
     kk, k = np.unique(imp.key[rows], return_inverse=True)
     nk, cl, w = kk.size, imp.cl[rows], 1.0 / rows.size
     cnt = np.bincount(k, minlength=nk).astype(float)
-    adj = imp.adj[rows]
-    tbar = np.bincount(k, weights=adj, minlength=nk) / cnt
-    T = np.bincount(cl * nk + k, weights=(adj - tbar[k]) * w, minlength=n_cl * nk).reshape(n_cl, nk)
+    resid = treated_residuals(imp.adj[rows], k, cl, getattr(imp, "leaveout", False))
+    T = np.bincount(cl * nk + k, weights=resid * w, minlength=n_cl * nk).reshape(n_cl, nk)
     ncell = np.bincount(cl * nk + k, minlength=n_cl * nk).reshape(n_cl, nk).astype(float)
     S = np.column_stack([T, np.asarray(s, float) - T.sum(axis=1)])[:, :, None]
     h = np.column_stack([ncell / cnt, np.zeros(n_cl)])

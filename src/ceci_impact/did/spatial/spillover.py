@@ -252,11 +252,13 @@ class SpilloverResult(ResultProtocol):
         return event_study_plot(ev, ax=ax, by="ring", title=title or self.estimator_name)
 
 
-def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu):
+def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu, leaveout=False):
     fe = TwoWayFE(uid, tid, ~exposed, Xu if Xu.shape[1] else None)
     first = _FirstStage(Xv, uid, tid, ~exposed, fe)
     adj = y - first.fit(y)
-    return first, _Imputed(first, adj, exposed, _cohort_event_key(key_g, e, exposed), cl, n_cl, unit_clusters=False)
+    imp = _Imputed(first, adj, exposed, _cohort_event_key(key_g, e, exposed), cl, n_cl, unit_clusters=False)
+    imp.leaveout = bool(leaveout)
+    return first, imp
 
 
 def effective_clusters(imp: _Imputed, rows: np.ndarray, cl: np.ndarray, n_cl: int) -> float:
@@ -331,11 +333,11 @@ def _ring_estimates(imp, first_stage, ring, e, g_ring, t, y, exposed, cl, n_cl, 
     return rows, scores, notes
 
 
-def _naive(y, uid, tid, inner, g0, t, cl, n_cl, Xv, Xu, direct, scores, direct_name, infer) -> dict:
+def _naive(y, uid, tid, inner, g0, t, cl, n_cl, Xv, Xu, direct, scores, direct_name, infer, leaveout=False) -> dict:
     """The naive ring comparison (inner ring against everything beyond it, by the same imputation estimator) and
     the difference direct - naive, with intervals under the rule; adds the naive scores to ``scores``."""
     _, imp_n = _fit_rows(y, uid, tid, inner, np.where(inner, g0, 0), np.where(inner, t - g0, np.nan), cl, n_cl,
-                         Xv, Xu)
+                         Xv, Xu, leaveout)
     est, _, s = imp_n.estimate(np.flatnonzero(inner))
     gap = direct - est
     i_n, i_d = infer(imp_n, np.flatnonzero(inner), est, s), infer(None, None, gap, scores[direct_name] - s)
@@ -363,6 +365,7 @@ def spillover_did(
     biters: int = 999,
     seed: int = 0,
     alp: float = 0.05,
+    leaveout: bool = False,
 ) -> SpilloverResult:
     """Direct and spillover effects by distance ring, staggered (Butts 2023, two-stage / imputation form).
 
@@ -412,6 +415,12 @@ def spillover_did(
         Seed of the bootstrap draws.
     alp
         Significance level.
+    leaveout
+        Leave-out averages in the conservative variance (Borusyak, Jaravel & Spiess 2024, Appendix A.6; Stata
+        ``did_imputation``'s ``leaveout``): each treated row's effect is centred on the mean of its cohort x
+        event-time cell in the other clusters, so a cluster's shared shock is not absorbed by its own cell mean
+        when a cell holds few clusters (:func:`ceci_impact.did.regression.imputation.treated_residuals`).
+        ``False`` (default): the cell means of R ``didimputation``.
 
     Returns
     -------
@@ -466,7 +475,7 @@ def spillover_did(
     from ..core.design import covariate_parts
 
     Xv, Xu = covariate_parts(xformla, df, idname)  # time-varying as they are; time-invariant with period slopes
-    first_stage, imp = _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu)
+    first_stage, imp = _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu, leaveout)
     labels = ring_labels(r)
     names = ["direct " + labels[0]] + [f"spillover {lab}" for lab in labels[1:]]
 
@@ -481,7 +490,7 @@ def spillover_did(
     if not rows or rows[0]["ring"] != 0:
         raise CeciError(f"spillover_did: no observation lies within the inner ring ({r[0]:g}) of an opened centre")
     naive_d = _naive(y, uid, tid, ring == 0, g_ring[0], t, cl, n_cl, Xv, Xu, rows[0]["att"], scores, names[0],
-                     infer) if naive else {}
+                     infer, leaveout) if naive else {}
     table = pd.DataFrame(rows, columns=["term", "ring", "event_time", "att", "se", "n_obs", "df", "ci_low",
                                         "ci_high", "pvalue"])
     order = table.assign(_o=table.event_time.fillna(-np.inf)).sort_values(["ring", "_o"], kind="stable").index
@@ -489,6 +498,7 @@ def spillover_did(
     params = dict(yname=yname, tname=tname, idname=idname, distname=distname, gname=gname, rings=list(r),
                   exposure=exposure, xformla=xformla, clustervars=clustervars or idname,
                   small_cluster=small_cluster, biters=biters, seed=seed, comparison=f"beyond {r[-1]:g}",
+                  leaveout=bool(leaveout),
                   not_supported=["weights", "anticipation"])
     return SpilloverResult(table=table, overall_att=float(table.att.iat[0]), overall_se=float(table.se.iat[0]),
                            alp=alp, params=params, scores=pd.DataFrame(scores), naive=naive_d, notes_=tuple(notes),
