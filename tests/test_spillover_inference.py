@@ -13,7 +13,10 @@ from ceci_impact.did.inference import REPORT_RULE, RULES, draw_weights
 from ceci_impact.did.inference.registry import RI_FALLBACK
 from ceci_impact.did.spatial import spillover_did
 
-KW = dict(yname="y", tname="t", idname="id", distname="dist", clustervars="zone", horizon=False, pretrends=False)
+# R didimputation's cell means (the explicit computations below use them); the default's leave-out variance is
+# checked by test_scores_match_dense_bjs[True] and test_leaveout_default_and_ri_fallback
+KW = dict(yname="y", tname="t", idname="id", distname="dist", clustervars="zone", horizon=False, pretrends=False,
+          leaveout=False)
 
 
 def world(seed: int, n: int = 240, T: int = 8) -> pd.DataFrame:
@@ -32,7 +35,7 @@ def world(seed: int, n: int = 240, T: int = 8) -> pd.DataFrame:
                          "zone": np.repeat(zone, T)})
 
 
-def explicit_direct(df: pd.DataFrame):
+def explicit_direct(df: pd.DataFrame, leaveout: bool = False):
     """The direct effect's estimate, cluster scores and per-row pieces from dense least squares (BJS 2024,
     Theorem 3; no solver of the package): returns est, scores by cluster, the treated rows' cluster, cell and
     residual ``w (tau - tbar_cell)``, and the untreated part of each cluster's score."""
@@ -56,21 +59,29 @@ def explicit_direct(df: pd.DataFrame):
     g0 = pd.Series(np.where(inner, df.t, np.inf)).groupby(df.id).transform("min").to_numpy()
     cell = pd.factorize(g0[rows] * 1000 + df.t.to_numpy(float)[rows])[0]  # cohort x period of the inner ring
     tau = adj[rows]
-    tbar = pd.Series(tau).groupby(cell).transform("mean").to_numpy()
+    tbar = pd.Series(tau).groupby(cell).transform("mean").to_numpy().copy()
+    if leaveout:  # BJS's leave-out average: the cell's rows in other clusters (else all rows in other clusters)
+        c = cl[rows]
+        for i in range(rows.size):
+            other = (cell == cell[i]) & (c != c[i])
+            tbar[i] = tau[other].mean() if other.any() else tau[c != c[i]].mean()
     e1 = w1 * (tau - tbar)
     ctrl = np.bincount(cl[~exposed], weights=v0 * adj[~exposed], minlength=G)
     s = ctrl + np.bincount(cl[rows], weights=e1, minlength=G)
     return float(w1 @ tau), s, cl[rows], cell, e1, ctrl
 
 
-def test_scores_match_dense_bjs():
-    """The direct effect and its cluster scores equal the dense BJS computation."""
+@pytest.mark.parametrize("leaveout", [False, True])
+def test_scores_match_dense_bjs(leaveout):
+    """The direct effect and its cluster scores equal the dense BJS computation, with R's cell means and with the
+    leave-out averages (the default)."""
     df = world(5)
-    r = spillover_did(df, **KW)
-    est, s, *_ = explicit_direct(df)
+    r = spillover_did(df, **{**KW, "leaveout": leaveout})
+    est, s, *_ = explicit_direct(df, leaveout)
     assert r.overall_att == pytest.approx(est, abs=1e-10)
     np.testing.assert_allclose(r.scores["direct (0, 3]"].to_numpy(), s, atol=1e-10)
     assert r.overall_se == pytest.approx(np.sqrt((s**2).sum()), rel=1e-10)
+    assert r.params["leaveout"] is leaveout
 
 
 @pytest.mark.parametrize("seed", [5, 6])
@@ -219,3 +230,22 @@ def test_few_exposed_clusters_warned():
     s_few, s_many = SpilloverStudy(few, "y").sentence(), SpilloverStudy(many, "y").sentence()
     assert "descriptive" in s_few.lang("en") and "descriptivas" in s_few.lang("es")
     assert "descriptive" not in s_many.lang("en") and "descriptivas" not in s_many.lang("es")
+
+
+def test_leaveout_default_and_ri_fallback():
+    """The default is BJS's leave-out variance; where the reports ask for randomisation inference it then applies
+    normal intervals on that variance (the held-out choice of benchmarks/SEEDS.md), named on the result."""
+    from ceci_impact.did.spatial.inference import ri_fallback
+
+    df = world(6)
+    kw = {k: v for k, v in KW.items() if k != "leaveout"}
+    d = spillover_did(df, **kw)
+    assert d.params["leaveout"] is True and "leave-out" in d.inference["label"]
+    rep = spillover_did(df, **kw, small_cluster="ri")
+    assert ri_fallback(True) == "none" and rep.inference["rule"] == "none"
+    assert rep.inference["fallback_from"] == "ri" and "not applicable" in rep.inference["label"]
+    assert "Appendix A.6" in rep.inference["citation"]
+    pd.testing.assert_frame_equal(rep.ring_effects(), d.ring_effects())
+    r_means = spillover_did(df, **KW)
+    np.testing.assert_allclose(d.ring_effects().att, r_means.ring_effects().att)  # estimates never change
+    assert not np.allclose(d.ring_effects().se, r_means.ring_effects().se)
