@@ -128,11 +128,9 @@ def att_gt(
     seed
         Seed of the bootstrap; ``None`` means seed 0, so results are reproducible.
     ri_pool
-        Boolean, time-invariant column flagging the units whose cluster could have been assigned an opening date
-        (the clusters of candidate sites, opened or not). Randomisation inference (``small_cluster="ri"``)
-        then permutes the dates among these clusters only; the other clusters are comparisons under every
-        schedule. ``None``: the sample's ``data.attrs["ri_pool"]`` when it declares one (the employer samples of
-        :mod:`ceci_impact.study.samples` do), else every cluster. Not part of R ``did``.
+        Boolean, time-invariant column flagging the units whose cluster could have opened (candidate sites, opened
+        or not): ``small_cluster="ri"`` permutes dates among these clusters only. ``None``: the sample's
+        ``data.attrs["ri_pool"]`` if declared (:mod:`ceci_impact.study.samples`), else every cluster. Not in R.
 
     Returns
     -------

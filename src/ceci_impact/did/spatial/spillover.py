@@ -252,6 +252,21 @@ class SpilloverResult(ResultProtocol):
         return event_study_plot(ev, ax=ax, by="ring", title=title or self.estimator_name)
 
 
+def _ring_cohorts(d, r, t, uid, ring, exposed):
+    """Per ring the first period each unit is within the ring's outer radius (0 = never), each exposed row's event
+    time in its ring and its ring x cohort key."""
+    K = len(r)
+    big = np.where(np.isfinite(t), t, 0)
+    g_ring = np.zeros((K, t.size))
+    for k in range(K):
+        first = pd.Series(np.where(d <= r[k], big, np.inf)).groupby(uid).transform("min").to_numpy()
+        g_ring[k] = np.where(np.isfinite(first), first, 0)
+    own = g_ring[np.minimum(ring, K - 1), np.arange(t.size)]
+    e = np.where(exposed, t - own, np.nan)
+    key_g = np.where(exposed, ring * (np.nanmax(big) + 1) + own, 0)
+    return g_ring, e, key_g
+
+
 def _fit_rows(y, uid, tid, exposed, key_g, e, cl, n_cl, Xv, Xu, leaveout=False):
     fe = TwoWayFE(uid, tid, ~exposed, Xu if Xu.shape[1] else None)
     first = _FirstStage(Xv, uid, tid, ~exposed, fe)
@@ -417,13 +432,9 @@ def spillover_did(
     alp
         Significance level.
     leaveout
-        Leave-out averages in the conservative variance (Borusyak, Jaravel & Spiess 2024, Appendix A.6; Stata
-        ``did_imputation``'s ``leaveout``): each treated row's effect is centred on the mean of its cohort x
-        event-time cell in the other clusters, so a cluster's shared shock is not absorbed by its own cell mean
-        when a cell holds few clusters (:func:`ceci_impact.did.regression.imputation.treated_residuals`).
-        The default, chosen by pre-registered held-out runs (``benchmarks/SEEDS.md``; docs/estimators-spatial-dose.md):
-        R's cell means gave a CR0 SE of 0.73 x the direct effect's SD (coverage 0.825 over 400 worlds), leave-out
-        averages 1.22 x (0.955). ``False``: the cell means of R ``didimputation``.
+        BJS's leave-out averages in the conservative variance (Appendix A.6; Stata ``did_imputation``'s
+        ``leaveout``; :func:`ceci_impact.did.regression.imputation.treated_residuals`), the default chosen on
+        pre-registered held-out worlds (docs/estimators-spatial-dose.md); ``False``: R ``didimputation``'s means.
 
     Returns
     -------
@@ -467,14 +478,7 @@ def spillover_did(
     if pd.Series(exposed).groupby(uid).any().all():
         raise CeciError(f"spillover_did: every unit comes within the last ring ({r[-1]:g}) at some period; the far "
                         "comparison units that identify the counterfactual trend are missing")
-    # per ring: the first period each unit is within the ring's outer radius (0 = never)
-    big = np.where(np.isfinite(t), t, 0)
-    g_ring = np.zeros((K, y.size))
-    for k in range(K):
-        first = pd.Series(np.where(d <= r[k], big, np.inf)).groupby(uid).transform("min").to_numpy()
-        g_ring[k] = np.where(np.isfinite(first), first, 0)
-    e = np.where(exposed, t - g_ring[np.minimum(ring, K - 1), np.arange(y.size)], np.nan)
-    key_g = np.where(exposed, ring * (np.nanmax(big) + 1) + g_ring[np.minimum(ring, K - 1), np.arange(y.size)], 0)
+    g_ring, e, key_g = _ring_cohorts(d, r, t, uid, ring, exposed)
     from ..core.design import covariate_parts
 
     Xv, Xu = covariate_parts(xformla, df, idname)  # time-varying as they are; time-invariant with period slopes
