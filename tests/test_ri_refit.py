@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -198,3 +199,33 @@ def test_unit_level_path_refuses_beyond_its_budget(monkeypatch):
     res = _fit(df, xformla="~ x", control_group="notyettreated", est_method="dr", small_cluster="ri", biters=99)
     agg = res.aggte("simple")
     assert agg.inference["fallback_from"] == "ri" and "budget" in agg.inference["label"]
+
+
+@pytest.mark.parametrize("kw", [dict(xformla=None, control_group="nevertreated", est_method="reg"),
+                                dict(xformla="~ x", control_group="notyettreated", est_method="reg")])
+def test_group_aggregation_draws_equal_brute_force(kw):
+    """The group aggregation (each cohort's effect and their cohort-size weighted mean) under permuted schedules
+    equals re-estimation; its columns are recognised, so RI covers them (no fallback columns)."""
+    from ceci_impact.did.inference.registry import _ri_columns
+
+    df = _panel(seed=5)
+    res = _fit(df, **kw)
+    grp = res.aggte("group", na_rm=True)
+    W = grp.source[1]
+    cols = _ri_columns(res, np.asarray(W, float).reshape(res.att.size, -1))
+    assert all(c is not None for c in cols) and cols[-1][0] == "avg_g"
+    assert all(c[0] in ("group", "e") for c in cols[:-1])  # a cohort with one post cell is also that event time
+    design = ScheduleDesign(res)
+    B = 4
+    lab = design.permutations(B, seed=3)
+    a, b = refit_draws(res, cols, B, seed=3)
+    codes = pd.factorize(df["cl"], sort=True)[0]
+    for r in range(B):
+        d = df.assign(gp=design.cohorts[lab[r]][codes])
+        D = (d["g"] > 0) & (d["period"] >= d["g"])
+        d["y0"] = d["y"] - 0.9 * D
+        ref = _fit(d, yname="y0", gname="gp", **kw).aggte("group", na_rm=True)
+        want = np.r_[ref.att_egt, ref.overall_att]
+        np.testing.assert_allclose(a[r] - 0.9 * b[r], want, atol=1e-10, rtol=0)
+    ri = dataclasses.replace(res, params={**res.params, "small_cluster": "ri"}).aggte("group", na_rm=True)
+    assert ri.inference["rule"] == "ri" and "fallback_columns" not in ri.inference

@@ -393,7 +393,8 @@ def aggregate(design: ScheduleDesign, a: np.ndarray, b: np.ndarray, wts: np.ndar
     wts
         Weight of every cohort under each permutation (``(B, cohorts)``).
     columns
-        What each column is.
+        What each column is (``("simple", None)``, ``("e", e)``, ``("group", g)``, ``("avg_e", es)``,
+        ``("avg_g", gs)``).
 
     Returns
     -------
@@ -420,6 +421,14 @@ def aggregate(design: ScheduleDesign, a: np.ndarray, b: np.ndarray, wts: np.ndar
             A[:, m], Bd[:, m] = combine(group <= t)
         elif kind == "e":
             A[:, m], Bd[:, m] = combine(np.isclose(e_all, e))
+        elif kind == "group":  # one cohort's post cells; its weight is the same in each, so an equal-weight mean
+            A[:, m], Bd[:, m] = combine((group == e) & (group <= t))
+        elif kind == "avg_g":  # the group aggregation's overall effect: cohort-size weights under each schedule
+            parts = np.array([combine((group == g) & (group <= t)) for g in e])  # (cohorts, 2, B)
+            cw = wts[:, np.searchsorted(design.cohorts, np.asarray(e, float))].T * np.isfinite(parts[:, 0])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                A[:, m] = np.nansum(cw * parts[:, 0], axis=0) / cw.sum(axis=0)
+                Bd[:, m] = np.nansum(cw * parts[:, 1], axis=0) / cw.sum(axis=0)
         else:  # the dynamic aggregation's overall effect: the mean of its post-period event times
             parts = [combine(np.isclose(e_all, x)) for x in e]
             A[:, m] = np.mean([q[0] for q in parts], axis=0)
@@ -436,7 +445,8 @@ def refit_draws(res: Any, columns: list, B: int, seed: int, scope: str = "cluste
     res
         Clustered ``AttGtResult`` (balanced panel; any covariates, comparison group and anticipation).
     columns
-        ``("simple", None)``, ``("e", e)`` or ``("avg_e", event_times)`` per column.
+        ``("simple", None)``, ``("e", e)``, ``("group", g)``, ``("avg_e", event_times)`` or ``("avg_g", cohorts)``
+        per column.
     B
         Permutations (the first is the identity).
     seed

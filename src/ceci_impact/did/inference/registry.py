@@ -198,7 +198,7 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
                                          atol=1e-10 * (1 + np.abs(est[pos]).max())):
         raise CeciError("small_cluster='ri': re-estimation under the observed schedule did not reproduce the estimate")
     # placebo (pre-period) columns: the post-period effect of the sharp null set at the overall estimate
-    theta_star = next((float(a[0, j]) for j, c in enumerate(want) if c[0] in ("avg_e", "simple")), 0.0)
+    theta_star = next((float(a[0, j]) for j, c in enumerate(want) if c[0] in ("avg_e", "simple", "avg_g")), 0.0)
     cs = cluster_scores(res, inf, W, est)
     se = np.sqrt((cs.cluster_sums() ** 2).sum(axis=0)) / cs.n
     lo, hi, p = np.full(est.size, np.nan), np.full(est.size, np.nan), np.full(est.size, np.nan)
@@ -226,28 +226,49 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
 
 
 def _ri_columns(res: Any, W: np.ndarray) -> list:
-    """What each aggregation column is, for randomisation inference: one event time ``("e", e)``, the simple
-    aggregation ``("simple", None)`` (cohort-size weights on every post-treatment cell), the mean of post event
-    times ``("avg_e", es)`` (the dynamic aggregation's overall effect), or None."""
+    """What each aggregation column is, for randomisation inference: one event time ``("e", e)``, one cohort's
+    effect ``("group", g)`` (equal weights on its post-treatment cells), the simple aggregation ``("simple",
+    None)`` (cohort-size weights on every post-treatment cell), the mean of post event times ``("avg_e", es)``
+    (the dynamic aggregation's overall effect), the cohort-size weighted mean of the cohorts' effects
+    ``("avg_g", gs)`` (the group aggregation's overall effect), or None. A column is recognised only when its
+    cells are exactly those of the kind (every finite cell of that event time or cohort)."""
     e_all = res.t - res.group
     glist = np.unique(res.group)
     pg = np.array([np.mean(res.unit_weights * (res.unit_group == g)) for g in glist])[np.searchsorted(glist, res.group)]
-    post = res.t >= res.group
-    cols, single = [], {}
+    fin = np.isfinite(res.att)
+    post = (res.t >= res.group) & fin
+    cols, single, groups = [], {}, {}
     for m in range(W.shape[1]):
         used = W[:, m] != 0
-        es = np.unique(e_all[used])
-        if used.any() and es.size == 1:
+        if not used.any():
+            cols.append(None)
+            continue
+        es, gs = np.unique(e_all[used]), np.unique(res.group[used])
+        if es.size == 1 and np.array_equal(used, np.isclose(e_all, es[0]) & fin):
             cols.append(("e", float(es[0])))
             single[float(es[0])] = W[:, m]
             continue
+        if gs.size == 1 and np.array_equal(used, (res.group == gs[0]) & post) and np.ptp(W[used, m]) < 1e-12:
+            cols.append(("group", float(gs[0])))
+            groups[float(gs[0])] = W[:, m]
+            continue
         ratio = W[used, m] / pg[used]
-        if used.any() and np.array_equal(used, post & np.isfinite(res.att)) and np.ptp(ratio) < 1e-9 * ratio.max():
+        if np.array_equal(used, post) and np.ptp(ratio) < 1e-9 * ratio.max():
             cols.append(("simple", None))
             continue
         pe = sorted(e for e in single if e >= 0)
         if pe and np.allclose(W[:, m], np.mean([single[e] for e in pe], axis=0), atol=1e-12):
             cols.append(("avg_e", tuple(pe)))
             continue
-        cols.append(None)
+        cols.append(_avg_groups(W[:, m], groups, res, pg))
     return cols
+
+
+def _avg_groups(w: np.ndarray, groups: dict, res: Any, pg: np.ndarray):
+    """``("avg_g", cohorts)`` when ``w`` is the cohort-size weighted mean of the cohort columns ``groups``."""
+    if not groups:
+        return None
+    gs = sorted(groups)
+    share = np.array([pg[res.group == g][0] for g in gs])
+    comb = np.sum([s * groups[g] for s, g in zip(share / share.sum(), gs, strict=True)], axis=0)
+    return ("avg_g", tuple(gs)) if np.allclose(w, comb, atol=1e-12) else None
