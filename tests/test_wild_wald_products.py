@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ceci_impact.did.inference.wild import draw_weights
 from ceci_impact.did.inference.pretest import wild_wald
 from ceci_impact.did.inference.scores import ClusterScores
+from ceci_impact.did.inference.wild import draw_weights
 
 
 def _scores(G, ncoh, m, seed, shift=0.0):
