@@ -53,3 +53,21 @@ def test_one_or_two_blas_threads_agree_to_rounding(mpdta):
     for x, y in zip(a[2], b[2], strict=True):
         np.testing.assert_allclose(x.lb, y.lb, rtol=0, atol=1e-4)
         np.testing.assert_allclose(x.ub, y.ub, rtol=0, atol=1e-4)
+
+
+def test_multiplier_bootstrap_band_with_one_or_two_threads():
+    """The dose-response band's critical value comes from the multiplier bootstrap, whose single-precision
+    products OpenBLAS splits by thread count (``ceci_impact._blas``): with one or two threads it agrees to 1e-6
+    relative (the render of the default world moved by at most 3e-7; docs/benchmarks-speed.md)."""
+    from ceci_impact.did.core.bootstrap import mboot
+
+    rng = np.random.default_rng(4)
+    psi = rng.normal(size=(6000, 9)) * rng.gamma(2.0, size=(6000, 1))
+    cl = rng.integers(0, 700, size=6000)
+    out = []
+    for n in (1, 2):
+        with blas_threads(n):
+            out.append(mboot(psi, biters=999, alp=0.05, rng=np.random.default_rng(7), cluster=cl))
+    assert np.isfinite(out[0].crit_val)
+    assert out[0].crit_val == pytest.approx(out[1].crit_val, rel=1e-6)
+    np.testing.assert_allclose(out[0].se, out[1].se, rtol=1e-6)
