@@ -242,3 +242,58 @@ def test_grid_geometry_is_not_an_employer_position():
     x0, x1, y0, y1 = grid_corners(ix, iy)
     pts = np.array([[x0[0], y0[0]], [(x0[0] + x1[0]) / 2, (y0[0] + y1[0]) / 2], [x0[0] + 0.013, y0[0] + 0.017]])
     assert _on_grid(pts, 1e-6).tolist() == [True, True, False]
+
+
+def test_audit_once_per_figure_findings_on_every_page(small_world, tmp_path, monkeypatch):
+    """Issue 27 (speed): a figure published on several pages (the executed notebook and an edition) is audited
+    once, its findings reported on every page; the k-d trees are built once per audit."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    proc = small_world / "processed"
+    emp = audit.employer_frame(proc)
+    reports = tmp_path / "reports"
+    for d in ("en", "es"):
+        (reports / d).mkdir(parents=True)
+    fig, ax = plt.subplots()
+    ax.scatter(emp.lon.head(30), emp.lat.head(30))
+    page = _svg_page(fig)
+    plt.close(fig)
+    for d in ("en", "es"):
+        (reports / d / "leaky.html").write_text(page)
+    calls = {"svg": 0, "trees": 0}
+    real_svg, real_trees = audit.audit_svg, audit._trees
+
+    def spy_svg(*a, **k):
+        calls["svg"] += 1
+        return real_svg(*a, **k)
+
+    def spy_trees(*a, **k):
+        calls["trees"] += 1
+        return real_trees(*a, **k)
+
+    monkeypatch.setattr(audit, "audit_svg", spy_svg)
+    monkeypatch.setattr(audit, "_trees", spy_trees)
+    found = audit.disclosure_audit(reports, proc, quiet=True)
+    pages = sorted({f.page for f in found if f.attack == "coordinates"})
+    assert pages == ["en/leaky.html", "es/leaky.html"]
+    assert calls == {"svg": 1, "trees": 1}
+    a, b = (sorted((f.attack, f.detail) for f in found if f.page == p) for p in pages)
+    assert a == b and a
+
+
+def test_audit_table_skips_missing_values_of_each_pair(small_world):
+    """A column pair is audited on the rows where both are present (missing values of other columns, or a nullable
+    integer column with missing entries, do not hide a leak)."""
+    proc = small_world / "processed"
+    emp = audit.employer_frame(proc)
+    sites = pd.read_parquet(proc / "sites.parquet")
+    t = emp[["lat", "lon"]].head(6).reset_index(drop=True)
+    t["n"] = pd.array([1, None, 3, None, 5, None], dtype="Int64")
+    t.loc[0, "lat"] = np.nan
+    t["note"] = ["a", "b", "c", "d", "e", "f"]
+    found = audit.audit_table(t, "t.csv", emp, sites)
+    assert found and "'lon', 'lat'" in found[0].detail and "5 employer" in found[0].detail
+    assert audit.audit_table(t.assign(lat=np.nan), "t.csv", emp, sites) == []

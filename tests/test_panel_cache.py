@@ -44,3 +44,41 @@ def test_budget_limits_what_is_kept(processed, monkeypatch):
     assert panel_cache._PANELS == {}
     monkeypatch.setenv("CECI_PANEL_CACHE_MB", "not a number")
     assert panel_cache.cache_budget() == 512 * 2**20
+
+
+def test_derived_frame_computed_once_per_file_version(processed, monkeypatch):
+    """Issue 27 (speed): a frame derived from a panel (a site profile's first month of each employer) is computed
+    once while the file is unchanged, again after a rebuild, and a caller's change never reaches the next caller."""
+    monkeypatch.setattr(panel_cache, "_DERIVED", {})
+    calls = []
+
+    def top(df):
+        calls.append(1)
+        return df[df.y > 1.0]
+
+    a = panel_cache.derived_frame(processed / "employer_month.parquet", "top", top)
+    a["y"] = 0.0
+    b = panel_cache.derived_frame(processed / "employer_month.parquet", "top", top)
+    assert b.y.tolist() == [1.5, 2.5] and len(calls) == 1
+    panel_cache.derived_frame(processed / "employer_month.parquet", "other", lambda d: d.head(1))
+    assert len(calls) == 1 and len(panel_cache._DERIVED) == 2  # another name, another entry
+    tmp = processed / "new.parquet"
+    pd.DataFrame({"employer_id": [1], "y": [7.0]}).to_parquet(tmp)
+    os.replace(tmp, processed / "employer_month.parquet")
+    assert panel_cache.derived_frame(processed / "employer_month.parquet", "top", top).y.tolist() == [7.0]
+    assert len(calls) == 2 and len(panel_cache._DERIVED) == 2  # the old version's entry is dropped
+
+
+def test_site_employers_from_memory_equal_a_fresh_derivation(small_world, monkeypatch):
+    from ceci_impact.study.sites import site_employers, site_profile
+
+    monkeypatch.setattr(panel_cache, "_DERIVED", {})
+    proc = small_world / "processed"
+    site = site_profile(proc, "")
+    em = pd.read_parquet(proc / "employer_month.parquet")
+    want = site_employers(proc, site, em)
+    for _ in range(2):
+        got = site_employers(proc, site)
+        pd.testing.assert_frame_equal(got, want)
+        got["km"] = -1.0  # a caller's change stays its own
+    assert len(panel_cache._DERIVED) == 1

@@ -180,3 +180,39 @@ def test_fitted_shock_model_recovers_the_variances(tau):
     assert shared.df_overall <= a.df_overall + 1e-9 <= len(sizes)
     if tau == 0:  # independent units: clusters weigh by their units' squared weights, far above the shared G*
         assert a.df_overall > 1.5 * shared.df_overall
+
+
+def _effective_clusters_per_batch(inf, W, codes, G):
+    """The per-batch accumulation ``K += s_b[:, None, None] * u_b[None]`` that ``effective_clusters`` replaced by
+    one matrix product (issue 27, part 3): the reference of the common working model."""
+    T = inf.Y.shape[1]
+    K = np.zeros((G, T, W.shape[1]))
+    ref = np.zeros(W.shape[1])
+    for b in inf.batches:
+        u = inf._outcome_coefficients(b, W, T)
+        if u is None:
+            continue
+        s = np.bincount(codes[b.rows], weights=b.a * b.scale, minlength=G)
+        K += s[:, None, None] * u[None]
+        ref += ((b.a * b.scale) ** 2).sum() * (u**2).sum(axis=0)
+    lam = np.einsum("gtm,gtm->gm", K, K)
+    tot = lam.sum(axis=0)
+    return np.where(tot > 1e-12 * ref, tot**2 / (lam**2).sum(axis=0), np.nan)
+
+
+@pytest.mark.parametrize("est_method", ["reg", "dr"])
+def test_effective_clusters_matrix_product_equals_per_batch_sums(mpdta, est_method):
+    """G* of every column of the dynamic and group aggregations equals the per-batch accumulation to 1e-12 (the
+    product sums the batches in another order: float rounding only)."""
+    from ceci_impact.did.core.bootstrap import cluster_codes
+
+    r = att_gt(mpdta, yname="lemp", tname="year", idname="countyreal", gname="first_treat", clustervars="cl",
+               xformla="~lpop" if est_method == "dr" else None, bstrap=False, cband=False, est_method=est_method,
+               small_cluster="effective")
+    codes, G = cluster_codes(r.cluster)
+    rng = np.random.default_rng(11)
+    W = rng.normal(size=(len(r.group), 5))  # arbitrary combinations of the cells, some negative
+    got = r.influence.effective_clusters(W, codes, G)
+    want = _effective_clusters_per_batch(r.influence, W, codes, G)
+    assert np.all(np.isfinite(want)) and np.all(want >= 1)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)

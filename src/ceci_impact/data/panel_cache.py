@@ -56,3 +56,38 @@ def read_panel(path: str | Path) -> pd.DataFrame:
         del _PANELS[next(iter(_PANELS))]
     _PANELS[key] = (df, size)
     return df.copy(deep=deep)
+
+
+_DERIVED: dict[tuple, pd.DataFrame] = {}  # key: (file key, name), least recently used first
+DERIVED_KEEP = 8
+
+
+def derived_frame(path: str | Path, name: str, fn) -> pd.DataFrame:
+    """``fn(panel)`` for the parquet panel at ``path``, computed once per process while the file is unchanged (same
+    resolved path, size, modification time and inode as :func:`read_panel`); each call returns its own copy.
+
+    For small frames every page of a render derives from a large panel in the same way (the first month of each
+    employer, read by a site profile seven times and by every site profile of a kernel). ``fn`` must depend on the
+    panel only; ``name`` tells apart the derivations of one file. At most :data:`DERIVED_KEEP` are kept.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The parquet file (it exists).
+    name : str
+        Name of the derivation (part of the key).
+    fn : callable
+        Panel -> frame.
+    """
+    p = Path(path)
+    st = p.stat()
+    key = ((str(p.resolve()), st.st_size, st.st_mtime_ns, st.st_ino), name)
+    hit = _DERIVED.pop(key, None)
+    if hit is None:
+        hit = fn(read_panel(p))
+        for k in [k for k in _DERIVED if k[0][0] == key[0][0] and k[1] == name]:  # an older version of the file
+            del _DERIVED[k]
+    _DERIVED[key] = hit  # most recently used last
+    while len(_DERIVED) > DERIVED_KEEP:
+        del _DERIVED[next(iter(_DERIVED))]
+    return hit.copy(deep=not _copy_on_write())

@@ -26,6 +26,7 @@ Each finding is one line; the audit fails when there is any.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -197,7 +198,15 @@ def _on_grid(xy: np.ndarray, tol: float) -> np.ndarray:
     return np.any([np.hypot(xy[:, 0] - cx, xy[:, 1] - cy) <= tol for cx, cy in cand], axis=0)
 
 
-def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> list[Finding]:
+def _trees(emp: pd.DataFrame, sites: pd.DataFrame) -> tuple:
+    """k-d trees of the employers' and the sites' positions (the site tree None without sites)."""
+    from scipy.spatial import cKDTree
+
+    return (cKDTree(emp[["lon", "lat"]].to_numpy(float)),
+            cKDTree(sites[["lon", "lat"]].to_numpy(float)) if len(sites) else None)
+
+
+def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame, trees: tuple | None = None) -> list[Finding]:
     """Attacks (a) and (b) on one SVG figure.
 
     Parameters
@@ -210,10 +219,11 @@ def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> li
         Confidential employers (``lon``, ``lat`` and value columns).
     sites : pandas.DataFrame
         CECI sites (public positions, never a finding).
+    trees : tuple, optional
+        The positions' k-d trees of ``emp`` and ``sites`` (:func:`_trees`), built once per audit; built here when
+        None.
     """
     import xml.etree.ElementTree as ET
-
-    from scipy.spatial import cKDTree
 
     try:
         root = ET.fromstring(svg, parser=ET.XMLParser(target=ET.TreeBuilder(insert_comments=True)))
@@ -221,8 +231,7 @@ def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> li
         return [Finding("figure", page, "an SVG figure that cannot be parsed (not audited)")]
     ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
     out = []
-    tree = cKDTree(emp[["lon", "lat"]].to_numpy(float))
-    site_tree = cKDTree(sites[["lon", "lat"]].to_numpy(float)) if len(sites) else None
+    tree, site_tree = trees or _trees(emp, sites)
     axes_groups = [g for g in root.iter(f"{ns}g") if re.fullmatch(r"axes_\d+", g.get("id", ""))]
     for ax in axes_groups:
         mx, my = _axis_map(ax, ns, "x"), _axis_map(ax, ns, "y")
@@ -259,7 +268,7 @@ def audit_svg(svg: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> li
     return out
 
 
-def audit_table(csv: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> list[Finding]:
+def audit_table(csv: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame, trees: tuple | None = None) -> list[Finding]:
     """Coordinate recovery from a published table: a pair of numeric columns that reproduces employer positions.
 
     Parameters
@@ -272,10 +281,10 @@ def audit_table(csv: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> 
         Confidential employers.
     sites : pandas.DataFrame
         CECI sites (public positions).
+    trees : tuple, optional
+        The positions' k-d trees (:func:`_trees`), built once per audit; built here when None.
     """
     import io
-
-    from scipy.spatial import cKDTree
 
     try:
         t = csv if isinstance(csv, pd.DataFrame) else pd.read_csv(io.StringIO(csv))
@@ -283,17 +292,20 @@ def audit_table(csv: str, page: str, emp: pd.DataFrame, sites: pd.DataFrame) -> 
         return []
     num = t.apply(pd.to_numeric, errors="coerce")
     cols = [c for c in num if num[c].notna().any()]
-    tree = cKDTree(emp[["lon", "lat"]].to_numpy(float))
+    tree = (trees or _trees(emp, sites))[0]
     site_xy = {(round(a, 5), round(b, 5)) for a, b in sites[["lon", "lat"]].to_numpy(float)}
+    vals = {c: num[c].to_numpy(dtype=float, na_value=np.nan) for c in cols}  # missing values as NaN, dropped below
     for x in cols:
         for y in cols:
             if x == y:
                 continue
-            xy = num[[x, y]].dropna().to_numpy(float)
-            if not len(xy):
+            both = ~(np.isnan(vals[x]) | np.isnan(vals[y]))
+            if not both.any():
                 continue
+            xy = np.column_stack([vals[x][both], vals[y][both]])
             d, idx = tree.query(xy, distance_upper_bound=1e-4)
-            ok = np.isfinite(d) & np.array([(round(a, 5), round(b, 5)) not in site_xy for a, b in xy])
+            ok = np.isfinite(d)
+            ok[ok] = [(round(a, 5), round(b, 5)) not in site_xy for a, b in xy[ok]]
             if ok.any():
                 return [Finding("coordinates", page, f"table columns {x!r}, {y!r} give {len(set(idx[ok]))} employer "
                                 "position(s)")]
@@ -534,7 +546,16 @@ def disclosure_audit(reports: str | Path, processed: str | Path | None = None, n
         return []
     emp = employer_frame(processed)
     sites = pd.read_parquet(processed / "sites.parquet")
-    found: list[Finding] = []
+    trees = _trees(emp, sites)  # once per audit, not once per figure
+    seen: dict[tuple[str, bytes], list[tuple[str, str]]] = {}  # a figure or CSV published again (the executed
+    found: list[Finding] = []  # notebook and an edition) is audited once; its findings are reported on every page
+
+    def once(kind: str, text: str, rel: str, audit) -> list[Finding]:
+        key = (kind, hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest())
+        if key not in seen:
+            seen[key] = [(x.attack, x.detail) for x in audit(text, rel, emp, sites, trees)]
+        return [Finding(a, rel, d) for a, d in seen[key]]
+
     for f in _pages(reports):
         rel = str(f.relative_to(reports))
         if f.suffix == ".json":
@@ -543,13 +564,13 @@ def disclosure_audit(reports: str | Path, processed: str | Path | None = None, n
             except (json.JSONDecodeError, UnicodeDecodeError):
                 continue
             for t in tables:
-                found += audit_table(t, rel, emp, sites)[:1]
+                found += audit_table(t, rel, emp, sites, trees)[:1]
             continue
         svgs, csvs = _svgs_and_csvs(f)
         for s in svgs:
-            found += audit_svg(s, rel, emp, sites)
+            found += once("svg", s, rel, audit_svg)
         for c in csvs:
-            found += audit_table(c, rel, emp, sites)
+            found += once("csv", c, rel, audit_table)
     found += audit_differencing(published_areas(reports), emp, sites)
     if not quiet:
         for x in found:

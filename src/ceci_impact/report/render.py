@@ -202,9 +202,33 @@ def _failure_line(exc: BaseException, run: Run, nbdir: Path) -> str:
     return f"{where}{ename}: {msg}" if msg else f"{where}{ename}"
 
 
-def _worker_init() -> None:
+BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def blas_threads_per_kernel(workers: int) -> int:
+    """BLAS threads of each kernel: the cores shared among the workers, at least one.
+
+    Every worker runs one kernel at a time; with OpenBLAS's default (one thread per core) two workers on two cores
+    run four threads that wait for one another (on a busy 2-core machine a 70_outcome_report run took 18.3 s of CPU
+    with two threads and 11.9 s with one; docs/benchmarks.md). Estimates move by float rounding at most
+    (the estimators already run on one thread, :mod:`ceci_impact._blas`; what else uses BLAS then splits its
+    products as on a machine with fewer cores).
+
+    Parameters
+    ----------
+    workers : int
+        Render workers running at once.
+    """
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def _worker_init(blas: int | None = None) -> None:
     """Render workers die with the render process (Linux: parent-death signal), so a killed render never leaves a
-    worker writing reports; their kernels exit when their parent is gone (ipykernel's parent poller)."""
+    worker writing reports; their kernels exit when their parent is gone (ipykernel's parent poller). ``blas``: the
+    BLAS threads of the kernels the worker starts (:func:`blas_threads_per_kernel`), unless the user set them."""
+    if blas:
+        for var in BLAS_THREAD_VARS:
+            os.environ.setdefault(var, str(int(blas)))
     if sys.platform.startswith("linux"):
         import ctypes
         import signal
@@ -288,7 +312,7 @@ def _execute(run: dict, nbdir: str, reports: str, timeout: int, key: str, fp: st
     params = {**run.parameters, "results_path": str(headline_tmp.resolve())}
     side = {"run": run.name, "notebook": run.notebook, "group": run.group, "parameters": _plain(run.parameters),
             "started": started.isoformat(timespec="seconds"), "key": key, "data_fingerprint": fp,
-            "code_version": version}
+            "code_version": version, "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS")}
     with contextlib.suppress(FileNotFoundError):
         headline_tmp.unlink()
     pool = None
@@ -538,8 +562,9 @@ def render(plan: str | Path = "notebooks/runplan.toml", reports: str | Path = "r
 
             bar = tqdm(total=len(todo), desc="render", unit="run", file=sys.stderr)
         ctx = mp.get_context("spawn")
-        ex = cf.ProcessPoolExecutor(max_workers=max(1, min(jobs, len(todo) or 1)), mp_context=ctx,
-                                    initializer=_worker_init)
+        workers = max(1, min(jobs, len(todo) or 1))
+        ex = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_init,
+                                    initargs=(blas_threads_per_kernel(workers),))
         with _terminate_on_signal(ex):
             results += _run_all(ex, todo, runs, nbdir, reports, timeout, version, bar, fresh_kernels)
         if bar:

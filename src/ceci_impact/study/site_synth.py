@@ -81,7 +81,7 @@ def site_series(processed, site: pd.Series, radius_km: float, window: int, outco
         An employer outcome of the registry.
     """
     em = load("employer_month", processed)
-    emp = site_employers(processed, site, em)
+    emp = site_employers(processed, site)  # the built panel's first months, from memory after the first call
     near = set(emp.loc[emp.km <= radius_km, "employer_id"])
     g = int(site.opening_period)
     return employer_series(em, near, g, g - window, g + window, outcome)

@@ -39,6 +39,11 @@ def site_profile(processed: str | Path, site_id: str = "") -> pd.Series:
     s["opening_month"] = label(s.opening_period)
     return s
 
+def _first_rows(em: pd.DataFrame) -> pd.DataFrame:
+    """Each employer's row of its first month in the panel."""
+    return em.sort_values("period").drop_duplicates("employer_id")
+
+
 def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | None = None) -> pd.DataFrame:
     """Employers with their distance to the site (one row per employer, first month's workforce).
 
@@ -49,12 +54,20 @@ def site_employers(processed: str | Path, site: pd.Series, em: pd.DataFrame | No
     site : pandas.Series
         The site's facts (:func:`ceci_impact.study.sites.site_profile`).
     em : pandas.DataFrame, optional
-        The employer-month panel when already loaded.
+        The employer-month panel when already loaded and changed (when None, the first months of the built panel
+        come from memory after the first call: :func:`ceci_impact.data.panel_cache.derived_frame`).
     """
     from ..geo import haversine_km
 
-    em = load("employer_month", processed) if em is None else em
-    first = em.sort_values("period").drop_duplicates("employer_id")
+    if em is None:
+        from ..data.panel_cache import derived_frame
+
+        p = Path(processed) / "employer_month.parquet"
+        if not p.exists():
+            load("employer_month", processed)  # its one-line message: the panel is not built
+        first = derived_frame(p, "first_month_of_each_employer", _first_rows)
+    else:
+        first = _first_rows(em)
     first["km"] = haversine_km(site.lat, site.lon, first.lat.to_numpy(), first.lon.to_numpy())
     return first
 
@@ -88,7 +101,7 @@ def site_event_study(processed: str | Path, site: pd.Series, radius_km: float, w
         Level of the intervals.
     """
     em = load("employer_month", processed)
-    emp = site_employers(processed, site, em)
+    emp = site_employers(processed, site)  # the built panel's first months, from memory after the first call
     near = set(emp.loc[(emp.km <= radius_km), "employer_id"])
     ctrl = set(em.loc[em.ring == "control", "employer_id"])
     g = int(site.opening_period)

@@ -320,14 +320,17 @@ class CellInfluence:
         W = np.asarray(W, float)
         T = self.Y.shape[1]
         us = [self._outcome_coefficients(b, W, T) for b in self.batches]
-        K = np.zeros((G, T, W.shape[1]))
-        ref = np.zeros(W.shape[1])  # the same variance without the common shocks: the scale of "zero"
-        for b, u in zip(self.batches, us, strict=True):
-            if u is None:
-                continue
-            s = np.bincount(codes[b.rows], weights=b.a * b.scale, minlength=G)
-            K += s[:, None, None] * u[None]
+        m = W.shape[1]
+        ref = np.zeros(m)  # the same variance without the common shocks: the scale of "zero"
+        live = [(b, u) for b, u in zip(self.batches, us, strict=True) if u is not None]
+        # K[c] = sum_b s_b[c] u_b (periods x combinations): one product of the clusters x batches sums of a*scale
+        # with the batches' coefficients, instead of one G x T x m pass per batch
+        S = np.zeros((G, len(live)))
+        for j, (b, u) in enumerate(live):
+            S[:, j] = np.bincount(codes[b.rows], weights=b.a * b.scale, minlength=G)
             ref += ((b.a * b.scale) ** 2).sum() * (u**2).sum(axis=0)
+        U = np.stack([u.reshape(-1) for _, u in live]) if live else np.zeros((0, T * m))
+        K = (S @ U).reshape(G, T, m)
         lam = np.einsum("gtm,gtm->gm", K, K)
         if model == "fitted":
             s2, t2 = self.shock_model(codes, G)

@@ -60,10 +60,15 @@ def wild_wald(cs: ClusterScores, *, biters: int = 999, seed: int = 2026, weights
         return {"W": None, "df": k, "pvalue": None, "method": name}
     St = S + n * b[None, None, :] * h[:, :, None] * cs.A[None, :, :] if restricted else S
     Vb, _ = draw_weights(weights, cs.G, biters, np.random.default_rng(seed))
-    T = np.einsum("bc,cgm->bgm", Vb, St)
-    Ss = Vb[:, :, None] * St.sum(axis=1)[None] - np.einsum("bgm,cg->bcm", T, h)
+    G, nc, _ = St.shape
+    B = Vb.shape[0]
+    # the draws' cohort sums and cluster scores as matrix products (BLAS), not einsum's loops:
+    # T[b] = sum_c v_bc St[c] and Ss[b, c] = v_bc sum_g St[c, g] - sum_g h[c, g] T[b, g]
+    T = (Vb @ St.reshape(G, nc * k)).reshape(B, nc, k)
+    Ss = Vb[:, :, None] * St.sum(axis=1)[None]
+    Ss -= (h @ T.transpose(1, 0, 2).reshape(nc, B * k)).reshape(G, B, k).transpose(1, 0, 2)
     num = T.sum(axis=1) / n
-    Vs = np.einsum("bcm,bcl->bml", Ss, Ss) / n**2
+    Vs = np.matmul(Ss.transpose(0, 2, 1), Ss) / n**2
     Ws = np.einsum("bm,bml,bl->b", num, np.linalg.pinv(Vs), num)
     ok = np.isfinite(Ws)
     p = float(np.mean(Ws[ok] >= W * (1 - 1e-10))) if ok.any() else None

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..._options import CeciError
+from ..core.linalg import pinv_cached
 
 
 def demean_twoway(M: np.ndarray, uid: np.ndarray, tid: np.ndarray, tol: float = 1e-12, maxit: int = 10_000):
@@ -165,7 +166,7 @@ def within_ols_indicators(y: np.ndarray, cell: np.ndarray, J: int, uid: np.ndarr
     keep[:J] = np.diag(XtX)[:J] > 1e-10 * np.maximum(counts, 1.0)
     if p:
         keep[J:] = np.abs(Xd).max(axis=0) > 1e-10
-    XtX_inv = np.linalg.pinv(XtX[np.ix_(keep, keep)])
+    XtX_inv = pinv_cached(XtX[np.ix_(keep, keep)])  # the same design again (the truths): the same inverse
     beta = XtX_inv @ Xty[keep]
     b = np.zeros(J + p)
     b[keep] = beta

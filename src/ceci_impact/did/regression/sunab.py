@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..._options import CeciError, check_option
+from ..core.linalg import pinv_cached
 from ..core.results import EventStudyResult
 from .fixed_effects import TwoWayFE, fe_fit_untreated
 
@@ -156,7 +157,7 @@ def _sunab_balanced(y, g, uid, tid, t, meta):
     S = np.zeros((C, T))
     np.add.at(S, cidx, Yd)
     XtY = flat.T @ S.reshape(-1)
-    A = np.linalg.pinv(XtX)
+    A = pinv_cached(XtX)  # the same design again (the truths of the estimand): the same inverse
     beta = A @ XtY
     U = Yd - (Xc @ beta)[cidx]  # residuals, units x periods
     meat = np.zeros((beta.size, beta.size))
@@ -201,7 +202,7 @@ def _sunab_sparse(y, uid, tid, cell, J, cl, block: int = 20_000):
 
     XtY = np.bincount(ic, weights=y[tr] - fitted_fe(y)[tr], minlength=J)
     keep = np.diag(XtX) > 1e-10 * max(1.0, np.abs(np.diag(XtX)).max())
-    A = np.linalg.pinv(XtX[np.ix_(keep, keep)])
+    A = pinv_cached(XtX[np.ix_(keep, keep)])  # the same design again (the truths): the same inverse
     beta_full = np.zeros(J)
     beta_full[keep] = A @ XtY[keep]
     r = y - np.where(tr, beta_full[np.maximum(cell, 0)], 0.0)
