@@ -79,6 +79,12 @@ def test_sample_attrs_declare_the_pool_and_guard_reads_it():
     assert res.ri_pool is not None and res.ri_pool.sum() == (df.groupby("unit").pool.first()).sum()
     # a declared pool whose column was dropped later: every cluster (nothing to read), no error
     assert _fit(df.drop(columns="pool")).ri_pool is None
+    # declared for another cluster variable: not used with this one
+    other = df.copy()
+    other.attrs.update(ri_pool="pool", ri_pool_cluster="municipality")
+    assert _fit(other).ri_pool is None
+    other.attrs["ri_pool_cluster"] = "cl"
+    assert _fit(other).ri_pool is not None
     # the all-cluster guard compares clusters that open with the pool's never-opened ones, not with singletons
     ScheduleDesign(res).check_exchangeable()
     with pytest.raises(CeciError, match="heavier"):

@@ -85,6 +85,7 @@ def employer_sample(processed: str | Path, outcome: str, ring_km: float | None =
     df["site_cluster"], df["ri_pool"] = site_groups(df, processed, float(m["ring_km"][0]))
     df = df.reset_index(drop=True)
     df.attrs["ri_pool"] = "ri_pool"  # att_gt's randomisation inference permutes dates among these clusters only
+    df.attrs["ri_pool_cluster"] = "site_cluster"  # ... when clustered by site (the pool is a set of site clusters)
     return df
 
 

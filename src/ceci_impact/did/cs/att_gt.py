@@ -19,6 +19,7 @@ from .attgt_data import (
     _check_group_sizes,
     _covariates,
     _panel_arrays,
+    _pool_name,
     _prepare,
     _unit_facts,
     _unit_pool,
@@ -130,7 +131,8 @@ def att_gt(
     ri_pool
         Boolean, time-invariant column flagging the units whose cluster could have opened (candidate sites, opened
         or not): ``small_cluster="ri"`` permutes dates among these clusters only. ``None``: the sample's
-        ``data.attrs["ri_pool"]`` if declared (:mod:`ceci_impact.study.samples`), else every cluster. Not in R.
+        ``data.attrs["ri_pool"]`` if declared for this cluster variable (``attrs["ri_pool_cluster"]``;
+        :mod:`ceci_impact.study.samples`), else every cluster. Not in R.
 
     Returns
     -------
@@ -152,8 +154,7 @@ def att_gt(
     w_all = df[weightsname].to_numpy(float) if weightsname else None
     n = g_unit.size
     w_unit, cluster = _unit_facts(df, uc, tc, n, w_all, panel, clustervars, nT)
-    pool = _unit_pool(df, uc, n, nT, ri_pool if ri_pool is not None else getattr(data, "attrs", {}).get("ri_pool"),
-                      clustervars, ri_pool is not None)
+    pool = _unit_pool(df, uc, n, nT, _pool_name(data, ri_pool, clustervars), clustervars, ri_pool is not None)
     _check_group_sizes(g_unit, xnames, control_group)
     cells = _cells(glist, tlist, base_period, anticipation, control_group)
     rng = np.random.default_rng(0 if seed is None else seed)

@@ -294,6 +294,14 @@ def _unit_facts(df, uc, tc, n, w_all, panel, clustervars, nT=0):
     return w_unit, cluster
 
 
+def _pool_name(data, ri_pool, clustervars):
+    """``att_gt``'s ``ri_pool``, else the pool the sample declares for this cluster variable (``data.attrs``)."""
+    if ri_pool is not None:
+        return ri_pool
+    attrs = getattr(data, "attrs", {})
+    return attrs.get("ri_pool") if attrs.get("ri_pool_cluster") in (None, *clustervars[:1]) else None
+
+
 def _unit_pool(df, uc, n, nT, name, clustervars, explicit):
     """Each unit's flag of the randomisation pool (``att_gt``'s ``ri_pool``): a time-invariant boolean column.
     None without a name or without a cluster variable (a pool declared by the sample's ``attrs`` is then moot)."""
