@@ -216,7 +216,7 @@ def _ri(res: Any, inf: np.ndarray, W: np.ndarray, estimate: np.ndarray, alp: flo
         out["label"] += (f"; dates permuted among the {k} clusters of candidate sites (ri_pool), the other "
                          f"{G - k} comparisons under every schedule")
     other = [m for m, c in enumerate(columns) if c is None]
-    if other:  # aggregations RI does not recompute (group, calendar): the registered fallback, named
+    if other:  # aggregations RI does not recompute (calendar): the registered fallback, named
         fb = RULES[RI_FALLBACK].compute(cs, alp, int(biters), 0 if seed is None else int(seed))
         for key in ("ci_low", "ci_high", "pvalue"):
             out[key][other] = np.asarray(fb[key])[other]
