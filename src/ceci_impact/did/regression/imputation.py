@@ -172,10 +172,9 @@ def treated_residuals(tau: np.ndarray, key: np.ndarray, cl: np.ndarray, leaveout
         mean = s_k[k] / n_k[k]
     if not leaveout:
         return tau - mean
-    _, ck = np.unique(np.c_[cl, k], axis=0, return_inverse=True)
-    ck = ck.ravel()
-    s_ck, n_ck = np.bincount(ck, weights=tau), np.bincount(ck).astype(float)
     _, c = np.unique(cl, return_inverse=True)
+    _, ck = np.unique(c.astype(np.int64) * n_k.size + k, return_inverse=True)  # cluster x cell, one integer code
+    s_ck, n_ck = np.bincount(ck, weights=tau), np.bincount(ck).astype(float)
     s_c, n_c = np.bincount(c, weights=tau), np.bincount(c).astype(float)
     num, den = s_k[k] - s_ck[ck], n_k[k] - n_ck[ck]
     o_num, o_den = tau.sum() - s_c[c], tau.size - n_c[c]

@@ -3,9 +3,11 @@
 The registry (:mod:`ceci_impact.did.inference`) works on :class:`~ceci_impact.did.inference.ClusterScores`:
 cluster x "cohort" sums ``S`` of an estimate's influence, each cluster's leverage ``h`` in the cohort means and the
 estimate's weight ``A`` on each cohort. The imputation estimate of a ring (Borusyak, Jaravel & Spiess 2024) is a
-linear estimator ``sum_it v_it Y_it`` whose conservative clustered variance (BJS Theorem 3, as R
-``didimputation``) sums, by cluster, ``v_it`` times the first-stage residual on untreated rows and
-``w_it (tau_it - tbar_k)`` on treated rows, ``tbar_k`` the mean effect of the row's cohort x event-time cell ``k``.
+linear estimator ``sum_it v_it Y_it`` whose conservative clustered variance (BJS Theorem 3) sums, by cluster,
+``v_it`` times the first-stage residual on untreated rows and ``w_it (tau_it - tbar_k)`` on treated rows,
+``tbar_k`` the mean effect of the row's cohort x event-time cell ``k`` in the other clusters (the leave-out
+average of BJS Appendix A.6, ``spillover_did``'s default) or in all of them (R ``didimputation``,
+``leaveout=False``).
 Mapped onto the registry's structure:
 
 - a "cohort" per cohort x event-time cell ``k`` of the treated rows: ``S_ck`` the cluster's treated part
@@ -136,8 +138,9 @@ def rule_label(rule: str, leaveout: bool = False) -> dict:
     name = ri_fallback(leaveout) if rule == "ri" else rule
     r = RULES[name]
     label, citation = r.label, r.citation
-    if leaveout:
-        label += "; BJS conservative variance with leave-out averages"
+    if leaveout:  # not R did's CR0: BJS's conservative variance
+        label = ("conservative clustered SE of Borusyak, Jaravel & Spiess, normal intervals" if name == "none"
+                 else label) + "; BJS conservative variance with leave-out averages"
         citation = f"{citation}; {LEAVEOUT_CITATION}"
     if name.startswith("wc"):
         label += "; BJS imputation scores, cohort x event-time cells as cohorts, first-stage leverage not counted"

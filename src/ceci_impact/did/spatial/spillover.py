@@ -416,8 +416,8 @@ def spillover_did(
         Cluster variable (time-invariant within units); default the unit.
     small_cluster
         A rule of the inference registry (:data:`ceci_impact.did.inference.RULES`), applied to every estimate's
-        cluster scores (:mod:`ceci_impact.did.spatial.inference`): ``"none"`` (CR0, normal intervals, as
-        ``did_imputation``; the default), ``"wcu_webb"``/``"wcu_rademacher"`` (wild cluster bootstrap-t,
+        cluster scores (:mod:`ceci_impact.did.spatial.inference`): ``"none"`` (normal intervals on the
+        conservative clustered SE; the default), ``"wcu_webb"``/``"wcu_rademacher"`` (wild cluster bootstrap-t,
         unrestricted, percentile-t), ``"wcr_webb"``/``"wcr_rademacher"`` (null imposed, test inverted), ``"ri"``
         (the reports' rule: the schedule of sites is not seen here, so its fallback is used and named on the result:
         ``"none"`` on the leave-out variance, or ``wcu_webb`` with ``leaveout=False``;
